@@ -1,0 +1,185 @@
+package vibemon
+
+import (
+	"context"
+	"math"
+	"strings"
+	"time"
+)
+
+// Severity of an alert.
+type Severity string
+
+// Severities.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool {
+	return s == SeverityInfo || s == SeverityWarning || s == SeverityCritical
+}
+
+// Op compares a metric with a rule's threshold.
+type Op string
+
+// Operators.
+const (
+	OpAbove Op = "above"
+	OpBelow Op = "below"
+)
+
+// Rule is a threshold on a reading metric. It fires for a device when the
+// metric is beyond Threshold and clears when it is back beyond Clear on the
+// safe side (hysteresis), so a value hovering at the threshold does not flap.
+type Rule struct {
+	ID    int64  `json:"id"`
+	OrgID int64  `json:"org_id"`
+	Name  string `json:"name"`
+	// AssetID or DeviceID narrow the rule; both 0 means every device of the org.
+	AssetID   int64     `json:"asset_id"`
+	DeviceID  int64     `json:"device_id"`
+	Metric    string    `json:"metric"`
+	Op        Op        `json:"op"`
+	Threshold float64   `json:"threshold"`
+	Clear     float64   `json:"clear"`
+	Severity  Severity  `json:"severity"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate checks the rule and fills Clear with Threshold when unset (NaN
+// or equal means no hysteresis).
+func (r *Rule) Validate() error {
+	r.Name = strings.TrimSpace(r.Name)
+	m, ok := ParseMetric(r.Metric)
+	switch {
+	case r.Name == "" || len(r.Name) > 200:
+		return Errorf(EINVALID, "name is required (at most 200 characters).")
+	case !ok:
+		return Errorf(EINVALID, "metric %q is not a reading metric.", r.Metric)
+	case r.Op != OpAbove && r.Op != OpBelow:
+		return Errorf(EINVALID, "op must be \"above\" or \"below\".")
+	case math.IsNaN(r.Threshold) || math.IsInf(r.Threshold, 0):
+		return Errorf(EINVALID, "threshold must be a number.")
+	case !r.Severity.Valid():
+		return Errorf(EINVALID, "severity must be info, warning or critical.")
+	case r.AssetID < 0 || r.DeviceID < 0:
+		return Errorf(EINVALID, "asset_id and device_id must be positive ids or 0.")
+	}
+	if lo, hi := m.Range(); r.Threshold < lo || r.Threshold > hi {
+		return Errorf(EINVALID, "threshold %g is outside the range of %s (%g..%g).", r.Threshold, m, lo, hi)
+	}
+	if math.IsNaN(r.Clear) || math.IsInf(r.Clear, 0) {
+		r.Clear = r.Threshold
+	}
+	if (r.Op == OpAbove && r.Clear > r.Threshold) || (r.Op == OpBelow && r.Clear < r.Threshold) {
+		return Errorf(EINVALID, "clear must be on the safe side of threshold (below it for \"above\", above it for \"below\").")
+	}
+	return nil
+}
+
+// Applies reports whether the rule watches device d.
+func (r *Rule) Applies(d *Device) bool {
+	if !r.Enabled || r.OrgID != d.OrgID {
+		return false
+	}
+	if r.DeviceID != 0 {
+		return r.DeviceID == d.ID
+	}
+	if r.AssetID != 0 {
+		return r.AssetID == d.AssetID
+	}
+	return true
+}
+
+// Triggered reports whether v breaches the rule.
+func (r *Rule) Triggered(v float64) bool {
+	if r.Op == OpAbove {
+		return v > r.Threshold
+	}
+	return v < r.Threshold
+}
+
+// Cleared reports whether v is back on the safe side of the clear level.
+func (r *Rule) Cleared(v float64) bool {
+	if r.Op == OpAbove {
+		return v <= r.Clear
+	}
+	return v >= r.Clear
+}
+
+// AlertStatus is where an alert is in its lifecycle.
+type AlertStatus string
+
+// Alert statuses: open -> acknowledged -> resolved, or open -> resolved.
+const (
+	AlertOpen         AlertStatus = "open"
+	AlertAcknowledged AlertStatus = "acknowledged"
+	AlertResolved     AlertStatus = "resolved"
+)
+
+// Alert is a rule firing for one device. There is at most one unresolved
+// alert per (rule, device): repeated triggers update it.
+type Alert struct {
+	ID       int64       `json:"id"`
+	OrgID    int64       `json:"org_id"`
+	RuleID   int64       `json:"rule_id"`
+	DeviceID int64       `json:"device_id"`
+	AssetID  int64       `json:"asset_id"`
+	Severity Severity    `json:"severity"`
+	Status   AlertStatus `json:"status"`
+	Metric   string      `json:"metric"`
+	// Value is the latest breaching value; Peak the worst seen while open.
+	Value      float64    `json:"value"`
+	Peak       float64    `json:"peak"`
+	Threshold  float64    `json:"threshold"`
+	Message    string     `json:"message"`
+	OpenedAt   time.Time  `json:"opened_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	AckedAt    *time.Time `json:"acked_at"`
+	AckedBy    int64      `json:"acked_by"`
+	AckComment string     `json:"ack_comment"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	ResolvedBy int64      `json:"resolved_by"` // 0: resolved automatically
+}
+
+// AlertFilter narrows ListAlerts. Zero fields do not filter.
+type AlertFilter struct {
+	Status   AlertStatus
+	DeviceID int64
+	AssetID  int64
+	Limit    int // default 100, at most 1000
+}
+
+// RuleStore keeps alert rules; every method is scoped to an org.
+type RuleStore interface {
+	CreateRule(ctx context.Context, r *Rule) error
+	// GetRule returns ENOTFOUND when id is not a rule of orgID.
+	GetRule(ctx context.Context, orgID, id int64) (*Rule, error)
+	ListRules(ctx context.Context, orgID int64) ([]*Rule, error)
+	UpdateRule(ctx context.Context, r *Rule) error
+	// DeleteRule removes the rule; its alerts stay for the record.
+	DeleteRule(ctx context.Context, orgID, id int64) error
+}
+
+// AlertStore keeps alerts; every method is scoped to an org.
+type AlertStore interface {
+	// UpsertAlert opens a new alert for (a.RuleID, a.DeviceID), or, when one
+	// is unresolved, updates its Value, Peak and UpdatedAt. It fills a with
+	// the stored alert and reports whether it was opened now.
+	UpsertAlert(ctx context.Context, a *Alert) (opened bool, err error)
+	// GetAlert returns ENOTFOUND when id is not an alert of orgID.
+	GetAlert(ctx context.Context, orgID, id int64) (*Alert, error)
+	// UnresolvedAlert returns the unresolved alert of (ruleID, deviceID),
+	// ENOTFOUND when there is none.
+	UnresolvedAlert(ctx context.Context, orgID, ruleID, deviceID int64) (*Alert, error)
+	ListAlerts(ctx context.Context, orgID int64, f AlertFilter) ([]*Alert, error)
+	// AckAlert acknowledges an open alert; ECONFLICT when it is not open.
+	AckAlert(ctx context.Context, orgID, id, userID int64, comment string, at time.Time) (*Alert, error)
+	// ResolveAlert resolves an unresolved alert (userID 0: automatically);
+	// ECONFLICT when it is already resolved.
+	ResolveAlert(ctx context.Context, orgID, id, userID int64, at time.Time) (*Alert, error)
+}

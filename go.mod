@@ -1,0 +1,3 @@
+module github.com/vibemon/vibemon
+
+go 1.26
