@@ -1,0 +1,185 @@
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// Store is what the engine needs from storage.
+type Store interface {
+	vibemon.RuleStore
+	vibemon.AlertStore
+}
+
+// Engine evaluates threshold rules. It is safe for concurrent use; callers
+// serialize evaluation per org when they need strict ordering (the ingest
+// pipeline evaluates after each committed batch).
+type Engine struct {
+	store  Store
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Config configures an Engine. Logger defaults to slog.Default and Now to
+// time.Now.
+type Config struct {
+	Store  Store
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// NewEngine returns an engine over cfg.Store.
+func NewEngine(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{store: cfg.Store, logger: cfg.Logger, now: cfg.Now}
+}
+
+// Evaluate runs the org's enabled rules over new readings, in time order per
+// device, and returns the alerts it opened, updated or resolved (the stored
+// state, ready to publish). devices holds every device of readings.
+func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*vibemon.Device, readings []vibemon.Reading) ([]*vibemon.Alert, error) {
+	if len(readings) == 0 {
+		return nil, nil
+	}
+	rules, err := e.store.ListRules(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	byDevice := map[int64][]vibemon.Reading{}
+	for _, r := range readings {
+		byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r)
+	}
+	ids := make([]int64, 0, len(byDevice))
+	for id := range byDevice {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+
+	var changed []*vibemon.Alert
+	for _, id := range ids {
+		dev := devices[id]
+		if dev == nil {
+			continue
+		}
+		rs := byDevice[id]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].TS.Before(rs[j].TS) })
+		for _, rule := range rules {
+			if !rule.Applies(dev) {
+				continue
+			}
+			out, err := e.evaluateRule(ctx, rule, dev, rs)
+			if err != nil {
+				return changed, fmt.Errorf("evaluate rule %d on device %d: %w", rule.ID, dev.ID, err)
+			}
+			changed = append(changed, out...)
+		}
+	}
+	return changed, nil
+}
+
+// evaluateRule walks one device's readings through one rule's state machine
+// and writes only the transitions, plus one update of an alert that stays
+// open, so a batch of thousands of breaching readings costs one write.
+func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibemon.Device, rs []vibemon.Reading) ([]*vibemon.Alert, error) {
+	metric, ok := vibemon.ParseMetric(rule.Metric)
+	if !ok {
+		return nil, nil
+	}
+	open, err := e.store.UnresolvedAlert(ctx, rule.OrgID, rule.ID, dev.ID)
+	if vibemon.ErrorCode(err) == vibemon.ENOTFOUND {
+		open, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var changed []*vibemon.Alert
+	dirty := false // open alert has a newer value than stored
+	for _, r := range rs {
+		v := r.Values[metric]
+		if math.IsNaN(v) {
+			continue
+		}
+		switch {
+		case open == nil && rule.Triggered(v):
+			a := &vibemon.Alert{
+				OrgID: rule.OrgID, RuleID: rule.ID, DeviceID: dev.ID, AssetID: dev.AssetID,
+				Severity: rule.Severity, Status: vibemon.AlertOpen, Metric: rule.Metric,
+				Value: v, Peak: v, Threshold: rule.Threshold,
+				Message:  message(rule, dev, v),
+				OpenedAt: r.TS, UpdatedAt: r.TS,
+			}
+			if _, err := e.store.UpsertAlert(ctx, a); err != nil {
+				return changed, fmt.Errorf("open alert: %w", err)
+			}
+			open, dirty = a, false
+			changed = append(changed, a)
+		case open != nil && rule.Triggered(v):
+			open.Value, open.UpdatedAt = v, r.TS
+			if worse(rule.Op, v, open.Peak) {
+				open.Peak = v
+			}
+			dirty = true
+		case open != nil && rule.Cleared(v):
+			if dirty {
+				if _, err := e.store.UpsertAlert(ctx, open); err != nil {
+					return changed, fmt.Errorf("update alert: %w", err)
+				}
+			}
+			resolved, err := e.store.ResolveAlert(ctx, rule.OrgID, open.ID, 0, r.TS)
+			if err != nil {
+				return changed, fmt.Errorf("resolve alert: %w", err)
+			}
+			changed = replace(changed, resolved)
+			open, dirty = nil, false
+		}
+	}
+	if open != nil && dirty {
+		if _, err := e.store.UpsertAlert(ctx, open); err != nil {
+			return changed, fmt.Errorf("update alert: %w", err)
+		}
+		changed = replace(changed, open)
+	}
+	return changed, nil
+}
+
+// replace puts a in changed, over an earlier copy of the same alert.
+func replace(changed []*vibemon.Alert, a *vibemon.Alert) []*vibemon.Alert {
+	for i, c := range changed {
+		if c.ID == a.ID {
+			changed[i] = a
+			return changed
+		}
+	}
+	return append(changed, a)
+}
+
+func worse(op vibemon.Op, v, peak float64) bool {
+	if op == vibemon.OpAbove {
+		return v > peak
+	}
+	return v < peak
+}
+
+func message(rule *vibemon.Rule, dev *vibemon.Device, v float64) string {
+	m, _ := vibemon.ParseMetric(rule.Metric)
+	name := dev.Name
+	if name == "" {
+		name = dev.Serial
+	}
+	unit := m.Unit()
+	if unit != "" {
+		unit = " " + unit
+	}
+	return fmt.Sprintf("%s: %s %.3g%s is %s %.3g%s (rule %q).", name, rule.Metric, v, unit, rule.Op, rule.Threshold, unit, rule.Name)
+}

@@ -1,0 +1,183 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/alerting"
+)
+
+// Config configures a Service. Bus, Presence and Alerts may be nil; Logger
+// defaults to slog.Default and Now to time.Now.
+type Config struct {
+	Store    vibemon.Store
+	Bus      vibemon.Bus
+	Presence vibemon.Presence
+	Alerts   *alerting.Engine
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// OnlineWindow is how recent a reading must be to mark its device
+	// online; readings synced late from a gateway queue do not. Defaults
+	// to 2 minutes.
+	OnlineWindow time.Duration
+}
+
+// Service runs the pipeline. It is safe for concurrent use.
+type Service struct {
+	cfg Config
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnlineWindow == 0 {
+		cfg.OnlineWindow = 2 * time.Minute
+	}
+	return &Service{cfg: cfg}
+}
+
+// Ingest stores the valid readings of rs for orgID and reports, per reading,
+// whether it was new, a duplicate, or rejected (with its index in rs). It
+// returns an error only when nothing could be stored; then no reading of rs
+// was stored.
+func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading) (vibemon.IngestResult, error) {
+	res := vibemon.IngestResult{Rejected: []vibemon.Rejection{}}
+	now := s.cfg.Now()
+	devices := map[int64]*vibemon.Device{}
+	valid := make([]vibemon.Reading, 0, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		if err := r.Validate(now); err != nil {
+			res.Rejected = append(res.Rejected, reject(i, err))
+			continue
+		}
+		dev, seen := devices[r.DeviceID]
+		if !seen {
+			d, err := s.cfg.Store.GetDevice(ctx, orgID, r.DeviceID)
+			switch vibemon.ErrorCode(err) {
+			case "":
+				dev = d
+			case vibemon.ENOTFOUND:
+				dev = nil
+			default:
+				return vibemon.IngestResult{}, fmt.Errorf("look up device %d: %w", r.DeviceID, err)
+			}
+			devices[r.DeviceID] = dev
+		}
+		if dev == nil {
+			res.Rejected = append(res.Rejected, vibemon.Rejection{Index: i, Code: vibemon.ENOTFOUND,
+				Message: "device " + strconv.FormatInt(r.DeviceID, 10) + " is not registered in this organization; register it with POST /api/v1/devices first."})
+			continue
+		}
+		valid = append(valid, *r)
+	}
+	if len(valid) == 0 {
+		return res, nil
+	}
+	isNew, err := s.cfg.Store.InsertReadings(ctx, orgID, valid)
+	if err != nil {
+		return vibemon.IngestResult{}, fmt.Errorf("insert readings: %w", err)
+	}
+	fresh := valid[:0:0]
+	for i, n := range isNew {
+		if n {
+			fresh = append(fresh, valid[i])
+		}
+	}
+	res.Accepted = len(fresh)
+	res.Duplicates = len(valid) - len(fresh)
+
+	// From here on the readings are durable: failures are logged, not returned.
+	s.afterCommit(context.WithoutCancel(ctx), orgID, devices, fresh, now)
+	return res, nil
+}
+
+func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int64]*vibemon.Device, fresh []vibemon.Reading, now time.Time) {
+	if len(fresh) == 0 {
+		return
+	}
+	var events []vibemon.Event
+	if s.cfg.Alerts != nil {
+		changed, err := s.cfg.Alerts.Evaluate(ctx, orgID, devices, fresh)
+		if err != nil {
+			s.cfg.Logger.Error("evaluate alert rules", "org", orgID, "err", err)
+		}
+		for _, a := range changed {
+			data, _ := json.Marshal(a)
+			events = append(events, vibemon.Event{Type: vibemon.EventAlert, OrgID: orgID, DeviceID: a.DeviceID, AssetID: a.AssetID, Data: data})
+		}
+	}
+	if s.cfg.Presence != nil {
+		latest := map[int64]time.Time{}
+		for _, r := range fresh {
+			if r.TS.After(latest[r.DeviceID]) {
+				latest[r.DeviceID] = r.TS
+			}
+		}
+		for id, ts := range latest {
+			if now.Sub(ts) > s.cfg.OnlineWindow {
+				continue
+			}
+			came, err := s.cfg.Presence.Touch(ctx, orgID, id, now)
+			if err != nil {
+				s.cfg.Logger.Warn("update presence", "device", id, "err", err)
+				continue
+			}
+			if came {
+				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: orgID, DeviceID: id,
+					AssetID: devices[id].AssetID, Data: json.RawMessage(`{"online":true}`)})
+			}
+		}
+	}
+	if s.cfg.Bus == nil {
+		return
+	}
+	for _, r := range fresh {
+		events = append(events, vibemon.Event{Type: vibemon.EventReading, OrgID: orgID, DeviceID: r.DeviceID,
+			AssetID: devices[r.DeviceID].AssetID, Data: AppendReadingJSON(nil, &r)})
+	}
+	if err := s.cfg.Bus.Publish(ctx, events...); err != nil {
+		s.cfg.Logger.Warn("publish live events", "org", orgID, "events", len(events), "err", err)
+	}
+}
+
+func reject(i int, err error) vibemon.Rejection {
+	return vibemon.Rejection{Index: i, Code: vibemon.ErrorCode(err), Message: vibemon.ErrorMessage(err)}
+}
+
+// AppendReadingJSON appends r as {"ts","seq","values":{metric:value}} to dst,
+// leaving out metrics that were not measured. It is the shape of a live
+// reading event's data and of a raw telemetry item.
+func AppendReadingJSON(dst []byte, r *vibemon.Reading) []byte {
+	dst = append(dst, `{"ts":"`...)
+	dst = r.TS.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendInt(dst, r.Seq, 10)
+	dst = append(dst, `,"values":{`...)
+	first := true
+	for i, v := range r.Values {
+		if math.IsNaN(v) {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = append(dst, vibemon.Metric(i).String()...)
+		dst = append(dst, `":`...)
+		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
+	}
+	return append(dst, "}}"...)
+}

@@ -1,0 +1,308 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// FleetConfig configures a Fleet. Zero values mean the documented defaults.
+type FleetConfig struct {
+	// BaseURL is the server, e.g. "http://127.0.0.1:8080". Required.
+	BaseURL string
+	// Email and Password log the fleet in; the account needs the engineer
+	// role or above. Required.
+	Email, Password string
+	// Devices is the number of machines; defaults to 8.
+	Devices int
+	// Speed is simulated seconds per real second: how fast machines age.
+	// Defaults to 120, so a degrading machine crosses its alarm level
+	// within about a minute. Readings are stamped with real time.
+	Speed float64
+	// Interval between readings of one node; defaults to 1 s.
+	Interval time.Duration
+	// Backfill is how much history to send at start for a device that has
+	// none, at one reading per 10 s; defaults to 1 h, negative for none.
+	Backfill time.Duration
+	// Seed makes the fleet deterministic; defaults to 1.
+	Seed       uint64
+	Logger     *slog.Logger
+	Now        func() time.Time
+	HTTPClient *http.Client
+}
+
+// Fleet posts readings of simulated machines to a server.
+type Fleet struct {
+	cfg      FleetConfig
+	machines []*Machine
+	devices  []int64
+	token    string
+	start    time.Time
+}
+
+// NewFleet validates cfg and returns a fleet; Run starts it.
+func NewFleet(cfg FleetConfig) (*Fleet, error) {
+	if cfg.BaseURL == "" || cfg.Email == "" || cfg.Password == "" {
+		return nil, errors.New("sim: BaseURL, Email and Password are required")
+	}
+	if cfg.Devices == 0 {
+		cfg.Devices = 8
+	}
+	if cfg.Devices < 0 || cfg.Devices > 10000 {
+		return nil, fmt.Errorf("sim: devices must be between 1 and 10000, got %d", cfg.Devices)
+	}
+	if cfg.Speed == 0 {
+		cfg.Speed = 120
+	}
+	if cfg.Speed < 0 || math.IsNaN(cfg.Speed) || cfg.Speed > 1e6 {
+		return nil, fmt.Errorf("sim: speed must be between 0 and 1e6, got %g", cfg.Speed)
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Backfill == 0 {
+		cfg.Backfill = time.Hour
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	f := &Fleet{cfg: cfg}
+	for i := 0; i < cfg.Devices; i++ {
+		f.machines = append(f.machines, NewMachine(i, cfg.Seed))
+	}
+	return f, nil
+}
+
+// Run logs in, registers the machines and their nodes (idempotently, so a
+// restarted demo continues with the same devices), creates default alert
+// rules when the org has none, and posts a batch of readings every
+// Interval until ctx is done.
+func (f *Fleet) Run(ctx context.Context) error {
+	if err := f.setup(ctx); err != nil {
+		return err
+	}
+	f.start = f.cfg.Now()
+	if f.cfg.Backfill > 0 {
+		if err := f.backfill(ctx); err != nil {
+			return err
+		}
+	}
+	tick := time.NewTicker(f.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := f.cfg.Now()
+		batch := make([]vibemon.Reading, 0, len(f.machines))
+		for i, m := range f.machines {
+			batch = append(batch, f.reading(i, m, now))
+		}
+		if err := f.post(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			f.cfg.Logger.Warn("demo fleet: post readings", "err", err)
+		}
+	}
+}
+
+func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
+	simT := time.Duration(float64(ts.Sub(f.start)) * f.cfg.Speed)
+	if simT < 0 {
+		simT = 0
+	}
+	// A simulated node numbers its readings by its clock's second, so a
+	// restarted fleet never reuses a sequence number of an earlier run.
+	return m.Reading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, simT)
+}
+
+func (f *Fleet) backfill(ctx context.Context) error {
+	const step = 10 * time.Second
+	now := f.cfg.Now().Truncate(step)
+	var batch []vibemon.Reading
+	for t := now.Add(-f.cfg.Backfill); t.Before(now); t = t.Add(step) {
+		for i, m := range f.machines {
+			r := m.Reading(f.devices[i], t.Unix()&vibemon.MaxSeq, t, 0)
+			batch = append(batch, r)
+		}
+		if len(batch) >= 2000 {
+			if err := f.post(ctx, batch); err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		if err := f.post(ctx, batch); err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+	}
+	return nil
+}
+
+func (f *Fleet) setup(ctx context.Context) error {
+	if err := f.setupToken(ctx); err != nil {
+		return err
+	}
+	var assets struct{ Items []vibemon.Asset }
+	if err := f.call(ctx, "GET", "/api/v1/assets", nil, &assets); err != nil {
+		return fmt.Errorf("list assets: %w", err)
+	}
+	byName := map[string]int64{}
+	for _, a := range assets.Items {
+		byName[a.Name] = a.ID
+	}
+	for i, m := range f.machines {
+		assetID, ok := byName[m.Name]
+		if !ok {
+			a := vibemon.Asset{Name: m.Name, Type: m.Type, RPM: m.RPM, ISOGroup: 2, Foundation: vibemon.FoundationRigid, Bearing: "6205"}
+			if err := f.call(ctx, "POST", "/api/v1/assets", a, &a); err != nil {
+				return fmt.Errorf("create asset %q: %w", m.Name, err)
+			}
+			assetID = a.ID
+		}
+		d := vibemon.Device{Serial: fmt.Sprintf("SIM-%04d", i+1), Name: "Node " + m.Name, AssetID: assetID, FirmwareVersion: "sim-1"}
+		if err := f.call(ctx, "POST", "/api/v1/devices", d, &d); err != nil {
+			return fmt.Errorf("register device %s: %w", d.Serial, err)
+		}
+		f.devices = append(f.devices, d.ID)
+	}
+
+	var rules struct{ Items []vibemon.Rule }
+	if err := f.call(ctx, "GET", "/api/v1/alert-rules", nil, &rules); err != nil {
+		return fmt.Errorf("list alert rules: %w", err)
+	}
+	if len(rules.Items) > 0 {
+		return nil
+	}
+	// ISO 10816-3, group 2 (15-300 kW) on rigid foundations: B/C at
+	// 2.8 mm/s, C/D at 4.5 mm/s. Warn on zone C, page on zone D.
+	defaults := []vibemon.Rule{
+		{Name: "Vibration zone C (ISO 10816-3 group 2, rigid)", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 2.8, Clear: 2.5, Severity: vibemon.SeverityWarning, Enabled: true},
+		{Name: "Vibration zone D (ISO 10816-3 group 2, rigid)", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 4.5, Clear: 4.0, Severity: vibemon.SeverityCritical, Enabled: true},
+		{Name: "Bearing temperature high", Metric: "temp_c", Op: vibemon.OpAbove, Threshold: 80, Clear: 75, Severity: vibemon.SeverityCritical, Enabled: true},
+		{Name: "Battery low", Metric: "battery_v", Op: vibemon.OpBelow, Threshold: 3.4, Clear: 3.5, Severity: vibemon.SeverityInfo, Enabled: true},
+	}
+	for _, r := range defaults {
+		if err := f.call(ctx, "POST", "/api/v1/alert-rules", r, nil); err != nil {
+			return fmt.Errorf("create rule %q: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+func (f *Fleet) post(ctx context.Context, batch []vibemon.Reading) error {
+	body := make([]byte, 0, 64+len(batch)*400)
+	body = append(body, `{"readings":[`...)
+	for i := range batch {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = AppendReading(body, &batch[i])
+	}
+	body = append(body, "]}"...)
+	var res vibemon.IngestResult
+	if err := f.do(ctx, "POST", "/api/v1/telemetry", body, &res); err != nil {
+		return err
+	}
+	if len(res.Rejected) > 0 {
+		return fmt.Errorf("server rejected %d of %d readings, first: %s", len(res.Rejected), len(batch), res.Rejected[0].Message)
+	}
+	return nil
+}
+
+func (f *Fleet) call(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	return f.do(ctx, method, path, body, out)
+}
+
+func (f *Fleet) do(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, f.cfg.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
+	resp, err := f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && f.token != "" && path != "/api/v1/auth/login" {
+		// The access token expired: log in again and retry once.
+		f.token = ""
+		if err := f.setupToken(ctx); err != nil {
+			return err
+		}
+		return f.do(ctx, method, path, body, out)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		_ = json.Unmarshal(data, &e)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error.Message)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (f *Fleet) setupToken(ctx context.Context) error {
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := f.call(ctx, "POST", "/api/v1/auth/login", map[string]string{"email": f.cfg.Email, "password": f.cfg.Password}, &login); err != nil {
+		return fmt.Errorf("demo fleet login: %w", err)
+	}
+	f.token = login.AccessToken
+	return nil
+}
+
+// AppendReading appends r in the ingest API's JSON form to dst.
+func AppendReading(dst []byte, r *vibemon.Reading) []byte {
+	dst = fmt.Appendf(dst, `{"device_id":%d,"seq":%d,"ts":%q`, r.DeviceID, r.Seq, r.TS.UTC().Format(time.RFC3339Nano))
+	for i, v := range r.Values {
+		if math.IsNaN(v) {
+			continue
+		}
+		dst = fmt.Appendf(dst, `,"%s":%g`, vibemon.Metric(i), v)
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// Condition is how a simulated machine ages.
+type Condition int
+
+// Conditions.
+const (
+	Healthy     Condition = iota // stays near its baseline
+	Degrading                    // a fault grows until the machine is repaired, then starts again
+	Overheating                  // a lubrication problem: temperature climbs with the vibration
+)
+
+// Machine is one simulated machine with one sensor node on it.
+type Machine struct {
+	Name      string
+	Type      string
+	RPM       float64
+	Condition Condition
+	// BaseVel is the healthy velocity RMS in mm/s.
+	BaseVel float64
+	// Onset is the simulated time after the start at which a fault begins;
+	// Cycle is how long a fault runs (growing) before a simulated repair.
+	Onset, Cycle time.Duration
+
+	rng     *rand.Rand
+	battery float64
+}
+
+// NewMachine returns machine i of a fleet, deterministic given seed. Every
+// third machine degrades and every fifth overheats, so a demo fleet always
+// has something to show; the others are healthy.
+func NewMachine(i int, seed uint64) *Machine {
+	rng := rand.New(rand.NewPCG(seed, uint64(i)))
+	kinds := []struct {
+		name, typ string
+		rpm       float64
+	}{
+		{"Pump", "pump", 2960}, {"Fan", "fan", 1480}, {"Motor", "motor", 1790},
+		{"Compressor", "compressor", 3560}, {"Gearbox", "gearbox", 990}, {"Blower", "fan", 2950},
+	}
+	k := kinds[i%len(kinds)]
+	m := &Machine{
+		Name:    k.name + " " + string(rune('A'+i/len(kinds)%26)) + "-" + itoa(101+i),
+		Type:    k.typ,
+		RPM:     k.rpm,
+		BaseVel: 0.8 + 1.2*rng.Float64(),
+		Onset:   time.Duration(5+rng.IntN(20)) * time.Minute,
+		Cycle:   4 * time.Hour,
+		rng:     rng,
+		battery: 3.9 + 0.3*rng.Float64(),
+	}
+	switch {
+	case i%3 == 1:
+		m.Condition = Degrading
+	case i%5 == 4:
+		m.Condition = Overheating
+	}
+	return m
+}
+
+// severity returns the fault's growth in [0, 1] at simulated time t since
+// the start: 0 until the onset, then a steady rise that reaches 1 at the end
+// of the cycle (linear: 1 ≈ 12 mm/s), after which the machine is repaired and the cycle repeats.
+func (m *Machine) severity(t time.Duration) float64 {
+	if m.Condition == Healthy || t < m.Onset {
+		return 0
+	}
+	return float64((t-m.Onset)%m.Cycle) / float64(m.Cycle)
+}
+
+// Reading returns the feature summary the node on m would send at
+// simulated time t, stamped ts.
+func (m *Machine) Reading(deviceID, seq int64, ts time.Time, t time.Duration) vibemon.Reading {
+	r := vibemon.NewReading(deviceID, seq, ts)
+	s := m.severity(t)
+	shaftHz := m.RPM / 60
+	noise := func(scale float64) float64 { return 1 + scale*m.rng.NormFloat64() }
+	// Velocity grows from the baseline towards ~12 mm/s (ISO zone D for
+	// most machines) as the fault develops.
+	vel := m.BaseVel + 11*s
+	axes := [3]float64{1.0, 0.8, 0.55}
+	if m.Condition == Degrading {
+		axes[2] += 0.6 * s // misalignment-like: axial grows
+	}
+	for a := 0; a < 3; a++ {
+		v := math.Max(0.05, vel*axes[a]*noise(0.04))
+		// a = v * 2*pi*f, mm/s -> g at the shaft frequency, plus a
+		// high-frequency part that bearing wear adds.
+		acc := v*2*math.Pi*shaftHz/9806.65 + 0.02*s*noise(0.1)
+		crest := 3.0 + 3*s*noise(0.05)
+		r.Values[int(vibemon.VelRMSX)+a] = v
+		r.Values[int(vibemon.AccRMSX)+a] = acc
+		r.Values[int(vibemon.AccPeakX)+a] = acc * crest
+		r.Values[int(vibemon.CrestX)+a] = crest
+		r.Values[int(vibemon.KurtosisX)+a] = math.Max(1.5, (3+6*s*s)*noise(0.03))
+	}
+	temp := 38 + 4*math.Sin(2*math.Pi*t.Hours()/24) + 0.3*m.rng.NormFloat64()
+	if m.Condition == Overheating {
+		temp += 50 * s
+	}
+	m.battery -= 0.000002
+	if m.battery < 3.3 {
+		m.battery = 4.2 // someone changed the battery
+	}
+	r.Values[vibemon.TempC] = temp
+	r.Values[vibemon.BatteryV] = m.battery
+	r.Values[vibemon.RSSIdBm] = -62 + 4*m.rng.NormFloat64()
+	return r
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
