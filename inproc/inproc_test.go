@@ -1,0 +1,186 @@
+package inproc_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/inproc"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestBusDropsForFullSubscriberWithoutBlocking(t *testing.T) {
+	b := inproc.NewBus(inproc.BusConfig{BufferSize: 4})
+	defer b.Close()
+	release := make(chan struct{})
+	got := make(chan int64, 100)
+	cancel := b.Subscribe(func(ev vibemon.Event) {
+		<-release
+		got <- ev.DeviceID
+	})
+	defer cancel()
+	// The first event is taken by fn (blocked); 4 fit the buffer; 5 drop.
+	for i := int64(1); i <= 10; i++ {
+		if err := b.Publish(context.Background(), vibemon.Event{Type: vibemon.EventReading, OrgID: 1, DeviceID: i, Data: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			time.Sleep(20 * time.Millisecond) // let fn take the first event
+		}
+	}
+	close(release)
+	var ids []int64
+	for len(ids) < 5 {
+		select {
+		case id := <-got:
+			ids = append(ids, id)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("received %v, want 5 events", ids)
+		}
+	}
+	if want := []int64{1, 2, 3, 4, 5}; !slices.Equal(ids, want) {
+		t.Errorf("delivered %v, want %v (oldest kept, in order)", ids, want)
+	}
+	if got, want := b.Dropped(), int64(5); got != want {
+		t.Errorf("Dropped() = %d, want %d", got, want)
+	}
+}
+
+func TestBusClosed(t *testing.T) {
+	b := inproc.NewBus(inproc.BusConfig{})
+	n := 0
+	cancel := b.Subscribe(func(vibemon.Event) { n++ })
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // safe twice
+	cancel()  // after Close: safe
+	err := b.Publish(context.Background(), vibemon.Event{Type: vibemon.EventAlert, OrgID: 1})
+	if got, want := vibemon.ErrorCode(err), vibemon.EUNAVAILABLE; got != want {
+		t.Errorf("Publish after Close: code %q, want %q (err %v)", got, want, err)
+	}
+	if n != 0 {
+		t.Errorf("fn called %d times, want 0", n)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	stop()
+	if err := inproc.NewBus(inproc.BusConfig{}).Publish(ctx); err == nil {
+		t.Error("Publish with a done context: got nil error, want one")
+	}
+}
+
+func TestPresence(t *testing.T) {
+	ctx := context.Background()
+	p := inproc.NewPresence(inproc.PresenceConfig{}) // TTL 60 s
+	if got, want := p.TTL(), 60*time.Second; got != want {
+		t.Fatalf("default TTL = %v, want %v", got, want)
+	}
+	steps := []struct {
+		name       string
+		org, dev   int64
+		at         time.Duration
+		cameOnline bool
+	}{
+		{"first sighting", 1, 10, 0, true},
+		{"seen again within TTL", 1, 10, 30 * time.Second, false},
+		{"other device", 1, 11, 10 * time.Second, true},
+		{"same id in another org is another device", 2, 10, 10 * time.Second, true},
+		{"late sighting does not move last seen back", 1, 10, 5 * time.Second, false},
+		{"after TTL since last sighting", 1, 11, 71 * time.Second, true},
+	}
+	for _, s := range steps {
+		got, err := p.Touch(ctx, s.org, s.dev, t0.Add(s.at))
+		if err != nil {
+			t.Fatalf("%s: Touch: %v", s.name, err)
+		}
+		if got != s.cameOnline {
+			t.Errorf("%s: cameOnline = %v, want %v", s.name, got, s.cameOnline)
+		}
+	}
+
+	online := []struct {
+		org  int64
+		at   time.Duration
+		want []int64
+	}{
+		{1, 40 * time.Second, []int64{10, 11}},
+		{1, 89 * time.Second, []int64{10, 11}}, // 10 last seen at 30 s
+		{1, 90 * time.Second, []int64{11}},
+		{1, 131 * time.Second, []int64{}},
+		{2, 40 * time.Second, []int64{10}},
+		{3, 40 * time.Second, []int64{}},
+	}
+	for _, o := range online {
+		got, err := p.Online(ctx, o.org, t0.Add(o.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, o.want) {
+			t.Errorf("Online(org %d, +%v) = %v, want %v", o.org, o.at, got, o.want)
+		}
+	}
+
+	sweeps := []struct {
+		at   time.Duration
+		want []inproc.DeviceRef
+	}{
+		{60 * time.Second, nil},
+		{70 * time.Second, []inproc.DeviceRef{{OrgID: 2, DeviceID: 10}}},
+		{95 * time.Second, []inproc.DeviceRef{{OrgID: 1, DeviceID: 10}}},
+		{100 * time.Second, nil}, // reported once only
+		{200 * time.Second, []inproc.DeviceRef{{OrgID: 1, DeviceID: 11}}},
+	}
+	for _, s := range sweeps {
+		if got := p.Sweep(t0.Add(s.at)); !slices.Equal(got, s.want) {
+			t.Errorf("Sweep(+%v) = %v, want %v", s.at, got, s.want)
+		}
+	}
+	if got, _ := p.Touch(ctx, 1, 10, t0.Add(300*time.Second)); !got {
+		t.Error("Touch after the device was swept: cameOnline = false, want true")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	l := inproc.NewLimiter(inproc.LimiterConfig{Limit: 3, Window: time.Minute})
+	steps := []struct {
+		key  string
+		at   time.Duration
+		want bool
+	}{
+		{"a", 0, true},
+		{"a", 0, true},
+		{"a", time.Second, true},
+		{"a", 2 * time.Second, false}, // burst of 3 spent
+		{"b", 2 * time.Second, true},  // keys are independent
+		{"a", 19 * time.Second, false},
+		{"a", 21 * time.Second, true}, // one token back every 20 s
+		{"a", 22 * time.Second, false},
+		{"a", 10 * time.Minute, true}, // idle: full again
+		{"a", 10 * time.Minute, true},
+		{"a", 10 * time.Minute, true},
+		{"a", 10 * time.Minute, false},
+	}
+	for i, s := range steps {
+		if got := l.Allow(s.key, t0.Add(s.at)); got != s.want {
+			t.Errorf("step %d: Allow(%q, +%v) = %v, want %v", i, s.key, s.at, got, s.want)
+		}
+	}
+}
+
+func TestLimiterDefaults(t *testing.T) {
+	l := inproc.NewLimiter(inproc.LimiterConfig{})
+	n := 0
+	for l.Allow("ip", t0) {
+		n++
+		if n > 100 {
+			break
+		}
+	}
+	if n != 10 {
+		t.Errorf("zero Config allowed a burst of %d, want 10", n)
+	}
+}
