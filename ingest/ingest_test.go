@@ -1,0 +1,202 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/alerting"
+	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/ingest"
+	"github.com/vibemon/vibemon/sqlite"
+)
+
+type fixture struct {
+	store    *sqlite.Store
+	svc      *ingest.Service
+	orgA     int64
+	devA     *vibemon.Device
+	devB     *vibemon.Device // org B's
+	now      time.Time
+	mu       sync.Mutex
+	events   []vibemon.Event
+	received chan struct{}
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "v.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f := &fixture{store: store, now: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC), received: make(chan struct{}, 1000)}
+	orgs := []*vibemon.Org{{Name: "A"}, {Name: "B"}}
+	for _, o := range orgs {
+		if err := store.CreateOrg(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.orgA = orgs[0].ID
+	f.devA = &vibemon.Device{OrgID: orgs[0].ID, Serial: "node-a"}
+	f.devB = &vibemon.Device{OrgID: orgs[1].ID, Serial: "node-b"}
+	for _, d := range []*vibemon.Device{f.devA, f.devB} {
+		if _, err := store.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rule := &vibemon.Rule{OrgID: f.orgA, Name: "hot", Metric: "temp_c", Op: vibemon.OpAbove, Threshold: 80, Clear: 75, Severity: vibemon.SeverityWarning, Enabled: true}
+	if err := store.CreateRule(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	bus := inproc.NewBus(inproc.BusConfig{})
+	t.Cleanup(func() { bus.Close() })
+	cancel := bus.Subscribe(func(e vibemon.Event) {
+		f.mu.Lock()
+		f.events = append(f.events, e)
+		f.mu.Unlock()
+		f.received <- struct{}{}
+	})
+	t.Cleanup(cancel)
+	nowFn := func() time.Time { return f.now }
+	f.svc = ingest.New(ingest.Config{
+		Store:    store,
+		Bus:      bus,
+		Presence: inproc.NewPresence(inproc.PresenceConfig{}),
+		Alerts:   alerting.NewEngine(alerting.Config{Store: store, Now: nowFn}),
+		Now:      nowFn,
+	})
+	return f
+}
+
+func (f *fixture) reading(dev *vibemon.Device, seq int64, temp float64) vibemon.Reading {
+	r := vibemon.NewReading(dev.ID, seq, f.now.Add(-time.Duration(10-seq)*time.Second))
+	r.Values[vibemon.TempC] = temp
+	return r
+}
+
+// waitEvents waits until n events arrived and returns them.
+func (f *fixture) waitEvents(t *testing.T, n int) []vibemon.Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		f.mu.Lock()
+		if len(f.events) >= n {
+			out := append([]vibemon.Event(nil), f.events...)
+			f.mu.Unlock()
+			return out
+		}
+		f.mu.Unlock()
+		select {
+		case <-f.received:
+		case <-deadline:
+			t.Fatalf("got %d live events, want %d", len(f.events), n)
+		}
+	}
+}
+
+func TestMixedBatchStoresGoodReadingsAndRejectsBadOnesByIndex(t *testing.T) {
+	f := newFixture(t)
+	bad := f.reading(f.devA, 3, 40)
+	bad.Values[vibemon.TempC] = 900 // outside the DS18B20's range
+	unknown := f.reading(f.devA, 4, 40)
+	unknown.DeviceID = 9999
+	batch := []vibemon.Reading{
+		f.reading(f.devA, 1, 40),
+		f.reading(f.devB, 1, 40), // org B's device: must look like it does not exist
+		bad,
+		unknown,
+		f.reading(f.devA, 2, 41),
+	}
+	res, err := f.svc.Ingest(context.Background(), f.orgA, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Duplicates != 0 {
+		t.Errorf("accepted, duplicates = %d, %d; want 2, 0", res.Accepted, res.Duplicates)
+	}
+	want := map[int]string{1: vibemon.ENOTFOUND, 2: vibemon.EINVALID, 3: vibemon.ENOTFOUND}
+	if len(res.Rejected) != len(want) {
+		t.Fatalf("rejected = %+v, want indexes 1, 2, 3", res.Rejected)
+	}
+	for _, r := range res.Rejected {
+		if want[r.Index] != r.Code || r.Message == "" {
+			t.Errorf("rejection %+v: want code %q and a message", r, want[r.Index])
+		}
+	}
+	pts, err := f.store.QueryReadings(context.Background(), f.orgA, vibemon.ReadingQuery{DeviceID: f.devA.ID, From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Bucket: vibemon.BucketRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 2 {
+		t.Fatalf("stored %d readings of device A, want 2", len(pts))
+	}
+	// Nothing was written to org B's device.
+	pts, _ = f.store.QueryReadings(context.Background(), f.devB.OrgID, vibemon.ReadingQuery{DeviceID: f.devB.ID, From: f.now.Add(-time.Hour), To: f.now.Add(time.Hour), Bucket: vibemon.BucketRaw})
+	if len(pts) != 0 {
+		t.Fatalf("org A's batch wrote %d readings to org B's device", len(pts))
+	}
+}
+
+func TestSameBatchTwiceIsStoredOnce(t *testing.T) {
+	f := newFixture(t)
+	batch := []vibemon.Reading{f.reading(f.devA, 1, 40), f.reading(f.devA, 2, 40), f.reading(f.devA, 3, 40)}
+	first, err := f.svc.Ingest(context.Background(), f.orgA, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.svc.Ingest(context.Background(), f.orgA, append(batch, f.reading(f.devA, 4, 40)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Accepted != 3 || second.Accepted != 1 || second.Duplicates != 3 {
+		t.Fatalf("first %+v, second %+v; want 3 accepted, then 1 accepted and 3 duplicates", first, second)
+	}
+}
+
+func TestCommittedReadingsGoLiveWithAlertsAndPresence(t *testing.T) {
+	f := newFixture(t)
+	batch := []vibemon.Reading{f.reading(f.devA, 1, 70), f.reading(f.devA, 2, 85)}
+	if _, err := f.svc.Ingest(context.Background(), f.orgA, batch); err != nil {
+		t.Fatal(err)
+	}
+	events := f.waitEvents(t, 4)
+	count := map[string]int{}
+	for _, e := range events {
+		count[e.Type]++
+		if e.OrgID != f.orgA || e.DeviceID != f.devA.ID {
+			t.Errorf("event %s for org %d device %d, want org A's device", e.Type, e.OrgID, e.DeviceID)
+		}
+	}
+	if count[vibemon.EventReading] != 2 || count[vibemon.EventAlert] != 1 || count[vibemon.EventPresence] != 1 {
+		t.Fatalf("event counts %v, want 2 readings, 1 alert, 1 presence", count)
+	}
+	for _, e := range events {
+		if e.Type != vibemon.EventReading {
+			continue
+		}
+		var data struct {
+			Seq    int64
+			Values map[string]float64
+		}
+		if err := json.Unmarshal(e.Data, &data); err != nil {
+			t.Fatalf("reading event data %s: %v", e.Data, err)
+		}
+		if data.Seq == 2 && data.Values["temp_c"] != 85 {
+			t.Errorf("reading event data %s: want temp_c 85", e.Data)
+		}
+	}
+	// Re-sending publishes nothing new: duplicates are not news.
+	if _, err := f.svc.Ingest(context.Background(), f.orgA, batch); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := len(f.waitEvents(t, 4)); got != 4 {
+		t.Fatalf("after a duplicate batch: %d events, want still 4", got)
+	}
+}
