@@ -10,8 +10,8 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/alerting"
-	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/ingest"
+	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/sqlite"
 )
 
