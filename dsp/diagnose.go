@@ -1,0 +1,284 @@
+package dsp
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fault names, the diagnosis vocabulary.
+const (
+	FaultNormal       = "normal"
+	FaultImbalance    = "imbalance"
+	FaultMisalignment = "misalignment"
+	FaultLooseness    = "looseness"
+	FaultOuterRace    = "bearing_outer_race"
+	FaultInnerRace    = "bearing_inner_race"
+	FaultBall         = "bearing_ball"
+	FaultCage         = "bearing_cage"
+)
+
+// Finding is one diagnosis with the lines that support it.
+type Finding struct {
+	Fault      string     `json:"fault"`
+	Confidence float64    `json:"confidence"` // 0..1
+	Axis       int        `json:"axis"`       // 0-based axis with the strongest evidence
+	Evidence   []Evidence `json:"evidence"`
+	Summary    string     `json:"summary"`
+}
+
+// Evidence is one spectral line a finding rests on.
+type Evidence struct {
+	What     string  `json:"what"`     // e.g. "BPFO x2", "1x", "BPFI-1x"
+	Spectrum string  `json:"spectrum"` // "envelope" or "velocity"
+	Expected float64 `json:"expected_hz"`
+	Freq     float64 `json:"freq_hz"`
+	Order    float64 `json:"order"`
+	DB       float64 `json:"db"` // height over the median floor
+	Amp      float64 `json:"amp"`
+	Present  bool    `json:"present"` // DB reached the detection level
+}
+
+// slipTol is the relative search tolerance around a kinematic bearing
+// frequency: real bearings roll with 1–2 % slip, so 2 % of the expected
+// frequency (plus one bin of resolution) is searched.
+const slipTol = 0.02
+
+type item struct {
+	what string
+	f    float64
+	core bool // a primary line (vs. supporting)
+}
+
+// diagnose applies the rules to the computed spectra.
+func (a *Analyzer) diagnose(r *Result, shaft float64, limits ZoneLimits, o Options) {
+	if shaft > 0 && o.Bearing.Elements != 0 {
+		a.bearingFindings(r, shaft)
+	}
+	if shaft > 0 {
+		a.shaftFindings(r, shaft, limits, o)
+	}
+	var worst float64
+	for _, f := range r.Findings {
+		worst = max(worst, f.Confidence)
+	}
+	sortFindings(r.Findings)
+	if len(r.Findings) == 0 || r.Findings[0].Confidence < 0.5 {
+		// No rule fired: normal, as sure as the strongest weak hint allows.
+		r.Findings = append(r.Findings, Finding{})
+		copy(r.Findings[1:], r.Findings)
+		r.Findings[0] = Finding{Fault: FaultNormal, Confidence: 1 - worst, Axis: -1,
+			Summary: "no fault rule fired"}
+	}
+}
+
+// bearingFindings looks for each defect frequency's harmonic series in
+// every axis's envelope spectrum. A defect is reported when its primary
+// line and at least one supporting line (a further harmonic; for the inner
+// race also a sideband at ±1× shaft, as the defect turns in and out of
+// the load zone once per revolution; for a ball also FTF sidebands, as the
+// ball travels with the cage) reach the detection level. One line alone
+// can be coincidence; a harmonic family at a kinematic frequency is not.
+// The confidence grows with the summed dB beyond the detection level:
+// 1 - exp(-excess/10), so 10 dB of excess gives 0.63 and 20 dB 0.86.
+func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
+	hz := r.FaultHz
+	type rule struct {
+		fault string
+		items []item
+	}
+	rules := []rule{
+		{FaultOuterRace, []item{{"BPFO", hz.BPFO, true}, {"BPFO x2", 2 * hz.BPFO, false}, {"BPFO x3", 3 * hz.BPFO, false}}},
+		{FaultInnerRace, []item{{"BPFI", hz.BPFI, true}, {"BPFI x2", 2 * hz.BPFI, false}, {"BPFI x3", 3 * hz.BPFI, false},
+			{"BPFI-1x", hz.BPFI - shaft, false}, {"BPFI+1x", hz.BPFI + shaft, false}}},
+		// A ball defect strikes both races once per spin: its series is
+		// at 2×BSF, with BSF itself weaker, and the cage's rotation
+		// modulates it (FTF sidebands).
+		{FaultBall, []item{{"2xBSF", 2 * hz.BSF, true}, {"BSF", hz.BSF, true}, {"4xBSF", 4 * hz.BSF, false},
+			{"2xBSF-FTF", 2*hz.BSF - hz.FTF, false}, {"2xBSF+FTF", 2*hz.BSF + hz.FTF, false}}},
+		{FaultCage, []item{{"FTF", hz.FTF, true}, {"FTF x2", 2 * hz.FTF, false}, {"FTF x3", 3 * hz.FTF, false}}},
+	}
+	for _, ru := range rules {
+		best := Finding{Fault: ru.fault, Axis: -1}
+		for ai := range r.Axes {
+			env := &r.Axes[ai].Envelope
+			if len(env.Amp) == 0 {
+				continue
+			}
+			k := effectiveSegments(env.Segments, 0.5)
+			var ev []Evidence
+			var excess float64
+			core, support := false, 0
+			for _, it := range ru.items {
+				tol := slipTol*it.f + env.DF
+				m := int(2*tol/env.DF) + 1
+				thr := detectionDB(k, m, 0.01)
+				bin, db, ok := lineAt(env.Amp, env.Floor, env.DF, it.f, tol)
+				if !ok {
+					continue
+				}
+				f := float64(bin) * env.DF
+				// A line that sits on a shaft harmonic is explained by
+				// the shaft, not by the bearing.
+				if nearShaftHarmonic(f, shaft, env.DF) && math.Abs(f-it.f) > env.DF {
+					db = 0
+				}
+				e := Evidence{What: it.what, Spectrum: "envelope", Expected: it.f, Freq: f, Order: f / shaft,
+					DB: db, Amp: env.Amp[bin], Present: db >= thr}
+				ev = append(ev, e)
+				if e.Present {
+					excess += db - thr
+					if it.core && !core {
+						core = true
+					} else {
+						support++
+					}
+				}
+			}
+			conf := 1 - math.Exp(-excess/10)
+			if !core || support == 0 {
+				conf *= 0.3 // a single line: a hint, never a diagnosis
+			}
+			if conf > best.Confidence || best.Axis < 0 {
+				best.Confidence, best.Axis, best.Evidence = conf, ai, ev
+			}
+		}
+		if best.Axis < 0 || best.Confidence <= 0 {
+			continue
+		}
+		best.Summary = summarize(best.Evidence)
+		r.Findings = append(r.Findings, best)
+	}
+}
+
+func nearShaftHarmonic(f, shaft, df float64) bool {
+	if shaft <= 0 {
+		return false
+	}
+	h := math.Round(f / shaft)
+	return h >= 1 && math.Abs(f-h*shaft) <= 1.5*df
+}
+
+// shaftFindings applies the rules on the velocity spectrum's shaft orders.
+// They fire only when the machine's overall velocity is at least the ISO
+// zone A/B boundary: a machine running in zone A is healthy whatever the
+// shape of its spectrum, and a small 1× is in every rotating machine.
+func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o Options) {
+	if r.VelRMS < limits.AB {
+		return
+	}
+	type orders struct {
+		v     [11]float64 // velocity amplitude at 1..10×, mm/s
+		db    [11]float64
+		half  int // half orders present
+		harms int // harmonics 1..10 present
+		ev    []Evidence
+		vrms  float64
+	}
+	measure := func(ax *AxisResult) orders {
+		var out orders
+		s := &ax.Spectrum
+		thr := detectionDB(effectiveSegments(s.Segments, 0.5), 3, 0.01)
+		out.vrms = ax.Features.VelRMS
+		for h := 1; h <= 10; h++ {
+			f := float64(h) * shaft
+			bin, db, ok := lineAt(s.Amp, ax.Floor, s.DF, f, max(s.DF, 0.01*f))
+			if !ok {
+				break
+			}
+			fb := float64(bin) * s.DF
+			out.v[h] = s.Amp[bin] * StandardGravity * 1000 / (2 * math.Pi * fb)
+			out.db[h] = db
+			if db >= thr {
+				out.harms++
+				if h <= 3 {
+					out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%dx", h), Spectrum: "velocity", Expected: f,
+						Freq: fb, Order: fb / shaft, DB: db, Amp: out.v[h], Present: true})
+				}
+			}
+		}
+		for _, ho := range []float64{0.5, 1.5, 2.5, 3.5} {
+			f := ho * shaft
+			bin, db, ok := lineAt(s.Amp, ax.Floor, s.DF, f, max(s.DF, 0.01*f))
+			if ok && db >= thr {
+				out.half++
+				out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%.1fx", ho), Spectrum: "velocity", Expected: f,
+					Freq: float64(bin) * s.DF, Order: float64(bin) * s.DF / shaft, DB: db, Present: true})
+			}
+		}
+		return out
+	}
+	var imb, mis, loose Finding
+	imb.Fault, mis.Fault, loose.Fault = FaultImbalance, FaultMisalignment, FaultLooseness
+	var axial *orders
+	if o.AxialAxis > 0 && o.AxialAxis <= len(r.Axes) {
+		m := measure(&r.Axes[o.AxialAxis-1])
+		axial = &m
+	}
+	for ai := range r.Axes {
+		if ai == o.AxialAxis-1 {
+			continue
+		}
+		m := measure(&r.Axes[ai])
+		if m.vrms <= 0 {
+			continue
+		}
+		// 1× RMS share of the band's velocity power.
+		share1 := m.v[1] * m.v[1] / 2 / (m.vrms * m.vrms)
+		// Imbalance: a rotating force at 1×; the 1× line carries most of
+		// the vibration and 2× stays below half of it.
+		if m.db[1] > 0 && m.v[2] < 0.5*m.v[1] {
+			c := clamp01((share1 - 0.3) / 0.4) // 30 % share: none, 70 %: certain
+			if c > imb.Confidence {
+				imb.Confidence, imb.Axis, imb.Evidence = c, ai, m.ev
+			}
+		}
+		// Misalignment: a strong 2× (at least half of 1×), or a strong
+		// axial 1×/2× against the radial one.
+		ratio := 0.0
+		if m.v[1] > 0 {
+			ratio = m.v[2] / m.v[1]
+		}
+		share12 := (m.v[1]*m.v[1] + m.v[2]*m.v[2]) / 2 / (m.vrms * m.vrms)
+		c := clamp01((ratio-0.5)/0.5) * clamp01(share12/0.5)
+		if axial != nil && m.v[1] > 0 {
+			ax := max(axial.v[1], axial.v[2]) / max(m.v[1], m.v[2])
+			c = max(c, clamp01((ax-0.5)/0.5))
+		}
+		if c > mis.Confidence {
+			mis.Confidence, mis.Axis, mis.Evidence = c, ai, m.ev
+		}
+		// Looseness: a long harmonic series with half orders, from the
+		// non-linear, truncated response of a loose joint.
+		if m.harms >= 4 && m.half >= 1 {
+			c := clamp01(float64(m.harms-3)/5) * clamp01(float64(m.half)/2)
+			if c > loose.Confidence {
+				loose.Confidence, loose.Axis, loose.Evidence = c, ai, m.ev
+			}
+		}
+	}
+	for _, f := range []Finding{imb, mis, loose} {
+		if f.Confidence > 0 {
+			f.Summary = summarize(f.Evidence)
+			r.Findings = append(r.Findings, f)
+		}
+	}
+}
+
+func clamp01(x float64) float64 { return max(0, min(1, x)) }
+
+func summarize(ev []Evidence) string {
+	s := ""
+	for _, e := range ev {
+		if !e.Present {
+			continue
+		}
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s at %.1f Hz (%.2f×) +%.1f dB", e.What, e.Freq, e.Order, e.DB)
+	}
+	if s == "" {
+		return "no line above the detection level"
+	}
+	return s
+}
