@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/vibemon/vibemon"
+)
+
+type ruleInput struct {
+	Name      *string           `json:"name"`
+	AssetID   *int64            `json:"asset_id"`
+	DeviceID  *int64            `json:"device_id"`
+	Metric    *string           `json:"metric"`
+	Op        *vibemon.Op       `json:"op"`
+	Threshold *float64          `json:"threshold"`
+	Clear     *float64          `json:"clear"`
+	Severity  *vibemon.Severity `json:"severity"`
+	Enabled   *bool             `json:"enabled"`
+}
+
+// apply sets the given fields on rule, checks that the asset and device it
+// names are the org's, and validates it.
+func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule) error {
+	if in.Threshold == nil && rule.ID == 0 {
+		return invalidf("threshold is required.")
+	}
+	if in.Name != nil {
+		rule.Name = *in.Name
+	}
+	if in.AssetID != nil {
+		rule.AssetID = *in.AssetID
+	}
+	if in.DeviceID != nil {
+		rule.DeviceID = *in.DeviceID
+	}
+	if in.Metric != nil {
+		rule.Metric = *in.Metric
+	}
+	if in.Op != nil {
+		rule.Op = *in.Op
+	}
+	if in.Threshold != nil {
+		if in.Clear == nil && rule.Clear == rule.Threshold {
+			rule.Clear = math.NaN() // no hysteresis before, none after
+		}
+		rule.Threshold = *in.Threshold
+	}
+	if in.Clear != nil {
+		rule.Clear = *in.Clear
+	}
+	if in.Severity != nil {
+		rule.Severity = *in.Severity
+	}
+	if in.Enabled != nil {
+		rule.Enabled = *in.Enabled
+	}
+	if err := rule.Validate(); err != nil {
+		return err
+	}
+	if rule.AssetID != 0 {
+		if _, err := s.store.GetAsset(ctx, rule.OrgID, rule.AssetID); vibemon.ErrorCode(err) == vibemon.ENOTFOUND {
+			return invalidf("asset_id %d is not an asset of your organization.", rule.AssetID)
+		} else if err != nil {
+			return err
+		}
+	}
+	if rule.DeviceID != 0 {
+		if _, err := s.store.GetDevice(ctx, rule.OrgID, rule.DeviceID); vibemon.ErrorCode(err) == vibemon.ENOTFOUND {
+			return invalidf("device_id %d is not a device of your organization.", rule.DeviceID)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func handleRuleList(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		rs, err := s.store.ListRules(r.Context(), claimsFrom(r.Context()).OrgID)
+		if err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, list(rs))
+		return nil
+	})
+}
+
+func handleRuleCreate(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[ruleInput](s, w, r)
+		if err != nil {
+			return err
+		}
+		rule := &vibemon.Rule{OrgID: claimsFrom(r.Context()).OrgID, Enabled: true, Clear: math.NaN()}
+		if err := s.applyRule(r.Context(), in, rule); err != nil {
+			return err
+		}
+		if err := s.store.CreateRule(r.Context(), rule); err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusCreated, rule)
+		return nil
+	})
+}
+
+func handleRuleGet(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		rule, err := s.store.GetRule(r.Context(), claimsFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, rule)
+		return nil
+	})
+}
+
+func handleRulePatch(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[ruleInput](s, w, r)
+		if err != nil {
+			return err
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		rule, err := s.store.GetRule(r.Context(), claimsFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		if err := s.applyRule(r.Context(), in, rule); err != nil {
+			return err
+		}
+		if err := s.store.UpdateRule(r.Context(), rule); err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, rule)
+		return nil
+	})
+}
+
+func handleRuleDelete(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := s.store.DeleteRule(r.Context(), claimsFrom(r.Context()).OrgID, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+func handleAlertList(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		v := r.URL.Query()
+		var f vibemon.AlertFilter
+		switch st := vibemon.AlertStatus(v.Get("status")); st {
+		case "", vibemon.AlertOpen, vibemon.AlertAcknowledged, vibemon.AlertResolved:
+			f.Status = st
+		default:
+			return invalidf("status must be open, acknowledged or resolved, not %q.", st)
+		}
+		queryInt := func(name string, min, max int64) (int64, error) {
+			str := v.Get(name)
+			if str == "" {
+				return 0, nil
+			}
+			n, err := strconv.ParseInt(str, 10, 64)
+			if err != nil || n < min || n > max {
+				return 0, invalidf("%s must be an integer from %d to %d, not %q.", name, min, max, str)
+			}
+			return n, nil
+		}
+		var err error
+		if f.DeviceID, err = queryInt("device_id", 1, math.MaxInt64); err != nil {
+			return err
+		}
+		if f.AssetID, err = queryInt("asset_id", 1, math.MaxInt64); err != nil {
+			return err
+		}
+		limit, err := queryInt("limit", 1, 1000)
+		if err != nil {
+			return err
+		}
+		f.Limit = int(limit)
+		as, err := s.store.ListAlerts(r.Context(), claimsFrom(r.Context()).OrgID, f)
+		if err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, list(as))
+		return nil
+	})
+}
+
+func handleAlertGet(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		a, err := s.store.GetAlert(r.Context(), claimsFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, a)
+		return nil
+	})
+}
+
+type ackInput struct {
+	Comment string `json:"comment"`
+}
+
+func handleAlertAck(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decodeOptional[ackInput](s, w, r)
+		if err != nil {
+			return err
+		}
+		if err := checkLen("comment", in.Comment, 0, 2000); err != nil {
+			return err
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c := claimsFrom(r.Context())
+		a, err := s.store.AckAlert(r.Context(), c.OrgID, id, c.UserID, in.Comment, s.now().UTC())
+		if err != nil {
+			return err
+		}
+		s.publishAlert(r.Context(), a)
+		s.encode(w, r, http.StatusOK, a)
+		return nil
+	})
+}
+
+func handleAlertResolve(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := decodeOptional[struct{}](s, w, r); err != nil {
+			return err
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c := claimsFrom(r.Context())
+		a, err := s.store.ResolveAlert(r.Context(), c.OrgID, id, c.UserID, s.now().UTC())
+		if err != nil {
+			return err
+		}
+		s.publishAlert(r.Context(), a)
+		s.encode(w, r, http.StatusOK, a)
+		return nil
+	})
+}
+
+// publishAlert tells live clients about a change made here. Live delivery
+// is best effort: the alert is stored, so a failure is only logged.
+func (s *server) publishAlert(ctx context.Context, a *vibemon.Alert) {
+	if s.bus == nil {
+		return
+	}
+	data, err := json.Marshal(a)
+	if err == nil {
+		err = s.bus.Publish(ctx, vibemon.Event{Type: vibemon.EventAlert, OrgID: a.OrgID, DeviceID: a.DeviceID, AssetID: a.AssetID, Data: data})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "publish alert change", "alert", a.ID, "err", err)
+	}
+}

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vibemon/vibemon"
+)
+
+// route is one endpoint: a ServeMux pattern, who may call it, and its handler.
+type route struct {
+	pattern string
+	public  bool           // no token needed
+	act     vibemon.Action // what the caller's role must be able to do
+	handler http.Handler
+}
+
+// routes is the whole HTTP surface but the mounted Live and Web handlers.
+// Every pattern here must be described in openapi.json (a test checks).
+func routes(s *server) []route {
+	const v1 = "/api/v1"
+	pub := func(pattern string, h http.Handler) route { return route{pattern: pattern, public: true, handler: h} }
+	may := func(act vibemon.Action, pattern string, h http.Handler) route {
+		return route{pattern: pattern, act: act, handler: h}
+	}
+	return []route{
+		pub("GET /healthz", handleHealthz()),
+		pub("GET /readyz", handleReadyz(s)),
+		pub("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})),
+		pub("GET "+v1+"/openapi.json", handleOpenAPI()),
+
+		pub("POST "+v1+"/auth/login", handleLogin(s)),
+		pub("POST "+v1+"/auth/refresh", handleRefresh(s)),
+		may(vibemon.ActRead, "POST "+v1+"/auth/logout", handleLogout(s)),
+		may(vibemon.ActRead, "GET "+v1+"/me", handleMe(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/orgs/current", handleOrgGet(s)),
+		may(vibemon.ActManageOrg, "PATCH "+v1+"/orgs/current", handleOrgPatch(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/users", handleUserList(s)),
+		may(vibemon.ActManageUsers, "POST "+v1+"/users", handleUserCreate(s)),
+		may(vibemon.ActRead, "GET "+v1+"/users/{id}", handleUserGet(s)),
+		may(vibemon.ActManageUsers, "PATCH "+v1+"/users/{id}", handleUserPatch(s)),
+		may(vibemon.ActManageUsers, "DELETE "+v1+"/users/{id}", handleUserDelete(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/assets", handleAssetList(s)),
+		may(vibemon.ActManageAssets, "POST "+v1+"/assets", handleAssetCreate(s)),
+		may(vibemon.ActRead, "GET "+v1+"/assets/{id}", handleAssetGet(s)),
+		may(vibemon.ActManageAssets, "PATCH "+v1+"/assets/{id}", handleAssetPatch(s)),
+		may(vibemon.ActManageAssets, "DELETE "+v1+"/assets/{id}", handleAssetDelete(s)),
+		may(vibemon.ActRead, "GET "+v1+"/assets/{id}/devices", handleAssetDevices(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/devices", handleDeviceList(s)),
+		may(vibemon.ActManageAssets, "POST "+v1+"/devices", handleDeviceCreate(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}", handleDeviceGet(s)),
+		may(vibemon.ActManageAssets, "PATCH "+v1+"/devices/{id}", handleDevicePatch(s)),
+		may(vibemon.ActManageAssets, "DELETE "+v1+"/devices/{id}", handleDeviceDelete(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/latest", handleDeviceLatest(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/telemetry", handleTelemetryQuery(s)),
+
+		may(vibemon.ActIngest, "POST "+v1+"/telemetry", handleIngest(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/alert-rules", handleRuleList(s)),
+		may(vibemon.ActManageAssets, "POST "+v1+"/alert-rules", handleRuleCreate(s)),
+		may(vibemon.ActRead, "GET "+v1+"/alert-rules/{id}", handleRuleGet(s)),
+		may(vibemon.ActManageAssets, "PATCH "+v1+"/alert-rules/{id}", handleRulePatch(s)),
+		may(vibemon.ActManageAssets, "DELETE "+v1+"/alert-rules/{id}", handleRuleDelete(s)),
+
+		may(vibemon.ActRead, "GET "+v1+"/alerts", handleAlertList(s)),
+		may(vibemon.ActRead, "GET "+v1+"/alerts/{id}", handleAlertGet(s)),
+		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/ack", handleAlertAck(s)),
+		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/resolve", handleAlertResolve(s)),
+	}
+}
+
+// addRoutes registers every route on mux, plus Live at /ws/ and Web at /
+// when they are set. Unknown paths under /api/v1/ answer a JSON 404.
+func addRoutes(mux *http.ServeMux, s *server, live, web http.Handler) {
+	for _, rt := range routes(s) {
+		h := rt.handler
+		if !rt.public {
+			h = s.authenticate(rt.act, h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
+	mux.Handle("/api/", handleNoRoute(s))
+	if live != nil {
+		mux.Handle("/ws/", live)
+	}
+	if web != nil {
+		mux.Handle("/", web)
+	}
+}
