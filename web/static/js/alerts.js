@@ -1,0 +1,88 @@
+// alerts.js: the alert list with status and severity filters, acknowledge and
+// resolve for engineers and above, live updates from /ws/alerts.
+
+import { api, atLeast } from "./api.js";
+import { Live } from "./live.js";
+import { h, $, showError, shell, refreshAlertCount } from "./ui.js";
+import { alertItem, sortAlerts } from "./alertview.js";
+
+let user = null;
+const alerts = new Map();
+const names = new Map(); // device id -> name
+const fStatus = $("f-status"), fSev = $("f-severity");
+
+// The filters live in the URL so a link to "critical, open" can be shared.
+function readURL() {
+  const q = new URLSearchParams(location.search);
+  if (q.has("status")) fStatus.value = q.get("status");
+  if (q.has("severity")) fSev.value = q.get("severity");
+}
+function writeURL() {
+  const q = new URLSearchParams();
+  if (fStatus.value !== "active") q.set("status", fStatus.value);
+  if (fSev.value) q.set("severity", fSev.value);
+  history.replaceState(null, "", location.pathname + (q.size ? "?" + q : ""));
+}
+
+function matches(a) {
+  const st = fStatus.value;
+  if (st === "active" && a.status === "resolved") return false;
+  if (st && st !== "active" && a.status !== st) return false;
+  return !fSev.value || a.severity === fSev.value;
+}
+
+async function load() {
+  const st = fStatus.value;
+  const lists = st === "active"
+    ? await Promise.all([api("/alerts?status=open&limit=500"), api("/alerts?status=acknowledged&limit=500")])
+    : [await api("/alerts?limit=500" + (st ? "&status=" + encodeURIComponent(st) : ""))];
+  alerts.clear();
+  for (const l of lists) for (const a of l.items) alerts.set(a.id, a);
+  render();
+}
+
+async function loadNames() {
+  try {
+    const d = await api("/devices");
+    for (const x of d.items) names.set(x.id, x.name || x.serial);
+  } catch { /* names are cosmetic */ }
+}
+
+function render() {
+  const el = $("alerts");
+  el.removeAttribute("aria-busy");
+  const list = sortAlerts([...alerts.values()].filter(matches));
+  if (!list.length) {
+    el.replaceChildren(h("div", { class: "empty" }, h("p", { class: "empty-title" }, "No alerts match."),
+      h("p", { class: "muted" }, fStatus.value === "active" ? "All machines are within their limits." : "Try another filter.")));
+    return;
+  }
+  const canAct = atLeast(user, "engineer");
+  el.replaceChildren(...list.map(a => alertItem(a, {
+    canAct,
+    deviceName: (id) => names.get(id) || "Device " + id,
+    onChange: (na) => { alerts.set(na.id, na); render(); refreshAlertCount(); },
+    onError: (m) => showError(m),
+  })));
+}
+
+async function main() {
+  readURL();
+  try {
+    [user] = await Promise.all([shell(), loadNames()]);
+    await load();
+  } catch (e) { showError(e.message); return; }
+  for (const f of [fStatus, fSev]) f.addEventListener("change", () => { writeURL(); load().then(() => showError("")).catch(e => showError(e.message)); });
+  new Live("/ws/alerts", {
+    onMessage: (msg) => {
+      if (msg.type !== "alert") return;
+      alerts.set(msg.data.id, msg.data);
+      if (msg.data.device_id && !names.has(msg.data.device_id)) loadNames().then(render);
+      render();
+      refreshAlertCount();
+    },
+    onResync: () => load().then(() => showError("")).catch(e => showError(e.message)),
+  }).start();
+}
+
+main();

@@ -1,0 +1,243 @@
+// device.js: one sensor node. Header, latest values, uPlot charts of velocity
+// RMS per axis and temperature, a range selector and the device's alerts.
+// In the 1 h range new readings from /ws/telemetry are appended live; each
+// appended point increments data-live-points on the chart element.
+
+import { api, me, atLeast } from "./api.js";
+import { Live } from "./live.js";
+import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount } from "./ui.js";
+import { alertItem, sortAlerts } from "./alertview.js";
+
+const root = $("device");
+const id = Number(root.dataset.deviceId);
+const RANGES = {
+  "1h": { ms: 3600e3, bucket: "raw", note: "last hour, every reading, live" },
+  "24h": { ms: 86400e3, bucket: "1m", note: "last 24 hours, 1-minute averages" },
+  "30d": { ms: 30 * 86400e3, bucket: "1h", note: "last 30 days, hourly averages" },
+};
+const VEL = ["vel_rms_x", "vel_rms_y", "vel_rms_z"];
+
+let device = null, user = null;
+let range = "1h";
+let online = null;
+let latest = null;
+const alerts = new Map();
+let velData = [[], [], [], []], tempData = [[], []];
+let velPlot = null, tempPlot = null;
+const velEl = $("chart-vel"), tempEl = $("chart-temp");
+let livePoints = 0;
+
+// Okabe-Ito colours plus dash patterns: the axes stay apart without colour.
+function velOpts(width) {
+  return {
+    width, height: chartHeight(),
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    axes: [{}, { label: "mm/s", size: 56 }],
+    series: [
+      { value: (u, v) => v == null ? "–" : new Date(v * 1000).toLocaleTimeString() },
+      { label: "X", stroke: "#0072B2", width: 2, value: (u, v) => fmt(v, 2) + " mm/s" },
+      { label: "Y", stroke: "#D55E00", width: 2, dash: [8, 4], value: (u, v) => fmt(v, 2) + " mm/s" },
+      { label: "Z", stroke: "#009E73", width: 2, dash: [2, 3], value: (u, v) => fmt(v, 2) + " mm/s" },
+    ],
+    legend: { live: true },
+    cursor: { drag: { x: true, y: false } },
+  };
+}
+
+function tempOpts(width) {
+  return {
+    width, height: chartHeight(),
+    scales: { x: { time: true }, y: { range: (u, min, max) => [Math.floor(min - 2), Math.ceil(max + 2)] } },
+    axes: [{}, { label: "°C", size: 56 }],
+    series: [
+      { value: (u, v) => v == null ? "–" : new Date(v * 1000).toLocaleTimeString() },
+      { label: "Temperature", stroke: "#B8004F", width: 2, value: (u, v) => fmt(v, 1) + " °C" },
+    ],
+    legend: { live: true },
+  };
+}
+
+function chartHeight() { return window.innerWidth < 600 ? 200 : 260; }
+function chartWidth(el) { return Math.max(200, el.clientWidth); }
+
+function setChartState(el, n) {
+  el.dataset.points = String(n);
+  let empty = el.querySelector(".chart-empty");
+  if (n === 0 && !empty) el.append(h("p", { class: "chart-empty" }, "No readings in this range."));
+  if (n > 0 && empty) empty.remove();
+}
+
+function draw() {
+  if (!window.uPlot) { showError("The chart library did not load."); return; }
+  if (!velPlot) {
+    velPlot = new uPlot(velOpts(chartWidth(velEl)), velData, velEl);
+    tempPlot = new uPlot(tempOpts(chartWidth(tempEl)), tempData, tempEl);
+    new ResizeObserver(() => {
+      velPlot.setSize({ width: chartWidth(velEl), height: chartHeight() });
+      tempPlot.setSize({ width: chartWidth(tempEl), height: chartHeight() });
+    }).observe(root);
+  } else {
+    velPlot.setData(velData);
+    tempPlot.setData(tempData);
+  }
+  setChartState(velEl, velData[0].length);
+  setChartState(tempEl, tempData[0].length);
+}
+
+async function loadSeries() {
+  const r = RANGES[range];
+  const to = new Date(), from = new Date(to.getTime() - r.ms);
+  const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), bucket: r.bucket, metrics: [...VEL, "temp_c"].join(","), limit: "10000" });
+  const res = await api("/devices/" + id + "/telemetry?" + q);
+  const vd = [[], [], [], []], td = [[], []];
+  for (const it of res.items) {
+    const v = it.values || it.avg || {};
+    const t = Date.parse(it.ts) / 1000;
+    vd[0].push(t);
+    VEL.forEach((m, i) => vd[i + 1].push(num(v[m])));
+    td[0].push(t);
+    td[1].push(num(v.temp_c));
+  }
+  velData = vd; tempData = td;
+  $("range-note").textContent = RANGES[range].note + " · " + res.items.length + " points";
+  draw();
+}
+
+function num(v) { return typeof v === "number" ? v : null; }
+
+// Appends keep x sorted (a gateway may deliver an old batch late) and drop
+// points that fell out of the window.
+function insertPoint(data, t, vals) {
+  const xs = data[0];
+  let i = xs.length;
+  while (i > 0 && xs[i - 1] > t) i--;
+  if (i > 0 && xs[i - 1] === t) return false;
+  xs.splice(i, 0, t);
+  vals.forEach((v, k) => data[k + 1].splice(i, 0, v));
+  const cutoff = Date.now() / 1000 - RANGES[range].ms / 1000;
+  let drop = 0;
+  while (drop < xs.length && xs[drop] < cutoff) drop++;
+  if (drop) data.forEach(a => a.splice(0, drop));
+  return true;
+}
+
+let frame = 0;
+function redrawSoon() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => { frame = 0; draw(); });
+}
+
+function paintHeader() {
+  if (!device) return;
+  $("dev-name").textContent = device.name || device.serial;
+  const meta = ["Serial " + device.serial];
+  if (device.asset) meta.push("on " + device.asset.name);
+  else if (!device.asset_id) meta.push("not attached to a machine");
+  meta.push("firmware " + (device.firmware_version || "unknown"));
+  $("dev-meta").replaceChildren(...meta.flatMap((m, i) => {
+    const part = i === 1 && device.asset ? h("a", { href: "/assets#" + device.asset.id }, m) : m;
+    return i ? [" · ", part] : [part];
+  }));
+  const on = online === null ? device.online : online;
+  const b = $("dev-online");
+  b.dataset.state = on ? "online" : "offline";
+  b.textContent = on ? "● Online" : "○ Offline";
+  document.title = (device.name || device.serial) + " · " + document.title.split(" · ").pop();
+}
+
+function paintTiles() {
+  const v = latest ? latest.values : {};
+  $("t-vel").textContent = fmt(velMax(v), 2);
+  $("t-temp").textContent = fmt(v.temp_c, 1);
+  $("t-batt").textContent = fmt(typeof v.battery_v === "number" ? v.battery_v : device && device.battery_v, 2);
+  const t = (latest && latest.ts) || (device && device.last_seen_at);
+  const seen = $("t-seen");
+  seen.textContent = t ? ago(t) : "never";
+  seen.title = t ? when(t) : "";
+}
+
+function paintAlerts() {
+  const el = $("dev-alerts");
+  const list = sortAlerts([...alerts.values()]);
+  if (!list.length) { el.replaceChildren(h("p", { class: "muted" }, "No alerts for this device.")); return; }
+  const canAct = atLeast(user, "engineer");
+  el.replaceChildren(...list.map(a => alertItem(a, {
+    canAct,
+    deviceName: () => device ? (device.name || device.serial) : "Device " + id,
+    onChange: (na) => { alerts.set(na.id, na); paintAlerts(); refreshAlertCount(); },
+    onError: (m) => showError(m),
+  })));
+}
+
+async function loadAll() {
+  device = await api("/devices/" + id);
+  if (device.asset_id) {
+    try { device.asset = await api("/assets/" + device.asset_id); } catch { device.asset = null; }
+  }
+  try { latest = await api("/devices/" + id + "/latest"); } catch (e) { if (e.status !== 404) throw e; latest = null; }
+  const al = await api("/alerts?device_id=" + id + "&limit=50");
+  alerts.clear();
+  for (const a of al.items) alerts.set(a.id, a);
+  paintHeader(); paintTiles(); paintAlerts();
+  await loadSeries();
+}
+
+function onTelemetry(msg) {
+  if (msg.device_id !== id) return;
+  if (msg.type === "reading") {
+    const d = msg.data;
+    latest = { ts: d.ts, seq: d.seq, values: { ...(latest ? latest.values : {}), ...d.values } };
+    online = true;
+    paintTiles(); paintHeader();
+    if (range !== "1h") return;
+    const t = Date.parse(d.ts) / 1000, v = d.values || {};
+    const hasVel = VEL.some(m => typeof v[m] === "number");
+    let added = false;
+    if (hasVel) added = insertPoint(velData, t, VEL.map(m => num(v[m]))) || added;
+    if (typeof v.temp_c === "number") added = insertPoint(tempData, t, [v.temp_c]) || added;
+    if (added) {
+      livePoints++;
+      velEl.dataset.livePoints = tempEl.dataset.livePoints = String(livePoints);
+      redrawSoon();
+    }
+  } else if (msg.type === "presence") {
+    if (Array.isArray(msg.data && msg.data.online)) online = msg.data.online.includes(id);
+    else online = !!msg.data.online;
+    paintHeader();
+  }
+}
+
+function onAlert(msg) {
+  if (msg.type !== "alert" || msg.data.device_id !== id) return;
+  alerts.set(msg.data.id, msg.data);
+  paintAlerts();
+  refreshAlertCount();
+}
+
+function setupRange() {
+  for (const b of $("range").querySelectorAll("button")) {
+    b.addEventListener("click", async () => {
+      if (b.dataset.range === range) return;
+      range = b.dataset.range;
+      for (const o of $("range").querySelectorAll("button")) o.setAttribute("aria-pressed", String(o === b));
+      try { await loadSeries(); showError(""); } catch (e) { showError(e.message); }
+    });
+  }
+}
+
+async function main() {
+  setupRange();
+  try {
+    user = await shell();
+    await loadAll();
+  } catch (e) {
+    showError(e.status === 404 ? "This device does not exist, or it belongs to another organization." : e.message);
+    return;
+  }
+  const resync = () => loadAll().then(() => showError("")).catch(e => showError(e.message));
+  new Live("/ws/telemetry", { subscribe: [{ device_id: id }], onMessage: onTelemetry, onResync: resync }).start();
+  new Live("/ws/alerts", { onMessage: onAlert, onResync: resync }).start();
+  setInterval(paintTiles, 1000);
+}
+
+main();
