@@ -97,7 +97,7 @@ func TestCWRURecords(t *testing.T) {
 				}
 			case "none":
 				for _, f := range r.Findings {
-					if strings.HasPrefix(f.Fault, "bearing_") && f.Confidence >= 0.5 {
+					if strings.HasPrefix(f.Fault, "bearing_") && f.Detected {
 						t.Errorf("healthy record: got %s (%.2f), want no bearing fault", f.Fault, f.Confidence)
 					}
 				}

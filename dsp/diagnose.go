@@ -19,11 +19,17 @@ const (
 
 // Finding is one diagnosis with the lines that support it.
 type Finding struct {
-	Fault      string     `json:"fault"`
-	Confidence float64    `json:"confidence"` // 0..1
-	Axis       int        `json:"axis"`       // 0-based axis with the strongest evidence
-	Evidence   []Evidence `json:"evidence"`
-	Summary    string     `json:"summary"`
+	Fault string `json:"fault"`
+	// Confidence is 0..1: a detected fault has at least 0.5, growing
+	// with the evidence's height over the detection level; a hint that
+	// did not pass its rule stays below 0.3.
+	Confidence float64 `json:"confidence"`
+	// Detected is true when the rule's evidence test passed; false for
+	// hints listed for context.
+	Detected bool       `json:"detected"`
+	Axis     int        `json:"axis"` // 0-based axis with the strongest evidence
+	Evidence []Evidence `json:"evidence"`
+	Summary  string     `json:"summary"`
 }
 
 // Evidence is one spectral line a finding rests on.
@@ -35,7 +41,10 @@ type Evidence struct {
 	Order    float64 `json:"order"`
 	DB       float64 `json:"db"` // height over the median floor
 	Amp      float64 `json:"amp"`
-	Present  bool    `json:"present"` // DB reached the detection level
+	Present  bool    `json:"present"` // DB reached the detection level and the line is this finding's
+	// Ambiguous is true when another hypothesis predicts the same line or
+	// one nearer to it, so the line was not counted.
+	Ambiguous bool `json:"ambiguous,omitempty"`
 }
 
 // slipTol is the relative search tolerance around a kinematic bearing
@@ -62,11 +71,11 @@ func (a *Analyzer) diagnose(r *Result, shaft float64, limits ZoneLimits, o Optio
 		worst = max(worst, f.Confidence)
 	}
 	sortFindings(r.Findings)
-	if len(r.Findings) == 0 || r.Findings[0].Confidence < 0.5 {
+	if len(r.Findings) == 0 || !r.Findings[0].Detected {
 		// No rule fired: normal, as sure as the strongest weak hint allows.
 		r.Findings = append(r.Findings, Finding{})
 		copy(r.Findings[1:], r.Findings)
-		r.Findings[0] = Finding{Fault: FaultNormal, Confidence: 1 - worst, Axis: -1,
+		r.Findings[0] = Finding{Fault: FaultNormal, Confidence: 1 - worst, Axis: -1, Detected: true,
 			Summary: "no fault rule fired"}
 	}
 }
@@ -97,6 +106,26 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 			{"2xBSF-FTF", 2*hz.BSF - hz.FTF, false}, {"2xBSF+FTF", 2*hz.BSF + hz.FTF, false}}},
 		{FaultCage, []item{{"FTF", hz.FTF, true}, {"FTF x2", 2 * hz.FTF, false}, {"FTF x3", 3 * hz.FTF, false}}},
 	}
+	// Every line any hypothesis predicts, so that a found line is credited
+	// only to the hypothesis that predicts it best.
+	type expect struct {
+		fault string
+		f     float64
+	}
+	var all []expect
+	for _, ru := range rules {
+		for _, it := range ru.items {
+			all = append(all, expect{ru.fault, it.f})
+		}
+	}
+	for h := 1; h <= 2; h++ {
+		for _, sb := range []float64{-2, 2} {
+			all = append(all, expect{FaultInnerRace, float64(h)*hz.BPFI + sb*shaft})
+		}
+	}
+	for h := 1.0; h*shaft <= 4*hz.BPFI+shaft; h++ {
+		all = append(all, expect{"shaft", h * shaft})
+	}
 	for _, ru := range rules {
 		best := Finding{Fault: ru.fault, Axis: -1}
 		for ai := range r.Axes {
@@ -117,13 +146,21 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 					continue
 				}
 				f := float64(bin) * env.DF
-				// A line that sits on a shaft harmonic is explained by
-				// the shaft, not by the bearing.
-				if nearShaftHarmonic(f, shaft, env.DF) && math.Abs(f-it.f) > env.DF {
-					db = 0
-				}
 				e := Evidence{What: it.what, Spectrum: "envelope", Expected: it.f, Freq: f, Order: f / shaft,
 					DB: db, Amp: env.Amp[bin], Present: db >= thr}
+				// A line another hypothesis predicts as well (closer
+				// than one bin, so unresolvable) cannot tell them apart,
+				// and a line nearer to another hypothesis's line belongs
+				// to it: neither counts here.
+				for _, x := range all {
+					if x.fault == ru.fault {
+						continue
+					}
+					if math.Abs(x.f-it.f) < env.DF || math.Abs(f-x.f) < math.Abs(f-it.f) {
+						e.Present, e.Ambiguous = false, true
+						break
+					}
+				}
 				ev = append(ev, e)
 				if e.Present {
 					excess += db - thr
@@ -134,12 +171,15 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 					}
 				}
 			}
+			detected := core && support > 0
 			conf := 1 - math.Exp(-excess/10)
-			if !core || support == 0 {
+			if detected {
+				conf = 0.5 + 0.5*conf
+			} else {
 				conf *= 0.3 // a single line: a hint, never a diagnosis
 			}
 			if conf > best.Confidence || best.Axis < 0 {
-				best.Confidence, best.Axis, best.Evidence = conf, ai, ev
+				best.Confidence, best.Axis, best.Evidence, best.Detected = conf, ai, ev, detected
 			}
 		}
 		if best.Axis < 0 || best.Confidence <= 0 {
@@ -257,6 +297,7 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 		}
 	}
 	for _, f := range []Finding{imb, mis, loose} {
+		f.Detected = f.Confidence >= 0.5
 		if f.Confidence > 0 {
 			f.Summary = summarize(f.Evidence)
 			r.Findings = append(r.Findings, f)
