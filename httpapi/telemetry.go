@@ -67,7 +67,9 @@ func handleIngest(s *server) http.Handler {
 	})
 }
 
-func invalidf(format string, args ...any) error { return vibemon.Errorf(vibemon.EINVALID, format, args...) }
+func invalidf(format string, args ...any) error {
+	return vibemon.Errorf(vibemon.EINVALID, format, args...)
+}
 
 // parseReading decodes one reading of a batch:
 // {"device_id":1,"seq":5,"ts":"RFC 3339",<metric>:number|null,...}.
