@@ -43,8 +43,10 @@ func metricCols() []string {
 
 func insertReadingSQL() string {
 	cols := metricCols()
-	return "INSERT OR IGNORE INTO readings (device_id, seq, ts, " + strings.Join(cols, ", ") +
-		") VALUES (?, ?, ?" + strings.Repeat(", ?", len(cols)) + ")"
+	// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also
+	// skip CHECK and NOT NULL violations silently.
+	return "INSERT INTO readings (device_id, seq, ts, " + strings.Join(cols, ", ") +
+		") VALUES (?, ?, ?" + strings.Repeat(", ?", len(cols)) + ") ON CONFLICT (device_id, seq) DO NOTHING"
 }
 
 func upsertRollupSQL(table string) string {
