@@ -53,9 +53,10 @@ type Evidence struct {
 const slipTol = 0.02
 
 type item struct {
-	what string
-	f    float64
-	core bool // a primary line (vs. supporting)
+	what   string
+	f      float64
+	core   bool // a primary line (vs. supporting)
+	series bool // a harmonic of a defect frequency, not a sideband
 }
 
 // diagnose applies the rules to the computed spectra.
@@ -96,35 +97,39 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 		items []item
 	}
 	rules := []rule{
-		{FaultOuterRace, []item{{"BPFO", hz.BPFO, true}, {"BPFO x2", 2 * hz.BPFO, false}, {"BPFO x3", 3 * hz.BPFO, false}}},
-		{FaultInnerRace, []item{{"BPFI", hz.BPFI, true}, {"BPFI x2", 2 * hz.BPFI, false}, {"BPFI x3", 3 * hz.BPFI, false},
-			{"BPFI-1x", hz.BPFI - shaft, false}, {"BPFI+1x", hz.BPFI + shaft, false}}},
+		{FaultOuterRace, []item{{"BPFO", hz.BPFO, true, true}, {"BPFO x2", 2 * hz.BPFO, false, true}, {"BPFO x3", 3 * hz.BPFO, false, true}}},
+		{FaultInnerRace, []item{{"BPFI", hz.BPFI, true, true}, {"BPFI x2", 2 * hz.BPFI, false, true}, {"BPFI x3", 3 * hz.BPFI, false, true},
+			{"BPFI-1x", hz.BPFI - shaft, false, false}, {"BPFI+1x", hz.BPFI + shaft, false, false}}},
 		// A ball defect strikes both races once per spin: its series is
 		// at 2×BSF, with BSF itself weaker, and the cage's rotation
 		// modulates it (FTF sidebands).
-		{FaultBall, []item{{"2xBSF", 2 * hz.BSF, true}, {"BSF", hz.BSF, true}, {"4xBSF", 4 * hz.BSF, false},
-			{"2xBSF-FTF", 2*hz.BSF - hz.FTF, false}, {"2xBSF+FTF", 2*hz.BSF + hz.FTF, false}}},
-		{FaultCage, []item{{"FTF", hz.FTF, true}, {"FTF x2", 2 * hz.FTF, false}, {"FTF x3", 3 * hz.FTF, false}}},
+		{FaultBall, []item{{"2xBSF", 2 * hz.BSF, true, true}, {"BSF", hz.BSF, true, true}, {"4xBSF", 4 * hz.BSF, false, true},
+			{"2xBSF-FTF", 2*hz.BSF - hz.FTF, false, false}, {"2xBSF+FTF", 2*hz.BSF + hz.FTF, false, false}}},
+		{FaultCage, []item{{"FTF", hz.FTF, true, true}, {"FTF x2", 2 * hz.FTF, false, true}, {"FTF x3", 3 * hz.FTF, false, true}}},
 	}
 	// Every line any hypothesis predicts, so that a found line is credited
 	// only to the hypothesis that predicts it best.
 	type expect struct {
-		fault string
-		f     float64
+		fault  string
+		f      float64
+		series bool // a harmonic of the defect frequency (not a sideband)
 	}
 	var all []expect
 	for _, ru := range rules {
 		for _, it := range ru.items {
-			all = append(all, expect{ru.fault, it.f})
+			all = append(all, expect{ru.fault, it.f, it.series})
 		}
 	}
 	for h := 1; h <= 2; h++ {
 		for _, sb := range []float64{-2, 2} {
-			all = append(all, expect{FaultInnerRace, float64(h)*hz.BPFI + sb*shaft})
+			all = append(all, expect{FaultInnerRace, float64(h)*hz.BPFI + sb*shaft, false})
 		}
 	}
 	for h := 1.0; h*shaft <= 4*hz.BPFI+shaft; h++ {
-		all = append(all, expect{"shaft", h * shaft})
+		// Shaft harmonics compete only by distance: they are in nearly
+		// every envelope spectrum, so a bearing line a bin away from one
+		// is decided by where the line actually is.
+		all = append(all, expect{"shaft", h * shaft, false})
 	}
 	for _, ru := range rules {
 		best := Finding{Fault: ru.fault, Axis: -1}
@@ -145,7 +150,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 				if !ok {
 					continue
 				}
-				f := float64(bin) * env.DF
+				f := refinePeak(env.Amp, bin, env.DF).Freq
 				e := Evidence{What: it.what, Spectrum: "envelope", Expected: it.f, Freq: f, Order: f / shaft,
 					DB: db, Amp: env.Amp[bin], Present: db >= thr}
 				// A line another hypothesis predicts as well (closer
@@ -156,7 +161,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 					if x.fault == ru.fault {
 						continue
 					}
-					if math.Abs(x.f-it.f) < env.DF || math.Abs(f-x.f) < math.Abs(f-it.f) {
+					if (x.series && it.series && math.Abs(x.f-it.f) < env.DF) || math.Abs(f-x.f) < math.Abs(f-it.f) {
 						e.Present, e.Ambiguous = false, true
 						break
 					}
@@ -207,12 +212,13 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 		return
 	}
 	type orders struct {
-		v     [11]float64 // velocity amplitude at 1..10×, mm/s
-		db    [11]float64
-		half  int // half orders present
-		harms int // harmonics 1..10 present
-		ev    []Evidence
-		vrms  float64
+		v       [11]float64 // velocity amplitude at 1..10×, mm/s
+		db      [11]float64
+		present [11]bool
+		half    int // half orders present
+		harms   int // harmonics 1..10 present
+		ev      []Evidence
+		vrms    float64
 	}
 	measure := func(ax *AxisResult) orders {
 		var out orders
@@ -229,6 +235,7 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 			out.v[h] = s.Amp[bin] * StandardGravity * 1000 / (2 * math.Pi * fb)
 			out.db[h] = db
 			if db >= thr {
+				out.present[h] = true
 				out.harms++
 				if h <= 3 {
 					out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%dx", h), Spectrum: "velocity", Expected: f,
@@ -264,33 +271,37 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 		}
 		// 1× RMS share of the band's velocity power.
 		share1 := m.v[1] * m.v[1] / 2 / (m.vrms * m.vrms)
-		// Imbalance: a rotating force at 1×; the 1× line carries most of
-		// the vibration and 2× stays below half of it.
-		if m.db[1] > 0 && m.v[2] < 0.5*m.v[1] {
-			c := clamp01((share1 - 0.3) / 0.4) // 30 % share: none, 70 %: certain
-			if c > imb.Confidence {
-				imb.Confidence, imb.Axis, imb.Evidence = c, ai, m.ev
-			}
-		}
-		// Misalignment: a strong 2× (at least half of 1×), or a strong
-		// axial 1×/2× against the radial one.
 		ratio := 0.0
 		if m.v[1] > 0 {
 			ratio = m.v[2] / m.v[1]
 		}
-		share12 := (m.v[1]*m.v[1] + m.v[2]*m.v[2]) / 2 / (m.vrms * m.vrms)
-		c := clamp01((ratio-0.5)/0.5) * clamp01(share12/0.5)
+		// Imbalance: a rotating force at 1×: the 1× line carries at least
+		// half the band's velocity power and 2× stays below half of 1×.
+		if m.present[1] && share1 >= 0.5 && ratio < 0.5 {
+			c := 0.5 + 0.5*clamp01((share1-0.5)/0.4)
+			if c > imb.Confidence {
+				imb.Confidence, imb.Axis, imb.Evidence = c, ai, m.ev
+			}
+		}
+		// Misalignment: 2× at least half of 1× (the usual field rule), or
+		// an axial 1×/2× at least half of the radial one.
+		c := 0.0
+		if m.present[2] && ratio >= 0.5 {
+			c = 0.5 + 0.5*clamp01(ratio-0.5)
+		}
 		if axial != nil && m.v[1] > 0 {
-			ax := max(axial.v[1], axial.v[2]) / max(m.v[1], m.v[2])
-			c = max(c, clamp01((ax-0.5)/0.5))
+			if ax := max(axial.v[1], axial.v[2]) / max(m.v[1], m.v[2]); ax >= 0.5 && (axial.present[1] || axial.present[2]) {
+				c = max(c, 0.5+0.5*clamp01(ax-0.5))
+			}
 		}
 		if c > mis.Confidence {
 			mis.Confidence, mis.Axis, mis.Evidence = c, ai, m.ev
 		}
-		// Looseness: a long harmonic series with half orders, from the
-		// non-linear, truncated response of a loose joint.
+		// Looseness: a long harmonic series (4 or more of 1..10×) with
+		// half orders, from the non-linear, truncated response of a loose
+		// joint.
 		if m.harms >= 4 && m.half >= 1 {
-			c := clamp01(float64(m.harms-3)/5) * clamp01(float64(m.half)/2)
+			c := 0.5 + 0.5*clamp01(float64(m.harms-4)/4)*clamp01(float64(m.half)/2)
 			if c > loose.Confidence {
 				loose.Confidence, loose.Axis, loose.Evidence = c, ai, m.ev
 			}

@@ -104,24 +104,26 @@ func refinePeak(amp []float64, k int, df float64) Peak {
 	return p
 }
 
-// lineAt returns the strongest bin of amp within [f-tol, f+tol] and its
-// height over floor in dB; found is false when the window is outside amp.
+// lineAt returns the strongest local maximum of amp within
+// [f-tol, f+tol] and its height over floor in dB. Only a local maximum is
+// a line: a bin on the skirt of a neighbouring line's window response is
+// not. When the window holds no local maximum, the nearest bin is returned
+// with its (low) height. found is false when the window is outside amp.
 func lineAt(amp, floor []float64, df, f, tol float64) (k int, db float64, found bool) {
-	lo := max(1, int(math.Ceil((f-tol)/df)))
-	hi := min(len(amp)-1, int(math.Floor((f+tol)/df)))
-	if hi < lo {
-		// Tolerance narrower than a bin: take the nearest bin.
-		lo = int(math.Round(f / df))
-		hi = lo
-		if lo < 1 || lo >= len(amp) {
-			return 0, 0, false
-		}
+	c := int(math.Round(f / df))
+	if c < 1 || c >= len(amp) {
+		return 0, 0, false
 	}
-	k = lo
-	for i := lo + 1; i <= hi; i++ {
-		if amp[i] > amp[k] {
+	lo := max(1, int(math.Ceil((f-tol)/df)))
+	hi := min(len(amp)-2, int(math.Floor((f+tol)/df)))
+	k = -1
+	for i := lo; i <= hi; i++ {
+		if amp[i] >= amp[i-1] && amp[i] >= amp[i+1] && (k < 0 || amp[i] > amp[k]) {
 			k = i
 		}
+	}
+	if k < 0 {
+		k = c
 	}
 	if floor[k] <= 0 || amp[k] <= 0 {
 		return k, 0, true
