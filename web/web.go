@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 //go:embed templates/*.html
@@ -94,12 +95,9 @@ func newHandler(cfg Config) (*handler, error) {
 	if h.title == "" {
 		h.title = "VibeMon"
 	}
-	sub, err := fs.Sub(staticFS, "static")
-	if err != nil {
-		return nil, fmt.Errorf("static files: %w", err)
-	}
-	if h.assets, err = newAssetSet(sub); err != nil {
-		return nil, fmt.Errorf("static files: %w", err)
+	var err error
+	if h.assets, err = embeddedAssets(); err != nil {
+		return nil, err
 	}
 	funcs := template.FuncMap{"asset": h.assets.url}
 	h.tmpl = make(map[string]*template.Template, len(pages))
@@ -160,6 +158,20 @@ func (h *handler) notFound() http.Handler {
 		h.render(w, r, "notfound", http.StatusNotFound, pageData{})
 	})
 }
+
+// embeddedAssets reads and compresses the embedded files once per process:
+// they never change while it runs.
+var embeddedAssets = sync.OnceValues(func() (*assetSet, error) {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	s, err := newAssetSet(sub)
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	return s, nil
+})
 
 // validHost matches what may appear in a Host header; anything else is left
 // out of the policy rather than echoed into a header.
