@@ -293,3 +293,23 @@ func expand(path string, ids map[string]int64) string {
 	}
 	return path
 }
+
+// counter returns the value of the counter (summed over labels) on the
+// env's registry, 0 when it has no samples.
+func (e *testEnv) counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := e.registry.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}

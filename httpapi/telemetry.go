@@ -174,13 +174,10 @@ func (s *server) telemetryQuery(r *http.Request, deviceID int64) (vibemon.Readin
 	if err != nil {
 		return q, err
 	}
-	switch {
-	case !haveTo && !haveFrom:
+	if !haveTo {
 		to = s.now().UTC()
-		from = to.Add(-defaultQueryRange)
-	case !haveTo:
-		to = from.Add(defaultQueryRange)
-	case !haveFrom:
+	}
+	if !haveFrom {
 		from = to.Add(-defaultQueryRange)
 	}
 	if !from.Before(to) {
