@@ -20,8 +20,10 @@ import (
 type FleetConfig struct {
 	// BaseURL is the server, e.g. "http://127.0.0.1:8080". Required.
 	BaseURL string
-	// Email and Password log the fleet in; the account needs the engineer
-	// role or above. Required.
+	// Token returns an access token of an account with the engineer role
+	// or above; it is called again when the server answers 401. When nil,
+	// the fleet logs in with Email and Password.
+	Token           func(ctx context.Context) (string, error)
 	Email, Password string
 	// Devices is the number of machines; defaults to 8.
 	Devices int
@@ -52,8 +54,8 @@ type Fleet struct {
 
 // NewFleet validates cfg and returns a fleet; Run starts it.
 func NewFleet(cfg FleetConfig) (*Fleet, error) {
-	if cfg.BaseURL == "" || cfg.Email == "" || cfg.Password == "" {
-		return nil, errors.New("sim: BaseURL, Email and Password are required")
+	if cfg.BaseURL == "" || (cfg.Token == nil && (cfg.Email == "" || cfg.Password == "")) {
+		return nil, errors.New("sim: BaseURL, and Token or Email and Password, are required")
 	}
 	if cfg.Devices == 0 {
 		cfg.Devices = 8
@@ -178,14 +180,16 @@ func (f *Fleet) setup(ctx context.Context) error {
 	for i, m := range f.machines {
 		assetID, ok := byName[m.Name]
 		if !ok {
-			a := vibemon.Asset{Name: m.Name, Type: m.Type, RPM: m.RPM, ISOGroup: 2, Foundation: vibemon.FoundationRigid, Bearing: "6205"}
-			if err := f.call(ctx, "POST", "/api/v1/assets", a, &a); err != nil {
+			a := vibemon.Asset{}
+			in := map[string]any{"name": m.Name, "type": m.Type, "rpm": m.RPM, "iso_group": 2, "foundation": vibemon.FoundationRigid, "bearing": "6205"}
+			if err := f.call(ctx, "POST", "/api/v1/assets", in, &a); err != nil {
 				return fmt.Errorf("create asset %q: %w", m.Name, err)
 			}
 			assetID = a.ID
 		}
-		d := vibemon.Device{Serial: fmt.Sprintf("SIM-%04d", i+1), Name: "Node " + m.Name, AssetID: assetID, FirmwareVersion: "sim-1"}
-		if err := f.call(ctx, "POST", "/api/v1/devices", d, &d); err != nil {
+		d := vibemon.Device{Serial: fmt.Sprintf("SIM-%04d", i+1)}
+		in := map[string]any{"serial": d.Serial, "name": "Node " + m.Name, "asset_id": assetID, "firmware_version": "sim-1"}
+		if err := f.call(ctx, "POST", "/api/v1/devices", in, &d); err != nil {
 			return fmt.Errorf("register device %s: %w", d.Serial, err)
 		}
 		f.devices = append(f.devices, d.ID)
@@ -200,15 +204,18 @@ func (f *Fleet) setup(ctx context.Context) error {
 	}
 	// ISO 10816-3, group 2 (15-300 kW) on rigid foundations: B/C at
 	// 2.8 mm/s, C/D at 4.5 mm/s. Warn on zone C, page on zone D.
-	defaults := []vibemon.Rule{
-		{Name: "Vibration zone C (ISO 10816-3 group 2, rigid)", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 2.8, Clear: 2.5, Severity: vibemon.SeverityWarning, Enabled: true},
-		{Name: "Vibration zone D (ISO 10816-3 group 2, rigid)", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 4.5, Clear: 4.0, Severity: vibemon.SeverityCritical, Enabled: true},
-		{Name: "Bearing temperature high", Metric: "temp_c", Op: vibemon.OpAbove, Threshold: 80, Clear: 75, Severity: vibemon.SeverityCritical, Enabled: true},
-		{Name: "Battery low", Metric: "battery_v", Op: vibemon.OpBelow, Threshold: 3.4, Clear: 3.5, Severity: vibemon.SeverityInfo, Enabled: true},
+	rule := func(name, metric string, op vibemon.Op, threshold, clear float64, sev vibemon.Severity) map[string]any {
+		return map[string]any{"name": name, "metric": metric, "op": op, "threshold": threshold, "clear": clear, "severity": sev, "enabled": true}
+	}
+	defaults := []map[string]any{
+		rule("Vibration zone C (ISO 10816-3 group 2, rigid)", "vel_rms_x", vibemon.OpAbove, 2.8, 2.5, vibemon.SeverityWarning),
+		rule("Vibration zone D (ISO 10816-3 group 2, rigid)", "vel_rms_x", vibemon.OpAbove, 4.5, 4.0, vibemon.SeverityCritical),
+		rule("Bearing temperature high", "temp_c", vibemon.OpAbove, 80, 75, vibemon.SeverityCritical),
+		rule("Battery low", "battery_v", vibemon.OpBelow, 3.4, 3.5, vibemon.SeverityInfo),
 	}
 	for _, r := range defaults {
 		if err := f.call(ctx, "POST", "/api/v1/alert-rules", r, nil); err != nil {
-			return fmt.Errorf("create rule %q: %w", r.Name, err)
+			return fmt.Errorf("create rule %q: %w", r["name"], err)
 		}
 	}
 	return nil
@@ -285,6 +292,14 @@ func (f *Fleet) do(ctx context.Context, method, path string, body []byte, out an
 }
 
 func (f *Fleet) setupToken(ctx context.Context) error {
+	if f.cfg.Token != nil {
+		t, err := f.cfg.Token(ctx)
+		if err != nil {
+			return fmt.Errorf("demo fleet token: %w", err)
+		}
+		f.token = t
+		return nil
+	}
 	var login struct {
 		AccessToken string `json:"access_token"`
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// settings are the server's settings from flags and VIBEMON_* variables. A
+// flag wins over its variable; a wrong value stops the start with one line
+// that names the setting.
+type settings struct {
+	Addr          string
+	DataDir       string
+	DatabaseURL   string
+	RedisURL      string
+	BlobURL       string
+	AdminEmail    string
+	AdminPassword string
+	Roles         []string
+	LogLevel      slog.Level
+	LogFormat     string
+}
+
+var allRoles = []string{"api", "ws", "worker", "web"}
+
+// settingError names the setting that is wrong.
+type settingError struct {
+	flag, env, msg string
+}
+
+func (e *settingError) Error() string {
+	name := e.env
+	if e.flag != "" && e.env != "" {
+		name = "--" + e.flag + " / " + e.env
+	} else if e.flag != "" {
+		name = "--" + e.flag
+	}
+	return "invalid setting " + name + ": " + e.msg
+}
+
+// bindServerFlags registers the server settings on fs with defaults from
+// the environment and returns a function that validates them after parsing.
+func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*settings, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	s := &settings{}
+	fs.StringVar(&s.Addr, "addr", env("VIBEMON_ADDR", ":8080"), "listen address (VIBEMON_ADDR)")
+	fs.StringVar(&s.DataDir, "data-dir", env("VIBEMON_DATA_DIR", "./vibemon-data"), "directory for the SQLite database and generated secrets (VIBEMON_DATA_DIR)")
+	roles := fs.String("roles", env("VIBEMON_ROLES", strings.Join(allRoles, ",")), "comma-separated roles this process serves: api, ws, worker, web (VIBEMON_ROLES)")
+	level := fs.String("log-level", env("VIBEMON_LOG_LEVEL", "info"), "log level: debug, info, warn, error (VIBEMON_LOG_LEVEL)")
+	fs.StringVar(&s.LogFormat, "log-format", env("VIBEMON_LOG_FORMAT", "text"), "log format: text or json (VIBEMON_LOG_FORMAT)")
+	return func() (*settings, error) {
+		s.DatabaseURL = getenv("VIBEMON_DATABASE_URL")
+		s.RedisURL = getenv("VIBEMON_REDIS_URL")
+		s.BlobURL = getenv("VIBEMON_BLOB_URL")
+		s.AdminEmail = getenv("VIBEMON_ADMIN_EMAIL")
+		s.AdminPassword = getenv("VIBEMON_ADMIN_PASSWORD")
+		if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+			return nil, &settingError{"addr", "VIBEMON_ADDR", fmt.Sprintf("%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", s.Addr)}
+		}
+		if strings.TrimSpace(s.DataDir) == "" {
+			return nil, &settingError{"data-dir", "VIBEMON_DATA_DIR", "must not be empty"}
+		}
+		if err := parseLevel(s, *level); err != nil {
+			return nil, err
+		}
+		if s.LogFormat != "text" && s.LogFormat != "json" {
+			return nil, &settingError{"log-format", "VIBEMON_LOG_FORMAT", fmt.Sprintf("%q is not text or json", s.LogFormat)}
+		}
+		for _, r := range strings.Split(*roles, ",") {
+			r = strings.TrimSpace(r)
+			if !slices.Contains(allRoles, r) {
+				return nil, &settingError{"roles", "VIBEMON_ROLES", fmt.Sprintf("unknown role %q (known: %s)", r, strings.Join(allRoles, ", "))}
+			}
+			if !slices.Contains(s.Roles, r) {
+				s.Roles = append(s.Roles, r)
+			}
+		}
+		if s.DatabaseURL != "" {
+			u, err := url.Parse(s.DatabaseURL)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+				return nil, &settingError{"", "VIBEMON_DATABASE_URL", "must be a postgres:// URL, or empty for the embedded SQLite store"}
+			}
+			return nil, &settingError{"", "VIBEMON_DATABASE_URL", "PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store"}
+		}
+		if s.RedisURL != "" {
+			return nil, &settingError{"", "VIBEMON_REDIS_URL", "Redis is not available in this build yet; unset it to use the in-process bus"}
+		}
+		if s.BlobURL != "" {
+			return nil, &settingError{"", "VIBEMON_BLOB_URL", "S3 blob storage is not available in this build yet; unset it to keep blobs in the data directory"}
+		}
+		if s.AdminEmail != "" && !strings.Contains(s.AdminEmail, "@") {
+			return nil, &settingError{"", "VIBEMON_ADMIN_EMAIL", fmt.Sprintf("%q is not an e-mail address", s.AdminEmail)}
+		}
+		if s.AdminPassword != "" && len(s.AdminPassword) < 8 {
+			return nil, &settingError{"", "VIBEMON_ADMIN_PASSWORD", "must be at least 8 characters"}
+		}
+		return s, nil
+	}
+}
+
+func parseLevel(s *settings, v string) error {
+	if err := s.LogLevel.UnmarshalText([]byte(v)); err != nil {
+		return &settingError{"log-level", "VIBEMON_LOG_LEVEL", fmt.Sprintf("%q is not debug, info, warn or error", v)}
+	}
+	return nil
+}
+
+func (s *settings) hasRole(r string) bool { return slices.Contains(s.Roles, r) }
+
+func (s *settings) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: s.LogLevel}
+	if s.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseFlags parses args and turns -h into a clean exit and other flag
+// errors into one line.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v (see: vibemon %s --help)", fs.Name(), err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (see: vibemon %s --help)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer the program writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// program is a running vibemon started through run, as main would.
+type program struct {
+	URL    string
+	Stdout *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+const (
+	testAdminEmail    = "admin@example.com"
+	testAdminPassword = "correct horse battery"
+)
+
+// startProgram runs `vibemon args...` with the environment env (plus a
+// known first admin) and waits until it serves /healthz.
+func startProgram(t *testing.T, env map[string]string, args ...string) *program {
+	t.Helper()
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		switch k {
+		case "VIBEMON_ADMIN_EMAIL":
+			return testAdminEmail
+		case "VIBEMON_ADMIN_PASSWORD":
+			return testAdminPassword
+		}
+		return ""
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &program{Stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	stderr := &syncBuffer{}
+	go func() { p.done <- run(ctx, args, getenv, p.Stdout, stderr) }()
+	re := regexp.MustCompile(`running at (http://\S+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(p.Stdout.String()); m != nil {
+			p.URL = strings.TrimSuffix(m[1], "/")
+			break
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("vibemon %v exited before serving: %v\nstdout:\n%s\nstderr:\n%s", args, err, p.Stdout, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if p.URL == "" {
+		cancel()
+		t.Fatalf("vibemon %v printed no URL within 20 s\nstdout:\n%s\nstderr:\n%s", args, p.Stdout, stderr)
+	}
+	t.Cleanup(func() { p.Stop(t) })
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz did not answer 200 within 20 s", p.URL)
+	return nil
+}
+
+// Stop ends the program and waits for a clean exit; safe twice.
+func (p *program) Stop(t *testing.T) {
+	t.Helper()
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("vibemon exited with %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("vibemon did not stop within 15 s of its context ending")
+	}
+}
+
+// client is a logged-in API client.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func login(t *testing.T, base, email, password string) *client {
+	t.Helper()
+	c := &client{t: t, base: base}
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if status := c.do("POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &out); status != 200 {
+		t.Fatalf("login as %s: status %d", email, status)
+	}
+	c.token = out.AccessToken
+	return c
+}
+
+// do sends a JSON request and decodes a JSON answer into out (if non-nil),
+// returning the status.
+func (c *client) do(method, path string, in, out any) int {
+	c.t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: status %d, body %q is not the JSON expected: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestServeStoresTelemetryAndKeepsItAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"VIBEMON_DATA_DIR": dir}
+	p := startProgram(t, env, "serve", "--addr", "127.0.0.1:0")
+	c := login(t, p.URL, testAdminEmail, testAdminPassword)
+
+	var asset struct{ ID int64 }
+	if st := c.do("POST", "/api/v1/assets", map[string]any{"name": "Cooling pump", "type": "pump", "rpm": 2950, "iso_group": 2, "foundation": "rigid", "bearing": "6205"}, &asset); st != 201 {
+		t.Fatalf("create asset: status %d", st)
+	}
+	var dev struct{ ID int64 }
+	if st := c.do("POST", "/api/v1/devices", map[string]any{"serial": "AA:BB:CC:00:00:01", "name": "DE bearing", "asset_id": asset.ID}, &dev); st != 201 {
+		t.Fatalf("register device: status %d", st)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	var readings []map[string]any
+	for i := 0; i < 120; i++ {
+		readings = append(readings, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-120) * time.Second).Format(time.RFC3339), "vel_rms_x": 1 + float64(i)/100, "temp_c": 40})
+	}
+	var res struct{ Accepted, Duplicates int }
+	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": readings}, &res); st != 200 || res.Accepted != 120 {
+		t.Fatalf("ingest: status %d, %+v; want 200 with 120 accepted", st, res)
+	}
+	p.Stop(t)
+
+	// Same data dir, new process: the data, the admin and the token key are still there.
+	p2 := startProgram(t, env, "serve", "--addr", "127.0.0.1:0")
+	c2 := login(t, p2.URL, testAdminEmail, testAdminPassword)
+	if st := c2.do("POST", "/api/v1/telemetry", map[string]any{"readings": readings}, &res); st != 200 || res.Duplicates != 120 || res.Accepted != 0 {
+		t.Fatalf("re-sent batch after restart: status %d, %+v; want all 120 duplicates", st, res)
+	}
+	var series struct {
+		Items []struct {
+			Count int64
+			Avg   map[string]*float64
+		}
+	}
+	path := fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=1h&from=%s&to=%s&metrics=vel_rms_x", dev.ID, now.Add(-3*time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	if st := c2.do("GET", path, nil, &series); st != 200 {
+		t.Fatalf("query: status %d", st)
+	}
+	var n int64
+	for _, it := range series.Items {
+		n += it.Count
+	}
+	if n != 120 {
+		t.Fatalf("hourly buckets count %d readings, want 120", n)
+	}
+}
+
+func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad addr", []string{"serve", "--addr", "nonsense"}, nil, "--addr / VIBEMON_ADDR"},
+		{"bad addr from env", []string{"serve"}, map[string]string{"VIBEMON_ADDR": "8080"}, "VIBEMON_ADDR"},
+		{"unknown role", []string{"serve", "--roles", "api,cook"}, nil, "--roles"},
+		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "--log-level"},
+		{"database url not postgres", []string{"serve"}, map[string]string{"VIBEMON_DATABASE_URL": "mysql://x"}, "VIBEMON_DATABASE_URL"},
+		{"short admin password", []string{"serve"}, map[string]string{"VIBEMON_ADMIN_PASSWORD": "short"}, "VIBEMON_ADMIN_PASSWORD"},
+		{"demo devices", []string{"demo", "--devices", "0"}, nil, "--devices"},
+		{"demo speed", []string{"demo", "--speed", "-1"}, nil, "--speed"},
+		{"unknown flag", []string{"serve", "--colour", "red"}, nil, "colour"},
+		{"unknown command", []string{"launch"}, nil, "unknown command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var out bytes.Buffer
+			err := run(context.Background(), tc.args, func(k string) string { return env[k] }, &out, &out)
+			if err == nil {
+				t.Fatalf("run %v: got no error, want one naming %s", tc.args, tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("run %v: error %q, want one line naming %s", tc.args, msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestHelpPrintsFlagsAndExitsCleanly(t *testing.T) {
+	for _, cmd := range []string{"serve", "demo"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{cmd, "--help"}, os.Getenv, &out, &out); err != nil {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		if !strings.Contains(out.String(), "-addr") || !strings.Contains(out.String(), "-data-dir") {
+			t.Fatalf("%s --help printed %q, want the flags", cmd, out.String())
+		}
+	}
+}

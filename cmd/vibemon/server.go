@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/alerting"
+	"github.com/vibemon/vibemon/auth"
+	"github.com/vibemon/vibemon/httpapi"
+	"github.com/vibemon/vibemon/ingest"
+	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/sqlite"
+	"github.com/vibemon/vibemon/web"
+	"github.com/vibemon/vibemon/ws"
+)
+
+// app is a running server: every component, wired.
+type app struct {
+	log      *slog.Logger
+	store    *sqlite.Store
+	bus      *inproc.Bus
+	presence *inproc.Presence
+	hub      *ws.Hub
+	issuer   *auth.Issuer
+	http     *http.Server
+	ln       net.Listener
+	url      string
+	admin    *admin
+	done     chan struct{}
+}
+
+// startApp opens the store, wires the components, starts listening and
+// returns; the app serves until ctx is done, then shuts down (wait).
+func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app, error) {
+	log := s.logger(stderr)
+	if err := os.MkdirAll(s.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("invalid setting --data-dir / VIBEMON_DATA_DIR: cannot create %s: %v", s.DataDir, err)
+	}
+	secret, err := loadSecret(s.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(filepath.Join(s.DataDir, "vibemon.db"), sqlite.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the embedded store in %s: %w", s.DataDir, err)
+	}
+	a := &app{log: log, store: store, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
+	if a.admin, err = bootstrapAdmin(ctx, store, s, stdout); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.bus = inproc.NewBus(inproc.BusConfig{Logger: log})
+	a.presence = inproc.NewPresence(inproc.PresenceConfig{})
+	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
+	telemetry := ingest.New(ingest.Config{
+		Store: store, Bus: a.bus, Presence: a.presence, Logger: log,
+		Alerts: alerting.NewEngine(alerting.Config{Store: store, Logger: log}),
+	})
+	var live, panel http.Handler
+	if s.hasRole("ws") {
+		a.hub = ws.NewHub(ws.Config{
+			Bus: a.bus, Presence: a.presence, Logger: log, Registerer: reg,
+			Verify: func(token string) (int64, int64, error) {
+				c, err := a.issuer.Verify(token)
+				return c.OrgID, c.UserID, err
+			},
+			Devices: func(ctx context.Context, orgID, deviceID int64) (int64, error) {
+				d, err := store.GetDevice(ctx, orgID, deviceID)
+				if err != nil {
+					return 0, err
+				}
+				return d.AssetID, nil
+			},
+			Assets: func(ctx context.Context, orgID, assetID int64) error {
+				_, err := store.GetAsset(ctx, orgID, assetID)
+				return err
+			},
+		})
+		if err := a.hub.Start(ctx); err != nil {
+			return nil, fmt.Errorf("start websocket hub: %w", err)
+		}
+		live = a.hub.Handler()
+	}
+	if s.hasRole("web") {
+		panel = web.Handler(web.Config{Logger: log})
+	}
+	handler := httpapi.NewServer(httpapi.Config{
+		Store: store, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
+		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel,
+	})
+
+	a.ln, err = net.Listen("tcp", s.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid setting --addr / VIBEMON_ADDR: cannot listen on %s: %v", s.Addr, err)
+	}
+	a.url = displayURL(a.ln.Addr().(*net.TCPAddr))
+	a.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	go a.sweepPresence(ctx)
+	go func() {
+		<-ctx.Done()
+		a.close()
+		close(a.done)
+	}()
+	ok = true
+	fmt.Fprintf(stdout, "VibeMon is running at %s\n", a.url)
+	return a, nil
+}
+
+// wait blocks until the app has shut down after its context ended.
+func (a *app) wait() { <-a.done }
+
+// close stops accepting requests, lets running ones finish for up to 10 s,
+// then stops the hub and closes the store, which flushes pending writes.
+func (a *app) close() {
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.http.Shutdown(ctx); err != nil {
+			a.log.Warn("http shutdown", "err", err)
+		}
+		cancel()
+	}
+	if a.hub != nil {
+		a.hub.Stop()
+	}
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("close store", "err", err)
+		}
+	}
+}
+
+// sweepPresence publishes "offline" for devices whose readings stopped.
+func (a *app) sweepPresence(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			var events []vibemon.Event
+			for _, d := range a.presence.Sweep(now) {
+				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: d.OrgID, DeviceID: d.DeviceID, Data: []byte(`{"online":false}`)})
+			}
+			if len(events) > 0 {
+				if err := a.bus.Publish(ctx, events...); err != nil {
+					a.log.Warn("publish presence", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func displayURL(addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s/", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "Run the VibeMon server.", stdout)
+	finish := bindServerFlags(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	s, err := finish()
+	if err != nil {
+		return err
+	}
+	a, err := startApp(ctx, s, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	a.wait()
+	return nil
+}
