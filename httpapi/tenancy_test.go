@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// snapshot is everything of an org, as JSON, to tell whether it changed.
+func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
+	t.Helper()
+	ctx := context.Background()
+	org := tn.org.ID
+	var parts []any
+	add := func(v any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		parts = append(parts, v)
+	}
+	add(e.store.GetOrg(ctx, org))
+	add(e.store.ListUsers(ctx, org))
+	add(e.store.ListAssets(ctx, org))
+	add(e.store.ListDevices(ctx, org))
+	add(e.store.ListRules(ctx, org))
+	add(e.store.ListAlerts(ctx, org, vibemon.AlertFilter{Limit: 1000}))
+	pts, err := e.store.QueryReadings(ctx, org, vibemon.ReadingQuery{DeviceID: tn.device.ID, From: testNow.Add(-48 * time.Hour), To: testNow.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
+	add(fmt.Sprint(pts), err) // NaN does not marshal
+	for _, u := range tn.users {
+		parts = append(parts, u.PasswordHash)
+	}
+	b, err := json.Marshal(parts)
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	return string(b)
+}
+
+// TestTenancyWalk calls every route with org A's owner token and org B's
+// ids: nothing of B may be seen or changed.
+func TestTenancyWalk(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.newTenant(t, "acme")
+	b := e.newTenant(t, "bravo")
+	before := e.snapshot(t, b)
+	tok := a.token(vibemon.RoleOwner)
+
+	// Routes with an {id}: B's id of the path's kind; a body that would be
+	// valid for A.
+	idOf := map[string]int64{
+		"users": b.users[vibemon.RoleViewer].ID, "assets": b.asset.ID, "devices": b.device.ID,
+		"alert-rules": b.rule.ID, "alerts": b.alert.ID,
+	}
+	bodyOf := map[string]any{
+		"PATCH /api/v1/users/{id}":       map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
+		"PATCH /api/v1/assets/{id}":      map[string]any{"name": "pwned"},
+		"PATCH /api/v1/devices/{id}":     map[string]any{"name": "pwned", "asset_id": a.asset.ID},
+		"PATCH /api/v1/alert-rules/{id}": map[string]any{"name": "pwned", "enabled": false},
+		"POST /api/v1/alerts/{id}/ack":   map[string]any{"comment": "pwned"},
+	}
+	// noB fails when an answer mentions anything of B (every name of B's
+	// rows contains "bravo").
+	noB := func(t *testing.T, res response) {
+		t.Helper()
+		if bytes.Contains(bytes.ToLower(res.body), []byte("bravo")) {
+			t.Errorf("answer shows org B: %s", res.body)
+		}
+	}
+	ok := func(method, path string, body any, status int) func(t *testing.T) {
+		return func(t *testing.T) {
+			res := e.do(t, request{method: method, path: path, token: tok, body: body})
+			res.wantStatus(t, status)
+			noB(t, res)
+		}
+	}
+	// Routes without an {id}: what B's ids in a query or body must do.
+	others := map[string]func(t *testing.T){
+		"GET /healthz":              ok("GET", "/healthz", nil, 200),
+		"GET /readyz":               ok("GET", "/readyz", nil, 200),
+		"GET /metrics":              ok("GET", "/metrics", nil, 200),
+		"GET /api/v1/openapi.json":  ok("GET", "/api/v1/openapi.json", nil, 200),
+		"POST /api/v1/auth/login":   ok("POST", "/api/v1/auth/login", map[string]string{"email": "viewer@bravo.test", "password": "guess"}, 401),
+		"POST /api/v1/auth/refresh": ok("POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": "guess"}, 401),
+		"POST /api/v1/auth/logout":  ok("POST", "/api/v1/auth/logout", map[string]string{"refresh_token": "guess"}, 204),
+		"GET /api/v1/me":            ok("GET", "/api/v1/me", nil, 200),
+		"GET /api/v1/orgs/current":  ok("GET", "/api/v1/orgs/current", nil, 200),
+		"PATCH /api/v1/orgs/current": func(t *testing.T) {
+			var o vibemon.Org
+			res := e.do(t, request{method: "PATCH", path: "/api/v1/orgs/current", token: tok, body: map[string]string{"name": "Acme Ltd"}})
+			res.wantStatus(t, 200).decode(t, &o)
+			if o.ID != a.org.ID {
+				t.Errorf("renamed org %d, want A's %d", o.ID, a.org.ID)
+			}
+		},
+		"GET /api/v1/users": ok("GET", "/api/v1/users", nil, 200),
+		"POST /api/v1/users": func(t *testing.T) {
+			// E-mails are unique across orgs, so B's is taken.
+			e.do(t, request{method: "POST", path: "/api/v1/users", token: tok,
+				body: map[string]any{"email": "viewer@bravo.test", "name": "x", "role": "viewer", "password": "long enough"}}).wantError(t, vibemon.ECONFLICT)
+		},
+		"GET /api/v1/assets": ok("GET", "/api/v1/assets", nil, 200),
+		"POST /api/v1/assets": func(t *testing.T) {
+			var as vibemon.Asset
+			e.do(t, request{method: "POST", path: "/api/v1/assets", token: tok, body: map[string]any{"name": "fan", "iso_group": 1, "foundation": "rigid"}}).
+				wantStatus(t, 201).decode(t, &as)
+			if as.OrgID != a.org.ID {
+				t.Errorf("asset created in org %d, want A's %d", as.OrgID, a.org.ID)
+			}
+		},
+		"GET /api/v1/devices": ok("GET", "/api/v1/devices", nil, 200),
+		"POST /api/v1/devices": func(t *testing.T) {
+			// B's serial is a new device in A, not B's device.
+			var d deviceJSON
+			res := e.do(t, request{method: "POST", path: "/api/v1/devices", token: tok, body: map[string]any{"serial": b.device.Serial}})
+			res.wantStatus(t, 201).decode(t, &d)
+			if d.OrgID != a.org.ID || d.ID == b.device.ID || d.AssetID != 0 {
+				t.Errorf("registering B's serial gave %+v", d.Device)
+			}
+			// B's asset cannot be named.
+			e.do(t, request{method: "POST", path: "/api/v1/devices", token: tok, body: map[string]any{"serial": "new-1", "asset_id": b.asset.ID}}).
+				wantError(t, vibemon.EINVALID)
+		},
+		"POST /api/v1/telemetry": func(t *testing.T) {
+			var got ingestAnswer
+			e.do(t, request{method: "POST", path: "/api/v1/telemetry", token: tok, body: map[string]any{"readings": []any{reading(b.device.ID, 77)}}}).
+				wantStatus(t, 200).decode(t, &got)
+			if got.Accepted != 0 || len(got.Rejected) != 1 || got.Rejected[0].Code != vibemon.ENOTFOUND {
+				t.Errorf("reading for B's device: %+v, want rejected not_found", got)
+			}
+		},
+		"GET /api/v1/alert-rules": ok("GET", "/api/v1/alert-rules", nil, 200),
+		"POST /api/v1/alert-rules": func(t *testing.T) {
+			for _, ref := range []map[string]any{{"asset_id": b.asset.ID}, {"device_id": b.device.ID}} {
+				body := map[string]any{"name": "r", "metric": "temp_c", "op": "above", "threshold": 80, "severity": "info"}
+				for k, v := range ref {
+					body[k] = v
+				}
+				e.do(t, request{method: "POST", path: "/api/v1/alert-rules", token: tok, body: body}).wantError(t, vibemon.EINVALID)
+			}
+		},
+		"GET /api/v1/alerts": func(t *testing.T) {
+			for _, q := range []string{"", fmt.Sprintf("?device_id=%d", b.device.ID), fmt.Sprintf("?asset_id=%d", b.asset.ID)} {
+				var got items[vibemon.Alert]
+				res := e.do(t, request{method: "GET", path: "/api/v1/alerts" + q, token: tok}).wantStatus(t, 200)
+				res.decode(t, &got)
+				for _, al := range got.Items {
+					if al.OrgID != a.org.ID {
+						t.Errorf("GET /alerts%s shows alert %d of org %d", q, al.ID, al.OrgID)
+					}
+				}
+				if q != "" && len(got.Items) != 0 {
+					t.Errorf("GET /alerts%s = %d alerts, want none", q, len(got.Items))
+				}
+			}
+		},
+	}
+
+	for _, rt := range routes(newServer(e.cfg)) {
+		t.Run(rt.pattern, func(t *testing.T) {
+			method, path, _ := strings.Cut(rt.pattern, " ")
+			if !strings.Contains(path, "{id}") {
+				f, ok := others[rt.pattern]
+				if !ok {
+					t.Fatalf("no tenancy case for %s; add one", rt.pattern)
+				}
+				f(t)
+				return
+			}
+			kind := strings.Split(strings.TrimPrefix(path, "/api/v1/"), "/")[0]
+			id, ok := idOf[kind]
+			if !ok {
+				t.Fatalf("no B id for %q routes; add one", kind)
+			}
+			res := e.do(t, request{method: method, path: strings.Replace(path, "{id}", fmt.Sprint(id), 1), token: tok, body: bodyOf[rt.pattern]})
+			if res.status != 404 && res.status != 403 {
+				t.Fatalf("%s with B's id %d: status %d, want 404 or 403; body %s", rt.pattern, id, res.status, res.body)
+			}
+			res.wantError(t, map[int]string{404: vibemon.ENOTFOUND, 403: vibemon.EFORBIDDEN}[res.status])
+			noB(t, res)
+		})
+	}
+	if after := e.snapshot(t, b); after != before {
+		t.Errorf("org B changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
