@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -585,3 +586,4 @@ func TestStartValidates(t *testing.T) {
 	}
 }
 
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
