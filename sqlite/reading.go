@@ -49,6 +49,80 @@ func insertReadingSQL() string {
 		") VALUES (?, ?, ?" + strings.Repeat(", ?", len(cols)) + ") ON CONFLICT (device_id, seq) DO NOTHING"
 }
 
+// multiRows is how many readings one multi-row INSERT carries: one
+// statement per 64 rows costs far less than 64 statements.
+const multiRows = 64
+
+func insertReadingsReturningSQL(rows int) string {
+	cols := metricCols()
+	one := "(?, ?, ?" + strings.Repeat(", ?", len(cols)) + ")"
+	vals := strings.Repeat(one+", ", rows-1) + one
+	return "INSERT INTO readings (device_id, seq, ts, " + strings.Join(cols, ", ") + ") VALUES " + vals +
+		" ON CONFLICT (device_id, seq) DO NOTHING RETURNING device_id, seq"
+}
+
+// readingArgs appends the statement arguments of r: NaN becomes NULL.
+func readingArgs(dst []any, r *vibemon.Reading) []any {
+	dst = append(dst, r.DeviceID, r.Seq, r.TS.UnixMilli())
+	for _, v := range r.Values {
+		if math.IsNaN(v) {
+			dst = append(dst, nil)
+		} else {
+			dst = append(dst, v)
+		}
+	}
+	return dst
+}
+
+// insertRows inserts rs and sets isNew[i] for each reading that was not
+// stored before: whole chunks through the multi-row statement, which
+// returns the keys it inserted, the rest one by one.
+func (w *writer) insertRows(one, multi *sql.Stmt, rs []vibemon.Reading, isNew []bool) error {
+	i := 0
+	for ; i+multiRows <= len(rs); i += multiRows {
+		chunk := rs[i : i+multiRows]
+		w.params = w.params[:0]
+		for j := range chunk {
+			w.params = readingArgs(w.params, &chunk[j])
+		}
+		rows, err := multi.Query(w.params...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var dev, seq int64
+			if err := rows.Scan(&dev, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			// The first reading of the chunk with this key is the one
+			// stored; a repeat within the chunk is a duplicate.
+			for j := range chunk {
+				if chunk[j].Seq == seq && chunk[j].DeviceID == dev && !isNew[i+j] {
+					isNew[i+j] = true
+					break
+				}
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for ; i < len(rs); i++ {
+		w.params = readingArgs(w.params[:0], &rs[i])
+		res, err := one.Exec(w.params...)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		isNew[i] = n > 0
+	}
+	return nil
+}
+
 func upsertRollupSQL(table string) string {
 	var cols, sets []string
 	for _, m := range metricCols() {
@@ -129,6 +203,7 @@ type writer struct {
 	done   chan struct{}
 	max    int
 	ins    *sql.Stmt
+	multi  *sql.Stmt // multiRows readings, RETURNING the new ones
 	up     [3]*sql.Stmt
 	dev    *sql.Stmt
 	owns   *sql.Stmt
@@ -149,6 +224,7 @@ func newWriter(s *Store, maxBatch int) (*writer, error) {
 		return st
 	}
 	w.ins = prep(insertReadingSQL())
+	w.multi = prep(insertReadingsReturningSQL(multiRows))
 	for i, r := range rollups {
 		w.up[i] = prep(upsertRollupSQL(r.table))
 		w.aggs[i] = map[aggKey]*agg{}
@@ -166,7 +242,7 @@ func newWriter(s *Store, maxBatch int) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, st := range append([]*sql.Stmt{w.ins, w.dev, w.owns}, w.up[:]...) {
+	for _, st := range append([]*sql.Stmt{w.ins, w.multi, w.dev, w.owns}, w.up[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -276,8 +352,10 @@ func (w *writer) fail(batch []*insertReq, err error) {
 func (w *writer) exec(tx *sql.Tx, batch []*insertReq) {
 	defer tx.Rollback()
 	ins := tx.Stmt(w.ins)
+	multi := tx.Stmt(w.multi)
 	owns := tx.Stmt(w.owns)
 	defer ins.Close()
+	defer multi.Close()
 	defer owns.Close()
 
 	type ownKey struct{ org, dev int64 }
@@ -286,10 +364,6 @@ func (w *writer) exec(tx *sql.Tx, batch []*insertReq) {
 	for i := range w.aggs {
 		clear(w.aggs[i])
 	}
-	if w.params == nil {
-		w.params = make([]any, 3+vibemon.NumMetrics)
-	}
-	p := w.params
 	results := make([][]bool, len(batch))
 	var live []int // indexes into batch of requests still in the transaction
 	for bi, req := range batch {
@@ -320,26 +394,16 @@ func (w *writer) exec(tx *sql.Tx, batch []*insertReq) {
 	for _, bi := range live {
 		req := batch[bi]
 		isNew := make([]bool, len(req.readings))
+		if err := w.insertRows(ins, multi, req.readings, isNew); err != nil {
+			w.failLive(batch, live, err)
+			return
+		}
 		for i := range req.readings {
-			r := &req.readings[i]
-			ts := r.TS.UnixMilli()
-			p[0], p[1], p[2] = r.DeviceID, r.Seq, ts
-			for m, v := range r.Values {
-				if math.IsNaN(v) {
-					p[3+m] = nil
-				} else {
-					p[3+m] = v
-				}
-			}
-			res, err := ins.Exec(p...)
-			if err != nil {
-				w.failLive(batch, live, err)
-				return
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !isNew[i] {
 				continue
 			}
-			isNew[i] = true
+			r := &req.readings[i]
+			ts := r.TS.UnixMilli()
 			for ri, ru := range rollups {
 				k := aggKey{r.DeviceID, floorTo(ts, ru.width)}
 				a := w.aggs[ri][k]

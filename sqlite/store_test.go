@@ -422,3 +422,26 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestRepeatInsideChunk: a key sent twice inside one multi-row chunk is
+// stored once and reported new once, at its first position.
+func TestRepeatInsideChunk(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "vibemon.db"))
+	org, dev := fixture(t, s)
+	rs := readings(dev, 0, 2*multiRows+3, t0)
+	rs[10] = rs[5]
+	rs[multiRows+1] = rs[2] // across chunks
+	isNew, err := s.InsertReadings(t.Context(), org, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range isNew {
+		want := i != 10 && i != multiRows+1
+		if got != want {
+			t.Errorf("isNew[%d] = %v, want %v", i, got, want)
+		}
+	}
+	if n, want := count(t, s, "readings"), len(rs)-2; n != want {
+		t.Errorf("stored %d readings, want %d", n, want)
+	}
+}

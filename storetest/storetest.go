@@ -12,6 +12,7 @@ import (
 
 // Run runs the conformance suite against stores made by open. open must
 // return a new, empty store for each call and close it in t.Cleanup.
+// Subtests run in parallel.
 func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 	tests := []struct {
 		name string
@@ -45,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each subtest has its own store
 			tc.fn(t, open(t))
 		})
 	}
@@ -801,7 +803,7 @@ func testRollups(t *testing.T, s vibemon.Store) {
 	rng := newRand(42)
 	start := base.Add(-90 * time.Minute) // not aligned to a day
 	var all []vibemon.Reading
-	for seq := int64(0); seq < 3000; seq++ {
+	for seq := int64(0); seq < 2000; seq++ {
 		ts := start.Add(time.Duration(rng.intn(3*24*3600*1000)) * time.Millisecond)
 		r := vibemon.NewReading(a.device.ID, seq, ts)
 		for m := range r.Values {
