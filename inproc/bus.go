@@ -120,14 +120,14 @@ type subscriber struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	buf     []vibemon.Event
-	stopped bool
+	stopped atomic.Bool // written under mu; read without it per event
 }
 
 // push appends events and returns how many did not fit.
 func (s *subscriber) push(events []vibemon.Event, limit int) (dropped int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
+	if s.stopped.Load() {
 		return 0
 	}
 	room := limit - len(s.buf)
@@ -145,10 +145,10 @@ func (s *subscriber) run() {
 	var batch []vibemon.Event
 	for {
 		s.mu.Lock()
-		for len(s.buf) == 0 && !s.stopped {
+		for len(s.buf) == 0 && !s.stopped.Load() {
 			s.cond.Wait()
 		}
-		if s.stopped {
+		if s.stopped.Load() {
 			s.mu.Unlock()
 			return
 		}
@@ -157,7 +157,7 @@ func (s *subscriber) run() {
 		batch, s.buf = s.buf, batch[:0]
 		s.mu.Unlock()
 		for i := range batch {
-			if s.isStopped() {
+			if s.stopped.Load() {
 				return
 			}
 			s.fn(batch[i])
@@ -166,15 +166,9 @@ func (s *subscriber) run() {
 	}
 }
 
-func (s *subscriber) isStopped() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopped
-}
-
 func (s *subscriber) stop() {
 	s.mu.Lock()
-	s.stopped = true
+	s.stopped.Store(true)
 	s.buf = nil
 	s.cond.Signal()
 	s.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +184,24 @@ func TestLimiterDefaults(t *testing.T) {
 	}
 	if n != 10 {
 		t.Errorf("zero Config allowed a burst of %d, want 10", n)
+	}
+}
+
+func TestLimiterConcurrent(t *testing.T) {
+	l := inproc.NewLimiter(inproc.LimiterConfig{Limit: 50, Window: time.Hour})
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if l.Allow("login:alice@example.com", t0) {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := allowed.Load(), int64(50); got != want {
+		t.Errorf("800 concurrent attempts allowed %d, want exactly %d", got, want)
 	}
 }
