@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sort"
 	"strconv"
 	"time"
 
@@ -23,8 +24,8 @@ type Config struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 	// OnlineWindow is how recent a reading must be to mark its device
-	// online; readings synced late from a gateway queue do not. Defaults
-	// to 2 minutes.
+	// online and to be streamed live; readings synced late from a gateway
+	// queue are stored but neither. Defaults to 2 minutes.
 	OnlineWindow time.Duration
 }
 
@@ -143,13 +144,44 @@ func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int6
 	if s.cfg.Bus == nil {
 		return
 	}
-	for _, r := range fresh {
+	for _, r := range liveReadings(fresh, now, s.cfg.OnlineWindow) {
 		events = append(events, vibemon.Event{Type: vibemon.EventReading, OrgID: orgID, DeviceID: r.DeviceID,
 			AssetID: devices[r.DeviceID].AssetID, Data: AppendReadingJSON(nil, &r)})
 	}
 	if err := s.cfg.Bus.Publish(ctx, events...); err != nil {
 		s.cfg.Logger.Warn("publish live events", "org", orgID, "events", len(events), "err", err)
 	}
+}
+
+// maxLivePerDevice caps the reading events one batch sends per device.
+const maxLivePerDevice = 32
+
+// liveReadings returns the readings worth streaming: those of the last
+// window (a gateway catching up on an hour of backlog is history, which
+// clients query, not news) and at most maxLivePerDevice per device, the
+// newest, so one large batch cannot flood every live client's queue.
+func liveReadings(fresh []vibemon.Reading, now time.Time, window time.Duration) []vibemon.Reading {
+	perDevice := map[int64][]vibemon.Reading{}
+	var order []int64
+	for _, r := range fresh {
+		if now.Sub(r.TS) > window {
+			continue
+		}
+		if _, ok := perDevice[r.DeviceID]; !ok {
+			order = append(order, r.DeviceID)
+		}
+		perDevice[r.DeviceID] = append(perDevice[r.DeviceID], r)
+	}
+	var out []vibemon.Reading
+	for _, id := range order {
+		rs := perDevice[id]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].TS.Before(rs[j].TS) })
+		if len(rs) > maxLivePerDevice {
+			rs = rs[len(rs)-maxLivePerDevice:]
+		}
+		out = append(out, rs...)
+	}
+	return out
 }
 
 func reject(i int, err error) vibemon.Rejection {

@@ -200,3 +200,39 @@ func TestCommittedReadingsGoLiveWithAlertsAndPresence(t *testing.T) {
 		t.Fatalf("after a duplicate batch: %d events, want still 4", got)
 	}
 }
+
+func TestLateAndBulkReadingsAreStoredButNotStreamed(t *testing.T) {
+	f := newFixture(t)
+	var batch []vibemon.Reading
+	// An hour of backlog from a gateway that was offline, then 100 current readings.
+	for i := 0; i < 360; i++ {
+		r := vibemon.NewReading(f.devA.ID, int64(i), f.now.Add(-2*time.Hour+time.Duration(i)*10*time.Second))
+		r.Values[vibemon.TempC] = 40
+		batch = append(batch, r)
+	}
+	for i := 0; i < 100; i++ {
+		r := vibemon.NewReading(f.devA.ID, int64(1000+i), f.now.Add(-time.Duration(100-i)*time.Second/2))
+		r.Values[vibemon.TempC] = 40
+		batch = append(batch, r)
+	}
+	res, err := f.svc.Ingest(context.Background(), f.orgA, batch)
+	if err != nil || res.Accepted != 460 {
+		t.Fatalf("ingest: %+v, %v; want all 460 accepted", res, err)
+	}
+	f.waitEvents(t, 1)
+	time.Sleep(100 * time.Millisecond)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var seqs []int64
+	for _, e := range f.events {
+		if e.Type != vibemon.EventReading {
+			continue
+		}
+		var d struct{ Seq int64 }
+		_ = json.Unmarshal(e.Data, &d)
+		seqs = append(seqs, d.Seq)
+	}
+	if len(seqs) != 32 || seqs[0] != 1068 || seqs[31] != 1099 {
+		t.Fatalf("streamed seqs %v, want the newest 32 current readings (1068..1099) in time order", seqs)
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+type liveMessage struct {
+	Type     string          `json:"type"`
+	DeviceID int64           `json:"device_id"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// dialLive opens a WebSocket on path with the token and returns a channel of
+// its messages.
+func dialLive(t *testing.T, ctx context.Context, base, path, token string, subscribe any) <-chan liveMessage {
+	t.Helper()
+	url := strings.Replace(base, "http://", "ws://", 1) + path + "?token=" + token
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", path, err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	if subscribe != nil {
+		b, _ := json.Marshal(subscribe)
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatalf("subscribe on %s: %v", path, err)
+		}
+	}
+	ch := make(chan liveMessage, 1024)
+	go func() {
+		defer close(ch)
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Logf("live connection %s closed: %v", path, err)
+				}
+				return
+			}
+			var m liveMessage
+			if json.Unmarshal(data, &m) == nil {
+				select {
+				case ch <- m:
+				default:
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+// waitFor returns the first message of type typ within d.
+func waitFor(t *testing.T, ch <-chan liveMessage, typ string, d time.Duration) liveMessage {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				t.Fatalf("live connection closed while waiting for a %q message", typ)
+			}
+			if m.Type == typ {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %q message within %s", typ, d)
+		}
+	}
+}
+
+func TestDemoStreamsLiveReadingsAndRaisesAnAlert(t *testing.T) {
+	env := map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}
+	// At 3000x a degrading machine crosses its warning level within seconds.
+	p := startProgram(t, env, "demo", "--addr", "127.0.0.1:0", "--devices", "3", "--speed", "3000")
+	c := login(t, p.URL, testAdminEmail, testAdminPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	readings := dialLive(t, ctx, p.URL, "/ws/telemetry", c.token, map[string]any{"type": "subscribe", "org": true})
+	alerts := dialLive(t, ctx, p.URL, "/ws/alerts", c.token, nil)
+
+	m := waitFor(t, readings, "reading", 10*time.Second)
+	var data struct {
+		Seq    int64              `json:"seq"`
+		Values map[string]float64 `json:"values"`
+	}
+	if err := json.Unmarshal(m.Data, &data); err != nil || m.DeviceID == 0 || data.Values["vel_rms_x"] <= 0 {
+		t.Fatalf("live reading %+v (%v): want a device id and a velocity", m, err)
+	}
+	a := waitFor(t, alerts, "alert", 45*time.Second)
+	var alert struct {
+		Status, Severity, Metric string
+	}
+	if err := json.Unmarshal(a.Data, &alert); err != nil || alert.Status == "" || alert.Metric == "" {
+		t.Fatalf("live alert %s (%v): want status and metric", a.Data, err)
+	}
+
+	var list struct{ Items []struct{ Status string } }
+	if st := c.do("GET", "/api/v1/alerts", nil, &list); st != 200 || len(list.Items) == 0 {
+		t.Fatalf("GET /alerts: status %d, %d alerts; want the alert the stream announced", st, len(list.Items))
+	}
+	var devices struct {
+		Items []struct {
+			Online     bool
+			LastSeenAt *time.Time `json:"last_seen_at"`
+		}
+	}
+	if st := c.do("GET", "/api/v1/devices", nil, &devices); st != 200 || len(devices.Items) != 3 {
+		t.Fatalf("GET /devices: status %d, %d devices; want 3", st, len(devices.Items))
+	}
+	for i, d := range devices.Items {
+		if !d.Online || d.LastSeenAt == nil {
+			t.Errorf("device %d: online %v, last seen %v; want online and seen", i, d.Online, d.LastSeenAt)
+		}
+	}
+}
