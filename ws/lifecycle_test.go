@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +191,44 @@ func TestPing(t *testing.T) {
 	e.publish(t, vibemon.Event{Type: vibemon.EventAlert, OrgID: 1, DeviceID: 1, Data: json.RawMessage(`{"id":1}`)})
 	if m := read(t, c); m.Type != "alert" {
 		t.Fatalf("got %s, want the alert", m.raw)
+	}
+}
+
+func TestOriginCheck(t *testing.T) {
+	tests := []struct {
+		name     string
+		patterns []string
+		origin   string
+		wantOK   bool
+	}{
+		{"no origin (not a browser)", nil, "", true},
+		{"foreign page", nil, "https://evil.example", false},
+		{"allowed pattern", []string{"*.vibemon.example"}, "https://panel.vibemon.example", true},
+		{"pattern does not match", []string{"*.vibemon.example"}, "https://evil.example", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *ws.Config) { c.OriginPatterns = tt.patterns })
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, e.url("/ws/alerts", signToken(1, 1, time.Now().Add(time.Hour))), &websocket.DialOptions{HTTPHeader: h})
+			if got := err == nil; got != tt.wantOK {
+				t.Fatalf("dial with Origin %q: err %v, want success %v", tt.origin, err, tt.wantOK)
+			}
+			if err != nil {
+				if resp == nil || resp.StatusCode != http.StatusForbidden {
+					t.Errorf("rejected dial: response %v, want 403", resp)
+				}
+				return
+			}
+			defer c.CloseNow()
+			if m := read(t, c); m.Type != "ready" {
+				t.Errorf("got %s, want ready", m.raw)
+			}
+		})
 	}
 }
