@@ -3,6 +3,7 @@ package dsp
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -357,4 +358,23 @@ func BenchmarkAnalyze3x4096(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bursts/s")
+}
+
+func TestMedianMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for n := 1; n < 80; n++ {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(rng.IntN(10)) // many ties
+		}
+		s := append([]float64(nil), x...)
+		slices.Sort(s)
+		want := s[n/2]
+		if n%2 == 0 {
+			want = (s[n/2-1] + s[n/2]) / 2
+		}
+		if got := median(x); got != want {
+			t.Errorf("n=%d: median %v, want %v", n, got, want)
+		}
+	}
 }

@@ -78,7 +78,10 @@ func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (ban
 		p := planFor(c.w)
 		e.buf = resize(e.buf, c.w)
 		for _, X := range segs {
-			z := p.Inverse(e.buf, X[c.k0:c.k0+c.w])
+			// A forward transform yields the envelope reversed in time
+			// and scaled by w; kurtosis is blind to both, and it saves
+			// the inverse's conjugation passes.
+			z := p.Complex(e.buf, X[c.k0:c.k0+c.w])
 			for _, v := range z {
 				m := real(v)*real(v) + imag(v)*imag(v)
 				c.s2 += m
@@ -117,7 +120,11 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 	for _, X := range segs {
 		clear(e.buf)
 		copy(e.buf, X[k0:k0+w])
-		z := inv.Inverse(e.buf, e.buf)
+		// Forward instead of inverse: the envelope comes out reversed in
+		// time and scaled by m, which changes neither the magnitudes of
+		// its spectrum nor anything else used here; the scale is undone
+		// below.
+		z := inv.Complex(e.buf, e.buf)
 		var mean float64
 		for i, v := range z {
 			p := real(v)*real(v) + imag(v)*imag(v)
@@ -133,7 +140,7 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 			dst.Amp[k] += real(v)*real(v) + imag(v)*imag(v)
 		}
 	}
-	scale := 2 / float64(m)
+	scale := 2 / float64(m) / (float64(m) * float64(m))
 	for k, p := range dst.Amp {
 		dst.Amp[k] = math.Sqrt(p/float64(len(segs))) * scale
 	}

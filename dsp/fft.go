@@ -32,8 +32,8 @@ type cplan struct {
 }
 
 type stage struct {
-	m  int
-	tw []complex128 // interleaved W_{4m}^k, W_{4m}^{2k} for k = 0..m-1
+	m      int
+	w1, w2 []complex128 // W_{4m}^k and W_{4m}^{2k} for k = 0..m-1
 }
 
 // NewFFT returns a plan for transforms of size n. It panics when n is not a
@@ -71,12 +71,12 @@ func newCplan(n int) *cplan {
 	for ; 4*m <= n; m *= 4 {
 		st := stage{m: m}
 		if m > 1 {
-			st.tw = make([]complex128, 2*m)
+			st.w1, st.w2 = make([]complex128, m), make([]complex128, m)
 			for k := 0; k < m; k++ {
 				s1, c1 := math.Sincos(-2 * math.Pi * float64(k) / float64(4*m))
 				s2, c2 := math.Sincos(-2 * math.Pi * float64(2*k) / float64(4*m))
-				st.tw[2*k] = complex(c1, s1)
-				st.tw[2*k+1] = complex(c2, s2)
+				st.w1[k] = complex(c1, s1)
+				st.w2[k] = complex(c2, s2)
 			}
 		}
 		p.stages = append(p.stages, st)
@@ -109,14 +109,15 @@ func (p *cplan) run(x []complex128) {
 			}
 			continue
 		}
-		tw := st.tw[:2*m]
 		for base := 0; base+4*m <= n; base += 4 * m {
 			xa := x[base : base+m]
-			xb := x[base+m : base+2*m]
-			xc := x[base+2*m : base+3*m]
-			xd := x[base+3*m : base+4*m]
+			// Equal lengths let the compiler drop the bounds checks.
+			xb := x[base+m : base+2*m][:len(xa)]
+			xc := x[base+2*m : base+3*m][:len(xa)]
+			xd := x[base+3*m : base+4*m][:len(xa)]
+			tw1, tw2 := st.w1[:len(xa)], st.w2[:len(xa)]
 			for k := range xa {
-				w1, w2 := tw[2*k], tw[2*k+1]
+				w1, w2 := tw1[k], tw2[k]
 				a, b := xa[k], w2*xb[k]
 				c, d := xc[k], w2*xd[k]
 				t0, t1 := a+b, a-b

@@ -50,9 +50,10 @@ func FindPeaks(dst []Peak, amp, floor []float64, df float64, o PeakOptions) []Pe
 	if o.MaxHz > 0 {
 		hi = min(hi, int(o.MaxHz/df))
 	}
+	ratio := math.Pow(10, minDB/20)
 	for k := lo; k <= hi; k++ {
 		a := amp[k]
-		if a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 {
+		if a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 || a < ratio*floor[k] {
 			continue
 		}
 		db := 20 * math.Log10(a/floor[k])

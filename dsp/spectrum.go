@@ -1,9 +1,6 @@
 package dsp
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // Spectrum is a one-sided averaged spectrum: bin k is at frequency k·DF.
 // Amp holds the amplitude (peak, not RMS) a stationary sine at that bin
@@ -156,14 +153,65 @@ func MedianFloor(dst, spec []float64, block int, scratch []float64) []float64 {
 	return dst
 }
 
-// median returns the median of s, reordering s.
+// median returns the median of s, reordering s. It selects rather than
+// sorts (Hoare's quickselect), which keeps floor estimation linear.
 func median(s []float64) float64 {
-	if len(s) == 0 {
+	n := len(s)
+	if n == 0 {
 		return 0
 	}
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	hi := selectKth(s, n/2)
+	if n%2 == 1 {
+		return hi
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	// After selection every value below n/2 is <= hi; the lower middle is
+	// their maximum.
+	lo := s[0]
+	for _, v := range s[1 : n/2] {
+		lo = max(lo, v)
+	}
+	return (lo + hi) / 2
+}
+
+// selectKth reorders s so that s[k] is the k-th smallest value, with
+// smaller or equal values before it, and returns it.
+func selectKth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		// Median of three as pivot keeps sorted input linear.
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }
