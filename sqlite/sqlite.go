@@ -78,10 +78,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 5000
 	}
-	sync := strings.ToUpper(opts.Synchronous)
-	switch sync {
+	syncMode := strings.ToUpper(opts.Synchronous)
+	switch syncMode {
 	case "":
-		sync = "FULL"
+		syncMode = "FULL"
 	case "FULL", "NORMAL", "EXTRA":
 	default:
 		return nil, fmt.Errorf("open sqlite: Options.Synchronous %q is not FULL, NORMAL or EXTRA", opts.Synchronous)
@@ -97,7 +97,7 @@ func Open(path string, opts Options) (*Store, error) {
 	wq.Set("_busy_timeout", busy)
 	wq.Set("_journal_mode", "WAL")
 	wq.Set("_foreign_keys", "1")
-	wq.Set("_synchronous", sync)
+	wq.Set("_synchronous", syncMode)
 	wq.Set("_txlock", "immediate")
 	var err error
 	if s.wdb, err = sql.Open("sqlite", base+"?"+wq.Encode()); err != nil {
