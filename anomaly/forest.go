@@ -270,15 +270,69 @@ func (f *Forest) pathSum(row []float64) float64 {
 	for _, i := range f.roots {
 		n := nodes[i]
 		for n.feature >= 0 {
-			next := n.left
-			if row[n.feature] >= n.split {
-				next++
-			}
-			n = nodes[next]
+			n = nodes[child(n, row)]
 		}
 		sum += n.split
 	}
 	return sum
+}
+
+// child returns the index of the child of internal node n that row goes
+// to: left when row[feature] < split, else left+1. It is branch-free
+// because the comparison is a coin flip the branch predictor cannot learn:
+// the sign bit of row[feature]-split is exactly "row[feature] < split" for
+// non-NaN values (a nonzero difference never rounds to zero), and a NaN
+// difference lands on either child, never outside.
+func child(n node, row []float64) int32 {
+	return n.left + 1 - int32(math.Float64bits(row[n.feature]-n.split)>>63)
+}
+
+// blockRows is how many rows ScoreFlat and ScoreBatch push through one
+// tree before moving to the next: the tree (a few KB) stays in L1 cache
+// while it is used, instead of the whole forest being streamed per row.
+const blockRows = 64
+
+// pathSums writes Σ over trees of h(rows[i]) to sums[i], tree by tree. Four rows descend each tree
+// together: a single descent is a chain of dependent loads, so running
+// four independent chains side by side keeps the CPU busy while each
+// waits.
+func (f *Forest) pathSums(sums []float64, rows [][]float64) {
+	clear(sums)
+	nodes := f.nodes
+	for _, root := range f.roots {
+		top := nodes[root]
+		r := 0
+		for ; r+4 <= len(sums); r += 4 {
+			x0, x1, x2, x3 := rows[r], rows[r+1], rows[r+2], rows[r+3]
+			n0, n1, n2, n3 := top, top, top, top
+			for n0.feature >= 0 || n1.feature >= 0 || n2.feature >= 0 || n3.feature >= 0 {
+				if n0.feature >= 0 {
+					n0 = nodes[child(n0, x0)]
+				}
+				if n1.feature >= 0 {
+					n1 = nodes[child(n1, x1)]
+				}
+				if n2.feature >= 0 {
+					n2 = nodes[child(n2, x2)]
+				}
+				if n3.feature >= 0 {
+					n3 = nodes[child(n3, x3)]
+				}
+			}
+			sums[r] += n0.split
+			sums[r+1] += n1.split
+			sums[r+2] += n2.split
+			sums[r+3] += n3.split
+		}
+		for ; r < len(sums); r++ {
+			x := rows[r]
+			n := top
+			for n.feature >= 0 {
+				n = nodes[child(n, x)]
+			}
+			sums[r] += n.split
+		}
+	}
 }
 
 // PathLength returns E[h(x)], the mean over trees of the path length of
@@ -307,14 +361,22 @@ func (f *Forest) score(sum float64) float64 {
 }
 
 // ScoreBatch writes Score(rows[i]) to dst[i] and returns dst[:len(rows)],
-// growing dst only when it is too short.
+// growing dst only when it is too short. It panics if a row is shorter
+// than NumFeatures().
 func (f *Forest) ScoreBatch(dst []float64, rows [][]float64) []float64 {
 	if cap(dst) < len(rows) {
 		dst = make([]float64, len(rows))
 	}
 	dst = dst[:len(rows)]
-	for i, r := range rows {
-		dst[i] = f.Score(r)
+	for _, r := range rows {
+		_ = r[f.nFeatures-1]
+	}
+	for lo := 0; lo < len(rows); lo += blockRows {
+		hi := min(lo+blockRows, len(rows))
+		f.pathSums(dst[lo:hi], rows[lo:hi])
+		for i := lo; i < hi; i++ {
+			dst[i] = f.score(dst[i])
+		}
 	}
 	return dst
 }
@@ -332,8 +394,16 @@ func (f *Forest) ScoreFlat(dst []float64, data []float64) []float64 {
 		dst = make([]float64, n)
 	}
 	dst = dst[:n]
-	for i := range dst {
-		dst[i] = f.score(f.pathSum(data[i*d : (i+1)*d]))
+	var block [blockRows][]float64
+	for lo := 0; lo < n; lo += blockRows {
+		hi := min(lo+blockRows, n)
+		for i := lo; i < hi; i++ {
+			block[i-lo] = data[i*d : (i+1)*d]
+		}
+		f.pathSums(dst[lo:hi], block[:hi-lo])
+		for i := lo; i < hi; i++ {
+			dst[i] = f.score(dst[i])
+		}
 	}
 	return dst
 }
@@ -363,10 +433,7 @@ func (f *Forest) Contributions(dst []float64, row []float64) []float64 {
 	for _, i := range f.roots {
 		n := nodes[i]
 		for n.feature >= 0 {
-			next := n.left
-			if row[n.feature] >= n.split {
-				next++
-			}
+			next := child(n, row)
 			dst[n.feature] += f.gain[next]
 			n = nodes[next]
 		}
