@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"testing"
@@ -82,10 +83,17 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	now := time.Now().UTC()
 	var history []map[string]any
 	for i := range 60 {
-		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-60) * 10 * time.Second).Format(time.RFC3339), "vel_rms_x": 2.0, "vel_rms_y": 1.5, "vel_rms_z": 0.8, "temp_c": 40.0})
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-60) * 10 * time.Second).Format(time.RFC3339), "vel_rms_x": 1.0, "vel_rms_y": 1.5, "vel_rms_z": 0.8, "temp_c": 40.0})
 	}
 	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
 		t.Fatalf("ingest history: status %d", st)
+	}
+	// The live readings (2.5 mm/s) cross this rule and open an alert.
+	if st := c.do("POST", "/api/v1/alert-rules", map[string]any{"name": "P-7 vibration", "device_id": dev.ID, "metric": "vel_rms_x", "op": "above", "threshold": 2.0, "clear": 1.5, "severity": "critical", "enabled": true}, nil); st != 201 {
+		t.Fatalf("create alert rule: status %d", st)
+	}
+	if st := c.do("POST", "/api/v1/users", map[string]any{"email": "viewer@example.com", "name": "Vic Viewer", "role": "viewer", "password": "viewer password 1"}, nil); st != 201 {
+		t.Fatalf("create viewer: status %d", st)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -114,6 +122,19 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 		t.Fatalf("%s: %v (page %s, error banner %q)", step, err, url, pageErr)
 	}
 
+	signIn := func(page, email, password string) error {
+		return chromedp.Do(bctx,
+			chromedp.Navigate(p.URL+page),
+			chromedp.WaitVisible(chromedp.CSS("#email")),
+			chromedp.SendKeys(chromedp.CSS("#email"), email),
+			chromedp.SendKeys(chromedp.CSS("#password"), password),
+			chromedp.Click(chromedp.CSS("#login-submit")))
+	}
+	poll := func(expr string) error {
+		_, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
+		return err
+	}
+
 	// A wrong password shows the API's message in the form.
 	err := chromedp.Do(bctx,
 		chromedp.Navigate(p.URL+"/login"),
@@ -129,13 +150,10 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 		t.Errorf("wrong password: the form shows no error message")
 	}
 
-	err = chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS(`#fleet .card[data-asset-id="`+fmt.Sprint(asset.ID)+`"]`)))
+	err = signIn("/login", testAdminEmail, testAdminPassword)
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#fleet .card[data-asset-id="`+fmt.Sprint(asset.ID)+`"]`)))
+	}
 	if err != nil {
 		fail("sign in and see the fleet", err)
 	}
@@ -145,11 +163,10 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(fmt.Sprintf("%s/devices/%d", p.URL, dev.ID)),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](`Number(document.getElementById("chart-vel").dataset.points) > 0 && document.getElementById("live-state").dataset.state === "live"`,
-				chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
-			return err
-		}))
+		chromedp.WaitVisible(chromedp.CSS("#chart-vel")))
+	if err == nil {
+		err = poll(`Number(document.getElementById("chart-vel").dataset.points) > 0 && document.getElementById("live-state").dataset.state === "live"`)
+	}
 	if err != nil {
 		fail("device page loads its history and goes live", err)
 	}
@@ -161,16 +178,94 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	pctx, stopPosting := context.WithCancel(ctx)
 	posted := make(chan error, 1)
 	go func() { posted <- postReadings(pctx, p.URL, c.token, dev.ID, 1000) }()
-	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`Number(document.getElementById("chart-vel").dataset.livePoints) >= 2`,
-		chromedp.WithPollingTimeout(20*time.Second)))
+	err = poll(`Number(document.getElementById("chart-vel").dataset.livePoints) >= 2`)
+	if err != nil {
+		stopPosting()
+		fail("a live reading reaches the chart", err)
+	}
+	if got, want := text("#t-temp"), "41.5"; got != want {
+		t.Errorf("temperature tile after live readings = %q, want %q", got, want)
+	}
+
+	// The alert the readings open appears on the open page (through
+	// /ws/alerts), and an admin acknowledges it with a comment.
+	err = poll(`!!document.querySelector("#dev-alerts .alert-item .alert-status[data-status=open]")`)
 	stopPosting()
 	if perr := <-posted; perr != nil {
 		t.Errorf("posting readings: %v", perr)
 	}
 	if err != nil {
-		fail("a live reading reaches the chart", err)
+		fail("the new alert appears live on the device page", err)
 	}
-	if got, want := text("#t-temp"), "41.5"; got != want {
-		t.Errorf("temperature tile after live readings = %q, want %q", got, want)
+	err = chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS("#dev-alerts .alert-item .btn-ack")),
+		chromedp.WaitVisible(chromedp.CSS("#dev-alerts .ack-form input")),
+		chromedp.SendKeys(chromedp.CSS("#dev-alerts .ack-form input"), "Bearing checked"),
+		chromedp.Click(chromedp.CSS("#dev-alerts .btn-ack-confirm")),
+		chromedp.WaitVisible(chromedp.CSS(`#dev-alerts .alert-status[data-status="acknowledged"]`)))
+	if err != nil {
+		fail("acknowledge the alert", err)
+	}
+	var alerts struct {
+		Items []struct {
+			Status     string `json:"status"`
+			AckComment string `json:"ack_comment"`
+		} `json:"items"`
+	}
+	c.do("GET", fmt.Sprintf("/api/v1/alerts?device_id=%d", dev.ID), nil, &alerts)
+	if len(alerts.Items) == 0 || alerts.Items[0].Status != "acknowledged" || alerts.Items[0].AckComment != "Bearing checked" {
+		t.Errorf("alerts after acknowledging in the browser = %+v, want the newest acknowledged with comment %q", alerts.Items, "Bearing checked")
+	}
+
+	// An expired or bad access token is refreshed without the user noticing.
+	err = chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`localStorage.setItem("vibemon.access", "expired")`),
+		chromedp.Navigate(p.URL+"/alerts"),
+		chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item")))
+	if err != nil {
+		fail("alerts page with a stale access token", err)
+	}
+	if tok, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.pathname + " " + localStorage.getItem("vibemon.access")`)); tok == "/alerts expired" || tok[:7] != "/alerts" {
+		t.Errorf("after a 401 the page shows %q, want /alerts with a refreshed token", tok)
+	}
+
+	// No uncaught error and no CSP violation on any page so far.
+	if got, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(document.documentElement.dataset)`)); got != "{}" {
+		t.Errorf("page diagnostics = %s, want no js errors and no CSP violations", got)
+	}
+
+	// A refresh that fails sends the user to sign in, remembering the page.
+	err = chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`localStorage.setItem("vibemon.access", "x"); localStorage.setItem("vibemon.refresh", "y")`),
+		chromedp.Navigate(p.URL+"/alerts?severity=critical"))
+	if err == nil {
+		// The page navigates away by itself, which aborts a Poll; ask again.
+		want := "/login?next=" + url.QueryEscape("/alerts?severity=critical")
+		var got string
+		for deadline := time.Now().Add(20 * time.Second); got != want && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			got, _ = chromedp.Run(bctx, chromedp.Evaluate[string](`document.readyState === "complete" ? location.pathname + location.search : ""`))
+		}
+		if got != want {
+			err = fmt.Errorf("page is %q, want %q", got, want)
+		}
+	}
+	if err != nil {
+		fail("a failed refresh leads to /login", err)
+	}
+
+	// A viewer sees the alerts but no buttons to change them.
+	err = signIn("/login?next="+url.QueryEscape("/alerts?severity=critical"), "viewer@example.com", "viewer password 1")
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item")))
+	}
+	if err != nil {
+		fail("viewer signs in and lands on the page they asked for", err)
+	}
+	if got, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.pathname + location.search + " " + document.getElementById("f-severity").value`)); got != "/alerts?severity=critical critical" {
+		t.Errorf("after sign-in the viewer is at %q, want the alerts page filtered to critical", got)
+	}
+	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#alerts .btn-ack, #alerts .btn-resolve").length`)); n != 0 {
+		t.Errorf("viewer sees %d acknowledge/resolve buttons, want 0", n)
+	}
+	if hidden, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("nav-users").hidden`)); !hidden {
+		t.Errorf("viewer sees the Users link, want it hidden")
 	}
 }

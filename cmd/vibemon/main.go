@@ -28,6 +28,7 @@ Usage:
   vibemon demo    [flags]   the server plus a simulated fleet, ready to look at in a browser
   vibemon serve   [flags]   the server
   vibemon user    COMMAND   manage users (create, set-password, list)
+  vibemon bench   ingest    measure ingest through the API against a direct insert
   vibemon version           print the version
 
 Run "vibemon COMMAND --help" for a command's flags. Settings can also come
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		err = runUser(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vibemon", version)
 	case "help", "-h", "--help":

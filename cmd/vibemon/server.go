@@ -173,7 +173,12 @@ func (a *app) sweepPresence(ctx context.Context) {
 		case now := <-t.C:
 			var events []vibemon.Event
 			for _, d := range a.presence.Sweep(now) {
-				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: d.OrgID, DeviceID: d.DeviceID, Data: []byte(`{"online":false}`)})
+				// Asset subscribers filter by asset: look it up.
+				var assetID int64
+				if dev, err := a.store.GetDevice(ctx, d.OrgID, d.DeviceID); err == nil {
+					assetID = dev.AssetID
+				}
+				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: d.OrgID, DeviceID: d.DeviceID, AssetID: assetID, Data: []byte(`{"online":false}`)})
 			}
 			if len(events) > 0 {
 				if err := a.bus.Publish(ctx, events...); err != nil {
