@@ -51,7 +51,7 @@ function actions(a, opts) {
   };
   if (a.status === "open") {
     const comment = h("input", { type: "text", name: "comment", maxlength: "500", placeholder: "Comment (optional)", "aria-label": "Comment" });
-    const confirm = h("button", { type: "submit", class: "btn btn-primary" }, "Confirm");
+    const confirm = h("button", { type: "submit", class: "btn btn-primary btn-ack-confirm" }, "Confirm acknowledge");
     const form = h("form", { class: "ack-form", hidden: true }, comment, confirm,
       h("button", { type: "button", class: "btn", onclick: () => { form.hidden = true; ack.hidden = false; } }, "Cancel"));
     form.addEventListener("submit", (ev) => {
@@ -59,10 +59,10 @@ function actions(a, opts) {
       const c = comment.value.trim();
       act(confirm, "/ack", c ? { comment: c } : {});
     });
-    const ack = h("button", { type: "button", class: "btn", onclick: () => { form.hidden = false; ack.hidden = true; comment.focus(); } }, "Acknowledge");
+    const ack = h("button", { type: "button", class: "btn btn-ack", onclick: () => { form.hidden = false; ack.hidden = true; comment.focus(); } }, "Acknowledge");
     row.append(ack, form);
   }
-  const resolve = h("button", { type: "button", class: "btn" }, "Resolve");
+  const resolve = h("button", { type: "button", class: "btn btn-resolve" }, "Resolve");
   resolve.addEventListener("click", () => act(resolve, "/resolve"));
   row.append(resolve);
   return row;

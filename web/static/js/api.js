@@ -3,6 +3,17 @@
 // a spent refresh token used twice revokes the whole family), then a retry.
 // When refreshing fails the user is sent to /login.
 
+// Problems the page cannot show otherwise are counted on <html> (data-js-errors,
+// data-csp-violations): the browser test asserts both stay absent, and a
+// user's bug report can quote them from the inspector.
+function countOn(attr) {
+  const d = document.documentElement.dataset;
+  d[attr] = String(Number(d[attr] || 0) + 1);
+}
+addEventListener("error", () => countOn("jsErrors"));
+addEventListener("unhandledrejection", () => countOn("jsErrors"));
+document.addEventListener("securitypolicyviolation", (e) => { countOn("cspViolations"); console.warn("CSP blocked", e.blockedURI, e.violatedDirective); });
+
 const K_ACCESS = "vibemon.access";
 const K_REFRESH = "vibemon.refresh";
 const K_USER = "vibemon.user";
