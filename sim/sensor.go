@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -156,17 +155,7 @@ func (s Sensor) measure(dst [3][]float64, m *SignalModel, t0 time.Duration, b *m
 
 	g := m.Truth(t0)
 	g.FS = s.Rate
-	m.generate(b.phys, fp, start, &g, &b.sc)
-
-	if s.NoiseDensity > 0 {
-		sigma := s.NoiseDensity * math.Sqrt(fp/2)
-		rng := rand.New(rand.NewPCG(mixSeed(m.Seed, saltSensor), math.Float64bits(start)^math.Float64bits(fp)*31))
-		for a := range b.phys {
-			for i := range b.phys[a] {
-				b.phys[a][i] += sigma * rng.NormFloat64()
-			}
-		}
-	}
+	m.generate(b.phys, fp, start, &g, &b.sc, s.NoiseDensity)
 	if s.LowPassHz > 0 {
 		for a := range b.phys {
 			for _, q := range butter4Q {

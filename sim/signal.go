@@ -64,8 +64,8 @@ type GearMesh struct {
 // Thermal is a first-order thermal model of the bearing housing where the
 // temperature probe sits: dT/dt = (Ambient + Rise - T)/Tau, with Rise =
 // LoadRise·Load + FrictionRise·friction, friction being the sum of the
-// bearing fault severities (plus a third of misalignment and twice
-// lubrication).
+// squared bearing fault severities (plus a third of misalignment and
+// twice lubrication).
 type Thermal struct {
 	Ambient      float64       // °C
 	DailySwing   float64       // amplitude of the daily ambient cycle, K
@@ -284,13 +284,13 @@ func (m *SignalModel) Generate(dst [3][]float64, fs float64, t0 time.Duration) G
 	var sc scratch
 	g := m.Truth(t0)
 	g.FS = fs
-	m.generate(dst, fs, t0.Seconds(), &g, &sc)
+	m.generate(dst, fs, t0.Seconds(), &g, &sc, 0)
 	return g
 }
 
 // scratch holds buffers reused between records.
 type scratch struct {
-	u, y    []float64
+	u, w    []float64 // resonator forcing; unit white roughness
 	impacts []impact
 }
 
@@ -345,7 +345,6 @@ const (
 	saltImpact
 	saltNoise
 	saltRough
-	saltSensor
 )
 
 // Highest half order synthesised: 10×.
@@ -360,8 +359,9 @@ func (l *lines) add(a, h int, amp, phase float64) {
 }
 
 // generate writes the record starting at time ts (s) into dst, with the
-// severities of g.
-func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth, sc *scratch) {
+// severities of g. extraNoise is more white noise (g/√Hz) to add, a
+// sensor's own: one pass of random numbers serves both.
+func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth, sc *scratch, extraNoise float64) {
 	n := len(dst[0])
 	if !(fs > 0) || len(dst[1]) != n || len(dst[2]) != n {
 		panic(fmt.Sprintf("sim: generate: fs %g, axis lengths %d/%d/%d", fs, len(dst[0]), len(dst[1]), len(dst[2])))
@@ -384,7 +384,6 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 		lin.add(AxisY, h, velAmp(0.8*b*w, hz), p-math.Pi/2)
 		lin.add(AxisZ, h, velAmp(0.3*b*w, hz), ph(0, 100+uint64(h)))
 	}
-	maxH := 6
 	hasLoose := false
 	var cage []float64 // FTF tone amplitude per axis
 	var cagePhase float64
@@ -412,7 +411,6 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 			}
 		case dsp.FaultLooseness:
 			hasLoose = true
-			maxH = maxHalfOrder
 			v := loosenessVel * s
 			axis := [3]float64{0.5, 1, 0.2}
 			for h := 1; h <= maxHalfOrder; h++ {
@@ -440,6 +438,15 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 			rough += m.Roughness * 4 * s
 		}
 	}
+	// Lines at or above Nyquist would fold back into the record, an
+	// artefact of the simulation rate, not of the machine: leave them out.
+	for h := 1; h <= maxHalfOrder; h++ {
+		if float64(h)*f0/2 >= fs/2 {
+			for a := range 3 {
+				lin[a][h], loose[a][h] = 0, 0
+			}
+		}
+	}
 	// The clip level of the truncated (looseness) response: its RMS, so
 	// the peaks on one side are cut as a foot lifting off its base would.
 	var clip [3]float64
@@ -455,31 +462,73 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 
 	gear := m.Gear
 	var gearPh [3]float64
+	var gear1, gear2 float64 // mesh tone and second harmonic, g
 	if gear.Teeth > 0 {
 		gearPh = [3]float64{ph(1000, 1), ph(1000, 2), ph(1000, 3)}
+		mesh := float64(gear.Teeth) * f0
+		if (mesh+f0)*(1+m.SpeedWobble) < fs/2 {
+			gear1 = gear.Amp
+		}
+		if (2*mesh+f0)*(1+m.SpeedWobble) < fs/2 {
+			gear2 = 0.3 * gear.Amp
+		}
 	}
+	var linRe, linIm, looseRe, looseIm [3][maxHalfOrder + 1]float64
+	linMax, looseMax := 0, 0
+	for a := range 3 {
+		for h := 1; h <= maxHalfOrder; h++ {
+			linRe[a][h], linIm[a][h] = real(lin[a][h]), imag(lin[a][h])
+			looseRe[a][h], looseIm[a][h] = real(loose[a][h]), imag(loose[a][h])
+			if lin[a][h] != 0 {
+				linMax = max(linMax, h)
+			}
+			if loose[a][h] != 0 {
+				looseMax = max(looseMax, h)
+			}
+		}
+	}
+	hMax := max(linMax, looseMax)
+	var pr, pi [maxHalfOrder + 1]float64
+
 	dt := 1 / fs
+	// The speed wobble's sines, rotated sample by sample (m.phase does the
+	// same with two math.Sin calls).
+	var w1, w2, r1, r2 complex128
+	var k1, k2 float64
+	if a := m.SpeedWobble; a != 0 {
+		w1, r1 = cmplx.Rect(1, twoPi*wobbleHz1*ts), cmplx.Rect(1, twoPi*wobbleHz1*dt)
+		w2, r2 = cmplx.Rect(1, twoPi*wobbleHz2*ts), cmplx.Rect(1, twoPi*wobbleHz2*dt)
+		k1, k2 = f0*a/wobbleHz1, f0*a*wobbleW2/wobbleHz2
+	}
 	for i := 0; i < n; i++ {
 		t := ts + float64(i)*dt
-		theta := m.phase(t)
+		theta := twoPi*f0*t + k1*imag(w1) + k2*imag(w2)
+		w1 *= r1
+		w2 *= r2
+		// Powers of e^{iθ/2} give every half order; the sums below are
+		// Re(C·e^{ihθ/2}) = Re C·cos − Im C·sin, in real arithmetic.
 		s, c := math.Sincos(theta / 2)
-		z := complex(c, s)
-		w := z
-		var x [3]float64
-		var lx [3]float64
-		for h := 1; h <= maxH; h++ {
-			for a := range 3 {
-				x[a] += real(lin[a][h] * w)
-				if hasLoose {
-					lx[a] += real(loose[a][h] * w)
-				}
-			}
-			w *= z
+		wr, wi := c, s
+		for h := 1; h <= hMax; h++ {
+			pr[h], pi[h] = wr, wi
+			wr, wi = wr*c-wi*s, wr*s+wi*c
 		}
-		if hasLoose {
-			for a := range 3 {
-				x[a] += min(lx[a], clip[a])
+		var x [3]float64
+		for a := range 3 {
+			cr, ci := &linRe[a], &linIm[a]
+			var v float64
+			for h := 1; h <= linMax; h++ {
+				v += cr[h]*pr[h] - ci[h]*pi[h]
 			}
+			if looseMax > 0 {
+				lr, li := &looseRe[a], &looseIm[a]
+				var l float64
+				for h := 1; h <= looseMax; h++ {
+					l += lr[h]*pr[h] - li[h]*pi[h]
+				}
+				v += min(l, clip[a])
+			}
+			x[a] = v
 		}
 		if cage != nil {
 			sc := math.Sin(twoPi*g.FaultHz.FTF*t + cagePhase)
@@ -490,7 +539,7 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 		if gear.Teeth > 0 {
 			zt := float64(gear.Teeth) * theta
 			mod := 1 + gear.Sidebands*math.Cos(theta+gearPh[0])
-			tone := gear.Amp * mod * (math.Sin(zt+gearPh[1]) + 0.3*math.Sin(2*zt+gearPh[2]))
+			tone := mod * (gear1*math.Sin(zt+gearPh[1]) + gear2*math.Sin(2*zt+gearPh[2]))
 			x[0] += tone
 			x[1] += 0.8 * tone
 			x[2] += 0.5 * tone
@@ -502,8 +551,8 @@ func (m *SignalModel) generate(dst [3][]float64, fs, ts float64, g *GroundTruth,
 
 	m.resonances(dst, fs, ts, g, sc, rough)
 
-	if m.Noise > 0 {
-		sigma := m.Noise * math.Sqrt(fs/2)
+	if density := math.Hypot(m.Noise, extraNoise); density > 0 {
+		sigma := density * math.Sqrt(fs/2)
 		rng := rand.New(rand.NewPCG(mixSeed(seed, saltNoise), math.Float64bits(ts)^math.Float64bits(fs)*31))
 		for a := range 3 {
 			for i := range dst[a] {
@@ -595,7 +644,16 @@ func (m *SignalModel) resonances(dst [3][]float64, fs, ts float64, g *GroundTrut
 
 	total := warm + n
 	sc.u = grow(sc.u, total)
-	for ri, r := range m.Resonances {
+	if rough > 0 {
+		// One roughness force drives every mode (they are transfer paths
+		// of the same contact), so one white sequence serves them all.
+		sc.w = grow(sc.w, total)
+		rng := rand.New(rand.NewPCG(mixSeed(seed, saltRough), math.Float64bits(ts)^math.Float64bits(fs)*31))
+		for j := range sc.w {
+			sc.w[j] = rng.NormFloat64()
+		}
+	}
+	for _, r := range m.Resonances {
 		if r.Hz >= 0.45*fs {
 			continue
 		}
@@ -610,9 +668,8 @@ func (m *SignalModel) resonances(dst [3][]float64, fs, ts float64, g *GroundTrut
 			// White forcing scaled so the AR(2) output has RMS rough.
 			v := (1 - a2) / ((1 + a2) * ((1-a2)*(1-a2) - a1*a1))
 			su := rough / math.Sqrt(v)
-			rng := rand.New(rand.NewPCG(mixSeed(seed, saltRough), math.Float64bits(ts)^math.Float64bits(fs)*31^uint64(ri)))
-			for j := range u {
-				u[j] = su * rng.NormFloat64()
+			for j, w := range sc.w[:total] {
+				u[j] = su * w
 			}
 		}
 		// An impact at time τ contributes A·h(t-τ), h(t) = e^{-σt}·sin(ωd t),

@@ -8,15 +8,15 @@ import (
 )
 
 // friction returns the friction heat source at t, 1 for a severe bearing
-// fault: bearing faults count fully, misalignment (overloaded bearings) a
-// third, lubrication problems twice.
+// fault: bearing faults count with their severity squared, misalignment
+// (overloaded bearings) a third, lubrication problems twice.
 func (m *SignalModel) friction(t time.Duration) float64 {
 	var f float64
 	for _, fl := range m.Faults {
 		s := fl.Severity(t) * fl.gain()
 		switch {
 		case isBearing(fl.Kind):
-			f += s
+			f += s * s // like the impacts: heat is a late symptom
 		case fl.Kind == dsp.FaultMisalignment:
 			f += s / 3
 		case fl.Kind == FaultLubrication:
