@@ -11,12 +11,12 @@ import (
 //	magic "VMIF", version uint16 (1), nFeatures uint32, sampleSize uint32,
 //	seed uint64, trees uint32, nodes uint32,
 //	roots [trees]int32,
-//	nodes [nodes]{split float64, feature int32, left int32, gain float64}
+//	nodes [nodes]{split float64, feature int32, left int32, value float64, gain float64}
 const (
 	forestMagic   = "VMIF"
 	forestVersion = 1
 	headerLen     = 4 + 2 + 4 + 4 + 8 + 4 + 4
-	nodeLen       = 8 + 4 + 4 + 8
+	nodeLen       = 8 + 4 + 4 + 8 + 8
 )
 
 // MarshalBinary encodes the Forest in a versioned little-endian format
@@ -38,6 +38,7 @@ func (f *Forest) MarshalBinary() ([]byte, error) {
 		buf = le.AppendUint64(buf, math.Float64bits(n.split))
 		buf = le.AppendUint32(buf, uint32(n.feature))
 		buf = le.AppendUint32(buf, uint32(n.left))
+		buf = le.AppendUint64(buf, math.Float64bits(f.value[i]))
 		buf = le.AppendUint64(buf, math.Float64bits(f.gain[i]))
 	}
 	return buf, nil
@@ -45,7 +46,8 @@ func (f *Forest) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary replaces f with the Forest encoded in data by
 // MarshalBinary. It checks the structure (feature indices in range,
-// children after their parent so every path ends) and returns an error
+// children after their parent, leaves pointing to themselves, no tree
+// deeper than the height limit) and returns an error
 // wrapping ErrInvalid for an unknown version or corrupt data, leaving f
 // unchanged.
 func (f *Forest) UnmarshalBinary(data []byte) error {
@@ -75,9 +77,11 @@ func (f *Forest) UnmarshalBinary(data []byte) error {
 		sampleSize: int(sampleSize),
 		seed:       seed,
 		cPsi:       AveragePathLength(int(sampleSize)),
+		depth:      heightLimit(int(sampleSize)),
 		roots:      make([]int32, nTrees),
 		nodes:      make([]node, nNodes),
 		gain:       make([]float64, nNodes),
+		value:      make([]float64, nNodes),
 	}
 	p := data[headerLen:]
 	for i := range g.roots {
@@ -94,17 +98,33 @@ func (f *Forest) UnmarshalBinary(data []byte) error {
 			feature: int32(le.Uint32(p[8:])),
 			left:    int32(le.Uint32(p[12:])),
 		}
-		g.gain[i] = math.Float64frombits(le.Uint64(p[16:]))
+		g.value[i] = math.Float64frombits(le.Uint64(p[16:]))
+		g.gain[i] = math.Float64frombits(le.Uint64(p[24:]))
 		p = p[nodeLen:]
+		leaf := n.left == int32(i)
 		switch {
-		case math.IsNaN(n.split):
+		case math.IsNaN(n.split) || math.IsNaN(g.value[i]) || math.IsNaN(g.gain[i]):
 			return fail("node %d has a NaN value", i)
-		case n.feature < -1 || n.feature >= int32(nFeatures):
+		case n.feature < 0 || n.feature >= int32(nFeatures):
 			return fail("node %d feature %d out of range", i, n.feature)
-		case n.feature >= 0 && (n.left <= int32(i) || uint64(n.left)+1 >= nNodes):
+		case leaf && (n.feature != 0 || !math.IsInf(n.split, 1)):
+			return fail("leaf %d is not absorbing", i)
+		case !leaf && (n.left <= int32(i) || uint64(n.left)+1 >= nNodes):
 			return fail("node %d children %d out of range", i, n.left)
 		}
 		g.nodes[i] = n
+	}
+	// Children follow parents, so one forward pass finds every depth.
+	depth := make([]int32, nNodes)
+	for i, n := range g.nodes {
+		if n.left == int32(i) {
+			continue
+		}
+		if int(depth[i]) >= g.depth {
+			return fail("node %d below the height limit %d", i, g.depth)
+		}
+		depth[n.left] = max(depth[n.left], depth[i]+1)
+		depth[n.left+1] = max(depth[n.left+1], depth[i]+1)
 	}
 	*f = *g
 	return nil

@@ -62,9 +62,12 @@ func (c Config) withDefaults() Config {
 
 // node is one node of an isolation tree, 16 bytes, stored in one flat
 // array per forest. An internal node sends x to left when x[feature] <
-// split and to left+1 otherwise; children always follow their parent, so
-// traversal terminates. An external node has feature -1 and holds in split
-// its whole path length contribution e + c(size).
+// split and to left+1 otherwise; children always follow their parent. An
+// external node (a leaf) points to itself, left = its own index, with
+// feature 0 and split +Inf, so every finite x stays there: a descent can
+// then run a fixed number of steps, the height limit, with no test for
+// having reached a leaf. The leaf's path length e + c(size) is kept in
+// Forest.value.
 type node struct {
 	split   float64
 	feature int32
@@ -78,8 +81,12 @@ type Forest struct {
 	sampleSize int // ψ actually used, min(Config.SampleSize, rows)
 	seed       uint64
 	cPsi       float64 // c(ψ), the score normalizer
+	depth      int     // height limit: steps that reach a leaf from a root
 	roots      []int32 // root node of each tree
 	nodes      []node
+	// value[i] is e + c(size) for leaf i: its depth plus the average path
+	// length of the unbuilt subtree below it; 0 for internal nodes.
+	value []float64
 	// gain[i] is how much reaching node i from its parent shortened the
 	// expected path: c(nParent) - 1 - c(nChild). Used only to explain a
 	// score (Contributions), so it lives outside the hot node array.
@@ -131,12 +138,14 @@ func FitFlat(data []float64, nFeatures int, cfg Config) (*Forest, error) {
 		sampleSize: psi,
 		seed:       cfg.Seed,
 		cPsi:       AveragePathLength(psi),
+		depth:      heightLimit(psi),
 		roots:      make([]int32, 0, cfg.Trees),
 	}
 	// A tree on ψ points has at most 2ψ-1 nodes.
 	est := cfg.Trees * (2*psi - 1)
 	f.nodes = make([]node, 0, est)
 	f.gain = make([]float64, 0, est)
+	f.value = make([]float64, 0, est)
 
 	b := builder{
 		f:         f,
@@ -190,9 +199,11 @@ type builder struct {
 // newNode appends a placeholder node and returns its index.
 func (b *builder) newNode(gain float64) int32 {
 	f := b.f
-	f.nodes = append(f.nodes, node{feature: -1})
+	i := int32(len(f.nodes))
+	f.nodes = append(f.nodes, node{split: math.Inf(1), left: i})
 	f.gain = append(f.gain, gain)
-	return int32(len(f.nodes) - 1)
+	f.value = append(f.value, 0)
+	return i
 }
 
 // grow turns node i, holding sample rows idx[lo:hi] at depth e, into an
@@ -200,7 +211,7 @@ func (b *builder) newNode(gain float64) int32 {
 // of the paper).
 func (b *builder) grow(i int32, lo, hi, e int) {
 	size := hi - lo
-	leaf := func() { b.f.nodes[i] = node{feature: -1, split: float64(e) + AveragePathLength(size)} }
+	leaf := func() { b.f.value[i] = float64(e) + AveragePathLength(size) }
 	if e >= b.maxDepth || size <= 1 {
 		leaf()
 		return
@@ -265,24 +276,54 @@ func (f *Forest) SampleSize() int { return f.sampleSize }
 
 // pathSum returns Σ over trees of h(x).
 func (f *Forest) pathSum(row []float64) float64 {
-	nodes := f.nodes
+	if !finite(row[:f.nFeatures]) {
+		return f.pathSumSlow(row)
+	}
+	nodes, value := f.nodes, f.value
 	var sum float64
 	for _, i := range f.roots {
-		n := nodes[i]
-		for n.feature >= 0 {
-			n = nodes[child(n, row)]
+		for range f.depth {
+			i = child(nodes[i], row)
 		}
-		sum += n.split
+		sum += value[i]
 	}
 	return sum
 }
 
-// child returns the index of the child of internal node n that row goes
-// to: left when row[feature] < split, else left+1. It is branch-free
-// because the comparison is a coin flip the branch predictor cannot learn:
-// the sign bit of row[feature]-split is exactly "row[feature] < split" for
-// non-NaN values (a nonzero difference never rounds to zero), and a NaN
-// difference lands on either child, never outside.
+// pathSumSlow is pathSum for rows with NaN or infinite features, which
+// the leaf trick does not hold for: NaN goes left at every split, +Inf
+// right, -Inf left.
+func (f *Forest) pathSumSlow(row []float64) float64 {
+	nodes := f.nodes
+	var sum float64
+	for _, i := range f.roots {
+		for n := nodes[i]; n.left != i; n = nodes[i] {
+			i = n.left
+			if row[n.feature] >= n.split {
+				i++
+			}
+		}
+		sum += f.value[i]
+	}
+	return sum
+}
+
+func finite(row []float64) bool {
+	for _, v := range row {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// child returns the index of the node a finite row goes to from n: for an
+// internal node left when row[feature] < split, else left+1; for a leaf
+// the leaf itself. It is branch-free because the comparison is a coin flip
+// the branch predictor cannot learn: the sign bit of row[feature]-split
+// is exactly "row[feature] < split" for finite values (a nonzero
+// difference never rounds to zero), and for a leaf finite - Inf = -Inf
+// has the sign bit set.
 func child(n node, row []float64) int32 {
 	return n.left + 1 - int32(math.Float64bits(row[n.feature]-n.split)>>63)
 }
@@ -292,45 +333,71 @@ func child(n node, row []float64) int32 {
 // while it is used, instead of the whole forest being streamed per row.
 const blockRows = 64
 
-// pathSums writes Σ over trees of h(rows[i]) to sums[i], tree by tree. Four rows descend each tree
-// together: a single descent is a chain of dependent loads, so running
-// four independent chains side by side keeps the CPU busy while each
-// waits.
+// blockFeatures is the most features pathSums handles with its
+// stack-resident block; wider rows take the plain per-row descent.
+const blockFeatures = 16
+
+// block holds blockRows rows of up to blockFeatures features, row-major
+// with the forest's stride. Its size is a power of two, so indexing it
+// through blockMask needs no bounds check in the inner loop.
+type block [blockRows * blockFeatures]float64
+
+const blockMask = blockRows*blockFeatures - 1
+
+// pathSums writes Σ over trees of h(rows[i]) to sums[i], tree by tree.
+// Four rows descend each tree together: a descent is a chain of dependent
+// loads, so four independent chains side by side keep the CPU busy while
+// each one waits.
 func (f *Forest) pathSums(sums []float64, rows [][]float64) {
+	d := f.nFeatures
+	if d > blockFeatures {
+		for r, x := range rows {
+			sums[r] = f.pathSum(x)
+		}
+		return
+	}
+	var buf block
+	for r, x := range rows {
+		if !finite(x[:d]) {
+			// Rare: score the whole block the slow way.
+			for r, x := range rows {
+				sums[r] = f.pathSum(x)
+			}
+			return
+		}
+		copy(buf[r*d:(r+1)*d], x)
+	}
+	f.blockSums(sums, &buf)
+}
+
+// blockSums is pathSums on len(sums) finite rows laid out in buf.
+func (f *Forest) blockSums(sums []float64, buf *block) {
 	clear(sums)
-	nodes := f.nodes
+	nodes, value, depth, d := f.nodes, f.value, f.depth, f.nFeatures
 	for _, root := range f.roots {
-		top := nodes[root]
 		r := 0
 		for ; r+4 <= len(sums); r += 4 {
-			x0, x1, x2, x3 := rows[r], rows[r+1], rows[r+2], rows[r+3]
-			n0, n1, n2, n3 := top, top, top, top
-			for n0.feature >= 0 || n1.feature >= 0 || n2.feature >= 0 || n3.feature >= 0 {
-				if n0.feature >= 0 {
-					n0 = nodes[child(n0, x0)]
-				}
-				if n1.feature >= 0 {
-					n1 = nodes[child(n1, x1)]
-				}
-				if n2.feature >= 0 {
-					n2 = nodes[child(n2, x2)]
-				}
-				if n3.feature >= 0 {
-					n3 = nodes[child(n3, x3)]
-				}
+			o0, o1, o2, o3 := r*d, (r+1)*d, (r+2)*d, (r+3)*d
+			i0, i1, i2, i3 := root, root, root, root
+			for range depth {
+				n0, n1, n2, n3 := nodes[i0], nodes[i1], nodes[i2], nodes[i3]
+				i0 = n0.left + 1 - int32(math.Float64bits(buf[(o0+int(n0.feature))&blockMask]-n0.split)>>63)
+				i1 = n1.left + 1 - int32(math.Float64bits(buf[(o1+int(n1.feature))&blockMask]-n1.split)>>63)
+				i2 = n2.left + 1 - int32(math.Float64bits(buf[(o2+int(n2.feature))&blockMask]-n2.split)>>63)
+				i3 = n3.left + 1 - int32(math.Float64bits(buf[(o3+int(n3.feature))&blockMask]-n3.split)>>63)
 			}
-			sums[r] += n0.split
-			sums[r+1] += n1.split
-			sums[r+2] += n2.split
-			sums[r+3] += n3.split
+			sums[r] += value[i0]
+			sums[r+1] += value[i1]
+			sums[r+2] += value[i2]
+			sums[r+3] += value[i3]
 		}
 		for ; r < len(sums); r++ {
-			x := rows[r]
-			n := top
-			for n.feature >= 0 {
-				n = nodes[child(n, x)]
+			i := root
+			x := buf[r*d : (r+1)*d]
+			for range depth {
+				i = child(nodes[i], x)
 			}
-			sums[r] += n.split
+			sums[r] += value[i]
 		}
 	}
 }
@@ -394,13 +461,13 @@ func (f *Forest) ScoreFlat(dst []float64, data []float64) []float64 {
 		dst = make([]float64, n)
 	}
 	dst = dst[:n]
-	var block [blockRows][]float64
+	var rows [blockRows][]float64
 	for lo := 0; lo < n; lo += blockRows {
 		hi := min(lo+blockRows, n)
 		for i := lo; i < hi; i++ {
-			block[i-lo] = data[i*d : (i+1)*d]
+			rows[i-lo] = data[i*d : (i+1)*d]
 		}
-		f.pathSums(dst[lo:hi], block[:hi-lo])
+		f.pathSums(dst[lo:hi], rows[:hi-lo])
 		for i := lo; i < hi; i++ {
 			dst[i] = f.score(dst[i])
 		}
@@ -431,11 +498,12 @@ func (f *Forest) Contributions(dst []float64, row []float64) []float64 {
 	clear(dst)
 	nodes := f.nodes
 	for _, i := range f.roots {
-		n := nodes[i]
-		for n.feature >= 0 {
-			next := child(n, row)
-			dst[n.feature] += f.gain[next]
-			n = nodes[next]
+		for n := nodes[i]; n.left != i; n = nodes[i] {
+			i = n.left
+			if row[n.feature] >= n.split {
+				i++
+			}
+			dst[n.feature] += f.gain[i]
 		}
 	}
 	var total float64

@@ -152,6 +152,29 @@ func TestScoreNearMassDecreasesWithMoreNormalPoints(t *testing.T) {
 	}
 }
 
+// TestBranchFreeDescentMatchesPlainDescent checks the fixed-depth,
+// branch-free descent against the plain one with explicit comparisons,
+// including values equal to split points.
+func TestBranchFreeDescentMatchesPlainDescent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	rows := gaussianCluster(rng, 500, 3)
+	f := mustFit(t, rows, Config{Seed: 9})
+	probe := append(gaussianCluster(rng, 300, 3), []float64{1e300, -1e300, 0})
+	for i, n := range f.nodes[:50] {
+		if n.left != int32(i) {
+			x := []float64{0, 0, 0}
+			x[n.feature] = n.split
+			probe = append(probe, x)
+		}
+	}
+	fast := f.ScoreBatch(nil, probe)
+	for i, x := range probe {
+		if got, want := fast[i], f.score(f.pathSumSlow(x)); got != want {
+			t.Errorf("row %v: branch-free score %v, plain descent %v", x, got, want)
+		}
+	}
+}
+
 func TestFitIsDeterministicForASeed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	rows := gaussianCluster(rng, 2000, 4)
