@@ -225,11 +225,40 @@ function setupRange() {
   }
 }
 
+// Engineers can rename the sensor and attach it to a machine, which is how a
+// sensor that registered itself through a gateway joins a fleet card.
+function setupEdit() {
+  if (!atLeast(user, "engineer")) return;
+  const btn = $("dev-edit"), panel = $("dev-form-panel"), form = $("dev-form");
+  btn.hidden = false;
+  btn.addEventListener("click", async () => {
+    showError("", "dev-form-error");
+    form.name.value = device.name || "";
+    try {
+      const assets = (await api("/assets")).items.sort((a, b) => a.name.localeCompare(b.name));
+      form.asset_id.replaceChildren(h("option", { value: "0" }, "Not attached"), ...assets.map(a => h("option", { value: a.id }, a.name)));
+    } catch (e) { showError(e.message, "dev-form-error"); }
+    form.asset_id.value = String(device.asset_id || 0);
+    panel.hidden = false;
+    form.name.focus();
+  });
+  $("dev-cancel").addEventListener("click", () => { panel.hidden = true; });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("/devices/" + id, { method: "PATCH", body: { name: form.name.value.trim(), asset_id: Number(form.asset_id.value) } });
+      panel.hidden = true;
+      await loadAll();
+    } catch (e) { showError(e.message, "dev-form-error"); }
+  });
+}
+
 async function main() {
   setupRange();
   try {
     user = await shell();
     await loadAll();
+    setupEdit();
   } catch (e) {
     showError(e.status === 404 ? "This device does not exist, or it belongs to another organization." : e.message);
     return;
