@@ -87,14 +87,29 @@ type Fault struct {
 	Growth Growth
 	// Gain scales the kind's amplitude at severity 1; defaults to 1.
 	Gain float64
+	// Cycle, when positive, repairs the machine Cycle after each onset,
+	// and the fault starts again at once: a demo that never runs out of
+	// faults. 0 means the fault stays.
+	Cycle time.Duration
+}
+
+// OnsetAt returns the onset of the fault's current cycle at t: Onset, or
+// with a Cycle the latest Onset + k·Cycle not after t.
+func (f Fault) OnsetAt(t time.Duration) time.Duration {
+	if f.Cycle <= 0 || t < f.Onset {
+		return f.Onset
+	}
+	return f.Onset + (t-f.Onset)/f.Cycle*f.Cycle
 }
 
 // Severity returns the fault's severity at simulated time t: 0 before the
-// onset, then following the growth curve up to Max.
+// onset, then following the growth curve up to Max (from the current
+// cycle's onset when the fault has a Cycle).
 func (f Fault) Severity(t time.Duration) float64 {
 	if t < f.Onset {
 		return 0
 	}
+	onset := f.OnsetAt(t)
 	g := f.Growth
 	peak := g.Max
 	if peak == 0 {
@@ -107,7 +122,7 @@ func (f Fault) Severity(t time.Duration) float64 {
 	if pf <= 0 {
 		pf = 24 * time.Hour
 	}
-	tau := min(1, float64(t-f.Onset)/float64(pf))
+	tau := min(1, float64(t-onset)/float64(pf))
 	switch g.Curve {
 	case Linear:
 		return peak * tau
@@ -138,6 +153,8 @@ func (f Fault) validate() error {
 		return fmt.Errorf("fault kind %q is not one of %v", f.Kind, FaultKinds())
 	case f.Gain < 0 || math.IsNaN(f.Gain):
 		return fmt.Errorf("fault %s: gain %g is negative", f.Kind, f.Gain)
+	case f.Cycle < 0:
+		return fmt.Errorf("fault %s: cycle %v is negative", f.Kind, f.Cycle)
 	case f.Growth.Max < 0 || math.IsNaN(f.Growth.Max):
 		return fmt.Errorf("fault %s: growth max %g is negative", f.Kind, f.Growth.Max)
 	}

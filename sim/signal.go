@@ -181,7 +181,7 @@ func (m *SignalModel) Validate() error {
 // FaultState is one fault of a model at one moment: the ground truth.
 type FaultState struct {
 	Kind     string        `json:"kind"`
-	Onset    time.Duration `json:"onset"`
+	Onset    time.Duration `json:"onset"`    // of the current cycle
 	Severity float64       `json:"severity"` // 0 before the onset
 	// Hz is the fault's characteristic frequency in the signal: 1× for
 	// imbalance and looseness, 2× for misalignment, the defect frequency
@@ -269,7 +269,7 @@ func (m *SignalModel) Truth(t time.Duration) GroundTruth {
 		case dsp.FaultCage:
 			hz = g.FaultHz.FTF
 		}
-		g.Faults[i] = FaultState{Kind: f.Kind, Onset: f.Onset, Severity: f.Severity(t), Hz: hz}
+		g.Faults[i] = FaultState{Kind: f.Kind, Onset: f.OnsetAt(t), Severity: f.Severity(t), Hz: hz}
 	}
 	return g
 }

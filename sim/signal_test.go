@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,10 +297,15 @@ func TestSeverityCurves(t *testing.T) {
 		{"linear half way", Linear, 1, pf / 2, 0.5},
 		{"step right after onset", Step, 0.5, time.Nanosecond, 0.5},
 		{"step before onset", Step, 0.5, -time.Nanosecond, 0},
+		{"cycle: repaired and growing again", Linear, 1, 2*pf + pf/4, 0.25},
+		{"cycle: just repaired", Linear, 1, 2 * pf, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := Fault{Kind: dsp.FaultImbalance, Onset: onset, Growth: Growth{Curve: tt.curve, PF: pf, Max: tt.max}}
+			if strings.HasPrefix(tt.name, "cycle") {
+				f.Cycle = pf
+			}
 			if got := f.Severity(onset + tt.at); math.Abs(got-tt.want) > 1e-12 {
 				t.Errorf("severity = %g, want %g", got, tt.want)
 			}
