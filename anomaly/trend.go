@@ -113,7 +113,8 @@ type TrendTest struct {
 
 // MannKendall tests y for a monotonic trend in x (the times; they need
 // not be sorted). Pairs with equal x count as zero. It uses the normal
-// approximation, good from about 10 points. It returns an error wrapping
+// approximation, good from about 10 points. Its cost is O(n²): aggregate
+// long histories (hourly or daily medians) before testing them. It returns an error wrapping
 // ErrInvalid when the lengths differ, there are fewer than three points,
 // or a value is NaN or infinite.
 func MannKendall(x, y []float64) (TrendTest, error) {
