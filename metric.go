@@ -61,14 +61,18 @@ func (m Metric) Unit() string { return metrics[m].unit }
 // Range returns the inclusive range of values a reading may carry.
 func (m Metric) Range() (min, max float64) { return metrics[m].min, metrics[m].max }
 
+var metricByName = func() map[string]Metric {
+	m := make(map[string]Metric, NumMetrics)
+	for i := range metrics {
+		m[metrics[i].name] = Metric(i)
+	}
+	return m
+}()
+
 // ParseMetric returns the metric named s.
 func ParseMetric(s string) (Metric, bool) {
-	for i := range metrics {
-		if metrics[i].name == s {
-			return Metric(i), true
-		}
-	}
-	return 0, false
+	m, ok := metricByName[s]
+	return m, ok
 }
 
 // AllMetrics returns every metric in column order.

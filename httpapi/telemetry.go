@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,34 +12,31 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-type ingestRequest struct {
-	Readings []json.RawMessage `json:"readings"`
-}
-
 func handleIngest(s *server) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		in, err := decode[ingestRequest](s, w, r)
+		body, err := s.body(w, r)
 		if err != nil {
 			return err
 		}
-		switch n := len(in.Readings); {
-		case n == 0:
+		defer body.Close()
+		items, err := decodeBatch(body, s.maxBatch)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
 			return vibemon.Errorf(vibemon.EINVALID, "readings must hold 1 to %d readings.", s.maxBatch)
-		case n > s.maxBatch:
-			return vibemon.Errorf(vibemon.ETOOLARGE, "The batch has %d readings; at most %d are allowed per request.", n, s.maxBatch)
 		}
 		// Judge each reading alone: a bad one is rejected with its index,
 		// the others go on to the pipeline.
 		res := vibemon.IngestResult{Rejected: []vibemon.Rejection{}}
-		good := make([]vibemon.Reading, 0, len(in.Readings))
-		orig := make([]int, 0, len(in.Readings)) // orig[i] is good[i]'s index in the request
-		for i, raw := range in.Readings {
-			rd, err := parseReading(raw)
-			if err != nil {
-				res.Rejected = append(res.Rejected, vibemon.Rejection{Index: i, Code: vibemon.ErrorCode(err), Message: vibemon.ErrorMessage(err)})
+		good := make([]vibemon.Reading, 0, len(items))
+		orig := make([]int, 0, len(items)) // orig[i] is good[i]'s index in the request
+		for i, it := range items {
+			if it.err != nil {
+				res.Rejected = append(res.Rejected, vibemon.Rejection{Index: i, Code: vibemon.ErrorCode(it.err), Message: vibemon.ErrorMessage(it.err)})
 				continue
 			}
-			good = append(good, rd)
+			good = append(good, it.reading)
 			orig = append(orig, i)
 		}
 		if len(good) > 0 {
@@ -69,78 +64,6 @@ func handleIngest(s *server) http.Handler {
 
 func invalidf(format string, args ...any) error {
 	return vibemon.Errorf(vibemon.EINVALID, format, args...)
-}
-
-// parseReading decodes one reading of a batch:
-// {"device_id":1,"seq":5,"ts":"RFC 3339",<metric>:number|null,...}.
-// Unknown fields reject the reading, so a misspelt metric is never dropped
-// silently. Range checks are the pipeline's (Reading.Validate).
-func parseReading(raw json.RawMessage) (vibemon.Reading, error) {
-	var fields map[string]json.RawMessage
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return vibemon.Reading{}, invalidf("A reading must be a JSON object.")
-	}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return vibemon.Reading{}, invalidf("A reading must be a JSON object.")
-	}
-	rd := vibemon.NewReading(0, 0, time.Time{})
-	var haveID, haveSeq, haveTS bool
-	for k, v := range fields {
-		switch k {
-		case "device_id":
-			id, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				return rd, invalidf("device_id must be an integer, not %s.", short(v))
-			}
-			rd.DeviceID, haveID = id, true
-		case "seq":
-			seq, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				return rd, invalidf("seq must be an integer, not %s.", short(v))
-			}
-			rd.Seq, haveSeq = seq, true
-		case "ts":
-			var ts string
-			if err := json.Unmarshal(v, &ts); err != nil {
-				return rd, invalidf("ts must be an RFC 3339 string, not %s.", short(v))
-			}
-			t, err := time.Parse(time.RFC3339Nano, ts)
-			if err != nil {
-				return rd, invalidf("ts %q is not an RFC 3339 time.", ts)
-			}
-			rd.TS, haveTS = t.UTC(), true
-		default:
-			m, ok := vibemon.ParseMetric(k)
-			if !ok {
-				return rd, invalidf("Unknown field %q: not a reading metric.", k)
-			}
-			if string(v) == "null" {
-				continue // not measured
-			}
-			f, err := strconv.ParseFloat(string(v), 64)
-			if err != nil || v[0] == '"' {
-				return rd, invalidf("%s must be a number, not %s.", k, short(v))
-			}
-			rd.Values[m] = f
-		}
-	}
-	switch {
-	case !haveID:
-		return rd, invalidf("device_id is required.")
-	case !haveSeq:
-		return rd, invalidf("seq is required.")
-	case !haveTS:
-		return rd, invalidf("ts is required.")
-	}
-	return rd, nil
-}
-
-// short quotes at most 40 bytes of a JSON value for a message.
-func short(v json.RawMessage) string {
-	if len(v) > 40 {
-		return string(v[:40]) + "..."
-	}
-	return string(v)
 }
 
 // Telemetry query limits.
