@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -34,6 +35,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	batch := fs.Int("batch", 1000, "readings per batch")
 	clients := fs.Int("clients", 4, "concurrent clients")
 	devices := fs.Int("devices", 100, "devices the readings are spread over")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the HTTP run to this file")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -93,6 +95,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("direct ingest: %w", err)
 	}
 	fmt.Fprintln(stdout, d)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	h, err := bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes, *clients)
 	if err != nil {
 		return fmt.Errorf("HTTP ingest: %w", err)
