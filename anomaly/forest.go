@@ -337,9 +337,10 @@ const blockRows = 64
 // stack-resident block; wider rows take the plain per-row descent.
 const blockFeatures = 16
 
-// block holds blockRows rows of up to blockFeatures features, row-major
-// with the forest's stride. Its size is a power of two, so indexing it
-// through blockMask needs no bounds check in the inner loop.
+// block holds blockRows rows of up to blockFeatures features, row r at
+// r*blockFeatures. Its size is a power of two, so indexing it through
+// blockMask needs no bounds check in the inner loop, and the fixed stride
+// saves the registers that per-row offsets would take.
 type block [blockRows * blockFeatures]float64
 
 const blockMask = blockRows*blockFeatures - 1
@@ -365,7 +366,7 @@ func (f *Forest) pathSums(sums []float64, rows [][]float64) {
 			}
 			return
 		}
-		copy(buf[r*d:(r+1)*d], x)
+		copy(buf[r*blockFeatures:r*blockFeatures+d], x)
 	}
 	f.blockSums(sums, &buf)
 }
@@ -374,17 +375,18 @@ func (f *Forest) pathSums(sums []float64, rows [][]float64) {
 func (f *Forest) blockSums(sums []float64, buf *block) {
 	clear(sums)
 	nodes, value, depth, d := f.nodes, f.value, f.depth, f.nFeatures
+	const stride = blockFeatures
 	for _, root := range f.roots {
 		r := 0
 		for ; r+4 <= len(sums); r += 4 {
-			o0, o1, o2, o3 := r*d, (r+1)*d, (r+2)*d, (r+3)*d
-			i0, i1, i2, i3 := root, root, root, root
-			for range depth {
+			o := uint(r * stride)
+			i0, i1, i2, i3 := uint(root), uint(root), uint(root), uint(root)
+			for k := depth; k != 0; k-- {
 				n0, n1, n2, n3 := nodes[i0], nodes[i1], nodes[i2], nodes[i3]
-				i0 = n0.left + 1 - int32(math.Float64bits(buf[(o0+int(n0.feature))&blockMask]-n0.split)>>63)
-				i1 = n1.left + 1 - int32(math.Float64bits(buf[(o1+int(n1.feature))&blockMask]-n1.split)>>63)
-				i2 = n2.left + 1 - int32(math.Float64bits(buf[(o2+int(n2.feature))&blockMask]-n2.split)>>63)
-				i3 = n3.left + 1 - int32(math.Float64bits(buf[(o3+int(n3.feature))&blockMask]-n3.split)>>63)
+				i0 = uint(uint32(n0.left)) + 1 - uint(math.Float64bits(buf[(o+uint(uint32(n0.feature)))&blockMask]-n0.split)>>63)
+				i1 = uint(uint32(n1.left)) + 1 - uint(math.Float64bits(buf[(o+16+uint(uint32(n1.feature)))&blockMask]-n1.split)>>63)
+				i2 = uint(uint32(n2.left)) + 1 - uint(math.Float64bits(buf[(o+32+uint(uint32(n2.feature)))&blockMask]-n2.split)>>63)
+				i3 = uint(uint32(n3.left)) + 1 - uint(math.Float64bits(buf[(o+48+uint(uint32(n3.feature)))&blockMask]-n3.split)>>63)
 			}
 			sums[r] += value[i0]
 			sums[r+1] += value[i1]
@@ -393,7 +395,7 @@ func (f *Forest) blockSums(sums []float64, buf *block) {
 		}
 		for ; r < len(sums); r++ {
 			i := root
-			x := buf[r*d : (r+1)*d]
+			x := buf[r*stride : r*stride+d]
 			for range depth {
 				i = child(nodes[i], x)
 			}
