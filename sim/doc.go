@@ -4,7 +4,12 @@
 // the fleet posts feature summaries through the real HTTP ingest API, as a
 // gateway would.
 //
-// This first model works at the level of features (RMS, peak, crest,
-// kurtosis, temperature). The signal-level physics (shaft harmonics,
-// bearing impacts, resonances) replaces it without changing the Fleet.
+// Two levels of model live here. Machine works at the level of features
+// (RMS, peak, crest, kurtosis, temperature) and is cheap enough for long
+// backfills. At the signal level, SignalModel generates three-axis
+// acceleration with known, growing faults (Generate); Sensor models MPU6050
+// and piezo acquisition (Measure); Node reduces a burst to a
+// vibemon.Reading with dsp's feature functions, as a sensor node would; and
+// Scenarios is the grid the analytics are evaluated on. See
+// docs/simulator.md.
 package sim
