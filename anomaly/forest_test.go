@@ -266,7 +266,8 @@ func TestScoreAllocatesNothingAndIsSafeConcurrently(t *testing.T) {
 			for i := g; i < len(rows); i += 4 {
 				got[i] = f.Score(rows[i])
 				if got[i] != want[i] {
-					t.Errorf("goroutine %d row %d: Score = %v, want %v", g, i, got[i], want[i])
+					t.Errorf("goroutine %d row %d: Score = %v, want %v (ScoreBatch)", g, i, got[i], want[i])
+					return
 				}
 			}
 		})
