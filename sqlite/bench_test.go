@@ -122,7 +122,15 @@ func BenchmarkInsertReadings(b *testing.B) {
 				strings.Join(cols, " REAL, ") + " REAL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID"); err != nil {
 				b.Fatal(err)
 			}
-			ins, err := db.Prepare(strings.Replace(insertReadingSQL(), "readings", "plain", 1))
+			// The same multi-row INSERT the store uses, without RETURNING,
+			// rollups or device state.
+			multi := strings.Replace(insertReadingsReturningSQL(multiRows), "readings", "plain", 1)
+			multi = multi[:strings.Index(multi, " RETURNING")]
+			ins, err := db.Prepare(multi)
+			if err != nil {
+				b.Fatal(err)
+			}
+			one, err := db.Prepare(strings.Replace(insertReadingSQL(), "readings", "plain", 1))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -130,7 +138,7 @@ func BenchmarkInsertReadings(b *testing.B) {
 			for i := range devs {
 				devs[i] = int64(i + 1)
 			}
-			args := make([]any, 3+vibemon.NumMetrics)
+			args := make([]any, 0, multiRows*(3+vibemon.NumMetrics))
 			runCallers(b, 1, func(i int) error {
 				tx, err := db.Begin()
 				if err != nil {
@@ -138,12 +146,20 @@ func BenchmarkInsertReadings(b *testing.B) {
 				}
 				defer tx.Rollback()
 				st := tx.Stmt(ins)
-				for _, r := range benchReadings(devs, i) {
-					args[0], args[1], args[2] = r.DeviceID, r.Seq, r.TS.UnixMilli()
-					for m, v := range r.Values {
-						args[3+m] = v
+				rs := benchReadings(devs, i)
+				for len(rs) >= multiRows {
+					args = args[:0]
+					for j := range rs[:multiRows] {
+						args = readingArgs(args, &rs[j])
 					}
 					if _, err := st.Exec(args...); err != nil {
+						return err
+					}
+					rs = rs[multiRows:]
+				}
+				tail := tx.Stmt(one)
+				for j := range rs {
+					if _, err := tail.Exec(readingArgs(args[:0], &rs[j])...); err != nil {
 						return err
 					}
 				}
@@ -153,12 +169,15 @@ func BenchmarkInsertReadings(b *testing.B) {
 	}
 }
 
+// fixtureVersion changes when hourlyFixture builds different data.
+const fixtureVersion = 2
+
 // hourlyFixture returns the path of a store holding 100 devices x 30 days of
 // 1-minute readings (4.32M rows), building it on first use. The file lives
 // in os.TempDir(), keyed by schema version, and is reused across runs.
 func hourlyFixture(b *testing.B) (path string, org int64, devices []int64) {
 	b.Helper()
-	path = filepath.Join(os.TempDir(), fmt.Sprintf("vibemon-bench-hourly30d-v%d.db", LatestSchemaVersion()))
+	path = filepath.Join(os.TempDir(), fmt.Sprintf("vibemon-bench-hourly30d-schema%d-fixture%d.db", LatestSchemaVersion(), fixtureVersion))
 	if _, err := os.Stat(path); err != nil {
 		tmp := path + ".building"
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -171,6 +190,7 @@ func hourlyFixture(b *testing.B) (path string, org int64, devices []int64) {
 		}
 		org, devs := benchFleet(b, s)
 		const perDevice = 30 * 24 * 60
+		const perCall = 24 * 60 // one device-day per InsertReadings call
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		var failed atomic.Value
@@ -180,12 +200,12 @@ func hourlyFixture(b *testing.B) (path string, org int64, devices []int64) {
 				defer wg.Done()
 				for {
 					i := int(next.Add(1) - 1)
-					if i >= benchDevices*perDevice/benchBatch {
+					if i >= benchDevices*perDevice/perCall {
 						return
 					}
 					dev := devs[i%benchDevices]
-					seq0 := int64(i/benchDevices) * benchBatch
-					rs := make([]vibemon.Reading, benchBatch)
+					seq0 := int64(i/benchDevices) * perCall
+					rs := make([]vibemon.Reading, perCall)
 					for j := range rs {
 						seq := seq0 + int64(j)
 						r := vibemon.Reading{DeviceID: dev, Seq: seq, TS: t0.Add(time.Duration(seq) * time.Minute)}
@@ -245,6 +265,8 @@ func BenchmarkQueryHourly30d(b *testing.B) {
 		want int
 	}{
 		{"1h-buckets-30d", vibemon.ReadingQuery{DeviceID: devs[42], From: t0, To: t0.Add(30 * 24 * time.Hour), Bucket: vibemon.BucketHour}, 720},
+		{"1h-buckets-30d-1metric", vibemon.ReadingQuery{DeviceID: devs[42], From: t0, To: t0.Add(30 * 24 * time.Hour), Bucket: vibemon.BucketHour, Metrics: []vibemon.Metric{vibemon.VelRMSX}}, 720},
+		{"1d-buckets-30d", vibemon.ReadingQuery{DeviceID: devs[42], From: t0, To: t0.Add(30 * 24 * time.Hour), Bucket: vibemon.BucketDay}, 30},
 		{"raw-1h", vibemon.ReadingQuery{DeviceID: devs[42], From: t0.Add(15 * 24 * time.Hour), To: t0.Add(15*24*time.Hour + time.Hour), Bucket: vibemon.BucketRaw}, 60},
 	}
 	for _, tc := range cases {
