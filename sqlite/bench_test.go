@@ -23,10 +23,15 @@ const (
 // benchReadings returns batch i of the ingest benchmark: 1,000 readings of
 // one of 100 devices, every metric set, one second apart.
 func benchReadings(devices []int64, i int) []vibemon.Reading {
+	return benchReadingsN(devices, i, benchBatch)
+}
+
+// benchReadingsN is benchReadings with batches of size readings.
+func benchReadingsN(devices []int64, i, size int) []vibemon.Reading {
 	dev := devices[i%len(devices)]
-	seq0 := int64(i/len(devices)) * benchBatch
+	seq0 := int64(i/len(devices)) * int64(size)
 	start := t0.Add(time.Duration(seq0) * time.Second)
-	rs := make([]vibemon.Reading, benchBatch)
+	rs := make([]vibemon.Reading, size)
 	for j := range rs {
 		r := vibemon.Reading{DeviceID: dev, Seq: seq0 + int64(j), TS: start.Add(time.Duration(j) * time.Second)}
 		for m := range r.Values {
@@ -57,6 +62,10 @@ func benchFleet(b *testing.B, s *Store) (int64, []int64) {
 // runCallers runs b.N batches spread over callers goroutines and reports
 // readings/s.
 func runCallers(b *testing.B, callers int, insert func(i int) error) {
+	runCallersN(b, callers, benchBatch, insert)
+}
+
+func runCallersN(b *testing.B, callers, size int, insert func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
@@ -86,7 +95,7 @@ func runCallers(b *testing.B, callers int, insert func(i int) error) {
 		b.Fatal(err)
 	default:
 	}
-	b.ReportMetric(float64(b.N*benchBatch)/el.Seconds(), "readings/s")
+	b.ReportMetric(float64(b.N*size)/el.Seconds(), "readings/s")
 }
 
 // BenchmarkInsertReadings measures ingest through the store (raw rows plus
@@ -109,6 +118,22 @@ func BenchmarkInsertReadings(b *testing.B) {
 				})
 			})
 		}
+		// Many gateways posting small batches: here coalescing and the
+		// cost of a durable commit show.
+		b.Run(fmt.Sprintf("store-small-batches-of-10/sync=%s/callers=16", sync), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{Synchronous: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			org, devs := benchFleet(b, s)
+			runCallersN(b, 16, 10, func(i int) error {
+				_, err := s.InsertReadings(context.Background(), org, benchReadingsN(devs, i, 10))
+				return err
+			})
+			st := s.IngestStats()
+			b.ReportMetric(float64(st.Calls)/float64(max(1, st.Transactions)), "calls/tx")
+		})
 		b.Run(fmt.Sprintf("baseline-no-rollups/sync=%s", sync), func(b *testing.B) {
 			db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "plain.db")+
 				"?_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -183,6 +184,25 @@ type deviceSeen struct {
 	hasBatt  bool
 }
 
+// IngestStats counts the writer's work since Open.
+type IngestStats struct {
+	Calls        int64 // InsertReadings calls answered
+	Transactions int64 // transactions committed or failed
+	Readings     int64 // readings received
+	New          int64 // readings that were new
+}
+
+// IngestStats returns the writer's counters: Calls/Transactions is how
+// well concurrent callers are coalesced.
+func (s *Store) IngestStats() IngestStats {
+	return IngestStats{
+		Calls:        s.w.calls.Load(),
+		Transactions: s.w.txs.Load(),
+		Readings:     s.w.readings.Load(),
+		New:          s.w.fresh.Load(),
+	}
+}
+
 type insertReq struct {
 	ctx      context.Context
 	orgID    int64
@@ -198,18 +218,20 @@ type insertRes struct {
 // writer owns ingest: one goroutine that runs coalesced batches of
 // InsertReadings calls in one transaction each on the write connection.
 type writer struct {
-	s      *Store
-	reqs   chan *insertReq
-	done   chan struct{}
-	max    int
-	ins    *sql.Stmt
-	multi  *sql.Stmt // multiRows readings, RETURNING the new ones
-	up     [3]*sql.Stmt
-	dev    *sql.Stmt
-	owns   *sql.Stmt
-	carry  *insertReq
-	aggs   [3]map[aggKey]*agg
-	params []any
+	s     *Store
+	reqs  chan *insertReq
+	done  chan struct{}
+	max   int
+	ins   *sql.Stmt
+	multi *sql.Stmt // multiRows readings, RETURNING the new ones
+	up    [3]*sql.Stmt
+	dev   *sql.Stmt
+	owns  *sql.Stmt
+	carry *insertReq
+
+	calls, txs, readings, fresh atomic.Int64
+	aggs                        [3]map[aggKey]*agg
+	params                      []any
 }
 
 func newWriter(s *Store, maxBatch int) (*writer, error) {
@@ -351,6 +373,11 @@ func (w *writer) fail(batch []*insertReq, err error) {
 // exec runs one coalesced batch in tx and answers every caller.
 func (w *writer) exec(tx *sql.Tx, batch []*insertReq) {
 	defer tx.Rollback()
+	w.txs.Add(1)
+	w.calls.Add(int64(len(batch)))
+	for _, r := range batch {
+		w.readings.Add(int64(len(r.readings)))
+	}
 	ins := tx.Stmt(w.ins)
 	multi := tx.Stmt(w.multi)
 	owns := tx.Stmt(w.owns)
@@ -464,8 +491,19 @@ func (w *writer) exec(tx *sql.Tx, batch []*insertReq) {
 		return
 	}
 	for _, bi := range live {
+		w.fresh.Add(int64(countNew(results[bi])))
 		batch[bi].res <- insertRes{isNew: results[bi]}
 	}
+}
+
+func countNew(isNew []bool) int {
+	n := 0
+	for _, b := range isNew {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // failLive answers every caller still in the transaction with err: nothing

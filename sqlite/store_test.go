@@ -253,6 +253,7 @@ func TestCoalescing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := s.IngestStats()
 	batches := [][]vibemon.Reading{readings(dev, 0, 10, t0), readings(dev, 3, 10, t0), readings(dev, 100, 10, t0)}
 	flags := make([][]bool, len(batches))
 	errs := make([]error, len(batches))
@@ -279,6 +280,13 @@ func TestCoalescing(t *testing.T) {
 				total++
 			}
 		}
+	}
+	after := s.IngestStats()
+	if txs, calls := after.Transactions-before.Transactions, after.Calls-before.Calls; txs != 1 || calls != 3 {
+		t.Errorf("3 queued calls took %d transactions (%d calls), want 1", txs, calls)
+	}
+	if got := after.New - before.New; got != 18 {
+		t.Errorf("IngestStats.New grew by %d, want 18", got)
 	}
 	// seq 0..12 and 100..109 exist once; 0..4 existed before.
 	if want := 8 + 10; total != want {
