@@ -214,7 +214,9 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, mapErr("count users", err)
 }
 
-// CreateSession stores a new refresh token.
+// CreateSession stores a new refresh token; a token of a family that was
+// revoked is stored revoked. ECONFLICT when the token hash exists, EINVALID
+// when the user is not the org's.
 func (s *Store) CreateSession(ctx context.Context, sess *vibemon.Session) error {
 	if sess.TokenHash == "" || sess.FamilyID == "" {
 		return vibemon.Errorf(vibemon.EINVALID, "token hash and family are required.")
@@ -228,8 +230,11 @@ func (s *Store) CreateSession(ctx context.Context, sess *vibemon.Session) error 
 		if n == 0 {
 			return vibemon.Errorf(vibemon.EINVALID, "user_id %d is not a user of org %d.", sess.UserID, sess.OrgID)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, family_id, user_id, org_id, expires_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, sess.TokenHash, sess.FamilyID, sess.UserID, sess.OrgID, sess.ExpiresAt.UnixMilli(), now)
+		// A token added to a revoked family is born revoked: a refresh that
+		// raced with reuse detection must not keep the family alive.
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, family_id, user_id, org_id, expires_at, created_at, revoked_at)
+			VALUES (?, ?, ?, ?, ?, ?, (SELECT min(revoked_at) FROM sessions WHERE family_id = ? AND revoked_at IS NOT NULL))`,
+			sess.TokenHash, sess.FamilyID, sess.UserID, sess.OrgID, sess.ExpiresAt.UnixMilli(), now, sess.FamilyID)
 		if err != nil {
 			return err
 		}

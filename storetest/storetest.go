@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Sessions/Rotation", testSessionRotation},
 		{"Sessions/Expired", testSessionExpired},
 		{"Sessions/RevokeFamily", testSessionRevokeFamily},
+		{"Sessions/ConcurrentUse", testSessionConcurrentUse},
 		{"Assets", testAssets},
 		{"AssetsTenancy", testAssetsTenancy},
 		{"Devices/RegisterIdempotent", testDeviceRegister},
@@ -281,6 +282,37 @@ func testSessionRevokeFamily(t *testing.T, s vibemon.Store) {
 		wantCode(t, err, vibemon.EUNAUTHORIZED)
 	}
 	must(t, s.RevokeFamily(ctx(t), "no-such-family"))
+}
+
+// testSessionConcurrentUse: a token presented twice at once is spent once;
+// the other use is a reuse, so the family ends revoked.
+func testSessionConcurrentUse(t *testing.T, s vibemon.Store) {
+	a := newTenant(t, s, "a")
+	newSession(t, s, a, "t1", "fam", base.Add(time.Hour))
+	const n = 4
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := s.UseSession(context.Background(), "t1", base)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		if err == nil {
+			ok++
+		} else if vibemon.ErrorCode(err) != vibemon.EUNAUTHORIZED {
+			t.Errorf("concurrent UseSession: %v, want nil or unauthorized", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent uses of one token succeeded, want exactly 1", ok, n)
+	}
+	// The winner's rotated token joins a revoked family: it is dead too.
+	newSession(t, s, a, "t2", "fam", base.Add(time.Hour))
+	_, err := s.UseSession(ctx(t), "t2", base)
+	wantCode(t, err, vibemon.EUNAUTHORIZED)
 }
 
 func testAssets(t *testing.T, s vibemon.Store) {
