@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -401,7 +401,6 @@ func TestNaNIsNull(t *testing.T) {
 	if n != 0 || lo != nil {
 		t.Errorf("rollup for an unmeasured metric: n=%d min=%v, want 0 and NULL", n, lo)
 	}
-	_ = math.NaN
 }
 
 // TestErrorsDoNotLeakSQL: a constraint error reaches the caller as an
@@ -451,5 +450,21 @@ func TestRepeatInsideChunk(t *testing.T) {
 	}
 	if n, want := count(t, s, "readings"), len(rs)-2; n != want {
 		t.Errorf("stored %d readings, want %d", n, want)
+	}
+}
+
+// TestOpenOddPath: data dirs with spaces or URI characters open the file
+// that was named, not an escaped variant.
+func TestOpenOddPath(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "my data #1?x=y", "vibe mon.db")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, p)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Errorf("the database file is not at the given path: %v", err)
 	}
 }
