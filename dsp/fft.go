@@ -4,19 +4,23 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"unsafe"
 )
 
 // FFT is a precomputed plan for transforms of one power-of-two size: the
-// twiddle factors and bit-reversal table are built once by NewFFT and only
-// read afterwards, so one plan may be shared by any number of goroutines as
-// long as each passes its own destination buffer.
+// twiddle factors and index tables are built once by NewFFT and only read
+// afterwards, so one plan may be shared by any number of goroutines as long
+// as each passes its own destination buffer.
 //
-// The complex transform is an iterative radix-2² (radix-4 arithmetic on a
-// radix-2 bit-reversed order) decimation in time; the real transform packs
-// the n real samples into n/2 complex ones, runs the half-size complex
-// transform and separates the even and odd parts (the classic
-// real-to-complex half-size trick), so a real transform costs about half a
-// complex one.
+// The complex transform is an iterative decimation in time: a first pass
+// of hard-coded 8-point (log2 n odd) or 4-point (even) DFTs that reads its
+// input straight from the bit-reversed positions (no separate permutation
+// pass), then radix-4 passes with three twiddle multiplications per
+// butterfly, the twiddles of a pass stored next to each other. The real
+// transform views the n real samples as n/2 complex ones, runs the
+// half-size complex transform and separates the even and odd parts (the
+// classic real-to-complex half-size trick), so a real transform costs about
+// half a complex one.
 type FFT struct {
 	n    int
 	half *cplan       // size n/2, for Real
@@ -25,15 +29,18 @@ type FFT struct {
 }
 
 type cplan struct {
-	n      int
-	rev    []int32
-	odd    bool // log2(n) odd: one trivial radix-2 pass first
+	n     int
+	radix int     // 2 (n == 2), 4 or 8: size of the first-pass DFTs
+	rb    []int32 // bit-reversed block offsets of the first pass, n/radix values
+	rev   []int32 // full bit-reversal permutation, for in-place transforms
+	// stages of radix-4 passes: sub-transform size m and, per k < m,
+	// the twiddles W_{4m}^k, W_{4m}^{2k}, W_{4m}^{3k}.
 	stages []stage
 }
 
 type stage struct {
-	m      int
-	w1, w2 []complex128 // W_{4m}^k and W_{4m}^{2k} for k = 0..m-1
+	m          int
+	w1, w2, w3 []complex128
 }
 
 // NewFFT returns a plan for transforms of size n. It panics when n is not a
@@ -54,29 +61,39 @@ func NewFFT(n int) *FFT {
 // Len returns the transform size n.
 func (p *FFT) Len() int { return p.n }
 
+func bitrev(i, lg int) int32 {
+	if lg == 0 {
+		return 0
+	}
+	return int32(bits.Reverse32(uint32(i)) >> (32 - lg))
+}
+
 func newCplan(n int) *cplan {
-	p := &cplan{n: n, rev: make([]int32, n)}
 	lg := bits.TrailingZeros(uint(n))
+	p := &cplan{n: n, rev: make([]int32, n)}
 	for i := range p.rev {
-		if lg == 0 {
-			break
-		}
-		p.rev[i] = int32(bits.Reverse32(uint32(i)) >> (32 - lg))
+		p.rev[i] = bitrev(i, lg)
 	}
-	p.odd = lg%2 == 1
-	m := 1
-	if p.odd {
-		m = 2
+	switch {
+	case n == 2:
+		p.radix = 2
+	case lg%2 == 1:
+		p.radix = 8
+	default:
+		p.radix = 4
 	}
-	for ; 4*m <= n; m *= 4 {
-		st := stage{m: m}
-		if m > 1 {
-			st.w1, st.w2 = make([]complex128, m), make([]complex128, m)
-			for k := 0; k < m; k++ {
-				s1, c1 := math.Sincos(-2 * math.Pi * float64(k) / float64(4*m))
-				s2, c2 := math.Sincos(-2 * math.Pi * float64(2*k) / float64(4*m))
-				st.w1[k] = complex(c1, s1)
-				st.w2[k] = complex(c2, s2)
+	nb := n / p.radix
+	p.rb = make([]int32, nb)
+	for b := range p.rb {
+		p.rb[b] = bitrev(b, bits.TrailingZeros(uint(nb)))
+	}
+	for m := p.radix; 4*m <= n; m *= 4 {
+		st := stage{m: m, w1: make([]complex128, m), w2: make([]complex128, m), w3: make([]complex128, m)}
+		for k := 0; k < m; k++ {
+			for j, w := range [][]complex128{st.w1, st.w2, st.w3} {
+				// Reduce the angle in integers for accuracy.
+				s, c := math.Sincos(-2 * math.Pi * float64(((j+1)*k)%(4*m)) / float64(4*m))
+				w[k] = complex(c, s)
 			}
 		}
 		p.stages = append(p.stages, st)
@@ -84,47 +101,112 @@ func newCplan(n int) *cplan {
 	return p
 }
 
-// run transforms x in place; x must already be in bit-reversed order.
-func (p *cplan) run(x []complex128) {
+// transform computes the DFT of src into dst (n values each, distinct
+// slices).
+func (p *cplan) transform(dst, src []complex128) {
 	n := p.n
-	x = x[:n]
-	if n == 1 {
+	dst, src = dst[:n], src[:n]
+	switch p.radix {
+	case 2:
+		a, b := src[0], src[1]
+		dst[0], dst[1] = a+b, a-b
 		return
+	case 4:
+		first4(dst, src, p.rb)
+	case 8:
+		first8(dst, src, p.rb)
 	}
-	if p.odd {
-		for i := 0; i+1 < n; i += 2 {
-			a, b := x[i], x[i+1]
-			x[i], x[i+1] = a+b, a-b
-		}
+	p.passes(dst)
+}
+
+// first4 writes the 4-point DFTs of the stride-n/4 subsequences of src,
+// in bit-reversed block order, into dst.
+func first4(dst, src []complex128, rb []int32) {
+	q := len(rb)
+	x0 := src[:q]
+	x1, x2, x3 := src[q:2*q][:len(x0)], src[2*q:3*q][:len(x0)], src[3*q:4*q][:len(x0)]
+	for b, rv := range rb {
+		r := int(rv) & (len(x0) - 1) // always rv; lets the compiler drop bounds checks
+		out := dst[4*b : 4*b+4 : 4*b+4]
+		a, bb, c, d := x0[r], x1[r], x2[r], x3[r]
+		t0, t1, t2, t3 := a+c, a-c, bb+d, bb-d
+		out[0] = t0 + t2
+		out[2] = t0 - t2
+		out[1] = complex(real(t1)+imag(t3), imag(t1)-real(t3)) // t1 - j·t3
+		out[3] = complex(real(t1)-imag(t3), imag(t1)+real(t3)) // t1 + j·t3
 	}
+}
+
+// first8 writes the 8-point DFTs of the stride-n/8 subsequences of src,
+// in bit-reversed block order, into dst.
+func first8(dst, src []complex128, rb []int32) {
+	const h = math.Sqrt2 / 2
+	q := len(rb)
+	x0 := src[:q]
+	x1, x2, x3 := src[q:2*q][:len(x0)], src[2*q:3*q][:len(x0)], src[3*q:4*q][:len(x0)]
+	x4, x5, x6, x7 := src[4*q:5*q][:len(x0)], src[5*q:6*q][:len(x0)], src[6*q:7*q][:len(x0)], src[7*q:8*q][:len(x0)]
+	for b, rv := range rb {
+		r := int(rv) & (len(x0) - 1) // always rv; lets the compiler drop bounds checks
+		out := dst[8*b : 8*b+8 : 8*b+8]
+		// Even half: 4-point DFT of x0, x2, x4, x6.
+		a0, a2, a4, a6 := x0[r], x2[r], x4[r], x6[r]
+		s0, s1, s2, s3 := a0+a4, a0-a4, a2+a6, a2-a6
+		e0 := s0 + s2
+		e2 := s0 - s2
+		e1 := complex(real(s1)+imag(s3), imag(s1)-real(s3))
+		e3 := complex(real(s1)-imag(s3), imag(s1)+real(s3))
+		// Odd half: 4-point DFT of x1, x3, x5, x7.
+		b1, b3, b5, b7 := x1[r], x3[r], x5[r], x7[r]
+		u0, u1, u2, u3 := b1+b5, b1-b5, b3+b7, b3-b7
+		o0 := u0 + u2
+		o2 := u0 - u2
+		o1 := complex(real(u1)+imag(u3), imag(u1)-real(u3))
+		o3 := complex(real(u1)-imag(u3), imag(u1)+real(u3))
+		// Twiddles W8^1 = (1-j)/√2, W8^2 = -j, W8^3 = -(1+j)/√2.
+		w1 := complex(h*(real(o1)+imag(o1)), h*(imag(o1)-real(o1)))
+		w2 := complex(imag(o2), -real(o2))
+		w3 := complex(h*(imag(o3)-real(o3)), -h*(real(o3)+imag(o3)))
+		out[0], out[4] = e0+o0, e0-o0
+		out[1], out[5] = e1+w1, e1-w1
+		out[2], out[6] = e2+w2, e2-w2
+		out[3], out[7] = e3+w3, e3-w3
+	}
+}
+
+// passes runs the radix-4 passes over x, which holds the first pass's
+// DFTs.
+func (p *cplan) passes(x []complex128) {
+	n := p.n
 	for _, st := range p.stages {
 		m := st.m
-		if m == 1 {
-			for i := 0; i+3 < n; i += 4 {
-				a, b, c, d := x[i], x[i+1], x[i+2], x[i+3]
-				t0, t1, t2, t3 := a+b, a-b, c+d, c-d
-				t3j := complex(imag(t3), -real(t3)) // -j·t3
-				x[i], x[i+2] = t0+t2, t0-t2
-				x[i+1], x[i+3] = t1+t3j, t1-t3j
-			}
-			continue
-		}
 		for base := 0; base+4*m <= n; base += 4 * m {
 			xa := x[base : base+m]
 			// Equal lengths let the compiler drop the bounds checks.
 			xb := x[base+m : base+2*m][:len(xa)]
 			xc := x[base+2*m : base+3*m][:len(xa)]
 			xd := x[base+3*m : base+4*m][:len(xa)]
-			tw1, tw2 := st.w1[:len(xa)], st.w2[:len(xa)]
+			tw1, tw2, tw3 := st.w1[:len(xa)], st.w2[:len(xa)], st.w3[:len(xa)]
 			for k := range xa {
-				w1, w2 := tw1[k], tw2[k]
-				a, b := xa[k], w2*xb[k]
-				c, d := xc[k], w2*xd[k]
-				t0, t1 := a+b, a-b
-				t2, t3 := w1*(c+d), w1*(c-d)
-				t3j := complex(imag(t3), -real(t3))
-				xa[k], xc[k] = t0+t2, t0-t2
-				xb[k], xd[k] = t1+t3j, t1-t3j
+				a := xa[k]
+				b, c, d := xb[k], xc[k], xd[k]
+				w1, w2, w3 := tw1[k], tw2[k], tw3[k]
+				// b·W^{2k}, c·W^k, d·W^{3k} by hand: real arithmetic the
+				// compiler schedules freely.
+				br := real(b)*real(w2) - imag(b)*imag(w2)
+				bi := real(b)*imag(w2) + imag(b)*real(w2)
+				cr := real(c)*real(w1) - imag(c)*imag(w1)
+				ci := real(c)*imag(w1) + imag(c)*real(w1)
+				dr := real(d)*real(w3) - imag(d)*imag(w3)
+				di := real(d)*imag(w3) + imag(d)*real(w3)
+				t0r, t0i := real(a)+br, imag(a)+bi
+				t1r, t1i := real(a)-br, imag(a)-bi
+				t2r, t2i := cr+dr, ci+di
+				t3r, t3i := cr-dr, ci-di
+				xa[k] = complex(t0r+t2r, t0i+t2i)
+				xc[k] = complex(t0r-t2r, t0i-t2i)
+				// t1 ∓ j·t3
+				xb[k] = complex(t1r+t3i, t1i-t3r)
+				xd[k] = complex(t1r-t3i, t1i+t3r)
 			}
 		}
 	}
@@ -140,26 +222,31 @@ func (p *FFT) Real(dst []complex128, src []float64) []complex128 {
 		panic(fmt.Sprintf("dsp.FFT.Real: size %d needs src >= %d and dst >= %d, got %d and %d", n, n, h+1, len(src), len(dst)))
 	}
 	dst = dst[:h+1]
-	src = src[:n]
-	rev := p.half.rev[:h]
-	for k, r := range rev {
-		dst[r] = complex(src[2*k], src[2*k+1])
-	}
-	p.half.run(dst[:h])
+	// n reals are n/2 complex values in memory (a complex128 is its real
+	// and imaginary float64 in that order, with float64 alignment).
+	z := unsafe.Slice((*complex128)(unsafe.Pointer(&src[0])), h)
+	p.half.transform(dst[:h], z)
 	z0 := dst[0]
 	dst[0] = complex(real(z0)+imag(z0), 0)
 	dst[h] = complex(real(z0)-imag(z0), 0)
-	post := p.post
-	for k := 1; k <= h/2; k++ {
-		zk, zc := dst[k], dst[h-k]
-		zc = complex(real(zc), -imag(zc))
-		e := (zk + zc) * 0.5
-		d := zk - zc
-		o := complex(imag(d)*0.5, -real(d)*0.5) // (zk - zc) / 2j
-		wo := post[k] * o
-		dst[k] = e + wo
-		r := e - wo
-		dst[h-k] = complex(real(r), -imag(r))
+	// Pair bin k (in lo) with bin h-k (in hi, read backwards); equal
+	// lengths let the compiler drop the bounds checks.
+	lo := dst[1 : h/2+1]
+	hi := dst[h/2 : h][:len(lo)]
+	post := p.post[1 : h/2+1][:len(lo)]
+	for i := range lo {
+		j := len(hi) - 1 - i
+		zk, zc := lo[i], hi[j]
+		// e = (zk + conj(zc))/2, o = (zk - conj(zc))/(2j), X = e + w·o.
+		er, ei := 0.5*(real(zk)+real(zc)), 0.5*(imag(zk)-imag(zc))
+		or, oi := 0.5*(imag(zk)+imag(zc)), -0.5*(real(zk)-real(zc))
+		w := post[i]
+		wr := real(w)*or - imag(w)*oi
+		wi := real(w)*oi + imag(w)*or
+		// At k = h/2 both refer to one bin; the second store (the
+		// conjugate) is the right value there.
+		lo[i] = complex(er+wr, ei+wi)
+		hi[j] = complex(er-wr, wi-ei)
 	}
 	return dst
 }
@@ -175,15 +262,52 @@ func (p *FFT) Complex(dst, src []complex128) []complex128 {
 	}
 	dst = dst[:n]
 	if &dst[0] == &src[0] {
-		bitReverseInPlace(dst, p.full.rev)
-	} else {
-		for i, r := range p.full.rev {
-			dst[r] = src[i]
-		}
+		p.full.inPlace(dst)
+		return dst
 	}
-	p.full.run(dst)
+	p.full.transform(dst, src)
 	return dst
 }
+
+// inPlace transforms x in place: a bit-reversal permutation, then the
+// first pass on consecutive blocks, then the radix-4 passes.
+func (p *cplan) inPlace(x []complex128) {
+	x = x[:p.n]
+	for i, r := range p.rev {
+		if int(r) > i {
+			x[i], x[r] = x[r], x[i]
+		}
+	}
+	// After the permutation, block b's natural-order inputs sit at
+	// radix·b + bitrev(t); the first pass expects stride-q subsequences,
+	// which the identity block table and a transposed view give.
+	switch p.radix {
+	case 2:
+		a, b := x[0], x[1]
+		x[0], x[1] = a+b, a-b
+		return
+	case 4:
+		for b := 0; b < p.n; b += 4 {
+			a, bb, c, d := x[b], x[b+2], x[b+1], x[b+3] // natural order 0,1,2,3
+			t0, t1, t2, t3 := a+c, a-c, bb+d, bb-d
+			x[b] = t0 + t2
+			x[b+2] = t0 - t2
+			x[b+1] = complex(real(t1)+imag(t3), imag(t1)-real(t3))
+			x[b+3] = complex(real(t1)-imag(t3), imag(t1)+real(t3))
+		}
+	case 8:
+		var blk [8]complex128
+		for b := 0; b < p.n; b += 8 {
+			// Natural order t sits at bitrev3(t).
+			in := [8]complex128{x[b], x[b+4], x[b+2], x[b+6], x[b+1], x[b+5], x[b+3], x[b+7]}
+			first8(blk[:], in[:], identity1[:])
+			copy(x[b:b+8], blk[:])
+		}
+	}
+	p.passes(x)
+}
+
+var identity1 = [1]int32{0}
 
 // Inverse computes the inverse complex transform, scaled by 1/n so that
 // Inverse(Complex(x)) == x, with the same buffer rules as Complex.
@@ -194,29 +318,13 @@ func (p *FFT) Inverse(dst, src []complex128) []complex128 {
 	}
 	dst = dst[:n]
 	// ifft(x) = conj(fft(conj(x)))/n.
-	if &dst[0] == &src[0] {
-		for i, v := range dst {
-			dst[i] = complex(real(v), -imag(v))
-		}
-		bitReverseInPlace(dst, p.full.rev)
-	} else {
-		for i, r := range p.full.rev {
-			v := src[i]
-			dst[r] = complex(real(v), -imag(v))
-		}
+	for i, v := range src[:n] {
+		dst[i] = complex(real(v), -imag(v))
 	}
-	p.full.run(dst)
+	p.full.inPlace(dst)
 	s := 1 / float64(n)
 	for i, v := range dst {
 		dst[i] = complex(real(v)*s, -imag(v)*s)
 	}
 	return dst
-}
-
-func bitReverseInPlace(x []complex128, rev []int32) {
-	for i, r := range rev {
-		if int(r) > i {
-			x[i], x[r] = x[r], x[i]
-		}
-	}
 }
