@@ -124,7 +124,7 @@ func (p *cplan) transform(dst, src []complex128) {
 func first4(dst, src []complex128, rb []int32) {
 	q := len(rb)
 	x0 := src[:q]
-	x1, x2, x3 := src[q:2*q][:len(x0)], src[2*q:3*q][:len(x0)], src[3*q:4*q][:len(x0)]
+	x1, x2, x3 := src[q : 2*q][:len(x0)], src[2*q : 3*q][:len(x0)], src[3*q : 4*q][:len(x0)]
 	for b, rv := range rb {
 		r := int(rv) & (len(x0) - 1) // always rv; lets the compiler drop bounds checks
 		out := dst[4*b : 4*b+4 : 4*b+4]
@@ -143,8 +143,8 @@ func first8(dst, src []complex128, rb []int32) {
 	const h = math.Sqrt2 / 2
 	q := len(rb)
 	x0 := src[:q]
-	x1, x2, x3 := src[q:2*q][:len(x0)], src[2*q:3*q][:len(x0)], src[3*q:4*q][:len(x0)]
-	x4, x5, x6, x7 := src[4*q:5*q][:len(x0)], src[5*q:6*q][:len(x0)], src[6*q:7*q][:len(x0)], src[7*q:8*q][:len(x0)]
+	x1, x2, x3 := src[q : 2*q][:len(x0)], src[2*q : 3*q][:len(x0)], src[3*q : 4*q][:len(x0)]
+	x4, x5, x6, x7 := src[4*q : 5*q][:len(x0)], src[5*q : 6*q][:len(x0)], src[6*q : 7*q][:len(x0)], src[7*q : 8*q][:len(x0)]
 	for b, rv := range rb {
 		r := int(rv) & (len(x0) - 1) // always rv; lets the compiler drop bounds checks
 		out := dst[8*b : 8*b+8 : 8*b+8]
