@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -23,6 +24,12 @@ type Config struct {
 	Alerts   *alerting.Engine
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// DeviceCacheTTL is how long a device looked up for a batch is reused
+	// for later batches: a gateway sends the same devices every few
+	// seconds, and the lookup was a tenth of the ingest cost. A device
+	// deleted or moved to another asset is seen within this time. Defaults
+	// to 5 s; negative disables the cache.
+	DeviceCacheTTL time.Duration
 	// OnlineWindow is how recent a reading must be to mark its device
 	// online and to be streamed live; readings synced late from a gateway
 	// queue are stored but neither. Defaults to 2 minutes.
@@ -32,6 +39,16 @@ type Config struct {
 // Service runs the pipeline. It is safe for concurrent use.
 type Service struct {
 	cfg Config
+
+	mu      sync.Mutex
+	devices map[deviceKey]cachedDevice
+}
+
+type deviceKey struct{ org, id int64 }
+
+type cachedDevice struct {
+	dev     *vibemon.Device // nil: not the org's
+	expires time.Time
 }
 
 // New returns a Service.
@@ -45,7 +62,10 @@ func New(cfg Config) *Service {
 	if cfg.OnlineWindow == 0 {
 		cfg.OnlineWindow = 2 * time.Minute
 	}
-	return &Service{cfg: cfg}
+	if cfg.DeviceCacheTTL == 0 {
+		cfg.DeviceCacheTTL = 5 * time.Second
+	}
+	return &Service{cfg: cfg, devices: map[deviceKey]cachedDevice{}}
 }
 
 // Ingest stores the valid readings of rs for orgID and reports, per reading,
@@ -65,15 +85,11 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 		}
 		dev, seen := devices[r.DeviceID]
 		if !seen {
-			d, err := s.cfg.Store.GetDevice(ctx, orgID, r.DeviceID)
-			switch vibemon.ErrorCode(err) {
-			case "":
-				dev = d
-			case vibemon.ENOTFOUND:
-				dev = nil
-			default:
-				return vibemon.IngestResult{}, fmt.Errorf("look up device %d: %w", r.DeviceID, err)
+			d, err := s.device(ctx, orgID, r.DeviceID, now)
+			if err != nil {
+				return vibemon.IngestResult{}, err
 			}
+			dev = d
 			devices[r.DeviceID] = dev
 		}
 		if dev == nil {
@@ -102,6 +118,36 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	// From here on the readings are durable: failures are logged, not returned.
 	s.afterCommit(context.WithoutCancel(ctx), orgID, devices, fresh, now)
 	return res, nil
+}
+
+// device returns the org's device id, nil when the org has no such device.
+func (s *Service) device(ctx context.Context, orgID, id int64, now time.Time) (*vibemon.Device, error) {
+	key := deviceKey{orgID, id}
+	if s.cfg.DeviceCacheTTL > 0 {
+		s.mu.Lock()
+		c, ok := s.devices[key]
+		s.mu.Unlock()
+		if ok && now.Before(c.expires) {
+			return c.dev, nil
+		}
+	}
+	d, err := s.cfg.Store.GetDevice(ctx, orgID, id)
+	switch vibemon.ErrorCode(err) {
+	case "":
+	case vibemon.ENOTFOUND:
+		d = nil
+	default:
+		return nil, fmt.Errorf("look up device %d: %w", id, err)
+	}
+	if s.cfg.DeviceCacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.devices) > 100000 {
+			clear(s.devices) // bounded: a rebuild costs one lookup per device
+		}
+		s.devices[key] = cachedDevice{dev: d, expires: now.Add(s.cfg.DeviceCacheTTL)}
+		s.mu.Unlock()
+	}
+	return d, nil
 }
 
 func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int64]*vibemon.Device, fresh []vibemon.Reading, now time.Time) {

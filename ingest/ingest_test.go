@@ -236,3 +236,24 @@ func TestLateAndBulkReadingsAreStoredButNotStreamed(t *testing.T) {
 		t.Fatalf("streamed seqs %v, want the newest 32 current readings (1068..1099) in time order", seqs)
 	}
 }
+
+func TestDeletedDeviceIsRejectedOnceTheCacheExpires(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if res, err := f.svc.Ingest(ctx, f.orgA, []vibemon.Reading{f.reading(f.devA, 1, 40)}); err != nil || res.Accepted != 1 {
+		t.Fatalf("first batch: %+v, %v", res, err)
+	}
+	if err := f.store.DeleteDevice(ctx, f.orgA, f.devA.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Within the cache's lifetime the store's own check refuses the batch
+	// whole: nothing is written for a deleted device either way.
+	if _, err := f.svc.Ingest(ctx, f.orgA, []vibemon.Reading{f.reading(f.devA, 2, 40)}); vibemon.ErrorCode(err) != vibemon.ENOTFOUND {
+		t.Fatalf("batch for a just-deleted device: error %v, want not_found", err)
+	}
+	f.now = f.now.Add(6 * time.Second)
+	res, err := f.svc.Ingest(ctx, f.orgA, []vibemon.Reading{f.reading(f.devA, 3, 40)})
+	if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != vibemon.ENOTFOUND {
+		t.Fatalf("after the cache expired: %+v, %v; want the reading rejected as not_found", res, err)
+	}
+}
