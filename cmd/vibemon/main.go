@@ -29,6 +29,7 @@ Usage:
   vibemon serve   [flags]   the server
   vibemon user    COMMAND   manage users (create, set-password, list)
   vibemon bench   ingest    measure ingest through the API against a direct insert
+  vibemon analyze FILE...   offline analysis of recordings (CSV, WAV, raw float32)
   vibemon version           print the version
 
 Run "vibemon COMMAND --help" for a command's flags. Settings can also come
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runUser(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "analyze":
+		err = runAnalyze(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vibemon", version)
 	case "help", "-h", "--help":
