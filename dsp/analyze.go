@@ -75,6 +75,8 @@ type Analyzer struct {
 	env     envelopeEngine
 	scratch []float64
 	pk      []Peak
+	detK    float64
+	detDB   [64]float64 // detection levels by window width, for detK
 }
 
 // NewAnalyzer returns an Analyzer.
@@ -188,27 +190,42 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 		dst.FaultHz = dst.Orders.Hz(shaft)
 	}
 
+	// The demodulation band is chosen once, on the radial axis with the
+	// most impulsive signal (highest kurtosis), and used on every axis:
+	// the structural resonances that carry bearing impacts are transfer
+	// paths shared by all axes of one housing, and one kurtogram costs a
+	// third of three.
+	ref := -1
+	for i := range dst.Axes {
+		if i == o.AxialAxis-1 && len(dst.Axes) > 1 {
+			continue
+		}
+		if ref < 0 || dst.Axes[i].Features.Kurtosis > dst.Axes[ref].Features.Kurtosis {
+			ref = i
+		}
+	}
+	k0, bw, sk, chosen := a.envelopeBand(a.segs[segStart[ref]:segStart[ref+1]], dst.Axes[ref].Spectrum.DF, fs, shaft, dst.FaultHz, o)
 	for i := range dst.Axes {
 		ax := &dst.Axes[i]
 		ax.Peaks = FindPeaks(ax.Peaks, ax.Spectrum.Amp, ax.Floor, ax.Spectrum.DF, PeakOptions{ShaftHz: shaft})
-		a.envelope(&ax.Envelope, a.segs[segStart[i]:segStart[i+1]], ax.Spectrum.DF, fs, shaft, dst.FaultHz, o)
+		ax.Envelope.SK, ax.Envelope.Chosen = sk, chosen
+		a.envelope(&ax.Envelope, a.segs[segStart[i]:segStart[i+1]], ax.Spectrum.DF, shaft, k0, bw)
 	}
 
 	a.diagnose(dst, shaft, limits, o)
 	return nil
 }
 
-// envelope chooses the demodulation band and computes the envelope
-// spectrum of one axis.
-func (a *Analyzer) envelope(dst *Envelope, segs [][]complex128, df, fs, shaft float64, hz FaultOrders, o Options) {
+// envelopeBand chooses the demodulation band [k0, k0+w) in bins of the
+// segment spectra segs: the caller's band, or the one with the largest
+// spectral kurtosis (sk, chosen true).
+func (a *Analyzer) envelopeBand(segs [][]complex128, df, fs, shaft float64, hz FaultOrders, o Options) (k0, w int, sk float64, chosen bool) {
 	h := len(segs[0]) - 1
+	// Bearing impacts ring the structure's resonances; a sensor's
+	// low-pass attenuates signal and noise above its corner alike, so
+	// the envelope may use everything up to the anti-alias limit.
 	top := 0.45 * fs
-	if o.LowPassHz > 0 {
-		top = min(top, o.LowPassHz)
-	}
 	kHi := min(h, int(top/df))
-	var k0, w int
-	dst.SK, dst.Chosen = 0, false
 	if o.EnvBand.Hi > o.EnvBand.Lo && o.EnvBand.Lo >= 0 {
 		k0 = int(o.EnvBand.Lo / df)
 		w = 1
@@ -218,36 +235,44 @@ func (a *Analyzer) envelope(dst *Envelope, segs [][]complex128, df, fs, shaft fl
 		if k0+w > h {
 			k0 = max(0, h-w)
 		}
-	} else {
-		// The band must be wide enough to hold the defect's sidebands up
-		// to its third harmonic, and sit above the shaft-harmonic region
-		// (10× shaft) where deterministic low-order vibration dominates.
-		maxF := max(hz.BPFI, hz.BPFO)
-		need := 3*maxF + shaft
-		lowEdge := max(10*shaft, 2*maxF)
-		if maxF == 0 {
-			need = fs / 16
-			lowEdge = max(10*shaft, fs/64)
-		}
-		wmin := 8
-		for float64(wmin)*df < need {
-			wmin *= 2
-		}
-		kLo := int(math.Ceil(lowEdge / df))
-		best, ok := a.env.kurtogram(segs, wmin, kLo, kHi)
-		if !ok {
-			// Too little bandwidth for the rule: demodulate all above
-			// the low edge.
-			w = 8
-			k := min(kLo, h/2)
-			for w*2 <= kHi-k {
-				w *= 2
-			}
-			k0 = max(1, kHi-w)
-		} else {
-			k0, w = best.k0, best.w
-			dst.SK, dst.Chosen = best.s2, true
-		}
+		return k0, w, 0, false
+	}
+	// The band must be wide enough to hold the defect's sidebands up
+	// to its third harmonic, and sit above the shaft-harmonic region
+	// (10× shaft) where deterministic low-order vibration dominates.
+	maxF := max(hz.BPFI, hz.BPFO)
+	need := 3*maxF + shaft
+	lowEdge := max(10*shaft, 2*maxF)
+	if maxF == 0 {
+		need = fs / 16
+		lowEdge = max(10*shaft, fs/64)
+	}
+	wmin := 8
+	for float64(wmin)*df < need {
+		wmin *= 2
+	}
+	kLo := int(math.Ceil(lowEdge / df))
+	best, ok := a.env.kurtogram(segs, wmin, kLo, kHi)
+	if ok {
+		return best.k0, best.w, best.s2, true
+	}
+	// Too little bandwidth for the rule (a low sample rate): demodulate
+	// the widest power-of-two band below the top that still clears the
+	// shaft harmonics' region, 10× shaft.
+	kMin := max(1, int(math.Ceil(10*shaft/df)))
+	w = 8
+	for w*2 <= kHi-min(kMin, kHi/2) {
+		w *= 2
+	}
+	return max(1, kHi-w), w, 0, false
+}
+
+// envelope computes the envelope spectrum of one axis over band
+// [k0, k0+w) of its segment spectra.
+func (a *Analyzer) envelope(dst *Envelope, segs [][]complex128, df, shaft float64, k0, w int) {
+	h := len(segs[0]) - 1
+	if k0+w > h {
+		k0 = max(0, h-w)
 	}
 	dst.Band = Band{float64(k0) * df, float64(k0+w) * df}
 	a.env.spectrum(dst, segs, k0, w, df)

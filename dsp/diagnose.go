@@ -59,6 +59,24 @@ type item struct {
 	series bool // a harmonic of a defect frequency, not a sideband
 }
 
+// detection is detectionDB(k, m, 0.01), remembered for the last k: the
+// level depends only on the averaging and the window width, and the
+// bearing rules ask for the same few widths on every axis.
+func (a *Analyzer) detection(k float64, m int) float64 {
+	if k != a.detK {
+		a.detK = k
+		clear(a.detDB[:])
+	}
+	if m < len(a.detDB) {
+		if v := a.detDB[m]; v != 0 {
+			return v
+		}
+		a.detDB[m] = detectionDB(k, m, 0.01)
+		return a.detDB[m]
+	}
+	return detectionDB(k, m, 0.01)
+}
+
 // diagnose applies the rules to the computed spectra.
 func (a *Analyzer) diagnose(r *Result, shaft float64, limits ZoneLimits, o Options) {
 	if shaft > 0 && o.Bearing.Elements != 0 {
@@ -145,7 +163,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 			for _, it := range ru.items {
 				tol := slipTol*it.f + env.DF
 				m := int(2*tol/env.DF) + 1
-				thr := detectionDB(k, m, 0.01)
+				thr := a.detection(k, m)
 				bin, db, ok := lineAt(env.Amp, env.Floor, env.DF, it.f, tol)
 				if !ok {
 					continue

@@ -38,14 +38,22 @@ func TimeFeatures(f *Features, x []float64) {
 		mean += v
 	}
 	mean /= float64(len(x))
-	var m2, m4, pk float64
+	var m2, m4 float64
+	lo, hi := x[0], x[0]
 	for _, v := range x {
 		d := v - mean
 		d2 := d * d
 		m2 += d2
 		m4 += d2 * d2
-		pk = max(pk, math.Abs(d))
+		// Plain comparisons: the max builtin's NaN rules cost branches.
+		if v > hi {
+			hi = v
+		}
+		if v < lo {
+			lo = v
+		}
 	}
+	pk := max(hi-mean, mean-lo)
 	m2 /= float64(len(x))
 	m4 /= float64(len(x))
 	f.AccRMS = math.Sqrt(m2)

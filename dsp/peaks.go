@@ -51,22 +51,15 @@ func FindPeaks(dst []Peak, amp, floor []float64, df float64, o PeakOptions) []Pe
 		hi = min(hi, int(o.MaxHz/df))
 	}
 	ratio := math.Pow(10, minDB/20)
+	// Collect candidates with their amplitude ratio over the floor (the
+	// ordering key: dB is monotone in it), keep the highest, and only
+	// then pay for the logarithms of dB and the interpolation.
 	for k := lo; k <= hi; k++ {
 		a := amp[k]
 		if a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 || a < ratio*floor[k] {
 			continue
 		}
-		db := 20 * math.Log10(a/floor[k])
-		if db < minDB {
-			continue
-		}
-		p := refinePeak(amp, k, df)
-		p.DB = db
-		p.Floor = floor[k]
-		if o.ShaftHz > 0 {
-			p.Order = p.Freq / o.ShaftHz
-		}
-		dst = append(dst, p)
+		dst = append(dst, Peak{Bin: k, DB: a / floor[k]})
 	}
 	slices.SortFunc(dst, func(a, b Peak) int {
 		switch {
@@ -75,10 +68,20 @@ func FindPeaks(dst []Peak, amp, floor []float64, df float64, o PeakOptions) []Pe
 		case a.DB < b.DB:
 			return 1
 		}
-		return 0
+		return a.Bin - b.Bin
 	})
 	if len(dst) > maxN {
 		dst = dst[:maxN]
+	}
+	for i := range dst {
+		k := dst[i].Bin
+		p := refinePeak(amp, k, df)
+		p.DB = 20 * math.Log10(amp[k]/floor[k])
+		p.Floor = floor[k]
+		if o.ShaftHz > 0 {
+			p.Order = p.Freq / o.ShaftHz
+		}
+		dst[i] = p
 	}
 	return dst
 }

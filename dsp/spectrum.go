@@ -177,7 +177,7 @@ func median(s []float64) float64 {
 // smaller or equal values before it, and returns it.
 func selectKth(s []float64, k int) float64 {
 	lo, hi := 0, len(s)-1
-	for lo < hi {
+	for hi-lo > 12 {
 		// Median of three as pivot keeps sorted input linear.
 		mid := lo + (hi-lo)/2
 		if s[mid] < s[lo] {
@@ -212,6 +212,15 @@ func selectKth(s []float64, k int) float64 {
 		default:
 			return s[k]
 		}
+	}
+	// A short range: insertion sort beats further partitioning.
+	for i := lo + 1; i <= hi; i++ {
+		v := s[i]
+		j := i
+		for ; j > lo && s[j-1] > v; j-- {
+			s[j] = s[j-1]
+		}
+		s[j] = v
 	}
 	return s[k]
 }
