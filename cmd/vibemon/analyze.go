@@ -736,7 +736,7 @@ func writeAnalysisText(w io.Writer, r *analysisReport) {
 		shown++
 		where := ""
 		if f.Axis != "" && len(r.Axes) > 1 {
-			where = " [" + f.Axis + "]"
+			where = " (strongest on " + f.Axis + ")"
 		}
 		fmt.Fprintf(w, "  %d. %s%s\n", shown, f.Summary, where)
 	}
@@ -745,7 +745,10 @@ func writeAnalysisText(w io.Writer, r *analysisReport) {
 	}
 	fmt.Fprintln(w)
 
-	for _, a := range r.Axes {
+	for i, a := range r.Axes {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
 		fmt.Fprintf(w, "Spectrum peaks, %s (acceleration, highest over the floor first)\n", a.Name)
 		if len(a.Peaks) == 0 {
 			fmt.Fprintln(w, "  none above the floor")
