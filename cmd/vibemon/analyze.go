@@ -523,6 +523,9 @@ func buildReport(path string, rec *recording.Recording, res *dsp.Result, cfg *an
 		if shaft > 0 {
 			br.BPFO, br.BPFI, br.BSF, br.FTF = ptr(res.FaultHz.BPFO), ptr(res.FaultHz.BPFI), ptr(res.FaultHz.BSF), ptr(res.FaultHz.FTF)
 		}
+		if res.RPMEstimated && shaft > 0 {
+			rep.Notes = append(rep.Notes, "bearing fault frequencies scale with the shaft speed, which was estimated: the estimate can lock onto a harmonic or a strong bearing line, so confirm the speed and give --rpm before acting on a bearing finding")
+		}
 		if b.Estimated {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("bearing %s geometry is %s; fault frequencies may be off by a few per cent", b.Designation, b.Source))
 		}
