@@ -75,6 +75,13 @@ type Analyzer struct {
 	env     envelopeEngine
 	scratch []float64
 	pk      []Peak
+	// Spectra at the envelope's resolution when it differs from the
+	// main one, and per axis the spectrum the shaft-order rules read
+	// (whichever resolves finer) with its floor.
+	fine      []Spectrum
+	fineFloor [][]float64
+	ord       []*Spectrum
+	ordFloor  [][]float64
 	detK    float64
 	detDB   [64]float64 // detection levels by window width, for detK
 }
@@ -149,29 +156,62 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 	dst.VelRMS = 0
 	band, covered := VelocityBand(o.VelBandLo, o.VelBandHi, fs, o.LowPassHz)
 
-	// Pass 1: features and spectra; keep each axis's segment spectra for
-	// the envelope, which needs the shaft speed first.
+	// The envelope and the shaft-order rules need a finer resolution
+	// than the 4096-point spectrum gives at high sample rates (6.25 Hz at
+	// 25.6 kHz cannot separate 0.5× from 1× on a 25 Hz shaft), and the
+	// envelope of a slow record wants averages: envelope segments are
+	// nE samples, about 1 Hz resolution as far as the record allows two
+	// half-overlapping segments.
+	nE := envelopeLen(fs, minLen, n)
+	a.ord = resize(a.ord, len(signals))
+	a.ordFloor = resize(a.ordFloor, len(signals))
+
+	// Pass 1: features and spectra; keep each axis's envelope segment
+	// spectra, which need the shaft speed first.
 	segStart := make([]int, 0, 4)
 	a.segs = a.segs[:0]
+	keep := func(X []complex128) {
+		j := len(a.segs)
+		if j == len(a.segBufs) {
+			a.segBufs = append(a.segBufs, nil)
+		}
+		buf := resize(a.segBufs[j], len(X))
+		a.segBufs[j] = buf
+		copy(buf, X)
+		a.segs = append(a.segs, buf)
+	}
+	var we *Welch
+	if nE != n {
+		if we = a.welch[nE]; we == nil {
+			we = NewWelch(nE)
+			a.welch[nE] = we
+		}
+		a.fine = resize(a.fine, len(signals))
+		a.fineFloor = resize(a.fineFloor, len(signals))
+	}
 	for i, x := range signals {
 		ax := &dst.Axes[i]
 		TimeFeatures(&ax.Features, x)
 		segStart = append(segStart, len(a.segs))
-		w.Estimate(&ax.Spectrum, x, fs, overlap, func(X []complex128) {
-			j := len(a.segs)
-			if j == len(a.segBufs) {
-				a.segBufs = append(a.segBufs, make([]complex128, n/2+1))
-			}
-			buf := resize(a.segBufs[j], n/2+1)
-			a.segBufs[j] = buf
-			copy(buf, X)
-			a.segs = append(a.segs, buf)
-		})
+		if we == nil {
+			w.Estimate(&ax.Spectrum, x, fs, overlap, keep)
+		} else {
+			w.Estimate(&ax.Spectrum, x, fs, overlap, nil)
+		}
 		ax.Features.VelBand, ax.Features.ISOBandCovered = band, covered
 		ax.Features.VelRMS = VelocityRMS(&ax.Spectrum, band)
 		dst.VelRMS = max(dst.VelRMS, ax.Features.VelRMS)
 		a.scratch = resize(a.scratch, 64)
 		ax.Floor = MedianFloor(ax.Floor, ax.Spectrum.Amp, 64, a.scratch)
+		a.ord[i], a.ordFloor[i] = &ax.Spectrum, ax.Floor
+		if we != nil {
+			fsp := &a.fine[i]
+			we.Estimate(fsp, x, fs, 0.5, keep)
+			if nE > n {
+				a.fineFloor[i] = MedianFloor(a.fineFloor[i], fsp.Amp, 64, a.scratch)
+				a.ord[i], a.ordFloor[i] = fsp, a.fineFloor[i]
+			}
+		}
 	}
 	segStart = append(segStart, len(a.segs))
 	dst.Zone = limits.Zone(dst.VelRMS)
@@ -204,12 +244,13 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 			ref = i
 		}
 	}
-	k0, bw, sk, chosen := a.envelopeBand(a.segs[segStart[ref]:segStart[ref+1]], dst.Axes[ref].Spectrum.DF, fs, shaft, dst.FaultHz, o)
+	envDF := fs / float64(nE)
+	k0, bw, sk, chosen := a.envelopeBand(a.segs[segStart[ref]:segStart[ref+1]], envDF, fs, shaft, dst.FaultHz, o)
 	for i := range dst.Axes {
 		ax := &dst.Axes[i]
 		ax.Peaks = FindPeaks(ax.Peaks, ax.Spectrum.Amp, ax.Floor, ax.Spectrum.DF, PeakOptions{ShaftHz: shaft})
 		ax.Envelope.SK, ax.Envelope.Chosen = sk, chosen
-		a.envelope(&ax.Envelope, a.segs[segStart[i]:segStart[i+1]], ax.Spectrum.DF, shaft, k0, bw)
+		a.envelope(&ax.Envelope, a.segs[segStart[i]:segStart[i+1]], envDF, shaft, k0, bw)
 	}
 
 	a.diagnose(dst, shaft, limits, o)
@@ -279,6 +320,27 @@ func (a *Analyzer) envelope(dst *Envelope, segs [][]complex128, df, shaft float6
 	a.scratch = resize(a.scratch, 64)
 	dst.Floor = MedianFloor(dst.Floor, dst.Amp, 32, a.scratch)
 	dst.Peaks = FindPeaks(dst.Peaks, dst.Amp, dst.Floor, df, PeakOptions{ShaftHz: shaft, Max: 12})
+}
+
+// envelopeLen is the envelope's segment length for a record of length
+// samples at fs whose spectrum uses n-point segments: the power of two of
+// about 1 Hz resolution (fs/1 Hz rounded up), but short enough for two
+// half-overlapping segments. When that is shorter than n only because the
+// record is short, n is kept (the main spectrum's segments are reused).
+func envelopeLen(fs float64, length, n int) int {
+	target := 256
+	for float64(target) < fs {
+		target *= 2
+	}
+	fit := 256
+	for 3*fit <= length {
+		fit *= 2
+	}
+	nE := min(target, fit)
+	if nE < n && target >= n {
+		return n
+	}
+	return max(nE, 256)
 }
 
 // detectionDB is the height over the median floor that the strongest bin

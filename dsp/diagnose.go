@@ -238,14 +238,15 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 		ev      []Evidence
 		vrms    float64
 	}
-	measure := func(ax *AxisResult) orders {
+	measure := func(ai int) orders {
+		ax := &r.Axes[ai]
 		var out orders
-		s := &ax.Spectrum
+		s, floor := a.ord[ai], a.ordFloor[ai]
 		thr := detectionDB(effectiveSegments(s.Segments, 0.5), 3, 0.01)
 		out.vrms = ax.Features.VelRMS
 		for h := 1; h <= 10; h++ {
 			f := float64(h) * shaft
-			bin, db, ok := lineAt(s.Amp, ax.Floor, s.DF, f, max(s.DF, 0.01*f))
+			bin, db, ok := lineAt(s.Amp, floor, s.DF, f, max(s.DF, 0.01*f))
 			if !ok {
 				break
 			}
@@ -263,7 +264,7 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 		}
 		for _, ho := range []float64{0.5, 1.5, 2.5, 3.5} {
 			f := ho * shaft
-			bin, db, ok := lineAt(s.Amp, ax.Floor, s.DF, f, max(s.DF, 0.01*f))
+			bin, db, ok := lineAt(s.Amp, floor, s.DF, f, max(s.DF, 0.01*f))
 			if ok && db >= thr {
 				out.half++
 				out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%.1fx", ho), Spectrum: "velocity", Expected: f,
@@ -276,14 +277,14 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 	imb.Fault, mis.Fault, loose.Fault = FaultImbalance, FaultMisalignment, FaultLooseness
 	var axial *orders
 	if o.AxialAxis > 0 && o.AxialAxis <= len(r.Axes) {
-		m := measure(&r.Axes[o.AxialAxis-1])
+		m := measure(o.AxialAxis - 1)
 		axial = &m
 	}
 	for ai := range r.Axes {
 		if ai == o.AxialAxis-1 {
 			continue
 		}
-		m := measure(&r.Axes[ai])
+		m := measure(ai)
 		if m.vrms <= 0 {
 			continue
 		}
