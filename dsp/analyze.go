@@ -82,8 +82,8 @@ type Analyzer struct {
 	fineFloor [][]float64
 	ord       []*Spectrum
 	ordFloor  [][]float64
-	detK    float64
-	detDB   [64]float64 // detection levels by window width, for detK
+	detK      float64
+	detDB     [64]float64 // detection levels by window width, for detK
 }
 
 // NewAnalyzer returns an Analyzer.
