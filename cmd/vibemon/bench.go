@@ -35,7 +35,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	batch := fs.Int("batch", 1000, "readings per batch")
 	clients := fs.Int("clients", 4, "concurrent clients")
 	devices := fs.Int("devices", 100, "devices the readings are spread over")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the HTTP run to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of both runs to this file")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -90,11 +90,6 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	for i, b := range apiBatches {
 		bodies[i], sizes[i] = bench.EncodeBatch(b), len(b)
 	}
-	d, err := bench.DirectIngest(ctx, direct, org.ID, directRows, *clients)
-	if err != nil {
-		return fmt.Errorf("direct ingest: %w", err)
-	}
-	fmt.Fprintln(stdout, d)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -106,6 +101,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer pprof.StopCPUProfile()
 	}
+	d, err := bench.DirectIngest(ctx, direct, org.ID, directRows, *clients)
+	if err != nil {
+		return fmt.Errorf("direct ingest: %w", err)
+	}
+	fmt.Fprintln(stdout, d)
 	h, err := bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes, *clients)
 	if err != nil {
 		return fmt.Errorf("HTTP ingest: %w", err)
