@@ -179,7 +179,16 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 					if x.fault == ru.fault {
 						continue
 					}
-					if (x.series && it.series && math.Abs(x.f-it.f) < env.DF) || math.Abs(f-x.f) < math.Abs(f-it.f) {
+					// A shaft harmonic closer than 1.5 bins to the
+					// predicted line cannot be told from it by where the
+					// peak sits (the peak of two unresolved lines lies
+					// between them); the defect's own family, whose
+					// higher members drift away from the shaft orders,
+					// decides instead.
+					if x.fault == "shaft" && math.Abs(x.f-it.f) < 1.5*env.DF {
+						continue
+					}
+					if (x.series && it.series && math.Abs(x.f-it.f) < env.DF) || slipDistance(x.fault, x.f, f) < slipDistance(ru.fault, it.f, f) {
 						e.Present, e.Ambiguous = false, true
 						break
 					}
@@ -211,6 +220,31 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 		best.Summary = summarize(best.Evidence)
 		r.Findings = append(r.Findings, best)
 	}
+}
+
+// slipDistance is how far (Hz) the line at f lies from what hypothesis
+// fault predicts for the kinematic line at want. Real bearings slip: the
+// cage and what rides on it (outer-race passes, ball spin, cage) run up to
+// slipTol slower than kinematics, the inner-race passes a little faster
+// (BPFI = n·(shaft − FTF)); shaft harmonics sit where the given speed puts
+// them. A line inside the predicted range is at distance 0, so a line 1 %
+// below BPFO is the outer race's, not a shaft harmonic's that happens to
+// be nearer the kinematic value.
+func slipDistance(fault string, want, f float64) float64 {
+	lo, hi := want, want
+	switch fault {
+	case FaultOuterRace, FaultBall, FaultCage:
+		lo = want * (1 - slipTol)
+	case FaultInnerRace:
+		hi = want * (1 + slipTol/2)
+	}
+	switch {
+	case f < lo:
+		return lo - f
+	case f > hi:
+		return f - hi
+	}
+	return 0
 }
 
 func nearShaftHarmonic(f, shaft, df float64) bool {
