@@ -200,7 +200,7 @@ func TestNodeStreamsSummaries(t *testing.T) {
 
 // TestRingSurvivesDisconnect: a node that loses its gateway for 90
 // minutes at a 60 s interval with room for 60 summaries keeps the newest
-// 60 and counts 30 dropped: the one sent before the link went down counts
+// 60 and counts 31 dropped (91 windows in 90 min 6 s): the one sent before the link went down counts
 // too, because a notification still queued in the radio at a disconnect
 // may never have arrived (the ring rewinds on disconnect). After
 // reconnecting and ResumeFrom it sends the 60 plus a DataLost event.
@@ -227,8 +227,8 @@ func TestRingSurvivesDisconnect(t *testing.T) {
 		t.Fatalf("after 59 min: %d unsent, %d dropped; want 60, 0 (nothing lost up to capacity)", got, r.node.Ring().Dropped())
 	}
 	r.run(r.clk.t.Add(31 * time.Minute))
-	if got, d := r.node.Ring().Len(), r.node.Ring().Dropped(); got != 60 || d != 30 {
-		t.Fatalf("after 90 min: %d held, %d dropped; want 60 held, 30 dropped (oldest first)", got, d)
+	if got, d := r.node.Ring().Len(), r.node.Ring().Dropped(); got != 60 || d != 31 {
+		t.Fatalf("after 90 min: %d held, %d dropped; want 60 held, 31 dropped (oldest first)", got, d)
 	}
 	r.link.connected = true
 	r.run(r.clk.t.Add(time.Second))
@@ -249,8 +249,8 @@ func TestRingSurvivesDisconnect(t *testing.T) {
 			lost = &e
 		}
 	}
-	if lost == nil || lost.Arg1 != 30 || lost.Arg2 != first[0] {
-		t.Errorf("DataLost event %+v, want 30 dropped from seq %d", lost, first[0])
+	if lost == nil || lost.Arg1 != 31 || lost.Arg2 != first[0] {
+		t.Errorf("DataLost event %+v, want 31 dropped from seq %d", lost, first[0])
 	}
 }
 
