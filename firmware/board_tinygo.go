@@ -39,7 +39,7 @@ func (s *BoardSensor) ReadAccelFIFO(dst []int16) (int, error) {
 	if err := s.IMU.Update(mpu6050.Acceleration); err != nil {
 		return 0, err
 	}
-	x, y, z := s.IMU.Acceleration() // µg
+	x, y, z := s.IMU.Acceleration()                                   // µg
 	dst[0], dst[1], dst[2] = int16(x/488), int16(y/488), int16(z/488) // ±16 g: 2048 LSB/g
 	return 3, nil
 }
