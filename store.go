@@ -13,6 +13,8 @@ type Store interface {
 	ReadingStore
 	RuleStore
 	AlertStore
+	WaveformStore
+	ModelStore
 	// Ping returns an error when the store cannot serve requests.
 	Ping(ctx context.Context) error
 	// Close flushes and releases the store; safe to call twice.

@@ -254,7 +254,8 @@ func (s *Store) UpdateDevice(ctx context.Context, d *vibemon.Device) error {
 	})
 }
 
-// DeleteDevice removes the device with its readings, rollups and alerts;
+// DeleteDevice removes the device with its readings, rollups, alerts,
+// waveforms and models;
 // ENOTFOUND as GetDevice.
 func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 	return s.writeTx(ctx, "delete device", func(tx *sql.Tx) error {
@@ -271,6 +272,8 @@ func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 			"DELETE FROM rollup_1h WHERE device_id = ?",
 			"DELETE FROM rollup_1d WHERE device_id = ?",
 			"DELETE FROM alerts WHERE device_id = ?",
+			"DELETE FROM waveforms WHERE device_id = ?",
+			"DELETE FROM models WHERE device_id = ?",
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err

@@ -44,6 +44,11 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Alerts/Lifecycle", testAlertLifecycle},
 		{"Alerts/ListAndTenancy", testAlertList},
 		{"Alerts/ConcurrentUpsert", testAlertConcurrent},
+		{"Waveforms/RoundTrip", testWaveformRoundTrip},
+		{"Waveforms/Analysis", testWaveformAnalysis},
+		{"Waveforms/ListOrderAndRange", testWaveformList},
+		{"Waveforms/Tenancy", testWaveformTenancy},
+		{"Models/Replace", testModels},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
