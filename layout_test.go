@@ -45,13 +45,20 @@ func ourImports(t *testing.T, dir string) map[string]bool {
 // adapters of outside dependencies never import each other, and only
 // cmd/vibemon wires concrete adapters together.
 func TestImportsPointTowardTheDomain(t *testing.T) {
-	leaves := []string{"", "dsp", "anomaly", "web"} // import nothing of ours
+	leaves := []string{"", "dsp", "anomaly", "web", "wire"} // import nothing of ours
 	adapters := []string{"sqlite", "postgres", "redis", "inproc", "s3", "fsblob"}
 	// Packages that serve HTTP or run logic take interfaces, not adapters.
 	consumers := []string{"httpapi", "ws", "ingest", "alerting", "auth", "sim", "jobs", "notify", "gateway"}
 	for _, p := range leaves {
 		if imps := ourImports(t, dirOf(p)); len(imps) > 0 {
 			t.Errorf("package %q imports %v; it must import nothing of ours", p, keys(imps))
+		}
+	}
+	// The node firmware runs on a microcontroller: it shares the wire
+	// codec with the server and nothing else.
+	for imp := range ourImports(t, "firmware") {
+		if imp != "wire" {
+			t.Errorf("package firmware imports %q; it may import only wire", imp)
 		}
 	}
 	for _, p := range append(adapters, consumers...) {

@@ -3,6 +3,8 @@ package sim
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,10 @@ type FleetConfig struct {
 	// Backfill is how much history to send at start for a device that has
 	// none, at one reading per 10 s; defaults to 1 h, negative for none.
 	Backfill time.Duration
+	// BurstEvery is how often each node sends a raw burst (4096 samples x
+	// 3 axes) for spectrum and bearing analysis; defaults to 60 s,
+	// negative for never. Nodes take turns so bursts spread out.
+	BurstEvery time.Duration
 	// Seed makes the fleet deterministic; defaults to 1.
 	Seed       uint64
 	Logger     *slog.Logger
@@ -71,6 +77,9 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
+	}
+	if cfg.BurstEvery == 0 {
+		cfg.BurstEvery = time.Minute
 	}
 	if cfg.Backfill == 0 {
 		cfg.Backfill = time.Hour
@@ -111,6 +120,8 @@ func (f *Fleet) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(f.cfg.Interval)
 	defer tick.Stop()
+	nextBurst := 0 // machine whose burst is due next
+	var burstAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,17 +139,42 @@ func (f *Fleet) Run(ctx context.Context) error {
 			}
 			f.cfg.Logger.Warn("demo fleet: post readings", "err", err)
 		}
+		if f.cfg.BurstEvery > 0 && !now.Before(burstAt) {
+			if err := f.postBurst(ctx, nextBurst, now); err != nil && ctx.Err() == nil {
+				f.cfg.Logger.Warn("demo fleet: post burst", "err", err)
+			}
+			nextBurst = (nextBurst + 1) % len(f.machines)
+			burstAt = now.Add(f.cfg.BurstEvery / time.Duration(len(f.machines)))
+		}
 	}
 }
 
-func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
+func (f *Fleet) simTime(ts time.Time) time.Duration {
 	simT := time.Duration(float64(ts.Sub(f.start)) * f.cfg.Speed)
 	if simT < 0 {
 		simT = 0
 	}
+	return simT
+}
+
+// postBurst sends machine i's raw burst, as its node does on request.
+func (f *Fleet) postBurst(ctx context.Context, i int, now time.Time) error {
+	data, scale, rate := f.machines[i].Burst(f.simTime(now))
+	raw := make([]byte, 2*len(data))
+	for k, v := range data {
+		binary.LittleEndian.PutUint16(raw[2*k:], uint16(v))
+	}
+	body := map[string]any{
+		"ts": now.UTC().Format(time.RFC3339Nano), "sample_rate_hz": rate, "scale_g": scale, "axes": 3,
+		"data": base64.StdEncoding.EncodeToString(raw),
+	}
+	return f.call(ctx, "POST", fmt.Sprintf("/api/v1/devices/%d/waveforms", f.devices[i]), body, nil)
+}
+
+func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
 	// A simulated node numbers its readings by its clock's second, so a
 	// restarted fleet never reuses a sequence number of an earlier run.
-	return m.Reading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, simT)
+	return m.LiveReading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, f.simTime(ts))
 }
 
 func (f *Fleet) backfill(ctx context.Context) error {
@@ -202,17 +238,20 @@ func (f *Fleet) setup(ctx context.Context) error {
 	if len(rules.Items) > 0 {
 		return nil
 	}
-	// ISO 10816-3, group 2 (15-300 kW) on rigid foundations: B/C at
-	// 2.8 mm/s, C/D at 4.5 mm/s. Warn on zone C, page on zone D.
 	rule := func(name, metric string, op vibemon.Op, threshold, clear float64, sev vibemon.Severity) map[string]any {
 		return map[string]any{"name": name, "metric": metric, "op": op, "threshold": threshold, "clear": clear, "severity": sev, "enabled": true}
 	}
-	defaults := []map[string]any{
-		rule("Vibration zone C (ISO 10816-3 group 2, rigid)", "vel_rms_x", vibemon.OpAbove, 2.8, 2.5, vibemon.SeverityWarning),
-		rule("Vibration zone D (ISO 10816-3 group 2, rigid)", "vel_rms_x", vibemon.OpAbove, 4.5, 4.0, vibemon.SeverityCritical),
-		rule("Bearing temperature high", "temp_c", vibemon.OpAbove, 80, 75, vibemon.SeverityCritical),
-		rule("Battery low", "battery_v", vibemon.OpBelow, 3.4, 3.5, vibemon.SeverityInfo),
+	// ISO 10816-3, group 2 (15-300 kW) on rigid foundations: B/C at
+	// 2.8 mm/s, C/D at 4.5 mm/s, on every axis. Warn on zone C, page on D.
+	var defaults []map[string]any
+	for _, axis := range []string{"x", "y", "z"} {
+		defaults = append(defaults,
+			rule("Vibration zone C, "+axis+" (ISO 10816-3 group 2, rigid)", "vel_rms_"+axis, vibemon.OpAbove, 2.8, 2.5, vibemon.SeverityWarning),
+			rule("Vibration zone D, "+axis+" (ISO 10816-3 group 2, rigid)", "vel_rms_"+axis, vibemon.OpAbove, 4.5, 4.0, vibemon.SeverityCritical))
 	}
+	defaults = append(defaults,
+		rule("Bearing temperature high", "temp_c", vibemon.OpAbove, 80, 75, vibemon.SeverityCritical),
+		rule("Battery low", "battery_v", vibemon.OpBelow, 3.4, 3.5, vibemon.SeverityInfo))
 	for _, r := range defaults {
 		if err := f.call(ctx, "POST", "/api/v1/alert-rules", r, nil); err != nil {
 			return fmt.Errorf("create rule %q: %w", r["name"], err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/dsp"
 )
 
 // Condition is how a simulated machine ages.
@@ -30,9 +31,17 @@ type Machine struct {
 	// Cycle is how long a fault runs (growing) before a simulated repair.
 	Onset, Cycle time.Duration
 
+	// Fault is the kind of fault a Degrading machine develops.
+	Fault string
+
 	rng     *rand.Rand
 	battery float64
+	node    *Node // live feature summaries, as the machine's sensor node computes them
+	burst   *Node // raw bursts of BurstSamples per axis
 }
+
+// BurstSamples is the length of a raw burst per axis, as a node sends it.
+const BurstSamples = 4096
 
 // NewMachine returns machine i of a fleet, deterministic given seed. Every
 // third machine degrades and every fifth overheats, so a demo fleet always
@@ -63,7 +72,73 @@ func NewMachine(i int, seed uint64) *Machine {
 	case i%5 == 4:
 		m.Condition = Overheating
 	}
+	m.buildNodes(i, seed)
 	return m
+}
+
+// buildNodes gives the machine its signal-level physics and sensor nodes.
+// Degrading machines take turns at imbalance, an outer-race defect,
+// misalignment and looseness. Nodes carry an MPU6050 sampling at 1 kHz,
+// through whose 260 Hz low-pass bearing defects are nearly invisible; the
+// machine with the bearing defect therefore carries an industrial
+// accelerometer at 12.8 kHz, so the demo shows envelope analysis at work.
+func (m *Machine) buildNodes(i int, seed uint64) {
+	bearing, _ := dsp.LookupBearing("6205")
+	model := NewSignalModel(m.RPM, bearing, seed*7919+uint64(i))
+	model.Baseline = m.BaseVel
+	sensor := MPU6050(4)
+	switch m.Condition {
+	case Degrading:
+		kinds := []string{dsp.FaultImbalance, dsp.FaultOuterRace, dsp.FaultMisalignment, dsp.FaultLooseness}
+		m.Fault = kinds[(i/3)%len(kinds)]
+		model.Faults = []Fault{{Kind: m.Fault, Onset: m.Onset, Growth: Growth{Curve: Linear, PF: m.Cycle}, Cycle: m.Cycle}}
+		if m.Fault == dsp.FaultOuterRace {
+			sensor = Piezo(12800)
+		}
+	case Overheating:
+		m.Fault = FaultLubrication
+		model.Faults = []Fault{{Kind: FaultLubrication, Onset: m.Onset, Growth: Growth{Curve: Linear, PF: m.Cycle}, Cycle: m.Cycle}}
+	}
+	m.node = NewNode(model, sensor)
+	m.burst = NewNode(model, sensor)
+	m.burst.Window = time.Duration(float64(BurstSamples) / sensor.Rate * float64(time.Second))
+}
+
+// LiveReading returns the feature summary the machine's node sends at
+// simulated time t, stamped ts: measured from a simulated burst with the
+// same feature definitions as the server's.
+func (m *Machine) LiveReading(deviceID, seq int64, ts time.Time, t time.Duration) vibemon.Reading {
+	r, _ := m.node.Reading(deviceID, seq, ts, t)
+	m.battery -= 0.000002
+	if m.battery < 3.3 {
+		m.battery = 4.2 // someone changed the battery
+	}
+	r.Values[vibemon.BatteryV] = m.battery
+	r.Values[vibemon.RSSIdBm] = -62 + 4*m.rng.NormFloat64()
+	return r
+}
+
+// Burst measures a raw burst of BurstSamples per axis at simulated time t
+// and returns it as the node sends it: int16 samples interleaved x, y, z,
+// with the scale in g per LSB and the sample rate.
+func (m *Machine) Burst(t time.Duration) (data []int16, scale, rate float64) {
+	m.burst.Reading(0, 0, time.Time{}, t)
+	axes, _ := m.burst.Burst()
+	peak := 1e-6
+	for _, a := range axes {
+		for _, v := range a {
+			peak = math.Max(peak, math.Abs(v))
+		}
+	}
+	scale = peak / 32767
+	n := len(axes[0])
+	data = make([]int16, 3*n)
+	for i := 0; i < n; i++ {
+		for a := 0; a < 3; a++ {
+			data[3*i+a] = int16(math.Round(axes[a][i] / scale))
+		}
+	}
+	return data, scale, m.burst.Sensor.Rate
 }
 
 // severity returns the fault's growth in [0, 1] at simulated time t since
@@ -76,8 +151,8 @@ func (m *Machine) severity(t time.Duration) float64 {
 	return float64((t-m.Onset)%m.Cycle) / float64(m.Cycle)
 }
 
-// Reading returns the feature summary the node on m would send at
-// simulated time t, stamped ts.
+// Reading returns a feature summary from the cheap feature-level model at
+// simulated time t, stamped ts: for backfilling history quickly.
 func (m *Machine) Reading(deviceID, seq int64, ts time.Time, t time.Duration) vibemon.Reading {
 	r := vibemon.NewReading(deviceID, seq, ts)
 	s := m.severity(t)
