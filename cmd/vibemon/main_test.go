@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -237,10 +238,19 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"demo speed", []string{"demo", "--speed", "-1"}, nil, "--speed"},
 		{"unknown flag", []string{"serve", "--colour", "red"}, nil, "colour"},
 		{"unknown command", []string{"launch"}, nil, "unknown command"},
+		{"port in use", []string{"serve", "--addr", "PORT_IN_USE"}, nil, "pick another"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}
+			if len(tc.args) > 2 && tc.args[2] == "PORT_IN_USE" {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				tc.args = []string{"serve", "--addr", ln.Addr().String()}
+			}
 			for k, v := range tc.env {
 				env[k] = v
 			}

@@ -111,7 +111,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 
 	a.ln, err = net.Listen("tcp", s.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("invalid setting --addr / VIBEMON_ADDR: cannot listen on %s: %v", s.Addr, err)
+		return nil, fmt.Errorf("invalid setting --addr / VIBEMON_ADDR: cannot listen on %s: %v (is another server using the port? pick another, e.g. --addr :8081)", s.Addr, err)
 	}
 	a.url = displayURL(a.ln.Addr().(*net.TCPAddr))
 	a.http = &http.Server{
