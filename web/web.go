@@ -45,6 +45,7 @@ var pages = map[string]page{
 	"alerts":   {"alerts.html", "Alerts", "alerts", "js/alerts.js"},
 	"users":    {"users.html", "Users", "users", "js/users.js"},
 	"assets":   {"assets.html", "Machines", "assets", "js/assets.js"},
+	"asset":    {"asset.html", "Machine", "assets", "js/asset.js"},
 	"notfound": {"notfound.html", "Not found", "", ""},
 }
 
@@ -55,6 +56,7 @@ type pageData struct {
 	Nav      string
 	Script   string // versioned URL of the page's module, "" for none
 	DeviceID int64
+	AssetID  int64
 }
 
 type handler struct {
@@ -65,7 +67,8 @@ type handler struct {
 }
 
 // Handler returns the panel: the pages /login, /, /devices/{id}, /alerts,
-// /users, /assets and the static files under /static/. Mount it at "/" next
+// /users, /assets, /assets/{id} (a machine's health and spectra) and the
+// static files under /static/. Mount it at "/" next
 // to the API; the more specific /api/ and /ws/ patterns take precedence.
 func Handler(cfg Config) http.Handler {
 	h, err := newHandler(cfg)
@@ -82,6 +85,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /alerts", h.page("alerts"))
 	mux.Handle("GET /users", h.page("users"))
 	mux.Handle("GET /assets", h.page("assets"))
+	mux.Handle("GET /assets/{id}", h.page("asset"))
 	mux.Handle("GET /devices/{id}", h.page("device"))
 	mux.Handle("/", h.notFound())
 	return securityHeaders(mux)
@@ -141,13 +145,17 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name string, st
 func (h *handler) page(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var d pageData
-		if name == "device" {
+		if name == "device" || name == "asset" {
 			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 			if err != nil || id <= 0 {
 				h.render(w, r, "notfound", http.StatusNotFound, pageData{})
 				return
 			}
-			d.DeviceID = id
+			if name == "device" {
+				d.DeviceID = id
+			} else {
+				d.AssetID = id
+			}
 		}
 		h.render(w, r, name, http.StatusOK, d)
 	})

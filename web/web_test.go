@@ -74,6 +74,9 @@ func TestPagesAreHTMLWithStrictCSP(t *testing.T) {
 		{"/alerts", 200, []string{`id="f-status"`, `id="f-severity"`}},
 		{"/users", 200, []string{`id="user-create"`}},
 		{"/assets", 200, []string{`id="asset-form"`, `name="iso_group"`, `name="foundation"`}},
+		{"/assets/7", 200, []string{`data-asset-id="7"`, `id="health"`, `id="chart-trend"`, `id="chart-spectrum"`, `id="chart-envelope"`, `data-markers="0"`, `id="waterfall"`, "uPlot.iife.min.js", "<title>Machine · Plant 3</title>"}},
+		{"/assets/x", 404, []string{"Page not found"}},
+		{"/assets/-3", 404, []string{"Page not found"}},
 		{"/devices/abc", 404, []string{"Page not found"}},
 		{"/devices/0", 404, []string{"Page not found"}},
 		{"/no/such/page", 404, []string{"Page not found"}},
@@ -111,7 +114,7 @@ func TestPagesHaveNoInlineCode(t *testing.T) {
 	h := Handler(Config{})
 	inlineScript := regexp.MustCompile(`<script(?:\s[^>]*)?>`)
 	handlerAttr := regexp.MustCompile(`\son[a-z]+\s*=`)
-	for _, p := range []string{"/login", "/", "/devices/1", "/alerts", "/users", "/assets", "/nope"} {
+	for _, p := range []string{"/login", "/", "/devices/1", "/alerts", "/users", "/assets", "/assets/1", "/nope"} {
 		b := body(t, get(t, h, p))
 		for _, tag := range inlineScript.FindAllString(b, -1) {
 			if !strings.Contains(tag, "src=") {
@@ -229,7 +232,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 	imp := regexp.MustCompile(`(?m)^\s*import\s[^;]*?from\s+"(\./[^"]+)"`)
 	seen := map[string]bool{}
 	var queue []string
-	for _, p := range []string{"/login", "/", "/devices/7", "/alerts", "/users", "/assets", "/nope"} {
+	for _, p := range []string{"/login", "/", "/devices/7", "/alerts", "/users", "/assets", "/assets/7", "/nope"} {
 		for _, m := range ref.FindAllStringSubmatch(body(t, get(t, h, p)), -1) {
 			if !seen[m[1]] {
 				seen[m[1]] = true
@@ -261,7 +264,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"/static/js/api.js", "/static/js/live.js", "/static/js/ui.js", "/static/js/alertview.js"} {
+	for _, want := range []string{"/static/js/api.js", "/static/js/live.js", "/static/js/ui.js", "/static/js/alertview.js", "/static/js/words.js", "/static/js/plots.js"} {
 		if !seen[want] {
 			t.Errorf("%s is never reached from a page", want)
 		}
@@ -305,5 +308,18 @@ func TestVendoredUPlotIsComplete(t *testing.T) {
 		if err != nil || len(b) == 0 {
 			t.Errorf("vendor/uplot/%s missing or empty: %v", name, err)
 		}
+	}
+}
+
+// The health card's sentences come from words.js; its Node tests
+// (testdata/words_test.mjs) pin them. Skipped without Node.
+func TestWordsForEngineers(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; words.js not tested")
+	}
+	out, err := exec.Command(node, "--test", "testdata/words_test.mjs").CombinedOutput()
+	if err != nil {
+		t.Errorf("node --test testdata/words_test.mjs: %v\n%s", err, out)
 	}
 }

@@ -39,7 +39,7 @@ async function load() {
   el.replaceChildren(h("table", { class: "table" },
     h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Speed"), h("th", {}, "ISO group"), h("th", {}, "Foundation"), h("th", {}, "Bearing"), h("th", {}, "Sensors"), canEdit ? h("th", {}, h("span", { class: "sr-only" }, "Actions")) : null)),
     h("tbody", {}, ...assets.map(a => h("tr", { id: String(a.id), "data-asset-id": a.id },
-      h("td", { "data-label": "Name" }, h("strong", {}, a.name)),
+      h("td", { "data-label": "Name" }, h("a", { href: "/assets/" + a.id }, h("strong", {}, a.name))),
       h("td", { "data-label": "Type" }, a.type || "–"),
       h("td", { "data-label": "Speed" }, a.rpm ? Math.round(a.rpm) + " rpm" : "–"),
       h("td", { "data-label": "ISO group" }, String(a.iso_group)),

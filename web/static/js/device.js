@@ -135,9 +135,12 @@ function paintHeader() {
   else if (!device.asset_id) meta.push("not attached to a machine");
   meta.push("firmware " + (device.firmware_version || "unknown"));
   $("dev-meta").replaceChildren(...meta.flatMap((m, i) => {
-    const part = i === 1 && device.asset ? h("a", { href: "/assets#" + device.asset.id }, m) : m;
+    const part = i === 1 && device.asset ? h("a", { href: "/assets/" + device.asset.id + "?device=" + id }, m) : m;
     return i ? [" · ", part] : [part];
   }));
+  const hl = $("dev-health");
+  hl.hidden = !device.asset_id;
+  if (device.asset_id) hl.href = "/assets/" + device.asset_id + "?device=" + id;
   const on = online === null ? device.online : online;
   const b = $("dev-online");
   b.dataset.state = on ? "online" : "offline";

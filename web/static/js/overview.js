@@ -106,7 +106,7 @@ function render() {
     if (g.devs.length === 0) list.append(h("li", { class: "muted small dev-none" }, "No sensor attached."));
     const card = h("section", { class: "card", "data-asset-id": g.id },
       h("div", { class: "card-head" },
-        h("div", { class: "card-title" }, h("h2", {}, a ? a.name : "Unassigned sensors"), h("p", { class: "muted small" }, sub || "\u00a0")),
+        h("div", { class: "card-title" }, h("h2", {}, a ? h("a", { href: "/assets/" + a.id, title: "Health and spectra of " + a.name }, a.name) : "Unassigned sensors"), h("p", { class: "muted small" }, sub || "\u00a0")),
         badge),
       list);
     cards.set(g.id, { card, badge, devs: g.devs.map(d => d.id) });
