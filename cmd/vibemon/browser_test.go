@@ -3,16 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/vibemon/vibemon/dsp"
+	"github.com/vibemon/vibemon/sim"
 )
 
 // chromiumPath returns the Chromium binary, skipping the test when there is
@@ -267,5 +273,183 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 	if hidden, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("nav-users").hidden`)); !hidden {
 		t.Errorf("viewer sees the Users link, want it hidden")
+	}
+}
+
+// outerRaceBurst is a raw burst as a node posts it (POST
+// /devices/{id}/waveforms): a machine at rpm with a medium outer-race
+// defect on a 6205, measured by a piezo at 12 kHz, int16 little-endian
+// interleaved x,y,z in base64.
+func outerRaceBurst(t *testing.T, rpm float64, ts time.Time) map[string]any {
+	t.Helper()
+	b, ok := dsp.LookupBearing("6205")
+	if !ok {
+		t.Fatal("bearing 6205 not in the catalogue")
+	}
+	sc := sim.Scenario{Fault: dsp.FaultOuterRace, Severity: sim.SeverityMedium, Noise: sim.NoiseLow, Sensor: sim.Piezo(12000)}
+	const n = 16384
+	var axes [3][]float64
+	for a := range axes {
+		axes[a] = make([]float64, n)
+	}
+	sc.Sensor.Measure(axes, sc.Model(rpm, b, 7), 0)
+	peak := 1e-6
+	for _, ax := range axes {
+		for _, v := range ax {
+			peak = math.Max(peak, math.Abs(v))
+		}
+	}
+	scale := peak / 32767
+	raw := make([]byte, 0, 6*n)
+	for i := range n {
+		for a := range 3 {
+			raw = binary.LittleEndian.AppendUint16(raw, uint16(int16(math.Round(axes[a][i]/scale))))
+		}
+	}
+	return map[string]any{"ts": ts.UTC().Format(time.RFC3339), "sample_rate_hz": 12000, "scale_g": scale, "axes": 3, "data": base64.StdEncoding.EncodeToString(raw)}
+}
+
+// TestBrowserShowsMachineHealthAndSpectra opens a machine whose sensor
+// posted a raw burst with a bearing defect: the health card says the zone
+// and the diagnosis in words, the trend has points, the spectrum and the
+// envelope spectrum carry fault-frequency markers, a click on a peak puts
+// cursors on its harmonics, the waterfall has a row, and a 375 px phone
+// gets no page-wide sideways scrolling. No JS error, no CSP violation.
+func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
+	chromium := chromiumPath(t)
+	p := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
+	c := login(t, p.URL, testAdminEmail, testAdminPassword)
+	const rpm = 1780
+	var asset, dev struct{ ID int64 }
+	if st := c.do("POST", "/api/v1/assets", map[string]any{"name": "Fan F-2", "type": "fan", "rpm": rpm, "iso_group": 2, "foundation": "rigid", "bearing": "6205"}, &asset); st != 201 {
+		t.Fatalf("create asset: status %d", st)
+	}
+	if st := c.do("POST", "/api/v1/devices", map[string]any{"serial": "AA:BB:CC:00:00:F2", "name": "F-2 drive end", "asset_id": asset.ID}, &dev); st != 201 {
+		t.Fatalf("register device: status %d", st)
+	}
+	// Ten days of hourly readings, slowly rising, for the trend chart.
+	now := time.Now().UTC().Truncate(time.Hour)
+	var history []map[string]any
+	for i := range 240 {
+		v := 1.2 + 0.006*float64(i)
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-240) * time.Hour).Format(time.RFC3339), "vel_rms_x": v, "vel_rms_y": v * 0.8, "vel_rms_z": v * 0.5})
+	}
+	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
+		t.Fatalf("ingest history: status %d", st)
+	}
+	var wf struct{ ID int64 }
+	st := c.do("POST", fmt.Sprintf("/api/v1/devices/%d/waveforms", dev.ID), outerRaceBurst(t, rpm, time.Now()), &wf)
+	if st == 404 {
+		t.Skip("this build does not serve POST /devices/{id}/waveforms yet")
+	}
+	if st != 201 {
+		t.Fatalf("post burst: status %d", st)
+	}
+	var status string
+	for deadline := time.Now().Add(20 * time.Second); status != "done" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var d struct {
+			AnalysisStatus string `json:"analysis_status"`
+		}
+		c.do("GET", fmt.Sprintf("/api/v1/devices/%d/waveforms/%d", dev.ID, wf.ID), nil, &d)
+		status = d.AnalysisStatus
+	}
+	if status != "done" {
+		t.Fatalf("burst analysis status = %q after 20 s, want done", status)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	eval := func(expr string) string {
+		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return s
+	}
+	fail := func(step string, err error) {
+		t.Helper()
+		t.Fatalf("%s: %v (page %s, error banner %q, diagnostics %s)", step, err, eval(`location.href`),
+			eval(`(document.getElementById("page-error")||{}).textContent||""`), eval(`JSON.stringify(document.documentElement.dataset)`))
+	}
+	poll := func(expr string) error {
+		_, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
+		return err
+	}
+
+	page := fmt.Sprintf("%s/assets/%d", p.URL, asset.ID)
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(p.URL+"/login?next="+url.QueryEscape(fmt.Sprintf("/assets/%d", asset.ID))),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#health-body")))
+	if err == nil {
+		err = poll(`(() => { const s = document.getElementById("chart-spectrum").dataset, e = document.getElementById("chart-envelope").dataset;
+			return +s.points > 0 && +s.markers > 0 && +e.points > 0 && +e.markers > 0 &&
+				+document.getElementById("chart-trend").dataset.points > 0 && +document.getElementById("waterfall").dataset.rows >= 1; })()`)
+	}
+	if err != nil {
+		fail("the machine page draws its trend, spectra with markers and the waterfall", err)
+	}
+	if got := eval(`document.getElementById("h-zone").textContent`); !strings.Contains(got, "Zone ") {
+		t.Errorf("ISO zone badge = %q, want the zone in words", got)
+	}
+	if got := eval(`document.getElementById("h-diag-text").textContent`); !strings.Contains(got, "Outer race defect") {
+		t.Errorf("diagnosis = %q, want it to name the outer race defect of the posted burst", got)
+	}
+	if got := eval(`[...document.querySelectorAll("#wf-keys .key-chip")].map(b => b.textContent).join("|")`); !strings.Contains(got, "BPFO") {
+		t.Errorf("marker keys = %q, want a BPFO key", got)
+	}
+
+	// Click the 1× peak of the spectrum: cursors at 1×…5× appear.
+	xy := eval(`(() => { const el = document.getElementById("chart-spectrum"), u = el._uplot, r = u.over.getBoundingClientRect();
+		return (r.left + u.valToPos(` + fmt.Sprint(rpm/60.0) + `, "x")) + "," + (r.top + r.height / 2); })()`)
+	var x, y float64
+	if _, err := fmt.Sscanf(xy, "%g,%g", &x, &y); err != nil {
+		t.Fatalf("position of the 1x peak: %q", xy)
+	}
+	err = chromedp.Do(bctx, chromedp.MouseClickXY(x, y))
+	if err == nil {
+		err = poll(`+document.getElementById("chart-spectrum").dataset.cursors >= 3`)
+	}
+	if err != nil {
+		fail("a click on a peak puts harmonic cursors", err)
+	}
+	if got := eval(`document.getElementById("wf-cursors").textContent`); !strings.Contains(got, "Harmonics of") || !strings.Contains(got, "2×") {
+		t.Errorf("cursor read-out = %q, want the harmonics and their frequencies", got)
+	}
+
+	// Log amplitude redraws with the markers still there.
+	err = chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#wf-scale [data-scale="log"]`)))
+	if err == nil {
+		err = poll(`document.querySelector('#wf-scale [data-scale="log"]').getAttribute("aria-pressed") === "true" && +document.getElementById("chart-spectrum").dataset.markers > 0 && +document.getElementById("chart-spectrum").dataset.points > 0`)
+	}
+	if err != nil {
+		fail("log amplitude", err)
+	}
+
+	// A 375 px phone: charts fit or scroll inside their panel, the page does not.
+	err = chromedp.Do(bctx, chromedp.EmulateViewport(375, 800), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#health-body")))
+	if err == nil {
+		err = poll(`+document.getElementById("chart-spectrum").dataset.markers > 0 && +document.getElementById("waterfall").dataset.rows >= 1`)
+	}
+	if err != nil {
+		fail("the machine page on a phone", err)
+	}
+	if w := eval(`String(document.documentElement.scrollWidth)`); w != "375" {
+		t.Errorf("page width on a 375 px phone = %s px, want 375 (no sideways scrolling of the page)", w)
+	}
+	if got := eval(`JSON.stringify(document.documentElement.dataset)`); got != "{}" {
+		t.Errorf("page diagnostics = %s, want no js errors and no CSP violations", got)
 	}
 }

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  zoneText, findingText, topFinding, anomalyText, forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerLabel, diagnosisStatus,
+  zoneText, findingText, topFinding, anomalyText, forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerHarmonic, markerLabel, diagnosisStatus,
 } from "../static/js/words.js";
 
 const outer = {
@@ -58,6 +58,8 @@ test("forecast in days with its interval", () => {
   const d = (n) => new Date(now + n * 86400e3).toISOString();
   assert.equal(forecastText({ trend: "rising", slope_per_day: 0.05, crosses_alarm_at: d(12), interval: [d(8), d(19)] }, now),
     "At the current rate vibration reaches the alarm level in ~12 days (8–19) (+0.050 mm/s a day).");
+  assert.equal(forecastText({ trend: "rising", slope_per_day: 0.05, crosses_alarm_at: d(30), interval: [d(20), null] }, now),
+    "At the current rate vibration reaches the alarm level in ~30 days (20 at the earliest) (+0.050 mm/s a day).");
   assert.equal(forecastText({ trend: "none" }, now), "No significant trend.");
   assert.equal(forecastText(null, now), "No significant trend.");
   assert.equal(forecastText({ trend: "falling", slope_per_day: -0.01 }, now), "Vibration is falling (-0.010 mm/s a day).");
@@ -72,6 +74,12 @@ test("harmonic cursors and peak picking", () => {
 test("marker families and labels", () => {
   assert.equal(markerFamily("1x"), "shaft");
   assert.equal(markerFamily("BPFO x2"), "BPFO");
+  assert.equal(markerFamily("3xBSF"), "BSF");
+  assert.equal(markerHarmonic("3xBSF"), 3);
+  assert.equal(markerHarmonic("BPFO x2"), 2);
+  assert.equal(markerHarmonic("BPFI"), 1);
+  assert.equal(markerHarmonic("2x"), 2);
+  assert.equal(markerLabel("2xBPFO"), "2×BPFO");
   assert.equal(markerFamily("FTF"), "FTF");
   assert.equal(markerLabel("2x"), "2×");
   assert.equal(markerLabel("BPFI x3"), "BPFI ×3");

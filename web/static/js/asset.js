@@ -12,7 +12,7 @@ import { api } from "./api.js";
 import { h, $, fmt, when, ago, showError, shell } from "./ui.js";
 import {
   ZONES, zoneText, findingText, topFinding, faultAction, faultName, diagnosisStatus, anomalyText,
-  forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerLabel,
+  forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerHarmonic, FAULT_LINE,
 } from "./words.js";
 import { zonePlugin, markerPlugin, drawWaterfall, waterfallHit } from "./plots.js";
 
@@ -88,7 +88,7 @@ function paintHealth() {
     const when_ = diag.ts ? "From the burst of " + when(diag.ts) + " (" + ago(diag.ts) + "). " : "";
     action.replaceChildren(when_ + (top ? faultAction(top.fault) : ""));
     if (diag.waveform_id) {
-      action.append(" ", h("a", { href: "#waveforms", onclick: () => selectFromDiagnosis(diag.waveform_id) }, "Show the spectra"));
+      action.append(" ", h("a", { href: "#waveforms", onclick: () => selectFromDiagnosis(diag.device_id, diag.waveform_id) }, "Show the spectra"));
     }
     const items = [];
     if (diag.summary) items.push(h("li", {}, diag.summary));
@@ -285,8 +285,15 @@ async function selectWaveform(wid) {
   paintWaterfall();
 }
 
-function selectFromDiagnosis(wid) {
-  if (st.waveforms.some(w => w.id === wid)) selectWaveform(wid);
+async function selectFromDiagnosis(device, wid) {
+  try {
+    if (device && device !== st.device && st.devices.some(d => d.id === device)) {
+      st.device = device;
+      $("asset-device").value = String(device);
+      await loadDevice();
+    }
+    if (st.waveforms.some(w => w.id === wid)) await selectWaveform(wid);
+  } catch (e) { showError(e.message); }
 }
 
 function paintAxisButtons() {
@@ -301,17 +308,22 @@ function paintAxisButtons() {
   for (const b of box.querySelectorAll("button")) b.setAttribute("aria-pressed", String(Number(b.dataset.axis) === Math.min(st.axis, names.length - 1)));
 }
 
-// markersFor lists the markers of one chart: the API's markers (shaft
-// orders, bearing lines) plus, in the envelope, 2× and 3× of the
-// diagnosed bearing line.
+// markersFor lists the markers of one chart: shaft orders and each bearing
+// line; the 2× and 3× of a bearing line only for the diagnosed one, so the
+// lines a finding rests on stand out. The key chips hide families.
 function markersFor(d, chart) {
   if (!d || !Array.isArray(d.markers)) return [];
+  const top = topFinding(d.diagnosis);
+  const line = top && FAULT_LINE[top.fault];
   let ms = d.markers.filter(m => typeof m.hz === "number" && m.hz > 0);
-  if (chart === "envelope") {
-    const top = topFinding(d.diagnosis);
-    const line = top && { bearing_outer_race: "BPFO", bearing_inner_race: "BPFI", bearing_ball: "BSF", bearing_cage: "FTF" }[top.fault];
-    const base = line && ms.find(m => m.label === line);
-    if (base) ms = ms.concat([2, 3].map(k => ({ label: line + " x" + k, hz: base.hz * k })));
+  ms = ms.filter(m => {
+    const fam = markerFamily(m.label);
+    return fam === "shaft" || markerHarmonic(m.label) === 1 || fam === line;
+  });
+  if (line && !ms.some(m => markerFamily(m.label) === line && markerHarmonic(m.label) > 1)) {
+    // An older document without harmonics: add them here.
+    const base = ms.find(m => m.label === line);
+    if (base) ms = ms.concat([2, 3].map(k => ({ label: k + "x" + line, hz: base.hz * k })));
   }
   return ms.filter(m => !st.hidden.has(markerFamily(m.label)));
 }
@@ -368,6 +380,7 @@ function makePlot(old, el, chart) {
   if (old) old.destroy();
   el.querySelectorAll(".uplot").forEach(n => n.remove());
   const p = new uPlot(specOpts(el, chart, chartWidth(el)), seriesOf(detail(), chart), el);
+  el._uplot = p; // for the browser test and the inspector
   // A click (not a drag) on a peak puts cursors on its harmonics.
   let down = null;
   p.over.addEventListener("mousedown", (e) => { down = [e.clientX, e.clientY]; });
@@ -428,7 +441,7 @@ function paintKeys(d) {
   }
   const box = $("wf-keys");
   box.replaceChildren(...fams.map(f => {
-    const first = d.markers.find(m => markerFamily(m.label) === f);
+    const first = d.markers.find(m => markerFamily(m.label) === f && markerHarmonic(m.label) === 1) || d.markers.find(m => markerFamily(m.label) === f);
     const name = f === "shaft" ? "Shaft 1×, 2×…" : f + " " + fmt(first.hz, 1) + " Hz";
     return h("button", {
       type: "button", class: "key-chip key-" + f, "aria-pressed": String(!st.hidden.has(f)), title: "Show or hide the " + f + " markers",

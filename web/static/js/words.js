@@ -71,7 +71,7 @@ export function evidenceLine(e) {
 // harmonicsPhrase is "envelope peaks at 1×, 2×, 3× BPFO 107 Hz" when the
 // evidence holds present lines of one bearing series.
 function harmonicsPhrase(f) {
-  const line = FAULTS[f.fault] && FAULTS[f.fault].line;
+  const line = FAULT_LINE[f.fault];
   if (!line || !Array.isArray(f.evidence)) return "";
   const ks = [];
   let base = 0;
@@ -138,9 +138,9 @@ export function forecastText(t, now = Date.now()) {
   const d = days(t.crosses_alarm_at);
   if (d === 0) return "Vibration is at or above the alarm level and rising" + slope + ".";
   let s = "At the current rate vibration reaches the alarm level in ~" + d + " day" + (d === 1 ? "" : "s");
-  if (Array.isArray(t.interval) && t.interval.length === 2 && t.interval[0] && t.interval[1]) {
-    s += " (" + days(t.interval[0]) + "–" + days(t.interval[1]) + ")";
-  }
+  const iv = Array.isArray(t.interval) ? t.interval : [];
+  if (iv[0] && iv[1]) s += " (" + days(iv[0]) + "–" + days(iv[1]) + ")";
+  else if (iv[0]) s += " (" + days(iv[0]) + " at the earliest)";
   return s + slope + ".";
 }
 
@@ -161,15 +161,27 @@ export function nearestPeak(amp, i, w = 4) {
 }
 
 /** markerFamily groups a marker label for its colour and toggle: "shaft" for
- * 1x, 2x…, else the bearing line (BPFO, BPFI, BSF, FTF). */
+ * 1x, 2x…, else the bearing line (BPFO, BPFI, BSF, FTF) of "BPFO", "2xBPFO"
+ * or "BPFO x2". */
 export function markerFamily(label) {
   const s = String(label);
   if (/^\d+(\.\d+)?[x×]$/.test(s)) return "shaft";
-  const m = /^(BPFO|BPFI|BSF|FTF)/.exec(s);
+  const m = /(BPFO|BPFI|BSF|FTF)/.exec(s);
   return m ? m[1] : "other";
 }
 
-/** markerLabel shows 1x as 1×. */
-export function markerLabel(label) {
-  return String(label).replace(/^(\d+(?:\.\d+)?)x$/, "$1×").replace(/ x(\d+)$/, " ×$1");
+/** markerHarmonic is the harmonic number of a marker: 2 for "2x", "2xBPFO"
+ * and "BPFO x2", 1 for "BPFO". */
+export function markerHarmonic(label) {
+  const s = String(label);
+  const m = /^(\d+)[x×]/.exec(s) || / [x×](\d+)$/.exec(s);
+  return m ? Number(m[1]) : 1;
 }
+
+/** markerLabel shows 1x as 1×, 2xBPFO as 2×BPFO. */
+export function markerLabel(label) {
+  return String(label).replace(/^(\d+(?:\.\d+)?)x/, "$1×").replace(/ x(\d+)$/, " ×$1");
+}
+
+/** FAULT_LINE is the bearing line of each bearing fault. */
+export const FAULT_LINE = { bearing_outer_race: "BPFO", bearing_inner_race: "BPFI", bearing_ball: "BSF", bearing_cage: "FTF" };
