@@ -195,3 +195,22 @@ func (s *Store) GetModel(ctx context.Context, orgID, deviceID int64, kind string
 	m.TrainedAt = msTime(trained)
 	return &m, nil
 }
+
+// OrgIDs returns every org's id in ascending order, for background work
+// that visits every tenant (training models, sweeps).
+func (s *Store) OrgIDs(ctx context.Context) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT id FROM orgs ORDER BY id")
+	if err != nil {
+		return nil, mapErr("list org ids", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr("list org ids", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, mapErr("list org ids", rows.Err())
+}
