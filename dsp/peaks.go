@@ -1,9 +1,6 @@
 package dsp
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // Peak is a spectral line: a local maximum of an amplitude spectrum that
 // stands above the noise floor.
@@ -51,27 +48,32 @@ func FindPeaks(dst []Peak, amp, floor []float64, df float64, o PeakOptions) []Pe
 		hi = min(hi, int(o.MaxHz/df))
 	}
 	ratio := math.Pow(10, minDB/20)
-	// Collect candidates with their amplitude ratio over the floor (the
-	// ordering key: dB is monotone in it), keep the highest, and only
-	// then pay for the logarithms of dB and the interpolation.
+	// Keep the maxN highest candidates by their amplitude ratio over the
+	// floor (the ordering key: dB is monotone in it; ties go to the lower
+	// bin), in order, by insertion into a short sorted list: most local
+	// maxima are below the weakest kept one and cost one comparison. Only
+	// the kept ones pay for the logarithm of dB and the interpolation.
 	for k := lo; k <= hi; k++ {
 		a := amp[k]
 		if a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 || a < ratio*floor[k] {
 			continue
 		}
-		dst = append(dst, Peak{Bin: k, DB: a / floor[k]})
-	}
-	slices.SortFunc(dst, func(a, b Peak) int {
-		switch {
-		case a.DB > b.DB:
-			return -1
-		case a.DB < b.DB:
-			return 1
+		r := a / floor[k]
+		n := len(dst)
+		if n == maxN {
+			if r <= dst[n-1].DB {
+				continue // bins ascend: an equal ratio at a higher bin ranks below
+			}
+			n--
+		} else {
+			dst = append(dst, Peak{})
 		}
-		return a.Bin - b.Bin
-	})
-	if len(dst) > maxN {
-		dst = dst[:maxN]
+		i := n
+		for i > 0 && dst[i-1].DB < r {
+			dst[i] = dst[i-1]
+			i--
+		}
+		dst[i] = Peak{Bin: k, DB: r}
 	}
 	for i := range dst {
 		k := dst[i].Bin
