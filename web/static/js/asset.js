@@ -387,7 +387,9 @@ function makePlot(old, el, chart) {
   p.over.addEventListener("click", (e) => {
     if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 4) return;
     const data = p.data[1];
-    const idx = p.posToIdx(p.cursor.left);
+    // From the event, not p.cursor: a tap or a synthetic click may come
+    // without the mousemove that updates the cursor.
+    const idx = p.posToIdx(e.clientX - p.over.getBoundingClientRect().left);
     if (idx == null || idx < 0 || !data.length) return;
     const w = Math.max(2, Math.round(p.data[0].length * 6 / p.bbox.width));
     const pk = nearestPeak(data, idx, w);

@@ -108,9 +108,13 @@ export function markerPlugin(el, getMarkers, getCursors) {
         };
         let shown = 0;
         const list = getMarkers().filter(m => m.hz >= xmin && m.hz <= xmax).sort((a, b) => a.hz - b.hz);
+        let lastX = -Infinity;
         for (const m of list) {
           const st = MARKER_STYLE[markerFamily(m.label)] || MARKER_STYLE.other;
           const x = Math.round(u.valToPos(m.hz, "x", true)) + 0.5;
+          // Lines closer than 3 px are one smudge: zoom in to tell them apart.
+          if (x - lastX < px(3)) continue;
+          lastX = x;
           ctx.strokeStyle = st.color;
           ctx.lineWidth = px(1.25);
           ctx.setLineDash(st.dash.map(px));
