@@ -61,6 +61,12 @@ func routes(s *server) []route {
 
 		may(vibemon.ActIngest, "POST "+v1+"/telemetry", handleIngest(s)),
 
+		may(vibemon.ActIngest, "POST "+v1+"/devices/{id}/waveforms", handleWaveformCreate(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/waveforms", handleWaveformList(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/waveforms/{wid}", handleWaveformGet(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/waveforms/{wid}/samples", handleWaveformSamples(s)),
+		may(vibemon.ActRead, "GET "+v1+"/assets/{id}/health", handleAssetHealth(s)),
+
 		may(vibemon.ActRead, "GET "+v1+"/alert-rules", handleRuleList(s)),
 		may(vibemon.ActManageAssets, "POST "+v1+"/alert-rules", handleRuleCreate(s)),
 		may(vibemon.ActRead, "GET "+v1+"/alert-rules/{id}", handleRuleGet(s)),

@@ -61,6 +61,11 @@ type Config struct {
 	// Ready reports whether the server can serve (GET /readyz). Defaults
 	// to pinging Store.
 	Ready func(ctx context.Context) error
+	// Waveforms stores posted bursts and queues their analysis; nil makes
+	// POST /devices/{id}/waveforms answer 503.
+	Waveforms WaveformSubmitter
+	// Health answers GET /assets/{id}/health; nil makes it answer 503.
+	Health HealthReporter
 }
 
 // Defaults of Config.
@@ -83,6 +88,8 @@ type server struct {
 	limiter   RateLimiter
 	pwParams  auth.Params
 	ready     func(ctx context.Context) error
+	waveforms WaveformSubmitter
+	health    HealthReporter
 	gatherer  prometheus.Gatherer
 	metrics   *metrics
 
@@ -95,6 +102,7 @@ func newServer(cfg Config) *server {
 		store: cfg.Store, telemetry: cfg.Telemetry, issuer: cfg.Issuer, presence: cfg.Presence, bus: cfg.Bus,
 		log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes, maxBatch: cfg.MaxBatch,
 		limiter: cfg.LoginRateLimit, pwParams: cfg.PasswordParams, ready: cfg.Ready,
+		waveforms: cfg.Waveforms, health: cfg.Health,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
