@@ -30,6 +30,8 @@ Usage:
   vibemon user    COMMAND   manage users (create, set-password, list)
   vibemon bench   ingest    measure ingest through the API against a direct insert
   vibemon analyze FILE...   offline analysis of recordings (CSV, WAV, raw float32)
+  vibemon gateway [flags]   the BLE gateway: offline queue and sync to a server
+  vibemon sim     [flags]   simulated sensor nodes talking to an in-process gateway
   vibemon version           print the version
 
 Run "vibemon COMMAND --help" for a command's flags. Settings can also come
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "analyze":
 		err = runAnalyze(ctx, args[1:], getenv, stdout, stderr)
+	case "gateway":
+		err = runGateway(ctx, args[1:], getenv, stdout, stderr)
+	case "sim":
+		err = runSim(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vibemon", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,275 @@
+package gateway
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/vibemon/vibemon/wire"
+)
+
+// statusCheck is a Status received for the completeness check.
+type statusCheck struct {
+	seq      uint32 // the status packet's seq: the ring held summaries below it
+	buffered int
+	at       time.Time // arrival, real time
+}
+
+// burst is a reassembled raw burst waiting for upload.
+type burst struct {
+	serial string
+	ts     time.Time
+	rateHz float64
+	scale  float32
+	axes   int
+	data   []int16
+}
+
+// session runs one connection to the node at addr until the link is lost
+// or ctx ends.
+func (g *Gateway) session(ctx context.Context, addr string) error {
+	conn, err := g.cfg.Central.Connect(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", addr, err)
+	}
+	defer conn.Close()
+	infoPkt, err := conn.ReadDeviceInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("read device info %s: %w", addr, err)
+	}
+	var h wire.Header
+	var info wire.DeviceInfo
+	p, err := wire.DecodeHeader(infoPkt, &h)
+	if err == nil {
+		err = wire.DecodeDeviceInfo(p, &info)
+	}
+	if err != nil {
+		return fmt.Errorf("decode device info %s: %w", addr, err)
+	}
+	serial := hex.EncodeToString(info.Serial[:])
+	fw := fmt.Sprintf("%d.%d.%d", info.Firmware[0], info.Firmware[1], info.Firmware[2])
+	q := g.cfg.Queue
+	if err := q.SeeDevice(ctx, serial, wire.DefaultLocalName+serial[len(serial)-4:], fw); err != nil {
+		return err
+	}
+	rec, err := q.Device(ctx, serial)
+	if err != nil {
+		return err
+	}
+	s := &nodeSession{g: g, conn: conn, serial: serial, floor: rec.Acked,
+		reasm: wire.NewReassembler(max(int(info.MaxBurst), 1))}
+	if err := s.write(ctx, wire.Command{Op: wire.OpSetTime, Time: uint64(g.cfg.Now().UnixMilli())}); err != nil {
+		return err
+	}
+	if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: s.floor}); err != nil {
+		return err
+	}
+	g.log.Debug("node connected", "addr", addr, "serial", serial, "resume_from", s.floor)
+	return s.run(ctx)
+}
+
+type nodeSession struct {
+	g      *Gateway
+	conn   Conn
+	serial string
+	floor  uint32 // the last ResumeFrom written
+
+	defrag  wire.Defragmenter
+	sum     wire.Summary
+	st      wire.Status
+	ev      wire.Event
+	chunk   wire.BurstChunk
+	reasm   *wire.Reassembler
+	burstTS time.Time
+
+	bootMs  int64 // wall ms of the node's boot, -1 until known
+	early   []Reading
+	pending *statusCheck
+	cmd     []byte
+}
+
+func (s *nodeSession) write(ctx context.Context, c wire.Command) error {
+	s.cmd = wire.AppendCommand(s.cmd[:0], &c)
+	if err := s.conn.WriteControl(ctx, s.cmd); err != nil {
+		return fmt.Errorf("write %#x to %s: %w", c.Op, s.serial, err)
+	}
+	return nil
+}
+
+func (s *nodeSession) run(ctx context.Context) error {
+	s.bootMs = -1
+	ack := time.NewTicker(s.g.cfg.AckEvery)
+	defer ack.Stop()
+	var burstC <-chan time.Time
+	if s.g.cfg.BurstEvery > 0 {
+		bt := time.NewTicker(s.g.cfg.BurstEvery)
+		defer bt.Stop()
+		burstC = bt.C
+	}
+	notes := s.conn.Notifications()
+	if err := s.write(ctx, wire.Command{Op: wire.OpRequestStatus}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b, ok := <-notes:
+			if !ok {
+				return ErrDisconnected
+			}
+			pkt, err := s.defrag.Feed(b)
+			if err != nil {
+				s.g.m.badPackets.Inc()
+				continue
+			}
+			if pkt != nil {
+				s.packet(pkt)
+			}
+		case <-ack.C:
+			if err := s.check(ctx); err != nil {
+				return err
+			}
+		case <-burstC:
+			if err := s.write(ctx, wire.Command{Op: wire.OpRequestBurst, Frames: uint16(s.g.cfg.BurstFrames), SampleRate: 1000}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// check runs the completeness check on the last status and acknowledges
+// (ResumeFrom the status seq) or asks for a replay (ResumeFrom the old
+// floor); then it asks for the next status.
+func (s *nodeSession) check(ctx context.Context) error {
+	q := s.g.cfg.Queue
+	if c := s.pending; c != nil {
+		if time.Since(c.at) < s.g.cfg.AckGrace {
+			return nil
+		}
+		s.pending = nil
+		if err := q.Flush(ctx); err != nil {
+			return err
+		}
+		held := 0
+		if int32(c.seq-s.floor) > 0 {
+			var err error
+			if held, err = q.CountHeld(ctx, s.serial, s.floor, c.seq); err != nil {
+				return err
+			}
+		}
+		switch {
+		case int32(c.seq-s.floor) <= 0:
+			// A status from before the last acknowledgement.
+		case held >= c.buffered:
+			if err := q.SetAcked(ctx, s.serial, c.seq); err != nil {
+				return err
+			}
+			if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: c.seq}); err != nil {
+				return err
+			}
+			s.floor = c.seq
+			s.g.m.acks.Inc()
+		default:
+			s.g.log.Debug("completeness check short, replaying", "serial", s.serial, "from", s.floor, "to", c.seq, "held", held, "node_buffered", c.buffered)
+			if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: s.floor}); err != nil {
+				return err
+			}
+			s.g.m.replays.Inc()
+		}
+	}
+	return s.write(ctx, wire.Command{Op: wire.OpRequestStatus})
+}
+
+func (s *nodeSession) packet(pkt []byte) {
+	var h wire.Header
+	payload, err := wire.DecodeHeader(pkt, &h)
+	if err != nil {
+		s.g.m.badPackets.Inc()
+		return
+	}
+	switch h.Type {
+	case wire.TypeSummary:
+		if wire.DecodeSummary(payload, &s.sum) != nil {
+			s.g.m.badPackets.Inc()
+			return
+		}
+		r := Reading{Serial: s.serial, Seq: h.Seq}
+		for i := range r.Values {
+			r.Values[i] = math.NaN()
+		}
+		for i, v := range s.sum.Values {
+			r.Values[i] = float64(v)
+		}
+		if rssi := s.conn.RSSI(); rssi != 0 {
+			r.Values[wire.NumMetrics] = float64(rssi)
+		}
+		if h.Flags&wire.FlagUptime != 0 {
+			if s.bootMs < 0 {
+				r.TS = time.UnixMilli(int64(h.Time)) // resolved when the boot time is known
+				s.early = append(s.early, r)
+				return
+			}
+			r.TS = time.UnixMilli(s.bootMs + int64(h.Time))
+		} else {
+			r.TS = time.UnixMilli(int64(h.Time))
+		}
+		s.g.cfg.Queue.Add(r)
+		s.g.m.received.Inc()
+	case wire.TypeStatus:
+		if wire.DecodeStatus(payload, &s.st) != nil {
+			s.g.m.badPackets.Inc()
+			return
+		}
+		if h.Flags&wire.FlagUptime == 0 && s.bootMs < 0 {
+			s.bootMs = int64(h.Time) - int64(s.st.UptimeS)*1000
+			for _, r := range s.early {
+				r.TS = time.UnixMilli(s.bootMs + r.TS.UnixMilli())
+				s.g.cfg.Queue.Add(r)
+				s.g.m.received.Inc()
+			}
+			s.early = nil
+		}
+		s.pending = &statusCheck{seq: h.Seq, buffered: int(s.st.Buffered), at: time.Now()}
+	case wire.TypeEvent:
+		if wire.DecodeEvent(payload, &s.ev) != nil {
+			s.g.m.badPackets.Inc()
+			return
+		}
+		if s.ev.Code == wire.EventDataLost {
+			s.g.cfg.Queue.AddGap(Gap{Serial: s.serial, First: s.ev.Arg2, Count: s.ev.Arg1, Reason: GapNodeOverflow})
+			s.g.m.nodeLost.Add(float64(s.ev.Arg1))
+			s.g.log.Warn("node lost summaries", "serial", s.serial, "count", s.ev.Arg1, "first_seq", s.ev.Arg2)
+		}
+	case wire.TypeBurstChunk:
+		if wire.DecodeBurstChunk(payload, &s.chunk) != nil {
+			s.g.m.badPackets.Inc()
+			return
+		}
+		if s.chunk.Index == 0 || s.burstTS.IsZero() {
+			s.burstTS = time.UnixMilli(int64(h.Time))
+		}
+		done, err := s.reasm.Add(&s.chunk)
+		if err != nil {
+			s.g.m.badPackets.Inc()
+			return
+		}
+		if done {
+			meta, data, ok := s.reasm.Burst()
+			if ok {
+				b := burst{serial: s.serial, ts: s.burstTS, rateHz: float64(meta.RateMilliHz) / 1000, scale: meta.Scale,
+					axes: int(meta.Axes), data: append([]int16(nil), data...)}
+				select {
+				case s.g.bursts <- b:
+				default:
+					s.g.log.Warn("burst dropped: upload queue full", "serial", s.serial)
+				}
+			}
+			s.reasm.Reset()
+			s.burstTS = time.Time{}
+		}
+	}
+}
+
