@@ -51,6 +51,10 @@ type Result struct {
 	// Findings are sorted by confidence, highest first; the first is the
 	// diagnosis. "normal" is listed when no fault rule fired.
 	Findings []Finding `json:"findings"`
+
+	// evidence holds every Evidence the findings' slices point into,
+	// reused by the next Analyze into this Result.
+	evidence []Evidence
 }
 
 // Top returns the leading finding.
@@ -82,6 +86,7 @@ type Analyzer struct {
 	fineFloor [][]float64
 	ord       []*Spectrum
 	ordFloor  [][]float64
+	expects   []expect // bearing lines predicted, for crediting found lines
 	detK      float64
 	detDB     [64]float64 // detection levels by window width, for detK
 }
@@ -152,6 +157,7 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 	dst.FS = fs
 	dst.Limits = limits
 	dst.Findings = dst.Findings[:0]
+	dst.evidence = dst.evidence[:0]
 	dst.Axes = resize(dst.Axes, len(signals))
 	dst.VelRMS = 0
 	band, covered := VelocityBand(o.VelBandLo, o.VelBandHi, fs, o.LowPassHz)

@@ -82,9 +82,9 @@ func TestCWRURecords(t *testing.T) {
 			top := r.Top()
 			t.Logf("%-40s expected %-10s got %-18s conf %.2f band %.0f-%.0f Hz vel %.2f mm/s kurt %.1f | %s",
 				name, rec.location, top.Fault, top.Confidence, r.Axes[0].Envelope.Band.Lo, r.Axes[0].Envelope.Band.Hi,
-				r.VelRMS, r.Axes[0].Features.Kurtosis, top.Summary)
+				r.VelRMS, r.Axes[0].Features.Kurtosis, top.Summary())
 			for _, f := range r.Findings[1:] {
-				t.Logf("    also %-18s %.2f %s", f.Fault, f.Confidence, f.Summary)
+				t.Logf("    also %-18s %.2f %s", f.Fault, f.Confidence, f.Summary())
 			}
 			switch rec.location {
 			case "inner_race":

@@ -1,8 +1,10 @@
 package dsp
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Fault names, the diagnosis vocabulary.
@@ -29,7 +31,26 @@ type Finding struct {
 	Detected bool       `json:"detected"`
 	Axis     int        `json:"axis"` // 0-based axis with the strongest evidence
 	Evidence []Evidence `json:"evidence"`
-	Summary  string     `json:"summary"`
+}
+
+// Summary is the finding in one line: every present line with its
+// frequency, order and height over the floor, or why there is none. It is
+// built on demand (Analyze does not format text for every burst); JSON
+// carries it as "summary".
+func (f Finding) Summary() string {
+	if f.Fault == FaultNormal {
+		return "no fault rule fired"
+	}
+	return summarize(f.Evidence)
+}
+
+// MarshalJSON encodes the finding with its Summary.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	type plain Finding // no methods: no recursion
+	return json.Marshal(struct {
+		plain
+		Summary string `json:"summary"`
+	}{plain(f), f.Summary()})
 }
 
 // Evidence is one spectral line a finding rests on.
@@ -94,8 +115,7 @@ func (a *Analyzer) diagnose(r *Result, shaft float64, limits ZoneLimits, o Optio
 		// No rule fired: normal, as sure as the strongest weak hint allows.
 		r.Findings = append(r.Findings, Finding{})
 		copy(r.Findings[1:], r.Findings)
-		r.Findings[0] = Finding{Fault: FaultNormal, Confidence: 1 - worst, Axis: -1, Detected: true,
-			Summary: "no fault rule fired"}
+		r.Findings[0] = Finding{Fault: FaultNormal, Confidence: 1 - worst, Axis: -1, Detected: true}
 	}
 }
 
@@ -114,7 +134,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 		fault string
 		items []item
 	}
-	rules := []rule{
+	rules := [...]rule{
 		{FaultOuterRace, []item{{"BPFO", hz.BPFO, true, true}, {"BPFO x2", 2 * hz.BPFO, false, true}, {"BPFO x3", 3 * hz.BPFO, false, true}}},
 		{FaultInnerRace, []item{{"BPFI", hz.BPFI, true, true}, {"BPFI x2", 2 * hz.BPFI, false, true}, {"BPFI x3", 3 * hz.BPFI, false, true},
 			{"BPFI-1x", hz.BPFI - shaft, false, false}, {"BPFI+1x", hz.BPFI + shaft, false, false}}},
@@ -126,30 +146,30 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 		{FaultCage, []item{{"FTF", hz.FTF, true, true}, {"FTF x2", 2 * hz.FTF, false, true}, {"FTF x3", 3 * hz.FTF, false, true}}},
 	}
 	// Every line any hypothesis predicts, so that a found line is credited
-	// only to the hypothesis that predicts it best.
-	type expect struct {
-		fault  string
-		f      float64
-		series bool // a harmonic of the defect frequency (not a sideband)
-	}
-	var all []expect
-	for _, ru := range rules {
+	// only to the hypothesis that predicts it best, with the range its
+	// hypothesis's slip allows (see newExpect).
+	all := a.expects[:0]
+	for ri, ru := range rules {
 		for _, it := range ru.items {
-			all = append(all, expect{ru.fault, it.f, it.series})
+			all = append(all, newExpect(ri, ru.fault, it.f, it.series))
 		}
 	}
 	for h := 1; h <= 2; h++ {
 		for _, sb := range []float64{-2, 2} {
-			all = append(all, expect{FaultInnerRace, float64(h)*hz.BPFI + sb*shaft, false})
+			all = append(all, newExpect(1, FaultInnerRace, float64(h)*hz.BPFI+sb*shaft, false))
 		}
 	}
+	a.expects = all
+	// Shaft harmonics 1..nShaft compete only by distance: they are in
+	// nearly every envelope spectrum, so a bearing line a bin away from
+	// one is decided by where the line actually is. Only the harmonics
+	// around the found line can be nearer to it; they are looked up
+	// directly instead of scanning the series.
+	nShaft := 0
 	for h := 1.0; h*shaft <= 4*hz.BPFI+shaft; h++ {
-		// Shaft harmonics compete only by distance: they are in nearly
-		// every envelope spectrum, so a bearing line a bin away from one
-		// is decided by where the line actually is.
-		all = append(all, expect{"shaft", h * shaft, false})
+		nShaft++
 	}
-	for _, ru := range rules {
+	for ri, ru := range rules {
 		best := Finding{Fault: ru.fault, Axis: -1}
 		for ai := range r.Axes {
 			env := &r.Axes[ai].Envelope
@@ -157,7 +177,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 				continue
 			}
 			k := effectiveSegments(env.Segments, 0.5)
-			var ev []Evidence
+			start := len(r.evidence)
 			var excess float64
 			core, support := false, 0
 			for _, it := range ru.items {
@@ -175,25 +195,41 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 				// than one bin, so unresolvable) cannot tell them apart,
 				// and a line nearer to another hypothesis's line belongs
 				// to it: neither counts here.
+				own := newExpect(ri, ru.fault, it.f, it.series).distance(f)
+				stolen := false
 				for _, x := range all {
-					if x.fault == ru.fault {
+					if x.rule == ri {
 						continue
 					}
+					if (x.series && it.series && math.Abs(x.f-it.f) < env.DF) || x.distance(f) < own {
+						stolen = true
+						break
+					}
+				}
+				if !stolen && own > 0 {
 					// A shaft harmonic closer than 1.5 bins to the
 					// predicted line cannot be told from it by where the
 					// peak sits (the peak of two unresolved lines lies
 					// between them); the defect's own family, whose
 					// higher members drift away from the shaft orders,
 					// decides instead.
-					if x.fault == "shaft" && math.Abs(x.f-it.f) < 1.5*env.DF {
-						continue
-					}
-					if (x.series && it.series && math.Abs(x.f-it.f) < env.DF) || slipDistance(x.fault, x.f, f) < slipDistance(ru.fault, it.f, f) {
-						e.Present, e.Ambiguous = false, true
-						break
+					hLo := max(1, int(math.Floor((f-own)/shaft))-1)
+					hHi := min(nShaft, int(math.Ceil((f+own)/shaft))+1)
+					for h := hLo; h <= hHi; h++ {
+						xf := float64(h) * shaft
+						if math.Abs(xf-it.f) < 1.5*env.DF {
+							continue
+						}
+						if math.Abs(f-xf) < own {
+							stolen = true
+							break
+						}
 					}
 				}
-				ev = append(ev, e)
+				if stolen {
+					e.Present, e.Ambiguous = false, true
+				}
+				r.evidence = append(r.evidence, e)
 				if e.Present {
 					excess += db - thr
 					if it.core && !core {
@@ -211,48 +247,54 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 				conf *= 0.3 // a single line: a hint, never a diagnosis
 			}
 			if conf > best.Confidence || best.Axis < 0 {
-				best.Confidence, best.Axis, best.Evidence, best.Detected = conf, ai, ev, detected
+				end := len(r.evidence)
+				best.Confidence, best.Axis, best.Evidence, best.Detected = conf, ai, r.evidence[start:end:end], detected
 			}
 		}
 		if best.Axis < 0 || best.Confidence <= 0 {
 			continue
 		}
-		best.Summary = summarize(best.Evidence)
 		r.Findings = append(r.Findings, best)
 	}
 }
 
-// slipDistance is how far (Hz) the line at f lies from what hypothesis
-// fault predicts for the kinematic line at want. Real bearings slip: the
-// cage and what rides on it (outer-race passes, ball spin, cage) run up to
-// slipTol slower than kinematics, the inner-race passes a little faster
-// (BPFI = n·(shaft − FTF)); shaft harmonics sit where the given speed puts
-// them. A line inside the predicted range is at distance 0, so a line 1 %
-// below BPFO is the outer race's, not a shaft harmonic's that happens to
-// be nearer the kinematic value.
-func slipDistance(fault string, want, f float64) float64 {
-	lo, hi := want, want
-	switch fault {
-	case FaultOuterRace, FaultBall, FaultCage:
-		lo = want * (1 - slipTol)
-	case FaultInnerRace:
-		hi = want * (1 + slipTol/2)
-	}
-	switch {
-	case f < lo:
-		return lo - f
-	case f > hi:
-		return f - hi
-	}
-	return 0
+// expect is a line a bearing hypothesis predicts, with the range of
+// frequencies its slip allows.
+type expect struct {
+	rule   int // index of the hypothesis
+	f      float64
+	lo, hi float64
+	series bool // a harmonic of the defect frequency (not a sideband)
 }
 
-func nearShaftHarmonic(f, shaft, df float64) bool {
-	if shaft <= 0 {
-		return false
+// newExpect is the kinematic line at f of hypothesis fault (rule is its
+// index); distance is how far (Hz) a found line lies from what it
+// predicts. Real bearings slip: the cage and what rides on it (outer-race passes, ball spin, cage) run up to
+// slipTol slower than kinematics, the inner-race passes a little faster
+// (BPFI = n·(shaft − FTF)); shaft harmonics sit where the given speed puts
+// them (range of width 0). A line inside the predicted range is at distance 0, so a line 1 %
+// below BPFO is the outer race's, not a shaft harmonic's that happens to
+// be nearer the kinematic value.
+func newExpect(rule int, fault string, f float64, series bool) expect {
+	e := expect{rule: rule, f: f, lo: f, hi: f, series: series}
+	switch fault {
+	case FaultOuterRace, FaultBall, FaultCage:
+		e.lo = f * (1 - slipTol)
+	case FaultInnerRace:
+		e.hi = f * (1 + slipTol/2)
 	}
-	h := math.Round(f / shaft)
-	return h >= 1 && math.Abs(f-h*shaft) <= 1.5*df
+	return e
+}
+
+// distance is how far (Hz) f lies outside the expected range.
+func (e expect) distance(f float64) float64 {
+	switch {
+	case f < e.lo:
+		return e.lo - f
+	case f > e.hi:
+		return f - e.hi
+	}
+	return 0
 }
 
 // shaftFindings applies the rules on the velocity spectrum's shaft orders.
@@ -275,6 +317,7 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 	measure := func(ai int) orders {
 		ax := &r.Axes[ai]
 		var out orders
+		start := len(r.evidence)
 		s, floor := a.ord[ai], a.ordFloor[ai]
 		thr := detectionDB(effectiveSegments(s.Segments, 0.5), 3, 0.01)
 		out.vrms = ax.Features.VelRMS
@@ -291,20 +334,22 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 				out.present[h] = true
 				out.harms++
 				if h <= 3 {
-					out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%dx", h), Spectrum: "velocity", Expected: f,
+					r.evidence = append(r.evidence, Evidence{What: shaftOrderNames[h], Spectrum: "velocity", Expected: f,
 						Freq: fb, Order: fb / shaft, DB: db, Amp: out.v[h], Present: true})
 				}
 			}
 		}
-		for _, ho := range []float64{0.5, 1.5, 2.5, 3.5} {
+		for i, ho := range halfOrders {
 			f := ho * shaft
 			bin, db, ok := lineAt(s.Amp, floor, s.DF, f, max(s.DF, 0.01*f))
 			if ok && db >= thr {
 				out.half++
-				out.ev = append(out.ev, Evidence{What: fmt.Sprintf("%.1fx", ho), Spectrum: "velocity", Expected: f,
+				r.evidence = append(r.evidence, Evidence{What: halfOrderNames[i], Spectrum: "velocity", Expected: f,
 					Freq: float64(bin) * s.DF, Order: float64(bin) * s.DF / shaft, DB: db, Present: true})
 			}
 		}
+		end := len(r.evidence)
+		out.ev = r.evidence[start:end:end]
 		return out
 	}
 	var imb, mis, loose Finding
@@ -363,27 +408,33 @@ func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o 
 	for _, f := range []Finding{imb, mis, loose} {
 		f.Detected = f.Confidence >= 0.5
 		if f.Confidence > 0 {
-			f.Summary = summarize(f.Evidence)
 			r.Findings = append(r.Findings, f)
 		}
 	}
 }
 
+// Names of the shaft-order evidence lines.
+var (
+	shaftOrderNames = [...]string{"", "1x", "2x", "3x"}
+	halfOrders      = [...]float64{0.5, 1.5, 2.5, 3.5}
+	halfOrderNames  = [...]string{"0.5x", "1.5x", "2.5x", "3.5x"}
+)
+
 func clamp01(x float64) float64 { return max(0, min(1, x)) }
 
 func summarize(ev []Evidence) string {
-	s := ""
+	var b strings.Builder
 	for _, e := range ev {
 		if !e.Present {
 			continue
 		}
-		if s != "" {
-			s += ", "
+		if b.Len() > 0 {
+			b.WriteString(", ")
 		}
-		s += fmt.Sprintf("%s at %.1f Hz (%.2f×) +%.1f dB", e.What, e.Freq, e.Order, e.DB)
+		fmt.Fprintf(&b, "%s at %.1f Hz (%.2f×) +%.1f dB", e.What, e.Freq, e.Order, e.DB)
 	}
-	if s == "" {
+	if b.Len() == 0 {
 		return "no line above the detection level"
 	}
-	return s
+	return b.String()
 }

@@ -250,7 +250,7 @@ func TestAnalyzeFindsSimulatedBearingFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := r.Top(); got.Fault != c.want {
-			t.Errorf("%s: top finding %s (%.2f: %s), want %s", c.name, got.Fault, got.Confidence, got.Summary, c.want)
+			t.Errorf("%s: top finding %s (%.2f: %s), want %s", c.name, got.Fault, got.Confidence, got.Summary(), c.want)
 		}
 		if c.want != FaultNormal {
 			band := r.Axes[0].Envelope.Band

@@ -39,7 +39,7 @@ func TestExplainCell(t *testing.T) {
 			}
 			_ = context.Background
 			for _, f := range r.Findings {
-				t.Logf("   %-20s %.2f det=%v axis %d %s", f.Fault, f.Confidence, f.Detected, f.Axis, f.Summary)
+				t.Logf("   %-20s %.2f det=%v axis %d %s", f.Fault, f.Confidence, f.Detected, f.Axis, f.Summary())
 				if testing.Verbose() && strings.HasPrefix(f.Fault, "bearing") {
 					for _, e := range f.Evidence {
 						t.Logf("        %+v", e)
