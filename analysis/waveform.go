@@ -252,7 +252,7 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset) (*Document,
 	}
 	doc.Diagnosis = []Finding{}
 	for _, f := range res.Findings {
-		fd := Finding{Fault: f.Fault, Confidence: fin(f.Confidence), Detected: f.Detected, Summary: f.Summary, Evidence: []dsp.Evidence{}}
+		fd := Finding{Fault: f.Fault, Confidence: fin(f.Confidence), Detected: f.Detected, Summary: findingSummary(f), Evidence: []dsp.Evidence{}}
 		if f.Axis >= 0 && f.Axis < len(axisNames) {
 			fd.Axis = axisNames[f.Axis]
 		}
@@ -263,6 +263,20 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset) (*Document,
 		doc.Diagnosis = append(doc.Diagnosis, fd)
 	}
 	return doc, nil
+}
+
+// findingSummary returns the finding's one-line summary through its JSON
+// form, which carries it whether dsp keeps it as a field or computes it.
+func findingSummary(f dsp.Finding) string {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return ""
+	}
+	var v struct {
+		Summary string `json:"summary"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.Summary
 }
 
 // markers lists 1x-3x and, with a bearing, each defect frequency with its

@@ -17,10 +17,12 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/alerting"
+	"github.com/vibemon/vibemon/analysis"
 	"github.com/vibemon/vibemon/auth"
 	"github.com/vibemon/vibemon/httpapi"
 	"github.com/vibemon/vibemon/ingest"
 	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/jobs"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/web"
 	"github.com/vibemon/vibemon/ws"
@@ -33,6 +35,7 @@ type app struct {
 	bus      *inproc.Bus
 	presence *inproc.Presence
 	hub      *ws.Hub
+	jobs     *jobs.Runner
 	issuer   *auth.Issuer
 	http     *http.Server
 	ln       net.Listener
@@ -104,9 +107,26 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if s.hasRole("web") {
 		panel = web.Handler(web.Config{Logger: log})
 	}
+	// Analytics: River jobs in their own SQLite file; only the worker role
+	// works them, every role may enqueue.
+	analytics := &analysis.Service{Store: store, Logger: log}
+	a.jobs, err = jobs.New(jobs.Config{
+		Path: filepath.Join(s.DataDir, "jobs.db"), Store: store, Analysis: analytics, Orgs: store, Bus: a.bus,
+		Logger: log, InsertOnly: !s.hasRole("worker"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the job queue in %s: %w", s.DataDir, err)
+	}
+	if err := a.jobs.Start(ctx); err != nil {
+		return nil, err
+	}
 	handler := httpapi.NewServer(httpapi.Config{
 		Store: store, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
 		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel,
+		Waveforms: a.jobs,
+		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
+			return analytics.AssetHealth(ctx, orgID, assetID)
+		}),
 	})
 
 	a.ln, err = net.Listen("tcp", s.Addr)
@@ -151,6 +171,9 @@ func (a *app) close() {
 	}
 	if a.hub != nil {
 		a.hub.Stop()
+	}
+	if a.jobs != nil {
+		a.jobs.Stop()
 	}
 	if a.bus != nil {
 		a.bus.Close()
