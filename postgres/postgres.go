@@ -1,0 +1,516 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vibemon/vibemon"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configures a Store. The zero value means the documented defaults.
+type Options struct {
+	// Logger receives migrations, partition maintenance and failed writes.
+	// Defaults to a logger that discards.
+	Logger *slog.Logger
+	// Now is the clock used for created/updated times and partition
+	// maintenance. Defaults to time.Now.
+	Now func() time.Time
+	// Schema, when set, is created if missing and becomes the connections'
+	// search_path, so that several stores (tests, tenants of a shared
+	// server) can live in one database. Defaults to the URL's search_path.
+	Schema string
+	// MaxConns is the size of the connection pool. Defaults to pgxpool's
+	// default (the larger of 4 and the number of CPUs).
+	MaxConns int32
+	// PartitionsAhead is how many daily partitions of readings are kept
+	// created after today. Defaults to 7.
+	PartitionsAhead int
+	// PartitionsBehind is how many daily partitions before today are
+	// created at Open, for gateways that sync late. Defaults to 2.
+	PartitionsBehind int
+	// MaintenanceInterval is how often the store calls EnsurePartitions
+	// by itself. Defaults to 1h; negative disables it (call
+	// EnsurePartitions from a job instead).
+	MaintenanceInterval time.Duration
+}
+
+// Store is the PostgreSQL implementation of vibemon.Store.
+type Store struct {
+	pool      *pgxpool.Pool
+	log       *slog.Logger
+	now       func() time.Time
+	opts      Options
+	timescale bool
+
+	closed chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	partMu sync.Mutex
+	parts  map[string]bool // partitions known to exist, by name
+
+	ing ingestCounters
+}
+
+var _ vibemon.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a DSN),
+// applies pending migrations under an advisory lock, creates the readings
+// partitions around now and starts partition maintenance.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PartitionsAhead <= 0 {
+		opts.PartitionsAhead = 7
+	}
+	if opts.PartitionsBehind <= 0 {
+		opts.PartitionsBehind = 2
+	}
+	if opts.MaintenanceInterval == 0 {
+		opts.MaintenanceInterval = time.Hour
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Schema != "" {
+		if err := createSchema(ctx, cfg.ConnConfig, opts.Schema); err != nil {
+			return nil, err
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, stageSQL)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, opts: opts,
+		closed: make(chan struct{}), done: make(chan struct{}), parts: map[string]bool{}}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, mapErr("open postgres", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.detectTimescale(ctx)
+	if err := s.EnsurePartitions(ctx, s.now()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	go s.maintain()
+	return s, nil
+}
+
+// createSchema creates the schema on a connection of its own, before the
+// pool's connections set their search_path to it.
+func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return mapErr("open postgres", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		// Two replicas creating the schema at once: one of them loses the
+		// race on the catalog's unique index; the schema exists either way.
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			return mapErr("create schema", err)
+		}
+	}
+	return nil
+}
+
+// Pool returns the connection pool, for read-only queries by other
+// components (metrics, reports).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// TimescaleAvailable reports whether the timescaledb extension can be
+// installed in the database. The store does not use it yet; see
+// docs/postgres.md for the plan.
+func (s *Store) TimescaleAvailable() bool { return s.timescale }
+
+func (s *Store) detectTimescale(ctx context.Context) {
+	var def string
+	var installed *string
+	err := s.pool.QueryRow(ctx, "SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'timescaledb'").Scan(&def, &installed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.log.Info("timescaledb is not available; readings use native daily partitions")
+	case err != nil:
+		s.log.Warn("cannot detect timescaledb", "err", err)
+	default:
+		s.timescale = true
+		s.log.Info("timescaledb is available but not used yet; readings use native daily partitions",
+			"default_version", def, "installed", installed != nil)
+	}
+}
+
+// maintain calls EnsurePartitions every MaintenanceInterval until Close.
+func (s *Store) maintain() {
+	defer close(s.done)
+	if s.opts.MaintenanceInterval < 0 {
+		<-s.closed
+		return
+	}
+	tick := time.NewTicker(s.opts.MaintenanceInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := s.EnsurePartitions(ctx, s.now()); err != nil {
+				s.log.Error("partition maintenance failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops maintenance and closes the pool, waiting for connections in
+// use to be released. It is safe to call twice.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.closed)
+		<-s.done
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Ping returns an error when the store is closed or the database does not
+// answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed() {
+		return fmt.Errorf("ping: %w", errClosed)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return mapErr("ping", err)
+	}
+	return nil
+}
+
+var errClosed = vibemon.Errorf(vibemon.EUNAVAILABLE, "The store is closed.")
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// SchemaVersion returns the highest migration version applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, mapErr("schema version", err)
+	}
+	return v, nil
+}
+
+// LatestSchemaVersion is the version of the newest embedded migration.
+func LatestSchemaVersion() int {
+	ms, _ := loadMigrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
+		}
+		b, err := migrations.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share a version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// lockKey is the advisory lock that serializes schema changes of the
+// current schema: replicas that start together take turns, and the later
+// ones find the migrations applied.
+const lockKey = "hashtextextended('vibemon:' || current_schema(), 0)"
+
+// migrate applies the pending migrations in one transaction under the
+// schema's advisory lock: the schema moves to the newest version or stays.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return s.tx(ctx, "migrate", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`); err != nil {
+			return err
+		}
+		var cur int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.version <= cur {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+				m.version, m.name, s.now()); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			s.log.Info("applied migration", "name", m.name)
+		}
+		return nil
+	})
+}
+
+// partitionName is the name of the readings partition of day.
+func partitionName(day time.Time) string { return "readings_" + day.UTC().Format("20060102") }
+
+// EnsurePartitions creates the daily partitions of readings from
+// PartitionsBehind days before now's day to PartitionsAhead days after it,
+// moving any rows of those days out of the default partition. It is safe to
+// call concurrently, also from several replicas; a periodic job (or the
+// store's own maintenance) calls it so that partitions exist before their
+// day begins.
+func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	today := now.UTC().Truncate(24 * time.Hour)
+	var days []time.Time
+	for d := -s.opts.PartitionsBehind; d <= s.opts.PartitionsAhead; d++ {
+		days = append(days, today.AddDate(0, 0, d))
+	}
+	return s.ensureDays(ctx, days)
+}
+
+// ensureDays creates the partitions of days that do not exist yet.
+func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
+	s.partMu.Lock()
+	defer s.partMu.Unlock()
+	var missing []time.Time
+	for _, d := range days {
+		if !s.parts[partitionName(d)] {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, "ensure partitions", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_inherits i
+			JOIN pg_class c ON c.oid = i.inhrelid
+			WHERE i.inhparent = 'readings'::regclass`)
+		if err != nil {
+			return err
+		}
+		existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, n := range existing {
+			s.parts[n] = true
+		}
+		for _, d := range missing {
+			name := partitionName(d)
+			if s.parts[name] {
+				continue
+			}
+			if err := createPartition(ctx, tx, name, d); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			s.log.Info("created partition", "name", name)
+		}
+		return nil
+	})
+	if err != nil {
+		// The transaction rolled back: forget what it created.
+		s.parts = map[string]bool{}
+		return err
+	}
+	for _, d := range missing {
+		s.parts[partitionName(d)] = true
+	}
+	return nil
+}
+
+// createPartition makes the partition of one day: a table of readings'
+// shape that takes over the day's rows from the default partition, then
+// attached. (CREATE TABLE ... PARTITION OF fails when the default
+// partition holds rows of the new range.)
+func createPartition(ctx context.Context, tx pgx.Tx, name string, day time.Time) error {
+	id := pgx.Identifier{name}.Sanitize()
+	from, to := day, day.AddDate(0, 0, 1)
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{"CREATE TABLE " + id + " (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)", nil},
+		{"WITH moved AS (DELETE FROM readings_default WHERE ts >= $1 AND ts < $2 RETURNING *) INSERT INTO " + id + " SELECT * FROM moved", []any{from, to}},
+		// The constraint lets ATTACH skip scanning the new table.
+		{"ALTER TABLE " + id + " ADD CONSTRAINT " + pgx.Identifier{name + "_range"}.Sanitize() +
+			" CHECK (ts >= '" + from.Format(time.RFC3339) + "' AND ts < '" + to.Format(time.RFC3339) + "')", nil},
+		{"ALTER TABLE readings ATTACH PARTITION " + id + " FOR VALUES FROM ('" + from.Format(time.RFC3339) + "') TO ('" + to.Format(time.RFC3339) + "')", nil},
+		{"ALTER TABLE " + id + " DROP CONSTRAINT " + pgx.Identifier{name + "_range"}.Sanitize(), nil},
+	}
+	for _, st := range stmts {
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Partitions returns the names of the readings partitions, oldest first,
+// without the default one.
+func (s *Store) Partitions(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'readings'::regclass AND c.relname <> 'readings_default' ORDER BY c.relname`)
+	if err != nil {
+		return nil, mapErr("partitions", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return names, mapErr("partitions", err)
+}
+
+// tx runs fn in a transaction and commits it, retrying the whole
+// transaction a few times on a deadlock or serialization failure (which
+// roll it back entirely, so a retry is safe).
+func (s *Store) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	if s.isClosed() {
+		return fmt.Errorf("%s: %w", op, errClosed)
+	}
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		if !retryable(err) {
+			break
+		}
+		s.log.Warn("transaction retried", "op", op, "attempt", attempt+1, "err", err)
+	}
+	return mapErr(op, err)
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// mapErr translates driver errors to application errors at the boundary,
+// so that SQL text never reaches a client.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve *vibemon.Error
+	if errors.As(err, &ve) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", op, vibemon.Errorf(vibemon.ENOTFOUND, "Not found."))
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%s: %w", op, vibemon.Errorf(vibemon.ECONFLICT, "The row conflicts with an existing one."))
+		case pe.Code == "23503" || pe.Code == "23514" || pe.Code == "23502":
+			return fmt.Errorf("%s: %w", op, vibemon.Errorf(vibemon.EINVALID, "A value is missing, out of range or refers to a missing row."))
+		case pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "55P03" || pe.Code == "53300" ||
+			strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P"):
+			return fmt.Errorf("%s: %w (%v)", op, vibemon.Errorf(vibemon.EUNAVAILABLE, "The database is busy or unavailable; retry later."), err)
+		case pe.Code == "53100":
+			return fmt.Errorf("%s: %w (%v)", op, vibemon.Errorf(vibemon.EUNAVAILABLE, "The disk is full."), err)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return fmt.Errorf("%s: %w (%v)", op, vibemon.Errorf(vibemon.EUNAVAILABLE, "The database is unavailable; retry later."), err)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s: %w (%v)", op, vibemon.Errorf(vibemon.EUNAVAILABLE, "The database is unavailable; retry later."), err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func notFound(what string) error {
+	return vibemon.Errorf(vibemon.ENOTFOUND, "%s not found.", what)
+}
+
+// now returns the clock at the database's precision (microseconds), in UTC,
+// so that what a method returns equals what a later read returns.
+func (s *Store) nowUTC() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// utc returns t in UTC at microsecond precision.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// utcPtr converts a nullable column to *time.Time in UTC.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,314 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/postgres"
+	"github.com/vibemon/vibemon/storetest"
+)
+
+// testURL returns VIBEMON_TEST_DATABASE_URL, skipping the test when it is
+// unset (failing it when VIBEMON_TEST_STRICT=1, as CI sets).
+func testURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL tests must run")
+		}
+		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; set it (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the PostgreSQL tests")
+	}
+	return url
+}
+
+// newSchema returns a fresh schema name, dropped with everything in it when
+// the test ends.
+func newSchema(t testing.TB, url string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "vibemon_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// testOptions keeps test stores small: a few connections and partitions,
+// no background maintenance.
+func testOptions(schema string) postgres.Options {
+	return postgres.Options{Schema: schema, MaxConns: 3, PartitionsAhead: 2, PartitionsBehind: 1, MaintenanceInterval: -1}
+}
+
+func openStore(t testing.TB, url, schema string, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	url := testURL(t)
+	storetest.Run(t, func(t *testing.T) vibemon.Store {
+		schema := newSchema(t, url)
+		return openStore(t, url, schema, testOptions(schema))
+	})
+}
+
+func TestOpenRejectsBadURL(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", postgres.Options{})
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded, want an error")
+	}
+	if got := vibemon.ErrorCode(err); got != vibemon.EUNAVAILABLE {
+		t.Errorf("error code = %q (%v), want %q", got, err, vibemon.EUNAVAILABLE)
+	}
+}
+
+func TestPartitionsCreatedAhead(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	now := time.Date(2026, 3, 10, 15, 4, 5, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.Now = func() time.Time { return now }
+	opts.PartitionsAhead, opts.PartitionsBehind = 3, 1
+	s := openStore(t, url, schema, opts)
+
+	got, err := s.Partitions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"readings_20260309", "readings_20260310", "readings_20260311", "readings_20260312", "readings_20260313"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("partitions after Open = %v, want %v", got, want)
+	}
+
+	// A reading of a day that has no partition yet lands in the default
+	// one; when its day's partition is made, it moves there and stays
+	// readable, and a resend is still a duplicate.
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(context.Background(), o))
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err = s.RegisterDevice(context.Background(), d)
+	must(t, err)
+	later := now.Add(5 * 24 * time.Hour) // 2026-03-15
+	r := vibemon.NewReading(d.ID, 1, later)
+	r.Values[vibemon.VelRMSX] = 2.5
+	insertN(t, s, o.ID, []vibemon.Reading{r}, 1)
+	if got := partitionOf(t, s, d.ID, 1); got != "readings_default" {
+		t.Fatalf("reading of a day without partition is in %s, want readings_default", got)
+	}
+
+	// A day later a job moves the window: 2026-03-15 now has a partition.
+	must(t, s.EnsurePartitions(context.Background(), now.Add(24*time.Hour)))
+	got, err = s.Partitions(context.Background())
+	must(t, err)
+	if !slices.Contains(got, "readings_20260314") || slices.Contains(got, "readings_20260315") {
+		t.Fatalf("partitions after EnsurePartitions(now+1d) = %v, want up to readings_20260314", got)
+	}
+	must(t, s.EnsurePartitions(context.Background(), later))
+	if got := partitionOf(t, s, d.ID, 1); got != "readings_20260315" {
+		t.Errorf("after EnsurePartitions the reading is in %s, want readings_20260315", got)
+	}
+	insertN(t, s, o.ID, []vibemon.Reading{r}, 0)
+	pts, err := s.QueryReadings(context.Background(), o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: later, To: later.Add(time.Second), Bucket: vibemon.BucketRaw})
+	must(t, err)
+	if len(pts) != 1 || pts[0].Avg[vibemon.VelRMSX] != 2.5 {
+		t.Errorf("raw query after the move = %+v, want the one reading with vel_rms_x 2.5", pts)
+	}
+	// Calling it again changes nothing.
+	before, _ := s.Partitions(context.Background())
+	must(t, s.EnsurePartitions(context.Background(), later))
+	after, _ := s.Partitions(context.Background())
+	if !slices.Equal(before, after) {
+		t.Errorf("second EnsurePartitions changed partitions from %v to %v", before, after)
+	}
+}
+
+// partitionOf returns the partition that holds the reading (device, seq).
+func partitionOf(t *testing.T, s *postgres.Store, device, seq int64) string {
+	t.Helper()
+	var name string
+	err := s.Pool().QueryRow(context.Background(), "SELECT tableoid::regclass::text FROM readings WHERE device_id = $1 AND seq = $2", device, seq).Scan(&name)
+	if err != nil {
+		t.Fatalf("partition of reading (%d, %d): %v", device, seq, err)
+	}
+	return name
+}
+
+func insertN(t *testing.T, s *postgres.Store, orgID int64, rs []vibemon.Reading, wantNew int) {
+	t.Helper()
+	isNew, err := s.InsertReadings(context.Background(), orgID, rs)
+	if err != nil {
+		t.Fatalf("InsertReadings: %v", err)
+	}
+	n := 0
+	for _, b := range isNew {
+		if b {
+			n++
+		}
+	}
+	if n != wantNew {
+		t.Fatalf("InsertReadings: %d new, want %d", n, wantNew)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrationsIdempotentAndRaceSafe(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	// Four replicas start at once against an empty schema.
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	stores := make(chan *postgres.Store, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(context.Background(), url, testOptions(schema))
+			if err != nil {
+				errs <- err
+				return
+			}
+			stores <- s
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(stores)
+	for err := range errs {
+		t.Errorf("concurrent Open: %v", err)
+	}
+	for s := range stores {
+		defer s.Close()
+	}
+	// Opening again applies nothing and keeps the data.
+	s := openStore(t, url, schema, testOptions(schema))
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(context.Background(), o))
+	s.Close()
+	s = openStore(t, url, schema, testOptions(schema))
+	v, err := s.SchemaVersion(context.Background())
+	must(t, err)
+	if v != postgres.LatestSchemaVersion() {
+		t.Errorf("schema version = %d, want %d", v, postgres.LatestSchemaVersion())
+	}
+	var applied int
+	must(t, s.Pool().QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations").Scan(&applied))
+	if applied != postgres.LatestSchemaVersion() {
+		t.Errorf("schema_migrations has %d rows after 6 Opens, want %d (each migration once)", applied, postgres.LatestSchemaVersion())
+	}
+	if _, err := s.GetOrg(context.Background(), o.ID); err != nil {
+		t.Errorf("org after reopening: %v", err)
+	}
+}
+
+func TestFailedBatchStoresNothing(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := s.RegisterDevice(ctx, d)
+	must(t, err)
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+
+	// The last reading violates the seq range the schema enforces: the
+	// database rejects the batch in the middle of the statement, after the
+	// first readings were staged and claimed.
+	bad := make([]vibemon.Reading, 10)
+	for i := range bad {
+		bad[i] = vibemon.NewReading(d.ID, int64(i), base.Add(time.Duration(i)*time.Second))
+		bad[i].Values[vibemon.VelRMSX] = 1
+	}
+	bad[9].Seq = vibemon.MaxSeq + 1
+	if _, err := s.InsertReadings(ctx, o.ID, bad); err == nil {
+		t.Fatal("InsertReadings with an out-of-range seq succeeded, want an error")
+	}
+	for _, b := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketDay} {
+		pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(time.Hour), Bucket: b})
+		must(t, err)
+		if len(pts) != 0 {
+			t.Errorf("%s points after a failed batch = %d, want 0", b, len(pts))
+		}
+	}
+	got, err := s.GetDevice(ctx, o.ID, d.ID)
+	must(t, err)
+	if got.LastSeenAt != nil {
+		t.Errorf("LastSeenAt after a failed batch = %v, want nil", got.LastSeenAt)
+	}
+	// The same readings, fixed, are all new: no key was claimed.
+	bad[9].Seq = 9
+	insertN(t, s, o.ID, bad, 10)
+
+	// A cancelled context also leaves nothing behind.
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	more := []vibemon.Reading{vibemon.NewReading(d.ID, 100, base)}
+	more[0].Values[vibemon.TempC] = 40
+	if _, err := s.InsertReadings(c, o.ID, more); err == nil {
+		t.Fatal("InsertReadings with a cancelled context succeeded")
+	}
+	insertN(t, s, o.ID, more, 1)
+}
+
+func TestHourlyQueryReadsRollups(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := s.RegisterDevice(ctx, d)
+	must(t, err)
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	rs := make([]vibemon.Reading, 120)
+	for i := range rs {
+		rs[i] = vibemon.NewReading(d.ID, int64(i), base.Add(time.Duration(i)*time.Minute))
+		rs[i].Values[vibemon.VelRMSX] = float64(i)
+	}
+	insertN(t, s, o.ID, rs, 120)
+	// Empty the raw table behind the store's back: an hourly query must
+	// still answer, from rollup_1h alone.
+	_, err = s.Pool().Exec(ctx, "TRUNCATE readings")
+	must(t, err)
+	pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(2 * time.Hour), Bucket: vibemon.BucketHour,
+		Metrics: []vibemon.Metric{vibemon.VelRMSX}})
+	must(t, err)
+	if len(pts) != 2 || pts[0].Count != 60 || pts[0].Avg[0] != 29.5 || pts[1].Min[0] != 60 || pts[1].Max[0] != 119 {
+		t.Errorf("hourly points = %+v, want 2 buckets of 60 (avg 29.5; min 60 max 119)", pts)
+	}
+}
