@@ -1,0 +1,449 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/vibemon/vibemon"
+)
+
+// BusConfig configures a Bus. Client is required; the zero value of every
+// other field means its documented default.
+type BusConfig struct {
+	// Client is the Redis client to publish with; the bus opens one more
+	// connection from it for its subscription.
+	Client *goredis.Client
+	// Prefix starts the channel name ("<prefix>bus"). Buses with the same
+	// Prefix on the same Redis are one bus. Defaults to DefaultPrefix.
+	Prefix string
+	// BufferSize is how many events may wait for one local subscriber
+	// before new events for it are dropped (and counted). Defaults to 65536.
+	BufferSize int
+	// MaxBatch is the most events one Redis message carries; a Publish call
+	// with more is sent as several messages in one pipeline. Defaults to
+	// 1000.
+	MaxBatch int
+	// PublishTimeout bounds one Publish call, so that ingest is not held up
+	// when Redis is slow or gone. Defaults to one second.
+	PublishTimeout time.Duration
+	// RetryAfter is how long Publish fails at once, without asking Redis,
+	// after a Publish failed: while Redis is down, ingest loses no time
+	// per batch. Defaults to one second.
+	RetryAfter time.Duration
+	// SubscribeWait is how long the first Subscribe waits for the Redis
+	// subscription to be confirmed before returning anyway (the bus keeps
+	// trying in the background). Defaults to five seconds.
+	SubscribeWait time.Duration
+	// HealthInterval is how long the subscription may be silent before the
+	// bus pings Redis over it; a ping unanswered for as long again means the
+	// connection is dead and the bus reconnects. Defaults to 10 s.
+	HealthInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnection tries,
+	// which doubles after each failed try. Default to 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives warnings about lost subscriptions and dropped events.
+	// Defaults to discarding.
+	Logger *slog.Logger
+}
+
+// Bus is a vibemon.Bus across processes through Redis pub/sub. Each Publish
+// call is one PUBLISH (or one pipeline of them, for calls larger than
+// MaxBatch) on the channel "<prefix>bus". Each Bus holds one subscription to
+// that channel, opened by the first Subscribe, and fans the events out to
+// its local subscribers, each with its own bounded buffer and goroutine, so
+// Publish never waits for a subscriber and each subscriber receives events
+// in publish order. When the subscription breaks, the bus reconnects with
+// backoff by itself; events published meanwhile are lost to this process's
+// subscribers (live delivery is best effort). The zero value is not usable:
+// call NewBus.
+type Bus struct {
+	cfg     BusConfig
+	client  *goredis.Client
+	channel string
+	log     *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.RWMutex
+	subs   map[*subscriber]struct{}
+	closed bool
+
+	startOnce sync.Once
+	ready     chan struct{} // closed once the first subscription is confirmed
+	readyOnce sync.Once
+	recvDone  chan struct{}
+
+	psMu sync.Mutex
+	ps   *goredis.PubSub
+
+	bufs sync.Pool
+
+	downUntil  atomic.Int64 // unix ns before which Publish fails at once
+	dropped    atomic.Int64
+	reconnects atomic.Int64
+	corrupt    atomic.Int64
+}
+
+var _ vibemon.Bus = (*Bus)(nil)
+
+// NewBus returns a bus on cfg.Client. It does not talk to Redis yet.
+func NewBus(cfg BusConfig) (*Bus, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("new redis bus: BusConfig.Client is required")
+	}
+	cfg.Prefix = prefixOr(cfg.Prefix)
+	if cfg.BufferSize <= 0 {
+		cfg.BufferSize = 65536
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = time.Second
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Second
+	}
+	if cfg.SubscribeWait <= 0 {
+		cfg.SubscribeWait = 5 * time.Second
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = 10 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(5*time.Second, cfg.MinBackoff)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Bus{
+		cfg: cfg, client: cfg.Client, channel: cfg.Prefix + "bus", log: cfg.Logger,
+		ctx: ctx, cancel: cancel,
+		subs:  make(map[*subscriber]struct{}),
+		ready: make(chan struct{}),
+	}, nil
+}
+
+// Channel returns the Redis channel the bus publishes on.
+func (b *Bus) Channel() string { return b.channel }
+
+// Publish sends events to every subscriber of every Bus on the same channel,
+// as one Redis message per MaxBatch events, and returns once Redis has
+// accepted them. It returns an error when ctx is done, the bus is closed
+// (code EUNAVAILABLE), Redis did not accept the events within
+// PublishTimeout, or another call failed so within the last RetryAfter
+// (code EUNAVAILABLE, without asking Redis); callers log it and go on.
+func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "The bus is closed."))
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if now := time.Now().UnixNano(); now < b.downUntil.Load() {
+		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "Redis failed a moment ago; retrying in %v.", time.Duration(b.downUntil.Load()-now).Round(time.Millisecond)))
+	}
+	callerCtx := ctx
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+
+	bufp, _ := b.bufs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	defer func() {
+		if cap(*bufp) <= 1<<20 { // do not keep the buffer of a huge call
+			b.bufs.Put(bufp)
+		}
+	}()
+	buf := (*bufp)[:0]
+	var err error
+	if len(events) <= b.cfg.MaxBatch {
+		buf = appendEvents(buf, events)
+		err = b.client.Publish(ctx, b.channel, buf).Err()
+	} else {
+		// Encode every chunk into one buffer first: the pipeline writes
+		// them at Exec, so no chunk's bytes may move before then.
+		var ends []int
+		for i := 0; i < len(events); i += b.cfg.MaxBatch {
+			buf = appendEvents(buf, events[i:min(i+b.cfg.MaxBatch, len(events))])
+			ends = append(ends, len(buf))
+		}
+		pipe := b.client.Pipeline()
+		start := 0
+		for _, end := range ends {
+			pipe.Publish(ctx, b.channel, buf[start:end])
+			start = end
+		}
+		_, err = pipe.Exec(ctx)
+	}
+	*bufp = buf
+	if err != nil {
+		if callerCtx.Err() == nil { // Redis's fault, not the caller's
+			b.downUntil.Store(time.Now().Add(b.cfg.RetryAfter).UnixNano())
+		}
+		return fmt.Errorf("publish %d events to redis: %w", len(events), err)
+	}
+	return nil
+}
+
+// Subscribe calls fn, from a goroutine of its own, for every event that
+// reaches this process after Subscribe returns, until cancel is called.
+// The first Subscribe opens the Redis subscription and waits up to
+// SubscribeWait for it. cancel waits until fn has returned for the last
+// time, so it must not be called from fn; calling it twice is safe.
+func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
+	s := &subscriber{fn: fn, done: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		close(s.done)
+		return func() {}
+	}
+	b.subs[s] = struct{}{}
+	b.startOnce.Do(func() {
+		b.recvDone = make(chan struct{})
+		go b.receive()
+	})
+	b.mu.Unlock()
+	go s.run()
+	t := time.NewTimer(b.cfg.SubscribeWait)
+	select {
+	case <-b.ready:
+	case <-t.C:
+		b.log.Warn("redis bus: subscription not confirmed yet; live events will flow once it is", "channel", b.channel)
+	}
+	t.Stop()
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+		s.stop()
+	}
+}
+
+// Dropped returns how many events were dropped because a local
+// subscriber's buffer was full.
+func (b *Bus) Dropped() int64 { return b.dropped.Load() }
+
+// Reconnects returns how many times the subscription was lost and opened
+// again.
+func (b *Bus) Reconnects() int64 { return b.reconnects.Load() }
+
+// Corrupt returns how many received messages could not be decoded (another
+// program publishing on the channel, or a newer VibeMon's format).
+func (b *Bus) Corrupt() int64 { return b.corrupt.Load() }
+
+// Close ends the subscription and every local subscription and makes later
+// Publish calls fail. It does not close the Client. It is safe to call twice.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	subs := b.subs
+	b.subs = make(map[*subscriber]struct{})
+	done := b.recvDone
+	b.mu.Unlock()
+
+	b.cancel()
+	b.psMu.Lock()
+	if b.ps != nil {
+		b.ps.Close() // unblocks a pending receive
+	}
+	b.psMu.Unlock()
+	if done != nil {
+		<-done
+	}
+	for s := range subs {
+		s.stop()
+	}
+	return nil
+}
+
+// receive keeps one subscription open until the bus is closed.
+func (b *Bus) receive() {
+	defer close(b.recvDone)
+	backoff := b.cfg.MinBackoff
+	for {
+		subscribed, err := b.session()
+		if b.ctx.Err() != nil {
+			return
+		}
+		if subscribed {
+			backoff = b.cfg.MinBackoff
+		}
+		b.reconnects.Add(1)
+		b.log.Warn("redis bus: subscription lost; reconnecting", "channel", b.channel, "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-b.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, b.cfg.MaxBackoff)
+	}
+}
+
+// session subscribes and delivers messages until the connection fails. It
+// reports whether the subscription was confirmed.
+func (b *Bus) session() (subscribed bool, err error) {
+	ps := b.client.Subscribe(b.ctx) // no channel yet: nothing is sent
+	b.psMu.Lock()
+	if b.ctx.Err() != nil {
+		b.psMu.Unlock()
+		ps.Close()
+		return false, b.ctx.Err()
+	}
+	b.ps = ps
+	b.psMu.Unlock()
+	defer func() {
+		b.psMu.Lock()
+		b.ps = nil
+		b.psMu.Unlock()
+		ps.Close()
+	}()
+
+	if err := ps.Subscribe(b.ctx, b.channel); err != nil {
+		return false, fmt.Errorf("subscribe to %s: %w", b.channel, err)
+	}
+	msg, err := ps.ReceiveTimeout(b.ctx, b.cfg.HealthInterval)
+	if err != nil {
+		return false, fmt.Errorf("confirm subscription to %s: %w", b.channel, err)
+	}
+	if _, ok := msg.(*goredis.Subscription); !ok {
+		return false, fmt.Errorf("confirm subscription to %s: unexpected %T", b.channel, msg)
+	}
+	b.readyOnce.Do(func() { close(b.ready) })
+
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(b.ctx, b.cfg.HealthInterval)
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return true, b.ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged {
+				// Silence: make sure the connection still works.
+				if err := ps.Ping(b.ctx); err != nil {
+					return true, fmt.Errorf("ping %s: %w", b.channel, err)
+				}
+				pinged = true
+				continue
+			}
+			return true, fmt.Errorf("receive from %s: %w", b.channel, err)
+		}
+		pinged = false
+		if m, ok := msg.(*goredis.Message); ok {
+			b.deliver(m.Payload)
+		}
+	}
+}
+
+// deliver decodes one message and queues its events for every local
+// subscriber.
+func (b *Bus) deliver(payload string) {
+	events, err := decodeEvents(payload)
+	if err != nil {
+		if b.corrupt.Add(1) == 1 {
+			b.log.Warn("redis bus: ignoring a message that is not VibeMon's", "channel", b.channel, "err", err)
+		}
+		return
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		if n := s.push(events, b.cfg.BufferSize); n > 0 {
+			if b.dropped.Add(int64(n)) == int64(n) {
+				b.log.Warn("redis bus: subscriber too slow; dropping events", "dropped", n)
+			}
+		}
+	}
+}
+
+// subscriber owns one delivery goroutine and its FIFO buffer.
+type subscriber struct {
+	fn   func(vibemon.Event)
+	done chan struct{}
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	buf     []vibemon.Event
+	stopped atomic.Bool // written under mu; read without it per event
+}
+
+// push appends events and returns how many did not fit.
+func (s *subscriber) push(events []vibemon.Event, limit int) (dropped int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped.Load() {
+		return 0
+	}
+	room := max(limit-len(s.buf), 0)
+	if room < len(events) {
+		dropped = len(events) - room
+		events = events[:room]
+	}
+	s.buf = append(s.buf, events...)
+	s.cond.Signal()
+	return dropped
+}
+
+func (s *subscriber) run() {
+	defer close(s.done)
+	var batch []vibemon.Event
+	for {
+		s.mu.Lock()
+		for len(s.buf) == 0 && !s.stopped.Load() {
+			s.cond.Wait()
+		}
+		if s.stopped.Load() {
+			s.mu.Unlock()
+			return
+		}
+		// Swap buffers so that the receiver appends to a fresh slice while
+		// fn runs without the lock.
+		batch, s.buf = s.buf, batch[:0]
+		s.mu.Unlock()
+		for i := range batch {
+			if s.stopped.Load() {
+				return
+			}
+			s.fn(batch[i])
+			batch[i] = vibemon.Event{}
+		}
+	}
+}
+
+func (s *subscriber) stop() {
+	s.mu.Lock()
+	s.stopped.Store(true)
+	s.buf = nil
+	s.cond.Signal()
+	s.mu.Unlock()
+	<-s.done
+}
