@@ -130,27 +130,31 @@ func (a *Analyzer) diagnose(r *Result, shaft float64, limits ZoneLimits, o Optio
 // 1 - exp(-excess/10), so 10 dB of excess gives 0.63 and 20 dB 0.86.
 func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 	hz := r.FaultHz
+	// Lines per rule in fixed arrays (n used): slices of them would be
+	// allocated on every call.
 	type rule struct {
 		fault string
-		items []item
+		n     int
+		items [5]item
 	}
 	rules := [...]rule{
-		{FaultOuterRace, []item{{"BPFO", hz.BPFO, true, true}, {"BPFO x2", 2 * hz.BPFO, false, true}, {"BPFO x3", 3 * hz.BPFO, false, true}}},
-		{FaultInnerRace, []item{{"BPFI", hz.BPFI, true, true}, {"BPFI x2", 2 * hz.BPFI, false, true}, {"BPFI x3", 3 * hz.BPFI, false, true},
+		{FaultOuterRace, 3, [5]item{{"BPFO", hz.BPFO, true, true}, {"BPFO x2", 2 * hz.BPFO, false, true}, {"BPFO x3", 3 * hz.BPFO, false, true}}},
+		{FaultInnerRace, 5, [5]item{{"BPFI", hz.BPFI, true, true}, {"BPFI x2", 2 * hz.BPFI, false, true}, {"BPFI x3", 3 * hz.BPFI, false, true},
 			{"BPFI-1x", hz.BPFI - shaft, false, false}, {"BPFI+1x", hz.BPFI + shaft, false, false}}},
 		// A ball defect strikes both races once per spin: its series is
 		// at 2×BSF, with BSF itself weaker, and the cage's rotation
 		// modulates it (FTF sidebands).
-		{FaultBall, []item{{"2xBSF", 2 * hz.BSF, true, true}, {"BSF", hz.BSF, true, true}, {"4xBSF", 4 * hz.BSF, false, true},
+		{FaultBall, 5, [5]item{{"2xBSF", 2 * hz.BSF, true, true}, {"BSF", hz.BSF, true, true}, {"4xBSF", 4 * hz.BSF, false, true},
 			{"2xBSF-FTF", 2*hz.BSF - hz.FTF, false, false}, {"2xBSF+FTF", 2*hz.BSF + hz.FTF, false, false}}},
-		{FaultCage, []item{{"FTF", hz.FTF, true, true}, {"FTF x2", 2 * hz.FTF, false, true}, {"FTF x3", 3 * hz.FTF, false, true}}},
+		{FaultCage, 3, [5]item{{"FTF", hz.FTF, true, true}, {"FTF x2", 2 * hz.FTF, false, true}, {"FTF x3", 3 * hz.FTF, false, true}}},
 	}
 	// Every line any hypothesis predicts, so that a found line is credited
 	// only to the hypothesis that predicts it best, with the range its
 	// hypothesis's slip allows (see newExpect).
 	all := a.expects[:0]
-	for ri, ru := range rules {
-		for _, it := range ru.items {
+	for ri := range rules {
+		ru := &rules[ri]
+		for _, it := range ru.items[:ru.n] {
 			all = append(all, newExpect(ri, ru.fault, it.f, it.series))
 		}
 	}
@@ -169,7 +173,8 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 	for h := 1.0; h*shaft <= 4*hz.BPFI+shaft; h++ {
 		nShaft++
 	}
-	for ri, ru := range rules {
+	for ri := range rules {
+		ru := &rules[ri]
 		best := Finding{Fault: ru.fault, Axis: -1}
 		for ai := range r.Axes {
 			env := &r.Axes[ai].Envelope
@@ -180,7 +185,7 @@ func (a *Analyzer) bearingFindings(r *Result, shaft float64) {
 			start := len(r.evidence)
 			var excess float64
 			core, support := false, 0
-			for _, it := range ru.items {
+			for _, it := range ru.items[:ru.n] {
 				tol := slipTol*it.f + env.DF
 				m := int(2*tol/env.DF) + 1
 				thr := a.detection(k, m)
