@@ -332,7 +332,11 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	var history []map[string]any
 	for i := range 240 {
 		v := 1.2 + 0.006*float64(i)
-		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-240) * time.Hour).Format(time.RFC3339), "vel_rms_x": v, "vel_rms_y": v * 0.8, "vel_rms_z": v * 0.5})
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-239) * time.Hour).Format(time.RFC3339), "vel_rms_x": v, "vel_rms_y": v * 0.8, "vel_rms_z": v * 0.5})
+	}
+	// And the last minutes, which give the ISO zone (3.1 mm/s: zone C).
+	for i := range 5 {
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": 1000 + i, "ts": time.Now().UTC().Add(time.Duration(i-5) * time.Minute).Format(time.RFC3339), "vel_rms_x": 3.1, "vel_rms_y": 2.4, "vel_rms_z": 1.5})
 	}
 	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
 		t.Fatalf("ingest history: status %d", st)
@@ -402,8 +406,8 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	if err != nil {
 		fail("the machine page draws its trend, spectra with markers and the waterfall", err)
 	}
-	if got := eval(`document.getElementById("h-zone").textContent`); !strings.Contains(got, "Zone ") {
-		t.Errorf("ISO zone badge = %q, want the zone in words", got)
+	if got, want := eval(`document.getElementById("h-zone").textContent`), "Zone C: restricted operation — plan maintenance"; !strings.Contains(got, want) {
+		t.Errorf("ISO zone badge = %q, want %q", got, want)
 	}
 	if got := eval(`document.getElementById("h-diag-text").textContent`); !strings.Contains(got, "Outer race defect") {
 		t.Errorf("diagnosis = %q, want it to name the outer race defect of the posted burst", got)
@@ -413,7 +417,9 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	}
 
 	// Click the 1× peak of the spectrum: cursors at 1×…5× appear.
-	xy := eval(`(() => { const el = document.getElementById("chart-spectrum"), u = el._uplot, r = u.over.getBoundingClientRect();
+	xy := eval(`(() => { const el = document.getElementById("chart-spectrum"), u = el._uplot;
+		el.scrollIntoView({ block: "center" });
+		const r = u.over.getBoundingClientRect();
 		return (r.left + u.valToPos(` + fmt.Sprint(rpm/60.0) + `, "x")) + "," + (r.top + r.height / 2); })()`)
 	var x, y float64
 	if _, err := fmt.Sscanf(xy, "%g,%g", &x, &y); err != nil {

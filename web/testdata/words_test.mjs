@@ -28,6 +28,7 @@ test("a bearing finding names the fault, confidence and the harmonics found", ()
   assert.equal(findingText(outer), "Outer race defect likely (86%): envelope peaks at 1×, 2×, 3× BPFO 107 Hz");
   assert.equal(findingText({ fault: "imbalance", confidence: 0.55, summary: "1× dominates" }), "Imbalance possible (55%): 1× dominates");
   assert.equal(findingText({ fault: "normal", confidence: 1 }), "No fault pattern found in the last burst.");
+  assert.match(findingText({ ...outer, confidence: 0.998 }), /likely \(99%\)/);
 });
 
 test("the top finding is the most confident detected fault, else normal", () => {

@@ -432,7 +432,8 @@ function paintSummary(d, a) {
   if (d.bearing && d.bearing.designation) parts.push("bearing " + d.bearing.designation);
   if (a) parts.push("axis " + String(a.axis).toUpperCase() + ": " + fmt(a.vel_rms_mm_s, 2) + " mm/s, kurtosis " + fmt(a.kurtosis, 1) + ", crest " + fmt(a.crest, 1));
   const top = topFinding(d.diagnosis);
-  el.replaceChildren(h("span", {}, parts.join(" · ")), top ? h("strong", { class: "wf-finding" }, findingText(top)) : "");
+  const onAxis = top && top.fault !== "normal" && top.axis ? " (strongest on axis " + String(top.axis).toUpperCase() + ")" : "";
+  el.replaceChildren(h("span", {}, parts.join(" · ")), top ? h("strong", { class: top.fault === "normal" ? "" : "wf-finding" }, findingText(top) + onAxis) : "");
 }
 
 function paintKeys(d) {

@@ -266,6 +266,6 @@ function shortAgo(ts, now) {
   const s = Math.max(0, (now - Date.parse(ts)) / 1000);
   if (s < 90) return "now";
   if (s < 5400) return Math.round(s / 60) + " min ago";
-  if (s < 129600) return Math.round(s / 3600) + " h ago";
+  if (s < 259200) return Math.round(s / 3600) + " h ago";
   return Math.round(s / 86400) + " d ago";
 }

@@ -46,6 +46,9 @@ export function likelihood(c) {
 
 function pct(x) { return Math.round(x * 100) + "%"; }
 
+// confidence as a percentage below 100: the diagnosis is never certain.
+function conf(x) { return Math.min(99, Math.round((x || 0) * 100)) + "%"; }
+
 function hz(f) {
   if (!(typeof f === "number" && isFinite(f))) return "";
   return (f >= 100 ? Math.round(f) : f.toFixed(1)) + " Hz";
@@ -93,7 +96,7 @@ function harmonicsPhrase(f) {
 export function findingText(f) {
   if (!f) return "";
   if (f.fault === "normal") return "No fault pattern found in the last burst.";
-  let s = faultName(f.fault) + " " + likelihood(f.confidence) + " (" + pct(f.confidence || 0) + ")";
+  let s = faultName(f.fault) + " " + likelihood(f.confidence) + " (" + conf(f.confidence) + ")";
   const why = harmonicsPhrase(f) || (typeof f.summary === "string" ? f.summary : "");
   return why ? s + ": " + why : s;
 }
