@@ -26,7 +26,13 @@ test("zone words", () => {
 
 test("a bearing finding names the fault, confidence and the harmonics found", () => {
   assert.equal(findingText(outer), "Outer race defect likely (86%): envelope peaks at 1×, 2×, 3× BPFO 107 Hz");
-  assert.equal(findingText({ fault: "imbalance", confidence: 0.55, summary: "1× dominates" }), "Imbalance possible (55%): 1× dominates");
+  assert.equal(findingText({ fault: "imbalance", confidence: 0.55, summary: "1x at 24.7 Hz +30 dB" }), "Imbalance possible (55%)");
+  assert.equal(findingText({ fault: "looseness", confidence: 0.96, evidence: [
+    { what: "1x", spectrum: "velocity", expected_hz: 16.5, present: true },
+    { what: "2x", spectrum: "velocity", expected_hz: 33, present: true },
+    { what: "3.5x", spectrum: "velocity", expected_hz: 57.75, present: true },
+    { what: "4x", spectrum: "velocity", expected_hz: 66, present: false },
+  ] }), "Mechanical looseness likely (96%): velocity peaks at 1×, 2×, 3.5× shaft speed 16.5 Hz");
   assert.equal(findingText({ fault: "normal", confidence: 1 }), "No fault pattern found in the last burst.");
   assert.match(findingText({ ...outer, confidence: 0.998 }), /likely \(99%\)/);
 });

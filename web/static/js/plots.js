@@ -69,8 +69,12 @@ export function zonePlugin(get) {
           ctx.moveTo(bbox.left, y);
           ctx.lineTo(bbox.left + bbox.width, y);
           ctx.stroke();
+          // Labels sit above the top line and below the others, so an
+          // alarm close under the trip line keeps both readable.
           ctx.fillStyle = l.color;
-          ctx.fillText(l.label, bbox.left + px(6), y - px(2));
+          const above = l === z.lines.reduce((a, b) => (b.y > a.y ? b : a));
+          ctx.textBaseline = above ? "bottom" : "top";
+          ctx.fillText(l.label, bbox.left + px(6), above ? y - px(2) : y + px(3));
         }
         ctx.restore();
       }],

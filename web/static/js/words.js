@@ -71,25 +71,28 @@ export function evidenceLine(e) {
   return s;
 }
 
-// harmonicsPhrase is "envelope peaks at 1×, 2×, 3× BPFO 107 Hz" when the
-// evidence holds present lines of one bearing series.
+// harmonicsPhrase is "envelope peaks at 1×, 2×, 3× BPFO 107 Hz" for a
+// bearing finding, "velocity peaks at 1×, 2× shaft speed 24.7 Hz" for a
+// shaft finding, from the evidence lines that were present.
 function harmonicsPhrase(f) {
+  if (!Array.isArray(f.evidence)) return "";
   const line = FAULT_LINE[f.fault];
-  if (!line || !Array.isArray(f.evidence)) return "";
+  const re = line ? new RegExp("^" + line + "(?: x(\\d+))?$") : /^(\d+(?:\.\d+)?)x$/;
   const ks = [];
-  let base = 0;
+  let base = 0, spec = "";
   for (const e of f.evidence) {
     if (!e || typeof e !== "object" || !e.present || e.ambiguous) continue;
-    const m = new RegExp("^" + line + "(?: x(\\d+))?$").exec(String(e.what || ""));
+    const m = re.exec(String(e.what || ""));
     if (!m) continue;
     const k = m[1] ? Number(m[1]) : 1;
-    ks.push(k);
+    if (!ks.includes(k)) ks.push(k);
     if (!base && e.expected_hz > 0) base = e.expected_hz / k;
+    spec = spec || e.spectrum || "";
   }
   if (!ks.length) return "";
   ks.sort((a, b) => a - b);
-  const spec = f.evidence.some(e => e && e.spectrum === "velocity") && !f.evidence.some(e => e && e.spectrum === "envelope") ? "spectrum" : "envelope";
-  return spec + " peak" + (ks.length > 1 ? "s" : "") + " at " + ks.map(k => k + "×").join(", ") + " " + line + (base ? " " + hz(base) : "");
+  const what = line ? line : "shaft speed";
+  return (spec || "spectrum") + " peak" + (ks.length > 1 ? "s" : "") + " at " + ks.map(k => k + "×").join(", ") + " " + what + (base ? " " + hz(base) : "");
 }
 
 /** findingText is "Outer race defect likely (86%): envelope peaks at 1×, 2×, 3× BPFO 107 Hz". */
@@ -97,7 +100,8 @@ export function findingText(f) {
   if (!f) return "";
   if (f.fault === "normal") return "No fault pattern found in the last burst.";
   let s = faultName(f.fault) + " " + likelihood(f.confidence) + " (" + conf(f.confidence) + ")";
-  const why = harmonicsPhrase(f) || (typeof f.summary === "string" ? f.summary : "");
+  // The finding's own summary lists lines in dB: evidence, not a headline.
+  const why = harmonicsPhrase(f);
   return why ? s + ": " + why : s;
 }
 
