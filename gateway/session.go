@@ -272,4 +272,3 @@ func (s *nodeSession) packet(pkt []byte) {
 		}
 	}
 }
-

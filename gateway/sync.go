@@ -185,6 +185,7 @@ func (g *Gateway) syncOnce(ctx context.Context, batch *int) (int, error) {
 	if err != nil || len(rs) == 0 {
 		return 0, err
 	}
+	defer q.Release()
 	for serial, id := range ids {
 		if id == 0 {
 			if ids[serial], err = g.register(ctx, serial); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	fw "github.com/vibemon/vibemon/firmware"
@@ -78,6 +79,17 @@ type Fleet struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	stats  struct{ dropped, reordered, disconnects atomic.Int64 }
+}
+
+// LinkStats counts the faults the links injected.
+type LinkStats struct {
+	Dropped, Reordered, Disconnects int64
+}
+
+// Stats returns the faults injected so far, over all nodes.
+func (f *Fleet) Stats() LinkStats {
+	return LinkStats{f.stats.dropped.Load(), f.stats.reordered.Load(), f.stats.disconnects.Load()}
 }
 
 // NewFleet builds the nodes; Start runs them.

@@ -116,10 +116,13 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 		return errQueueFull
 	}
 	p := append([]byte(nil), b...)
+	st := &c.n.f.stats
 	if drop < cfg.Drop {
+		st.dropped.Add(1)
 		return nil
 	}
 	if reorder < cfg.Reorder && c.held == nil {
+		st.reordered.Add(1)
 		c.held = p
 		return nil
 	}
@@ -129,6 +132,7 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 		c.held = nil
 	}
 	if disc < cfg.Disconnect {
+		st.disconnects.Add(1)
 		c.Close()
 	}
 	return nil

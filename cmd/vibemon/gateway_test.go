@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	fw "github.com/vibemon/vibemon/firmware"
+	"github.com/vibemon/vibemon/gateway"
+	"github.com/vibemon/vibemon/gateway/blelink"
+)
+
+// gwRig is a real server (started through run), simulated nodes on a
+// sped-up clock and a gateway between them, all on loopback.
+type gwRig struct {
+	t        *testing.T
+	env      map[string]string
+	addr     string
+	srv      *program
+	c        *client
+	clock    *blelink.Clock
+	fleet    *blelink.Fleet
+	queue    string
+	maxQueue int
+	q        *gateway.Queue
+	gw       *gateway.Gateway
+	reg      *prometheus.Registry
+}
+
+// freeAddr returns a loopback address nobody listens on, so a restarted
+// server keeps its URL.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newGatewayRig starts the server and n nodes (5 s summaries at 60x: 12
+// summaries a second each); the gateway is started by startGateway.
+func newGatewayRig(t *testing.T, n int, link blelink.LinkConfig, maxQueue int) *gwRig {
+	t.Helper()
+	r := &gwRig{t: t, env: map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, addr: freeAddr(t),
+		queue: filepath.Join(t.TempDir(), "queue.db"), maxQueue: maxQueue}
+	r.startServer()
+	r.clock = blelink.NewClock(time.Now().Add(-2*time.Hour), 60)
+	var err error
+	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: n, Interval: 5 * time.Second, Seed: 7, Clock: r.clock, Link: link,
+		Timeouts: fw.Timeouts{Sleep: 20 * time.Second, Reconnect: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := r.fleet.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); r.fleet.Stop() })
+	return r
+}
+
+func (r *gwRig) startServer() {
+	r.t.Helper()
+	r.srv = startProgram(r.t, r.env, "serve", "--addr", r.addr)
+	r.c = login(r.t, r.srv.URL, testAdminEmail, testAdminPassword)
+}
+
+func (r *gwRig) startGateway() {
+	r.t.Helper()
+	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{MaxReadings: r.maxQueue})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.q, r.reg = q, prometheus.NewRegistry()
+	r.gw, err = gateway.New(gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, Token: r.c.token,
+		ScanEvery: 50 * time.Millisecond, AckEvery: 150 * time.Millisecond, AckGrace: 60 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Now: r.clock.Now, Registerer: r.reg})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.gw.Start(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(r.stopGateway)
+}
+
+func (r *gwRig) stopGateway() {
+	if r.gw == nil {
+		return
+	}
+	r.gw.Stop()
+	r.q.Close()
+	r.gw = nil
+}
+
+func (r *gwRig) metric(name string) float64 {
+	r.t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	r.t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// serverSeqs returns each device's seqs as GET /devices/{id}/telemetry?bucket=raw
+// lists them, by serial.
+func (r *gwRig) serverSeqs() map[string][]uint32 {
+	r.t.Helper()
+	var devs struct {
+		Items []struct {
+			ID     int64
+			Serial string
+		}
+	}
+	if st := r.c.do("GET", "/api/v1/devices", nil, &devs); st != 200 {
+		r.t.Fatalf("list devices: status %d", st)
+	}
+	out := map[string][]uint32{}
+	from := time.Now().Add(-4 * time.Hour).UTC().Format(time.RFC3339)
+	to := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	for _, d := range devs.Items {
+		var res struct {
+			Items []struct{ Seq uint32 }
+		}
+		path := fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=raw&limit=100000&from=%s&to=%s", d.ID, url.QueryEscape(from), url.QueryEscape(to))
+		if st := r.c.do("GET", path, nil, &res); st != 200 {
+			r.t.Fatalf("GET %s: status %d", path, st)
+		}
+		for _, it := range res.Items {
+			out[d.Serial] = append(out[d.Serial], it.Seq)
+		}
+	}
+	return out
+}
+
+// verify turns the faults off and waits until every summary each node
+// made up to now is on the server, or recorded as a gap; then it checks
+// that no reading is there twice and none is there that no node made.
+// It returns the number of summaries checked.
+func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
+	r.t.Helper()
+	r.fleet.SetLink(blelink.LinkConfig{MTU: mtu})
+	want := map[string][]uint32{}
+	for _, n := range r.fleet.Nodes() {
+		want[n.Serial()] = n.Produced()
+		checked += len(want[n.Serial()])
+	}
+	gaps = map[string]map[uint32]bool{}
+	var got map[string][]uint32
+	var missing []string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		gs, err := r.q.Gaps(context.Background())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, g := range gs {
+			if gaps[g.Serial] == nil {
+				gaps[g.Serial] = map[uint32]bool{}
+			}
+			gaps[g.Serial][g.First] = true
+		}
+		got = r.serverSeqs()
+		missing = missing[:0]
+		for serial, seqs := range want {
+			have := map[uint32]bool{}
+			for _, s := range got[serial] {
+				have[s] = true
+			}
+			for _, s := range seqs {
+				if !have[s] && !gaps[serial][s] {
+					missing = append(missing, fmt.Sprintf("%s/%d", serial, s))
+				}
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		r.t.Fatalf("%d of %d summaries never reached the server and are in no gap, e.g. %v", len(missing), checked, missing[:min(10, len(missing))])
+	}
+	for _, n := range r.fleet.Nodes() {
+		made := map[uint32]bool{}
+		for _, s := range n.Produced() {
+			made[s] = true
+		}
+		seen := map[uint32]bool{}
+		for _, s := range got[n.Serial()] {
+			if seen[s] {
+				r.t.Errorf("node %s: seq %d is on the server twice", n.Serial(), s)
+			}
+			if !made[s] {
+				r.t.Errorf("node %s: seq %d is on the server but the node never made it", n.Serial(), s)
+			}
+			if gaps[n.Serial()][s] {
+				r.t.Errorf("node %s: seq %d is on the server and also recorded as a gap", n.Serial(), s)
+			}
+			seen[s] = true
+		}
+	}
+	return checked, gaps
+}
+
+func TestGatewayKeepsEveryReadingThroughAServerOutage(t *testing.T) {
+	r := newGatewayRig(t, 4, blelink.LinkConfig{}, 0)
+	r.startGateway()
+	time.Sleep(1500 * time.Millisecond)
+	r.srv.Stop(t)
+	time.Sleep(2 * time.Second) // the nodes keep measuring, the gateway keeps queueing
+	if d := r.metric("vibemon_gateway_queue_depth"); d < 40 {
+		t.Errorf("queue depth %g while the server is down for 2 s, want >= 40 (4 nodes x 12 a second)", d)
+	}
+	r.startServer()
+	n, _ := r.verify(244)
+	if e := r.metric("vibemon_gateway_upload_errors_total"); e == 0 {
+		t.Errorf("upload errors 0 with the server down for 2 s")
+	}
+	if n < 4*30 {
+		t.Errorf("only %d summaries made in ~4 s, want >= 120", n)
+	}
+}
+
+func TestGatewayRestartedOnTheSameQueueLosesNothing(t *testing.T) {
+	r := newGatewayRig(t, 3, blelink.LinkConfig{}, 0)
+	r.startGateway()
+	time.Sleep(1 * time.Second)
+	r.srv.Stop(t) // so the queue holds readings when the gateway stops
+	time.Sleep(500 * time.Millisecond)
+	r.stopGateway()
+	time.Sleep(1 * time.Second) // the nodes buffer in their rings
+	r.startServer()
+	r.startGateway()
+	r.verify(244)
+	if r.metric("vibemon_gateway_readings_uploaded_total") == 0 {
+		t.Errorf("the restarted gateway uploaded nothing")
+	}
+}
+
+func TestGatewayOverALossyReorderingLink(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		link blelink.LinkConfig
+	}{
+		{"drop 10%, reorder, delay and disconnect at MTU 244", blelink.LinkConfig{Drop: 0.1, Reorder: 0.1, Delay: 2 * time.Millisecond, Disconnect: 0.005}},
+		{"drop and disconnect at MTU 20 (fragments)", blelink.LinkConfig{MTU: 20, Drop: 0.01, Disconnect: 0.003}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newGatewayRig(t, 3, tt.link, 0)
+			r.startGateway()
+			time.Sleep(3 * time.Second)
+			mtu := tt.link.MTU
+			if mtu == 0 {
+				mtu = 244
+			}
+			n, _ := r.verify(mtu)
+			st := r.fleet.Stats()
+			t.Logf("%d summaries; link faults %+v; gateway acks %g, replays %g, bad packets %g", n, st,
+				r.metric("vibemon_gateway_acks_total"), r.metric("vibemon_gateway_replays_total"), r.metric("vibemon_gateway_bad_packets_total"))
+			if st.Dropped == 0 || st.Disconnects == 0 {
+				t.Errorf("link faults %+v: the test injected no drops or disconnects", st)
+			}
+			if r.metric("vibemon_gateway_acks_total") == 0 {
+				t.Errorf("the gateway never acknowledged: the nodes would replay everything forever")
+			}
+		})
+	}
+}
+
+func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
+	const bound = 25
+	r := newGatewayRig(t, 2, blelink.LinkConfig{}, bound)
+	r.srv.Stop(t)
+	r.startGateway()
+	time.Sleep(2 * time.Second) // ~48 summaries into a queue of 25
+	// The bound may be exceeded by the batch in flight (it is not dropped while uploading).
+	if d := r.metric("vibemon_gateway_queue_depth"); d > 2*bound {
+		t.Errorf("queue depth %g far over its bound %d", d, bound)
+	}
+	r.startServer()
+	_, gaps := r.verify(244)
+	dropped := r.metric("vibemon_gateway_queue_dropped_total")
+	var gapN int
+	for _, g := range gaps {
+		gapN += len(g)
+	}
+	if dropped == 0 || float64(gapN) != dropped {
+		t.Errorf("dropped metric %g, gaps recorded %d; want equal and > 0", dropped, gapN)
+	}
+	// Drop oldest: every dropped seq is older than every uploaded one of its node.
+	got := r.serverSeqs()
+	for serial, g := range gaps {
+		lowest := uint32(1 << 31)
+		for _, s := range got[serial] {
+			lowest = min(lowest, s)
+		}
+		for s := range g {
+			if s > lowest {
+				t.Errorf("node %s: seq %d dropped while older seq %d was kept", serial, s, lowest)
+				break
+			}
+		}
+	}
+}
