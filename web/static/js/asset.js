@@ -448,7 +448,11 @@ function paintKeys(d) {
     const name = f === "shaft" ? "Shaft 1×, 2×…" : f + " " + fmt(first.hz, 1) + " Hz";
     return h("button", {
       type: "button", class: "key-chip key-" + f, "aria-pressed": String(!st.hidden.has(f)), title: "Show or hide the " + f + " markers",
-      onclick: () => { st.hidden.has(f) ? st.hidden.delete(f) : st.hidden.add(f); paintKeys(d); specPlot.redraw(); envPlot.redraw(); },
+      onclick: () => {
+        if (st.hidden.has(f)) st.hidden.delete(f); else st.hidden.add(f);
+        paintKeys(d);
+        if (specPlot) { specPlot.redraw(); envPlot.redraw(); }
+      },
     }, h("span", { class: "key-line", "aria-hidden": "true" }), name);
   }));
 }
@@ -588,7 +592,11 @@ async function loadDevice() {
 async function main() {
   segmented("trend-range", "range", (r) => { st.trend = r; loadTrend().catch(e => showError(e.message)); });
   segmented("wf-scale", "scale", (s) => { st.scale = s; paintSpectra(); });
-  segmented("wf-span", "span", (s) => { st.span = s; specPlot.setData(specPlot.data); envPlot.setData(envPlot.data); paintWaterfall(); });
+  segmented("wf-span", "span", (s) => {
+    st.span = s;
+    if (specPlot) { specPlot.setData(specPlot.data); envPlot.setData(envPlot.data); }
+    paintWaterfall();
+  });
   $("wf-clear").addEventListener("click", () => { st.cursors = { chart: "", f0: 0 }; paintCursors(); });
   $("asset-device").addEventListener("change", (e) => { st.device = Number(e.target.value) || 0; loadDevice().catch(er => showError(er.message)); });
   setupWaterfall();
