@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -76,4 +77,18 @@ func prefixOr(p string) string {
 		return DefaultPrefix
 	}
 	return p
+}
+
+// RouteLogs sends go-redis's own log lines (dial failures and the like,
+// which it otherwise prints to stderr) to log at Debug level: VibeMon logs
+// the failures that matter itself. go-redis has one logger per process, so
+// RouteLogs is for main to call.
+func RouteLogs(log *slog.Logger) {
+	goredis.SetLogger(slogPrinter{log})
+}
+
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Printf(ctx context.Context, format string, v ...any) {
+	p.log.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }

@@ -95,7 +95,10 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 			return nil, &settingError{"", "VIBEMON_DATABASE_URL", "PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store"}
 		}
 		if s.RedisURL != "" {
-			return nil, &settingError{"", "VIBEMON_REDIS_URL", "Redis is not available in this build yet; unset it to use the in-process bus"}
+			u, err := url.Parse(s.RedisURL)
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+				return nil, &settingError{"", "VIBEMON_REDIS_URL", "must be a redis://, rediss:// or unix:// URL, or empty for the in-process bus"}
+			}
 		}
 		if s.BlobURL != "" {
 			return nil, &settingError{"", "VIBEMON_BLOB_URL", "S3 blob storage is not available in this build yet; unset it to keep blobs in the data directory"}

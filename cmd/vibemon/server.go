@@ -23,6 +23,7 @@ import (
 	"github.com/vibemon/vibemon/ingest"
 	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/redis"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/web"
 	"github.com/vibemon/vibemon/ws"
@@ -32,8 +33,8 @@ import (
 type app struct {
 	log      *slog.Logger
 	store    *sqlite.Store
-	bus      *inproc.Bus
-	presence *inproc.Presence
+	bus      liveBus
+	presence vibemon.Presence
 	hub      *ws.Hub
 	jobs     *jobs.Runner
 	issuer   *auth.Issuer
@@ -42,6 +43,11 @@ type app struct {
 	url      string
 	admin    *admin
 	done     chan struct{}
+
+	// Set by openLive.
+	sweep      func(ctx context.Context, now time.Time) ([]inproc.DeviceRef, error)
+	loginLimit httpapi.RateLimiter // nil: httpapi's in-memory default
+	redis      io.Closer           // the Redis client, when VIBEMON_REDIS_URL is set
 }
 
 // startApp opens the store, wires the components, starts listening and
@@ -66,14 +72,16 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 			a.close()
 		}
 	}()
+	// Before the admin bootstrap, which prints a password only once.
+	if err := a.openLive(ctx, s); err != nil {
+		return nil, err
+	}
 	if a.admin, err = bootstrapAdmin(ctx, store, s, stdout); err != nil {
 		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.bus = inproc.NewBus(inproc.BusConfig{Logger: log})
-	a.presence = inproc.NewPresence(inproc.PresenceConfig{})
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
 	telemetry := ingest.New(ingest.Config{
 		Store: store, Bus: a.bus, Presence: a.presence, Logger: log,
@@ -122,7 +130,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	}
 	handler := httpapi.NewServer(httpapi.Config{
 		Store: store, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
-		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel,
+		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel, LoginRateLimit: a.loginLimit,
 		Waveforms: a.jobs,
 		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
 			return analytics.AssetHealth(ctx, orgID, assetID)
@@ -178,6 +186,9 @@ func (a *app) close() {
 	if a.bus != nil {
 		a.bus.Close()
 	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
 			a.log.Error("close store", "err", err)
@@ -195,7 +206,11 @@ func (a *app) sweepPresence(ctx context.Context) {
 			return
 		case now := <-t.C:
 			var events []vibemon.Event
-			for _, d := range a.presence.Sweep(now) {
+			gone, err := a.sweep(ctx, now)
+			if err != nil {
+				a.log.Warn("sweep presence", "err", err)
+			}
+			for _, d := range gone {
 				// Asset subscribers filter by asset: look it up.
 				var assetID int64
 				if dev, err := a.store.GetDevice(ctx, d.OrgID, d.DeviceID); err == nil {
@@ -235,5 +250,53 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	a.wait()
+	return nil
+}
+
+// liveBus is inproc.Bus or redis.Bus.
+type liveBus interface {
+	vibemon.Bus
+	Close() error
+}
+
+// openLive sets up the live bus, presence and login limiter: in-process, or
+// shared by every replica through Redis when VIBEMON_REDIS_URL is set, in
+// which case an unreachable Redis stops the start.
+func (a *app) openLive(ctx context.Context, s *settings) error {
+	if s.RedisURL == "" {
+		a.bus = inproc.NewBus(inproc.BusConfig{Logger: a.log})
+		p := inproc.NewPresence(inproc.PresenceConfig{})
+		a.presence = p
+		a.sweep = func(_ context.Context, now time.Time) ([]inproc.DeviceRef, error) { return p.Sweep(now), nil }
+		return nil
+	}
+	redis.RouteLogs(a.log)
+	client, err := redis.Connect(ctx, s.RedisURL)
+	if err != nil {
+		return fmt.Errorf("invalid setting VIBEMON_REDIS_URL: cannot reach Redis: %v", err)
+	}
+	a.redis = client
+	bus, err := redis.NewBus(redis.BusConfig{Client: client, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.bus = bus
+	p, err := redis.NewPresence(redis.PresenceConfig{Client: client})
+	if err != nil {
+		return err
+	}
+	a.presence = p
+	a.sweep = func(ctx context.Context, now time.Time) ([]inproc.DeviceRef, error) {
+		refs, err := p.Sweep(ctx, now)
+		gone := make([]inproc.DeviceRef, len(refs))
+		for i, r := range refs {
+			gone[i] = inproc.DeviceRef{OrgID: r.OrgID, DeviceID: r.DeviceID}
+		}
+		return gone, err
+	}
+	if a.loginLimit, err = redis.NewLimiter(redis.LimiterConfig{Client: client, Name: "login"}); err != nil {
+		return err
+	}
+	a.log.Info("live bus, presence and login limit shared through Redis", "channel", bus.Channel())
 	return nil
 }
