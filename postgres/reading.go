@@ -127,10 +127,12 @@ var (
 )
 
 // stageSource feeds one call's readings to COPY, reusing one row buffer.
+// Without skipIdx the first column is the reading's index in the call.
 type stageSource struct {
-	rs  []vibemon.Reading
-	i   int
-	row []any
+	rs      []vibemon.Reading
+	i       int
+	row     []any
+	skipIdx bool
 }
 
 func (s *stageSource) Next() bool { s.i++; return s.i <= len(s.rs) }
@@ -147,6 +149,9 @@ func (s *stageSource) Values() ([]any, error) {
 		} else {
 			s.row[4+m] = v
 		}
+	}
+	if s.skipIdx {
+		return s.row[1:], nil
 	}
 	return s.row, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/bench"
+	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/sqlite"
 )
 
@@ -20,6 +21,10 @@ const benchUsage = `Usage: vibemon bench ingest [flags]
 Measures, side by side in one run, readings/s through the HTTP API (durable
 acknowledgement, concurrent clients, loopback) and a direct batched insert of
 the same rows into the same store schema, and prints both and their ratio.
+
+With --database-url postgres://... it measures the PostgreSQL store instead:
+InsertReadings (idempotent, with rollups) against a raw COPY of the same rows
+into a plain table, in a scratch schema that is dropped afterwards.
 `
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -36,11 +41,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	clients := fs.Int("clients", 4, "concurrent clients")
 	devices := fs.Int("devices", 100, "devices the readings are spread over")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of both runs to this file")
+	dbURL := fs.String("database-url", "", "measure the PostgreSQL store at this postgres:// URL instead of SQLite")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *readings < 1000 || *batch < 1 || *batch > 5000 || *clients < 1 || *clients > 256 || *devices < 1 {
 		return fmt.Errorf("bench ingest: need --readings >= 1000, --batch 1..5000, --clients 1..256, --devices >= 1")
+	}
+	if *dbURL != "" {
+		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, stdout)
 	}
 	dir, err := os.MkdirTemp("", "vibemon-bench-")
 	if err != nil {
@@ -127,4 +136,39 @@ func registerDevices(ctx context.Context, store vibemon.DeviceStore, orgID int64
 		ids[i] = d.ID
 	}
 	return ids, nil
+}
+
+// benchPostgres compares InsertReadings of the PostgreSQL store with a raw
+// COPY of the same rows, in a scratch schema dropped at the end.
+func benchPostgres(ctx context.Context, url string, readings, batch, clients, devices int, stdout io.Writer) error {
+	schema := fmt.Sprintf("vibemon_bench_%d", time.Now().UnixNano())
+	store, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: int32(clients + 2), MaintenanceInterval: -1})
+	if err != nil {
+		return fmt.Errorf("bench ingest: %w", err)
+	}
+	defer store.Close()
+	defer store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	org := &vibemon.Org{Name: "bench"}
+	if err := store.CreateOrg(ctx, org); err != nil {
+		return err
+	}
+	ids, err := registerDevices(ctx, store, org.ID, devices)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench ingest (postgres): %d readings, batches of %d, %d clients, %d devices, 18 metrics per reading\n", readings, batch, clients, devices)
+	rows := bench.Batches(bench.Rows(ids, readings, 0, time.Now(), 1), batch)
+	d, err := bench.DirectIngest(ctx, store, org.ID, rows, clients)
+	if err != nil {
+		return fmt.Errorf("postgres ingest: %w", err)
+	}
+	fmt.Fprintln(stdout, d)
+	n, elapsed, err := store.CopyBaseline(ctx, rows, clients)
+	if err != nil {
+		return err
+	}
+	c := bench.Result{Name: fmt.Sprintf("raw COPY, plain table (%d callers)", clients), Readings: n, Elapsed: elapsed}
+	fmt.Fprintln(stdout, c)
+	fmt.Fprintf(stdout, "ratio InsertReadings/raw COPY: %.2f\n", d.PerSecond()/c.PerSecond())
+	return nil
 }

@@ -1,0 +1,118 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/bench"
+	"github.com/vibemon/vibemon/postgres"
+)
+
+// benchStore opens a store in a fresh schema with n devices of one org.
+func benchStore(b *testing.B, n int) (*postgres.Store, int64, []int64) {
+	b.Helper()
+	url := testURL(b)
+	schema := newSchema(b, url)
+	opts := testOptions(schema)
+	opts.MaxConns = 8
+	s := openStore(b, url, schema, opts)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "bench"}
+	if err := s.CreateOrg(ctx, o); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("BENCH-%05d", i)}
+		if _, err := s.RegisterDevice(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = d.ID
+	}
+	return s, o.ID, ids
+}
+
+// BenchmarkInsertReadings: batches of 1,000 readings interleaving 100
+// devices from 4 concurrent callers, through InsertReadings (idempotent,
+// rollups, last-seen) and as a raw COPY of the same rows into a plain table.
+// One op is one batch. Run with a fixed count, e.g.
+//
+//	go test ./postgres -run '^$' -bench InsertReadings -benchtime 300x
+func BenchmarkInsertReadings(b *testing.B) {
+	const batchSize, devices, callers = 1000, 100, 4
+	for _, mode := range []string{"api", "rawcopy"} {
+		b.Run(mode, func(b *testing.B) {
+			s, org, ids := benchStore(b, devices)
+			batches := bench.Batches(bench.Rows(ids, b.N*batchSize, 0, time.Now(), 1), batchSize)
+			b.ResetTimer()
+			var n int
+			var elapsed time.Duration
+			var err error
+			if mode == "api" {
+				var r bench.Result
+				r, err = bench.DirectIngest(context.Background(), s, org, batches, callers)
+				n, elapsed = r.Readings, r.Elapsed
+			} else {
+				n, elapsed, err = s.CopyBaseline(context.Background(), batches, callers)
+			}
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n != b.N*batchSize {
+				b.Fatalf("%d readings stored, want %d", n, b.N*batchSize)
+			}
+			b.ReportMetric(float64(n)/elapsed.Seconds(), "readings/s")
+		})
+	}
+}
+
+// BenchmarkHourlyQuery30d: one device's 30 days at 1h buckets, all metrics,
+// from a rollup_1h that holds 90 days of 200 devices (written directly with
+// generate_series, not through ingest, to keep the fixture fast). One op is
+// one query; p95-ms is over the ops of the run.
+func BenchmarkHourlyQuery30d(b *testing.B) {
+	s, org, ids := benchStore(b, 200)
+	ctx := context.Background()
+	end := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	cols, vals := "device_id, bucket_start, count", "d, h, 360"
+	for _, m := range vibemon.AllMetrics() {
+		cols += fmt.Sprintf(", %[1]s_n, %[1]s_sum, %[1]s_min, %[1]s_max", m)
+		vals += ", 360, 360 * random(), random() * 0.1, 1 + random()"
+	}
+	_, err := s.Pool().Exec(ctx, "INSERT INTO rollup_1h ("+cols+") SELECT "+vals+
+		" FROM unnest($1::bigint[]) d, generate_series($2::timestamptz - interval '90 days', $2::timestamptz - interval '1 hour', interval '1 hour') h",
+		ids, end)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, "ANALYZE rollup_1h"); err != nil {
+		b.Fatal(err)
+	}
+	q := vibemon.ReadingQuery{DeviceID: ids[len(ids)/2], From: end.Add(-30 * 24 * time.Hour), To: end, Bucket: vibemon.BucketHour}
+	durs := make([]time.Duration, 0, b.N)
+	var mu sync.Mutex
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		pts, err := s.QueryReadings(ctx, org, q)
+		d := time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(pts) != 720 {
+			b.Fatalf("%d hourly points, want 720", len(pts))
+		}
+		mu.Lock()
+		durs = append(durs, d)
+		mu.Unlock()
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds())/1000, "p95-ms")
+}
