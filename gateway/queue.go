@@ -100,8 +100,8 @@ type Queue struct {
 
 	pending  atomic.Int64
 	dropped  atomic.Int64
-	inflight atomic.Int64 // rowids up to this are being uploaded: not dropped
-	wake    chan struct{} // signalled when readings were committed
+	inflight atomic.Int64  // rowids up to this are being uploaded: not dropped
+	wake     chan struct{} // signalled when readings were committed
 }
 
 type addReq struct {
