@@ -83,15 +83,16 @@ func TestLinkCarriesSummariesAtBothMTUs(t *testing.T) {
 		mtu     int
 		physics bool
 		least   int // summaries in 1.5 s; the signal model is slow under -race
+		d       time.Duration
 	}{
-		{"MTU 244, sine", 244, false, 10},
-		{"MTU 20 fragments, signal model", 20, true, 3},
+		{"MTU 244, sine", 244, false, 10, 1500 * time.Millisecond},
+		{"MTU 20 fragments, signal model", 20, true, 3, 4 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := startFleet(t, 2, blelink.LinkConfig{MTU: tt.mtu}, tt.physics)
-			seqs, sums := receive(t, f, 1500*time.Millisecond)
+			seqs, sums := receive(t, f, tt.d)
 			if len(seqs) < tt.least {
-				t.Fatalf("%d summaries in 1.5 s at 12 a second, want >= %d", len(seqs), tt.least)
+				t.Fatalf("%d summaries in %s at 12 a second, want >= %d", len(seqs), tt.d, tt.least)
 			}
 			made := map[uint32]bool{}
 			for _, s := range f.Nodes()[0].Produced() {
