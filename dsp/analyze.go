@@ -176,15 +176,18 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 	// spectra, which need the shaft speed first.
 	segStart := make([]int, 0, 4)
 	a.segs = a.segs[:0]
-	keep := func(X []complex128) {
+	// keep gives each kept segment's transform its own buffer, which the
+	// FFT writes straight into.
+	var keepLen int
+	keep := func() []complex128 {
 		j := len(a.segs)
 		if j == len(a.segBufs) {
 			a.segBufs = append(a.segBufs, nil)
 		}
-		buf := resize(a.segBufs[j], len(X))
+		buf := resize(a.segBufs[j], keepLen)
 		a.segBufs[j] = buf
-		copy(buf, X)
 		a.segs = append(a.segs, buf)
+		return buf
 	}
 	var we *Welch
 	if nE != n {
@@ -200,7 +203,8 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 		TimeFeatures(&ax.Features, x)
 		segStart = append(segStart, len(a.segs))
 		if we == nil {
-			w.Estimate(&ax.Spectrum, x, fs, overlap, keep)
+			keepLen = n/2 + 1
+			w.estimate(&ax.Spectrum, x, fs, overlap, keep, nil)
 		} else {
 			w.Estimate(&ax.Spectrum, x, fs, overlap, nil)
 		}
@@ -212,7 +216,8 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 		a.ord[i], a.ordFloor[i] = &ax.Spectrum, ax.Floor
 		if we != nil {
 			fsp := &a.fine[i]
-			we.Estimate(fsp, x, fs, 0.5, keep)
+			keepLen = nE/2 + 1
+			we.estimate(fsp, x, fs, 0.5, keep, nil)
 			if nE > n {
 				a.fineFloor[i] = MedianFloor(a.fineFloor[i], fsp.Amp, 64, a.scratch)
 				a.ord[i], a.ordFloor[i] = fsp, a.fineFloor[i]

@@ -77,6 +77,9 @@ func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (ban
 		c := &e.cands[i]
 		p := planFor(c.w)
 		e.buf = resize(e.buf, c.w)
+		// Sums in locals, not through c: the compiler keeps them in
+		// registers (same order of additions, same result).
+		s2, s4 := c.s2, c.s4
 		for _, X := range segs {
 			// A forward transform yields the envelope reversed in time
 			// and scaled by w; kurtosis is blind to both, and it saves
@@ -84,11 +87,12 @@ func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (ban
 			z := p.Complex(e.buf, X[c.k0:c.k0+c.w])
 			for _, v := range z {
 				m := real(v)*real(v) + imag(v)*imag(v)
-				c.s2 += m
-				c.s4 += m * m
+				s2 += m
+				s4 += m * m
 			}
 			c.count += c.w
 		}
+		c.s2, c.s4 = s2, s4
 	}
 	best, bestSK := 0, math.Inf(-1)
 	for i, c := range e.cands {

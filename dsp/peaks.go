@@ -55,7 +55,9 @@ func FindPeaks(dst []Peak, amp, floor []float64, df float64, o PeakOptions) []Pe
 	// the kept ones pay for the logarithm of dB and the interpolation.
 	for k := lo; k <= hi; k++ {
 		a := amp[k]
-		if a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 || a < ratio*floor[k] {
+		// Most bins are below the level: that test first, as it is the
+		// predictable one.
+		if a < ratio*floor[k] || a <= amp[k-1] || a < amp[k+1] || floor[k] <= 0 {
 			continue
 		}
 		r := a / floor[k]

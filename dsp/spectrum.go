@@ -55,6 +55,13 @@ func NewWelch(n int) *Welch {
 // called with every windowed segment's transform, so other analyses can
 // share the FFT.
 func (w *Welch) Estimate(dst *Spectrum, x []float64, fs, overlap float64, visit func(X []complex128)) *Spectrum {
+	return w.estimate(dst, x, fs, overlap, nil, visit)
+}
+
+// estimate is Estimate; out, when not nil, gives the buffer (n/2+1
+// values) each segment's transform is written to and kept in, which saves
+// a visitor's copy.
+func (w *Welch) estimate(dst *Spectrum, x []float64, fs, overlap float64, out func() []complex128, visit func(X []complex128)) *Spectrum {
 	n, h := w.n, w.n/2
 	dst.FS, dst.N, dst.DF = fs, n, fs/float64(n)
 	dst.Amp = resize(dst.Amp, h+1)
@@ -79,7 +86,11 @@ func (w *Welch) Estimate(dst *Spectrum, x []float64, fs, overlap float64, visit 
 			seg[i] = (x[start+i] - mean) * w.win[i]
 		}
 		clear(seg[m:])
-		X := w.plan.Real(w.spec, seg)
+		buf := w.spec
+		if out != nil {
+			buf = out()
+		}
+		X := w.plan.Real(buf, seg)
 		for k, v := range X {
 			dst.PSD[k] += real(v)*real(v) + imag(v)*imag(v)
 		}
