@@ -71,28 +71,34 @@ func (w *Welch) estimate(dst *Spectrum, x []float64, fs, overlap float64, out fu
 	if hop < 1 || overlap < 0 || overlap >= 1 {
 		hop = n / 2
 	}
+	// Locals and equal-length reslices keep the loops below in registers
+	// and free of bounds checks (through w and dst, every store could
+	// alias the slice headers).
+	psd, amp, win, segBuf := dst.PSD[:h+1], dst.Amp[:h+1], w.win[:n], w.seg[:n]
 	segs := 0
 	for start := 0; segs == 0 || start+n <= len(x); start += hop {
-		seg := w.seg
 		m := min(n, len(x)-start)
+		xs := x[start : start+m]
 		var mean float64
-		for _, v := range x[start : start+m] {
+		for _, v := range xs {
 			mean += v
 		}
 		if m > 0 {
 			mean /= float64(m)
 		}
-		for i := 0; i < m; i++ {
-			seg[i] = (x[start+i] - mean) * w.win[i]
+		seg, wn := segBuf[:len(xs)], win[:len(xs)]
+		for i, v := range xs {
+			seg[i] = (v - mean) * wn[i]
 		}
-		clear(seg[m:])
+		clear(segBuf[m:])
 		buf := w.spec
 		if out != nil {
 			buf = out()
 		}
-		X := w.plan.Real(buf, seg)
+		X := w.plan.Real(buf, segBuf)
+		ps := psd[:len(X)]
 		for k, v := range X {
-			dst.PSD[k] += real(v)*real(v) + imag(v)*imag(v)
+			ps[k] += real(v)*real(v) + imag(v)*imag(v)
 		}
 		if visit != nil {
 			visit(X)
@@ -104,10 +110,12 @@ func (w *Welch) estimate(dst *Spectrum, x []float64, fs, overlap float64, out fu
 	// per bin is σ²·N·eg·... scaled so ΣPSD·DF = σ².
 	ampScale := 2 / (float64(n) * w.cg)
 	psdScale := 2 / (fs * float64(n) * w.eg * float64(segs))
-	for k, p := range dst.PSD {
-		pk := p / float64(segs)
-		dst.Amp[k] = math.Sqrt(pk) * ampScale
-		dst.PSD[k] = p * psdScale
+	fsegs := float64(segs)
+	amp = amp[:len(psd)]
+	for k, p := range psd {
+		pk := p / fsegs
+		amp[k] = math.Sqrt(pk) * ampScale
+		psd[k] = p * psdScale
 	}
 	dst.Amp[0] /= 2
 	dst.PSD[0] /= 2
