@@ -120,33 +120,39 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 	e.env = resize(e.env, m)
 	e.spec = resize(e.spec, w+1)
 	dst.Amp = resize(dst.Amp, w+1)
-	clear(dst.Amp)
+	// Locals: through e and dst every store could alias the slice
+	// headers, which keeps the loops from registers.
+	amp, buf, env, spec := dst.Amp, e.buf, e.env, e.spec
+	clear(amp)
 	for _, X := range segs {
-		clear(e.buf)
-		copy(e.buf, X[k0:k0+w])
+		copy(buf, X[k0:k0+w])
+		clear(buf[w:])
 		// Forward instead of inverse: the envelope comes out reversed in
 		// time and scaled by m, which changes neither the magnitudes of
 		// its spectrum nor anything else used here; the scale is undone
 		// below.
-		z := inv.Complex(e.buf, e.buf)
+		z := inv.Complex(buf, buf)
+		env := env[:len(z)]
 		var mean float64
 		for i, v := range z {
 			p := real(v)*real(v) + imag(v)*imag(v)
-			e.env[i] = p
+			env[i] = p
 			mean += p
 		}
 		mean /= float64(m)
-		for i := range e.env {
-			e.env[i] -= mean
+		for i := range env {
+			env[i] -= mean
 		}
-		E := inv.Real(e.spec, e.env)
+		E := inv.Real(spec, env)
+		a := amp[:len(E)]
 		for k, v := range E {
-			dst.Amp[k] += real(v)*real(v) + imag(v)*imag(v)
+			a[k] += real(v)*real(v) + imag(v)*imag(v)
 		}
 	}
 	scale := 2 / float64(m) / (float64(m) * float64(m))
-	for k, p := range dst.Amp {
-		dst.Amp[k] = math.Sqrt(p/float64(len(segs))) * scale
+	nseg := float64(len(segs))
+	for k, p := range amp {
+		amp[k] = math.Sqrt(p/nseg) * scale
 	}
 	// The Hann taper of the segments leaves its own shape (a few bins
 	// wide) at the bottom of the envelope spectrum; those bins carry no
