@@ -216,7 +216,10 @@ func handleWaveformGet(s *server) http.Handler {
 		}
 		// The stored analysis document, with the burst's metadata on top.
 		doc := map[string]any{}
-		if len(wf.Analysis) > 0 {
+		if wf.AnalysisStatus == vibemon.AnalysisFailed {
+			// A failed analysis stores its message, not a document.
+			doc["analysis_error"] = string(wf.Analysis)
+		} else if len(wf.Analysis) > 0 {
 			var stored map[string]json.RawMessage
 			if err := json.Unmarshal(wf.Analysis, &stored); err != nil {
 				s.log.WarnContext(r.Context(), "unreadable waveform analysis", "waveform", wf.ID, "err", err)

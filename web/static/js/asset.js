@@ -417,7 +417,7 @@ function paintSpectra() {
   $("env-band").textContent = a && a.envelope && Array.isArray(a.envelope.band_hz) ? "(g, demodulated from " + Math.round(a.envelope.band_hz[0]) + "–" + Math.round(a.envelope.band_hz[1]) + " Hz)" : "(g)";
   let msg = "No burst selected.";
   if (d && d.analysis_status === "pending") msg = "This burst is being analysed; the spectra appear in a moment.";
-  else if (d && d.analysis_status === "failed") msg = "The analysis of this burst failed" + (d.error ? ": " + d.error : ".");
+  else if (d && d.analysis_status === "failed") msg = "The analysis of this burst failed" + (d.analysis_error ? ": " + d.analysis_error : ".");
   emptyState(specEl, spec[0].length, msg);
   emptyState(envEl, env[0].length, d && d.analysis_status === "done" ? "No envelope spectrum for this axis." : msg);
   paintSummary(d, a);
