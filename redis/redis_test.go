@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -12,6 +13,12 @@ import (
 
 	"github.com/vibemon/vibemon/redis"
 )
+
+func TestMain(m *testing.M) {
+	// go-redis prints dial failures to stderr; the fault tests cause many.
+	redis.RouteLogs(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
+}
 
 // redisURL returns the test Redis from VIBEMON_TEST_REDIS_URL, skips the
 // test when it is unset, and fails it instead in strict mode (CI).
