@@ -14,12 +14,13 @@ import (
 )
 
 // benchStore opens a store in a fresh schema with n devices of one org.
-func benchStore(b *testing.B, n int) (*postgres.Store, int64, []int64) {
+func benchStore(b *testing.B, n int, maxBatch, workers int) (*postgres.Store, int64, []int64) {
 	b.Helper()
 	url := testURL(b)
 	schema := newSchema(b, url)
 	opts := testOptions(schema)
 	opts.MaxConns = 8
+	opts.MaxBatch, opts.IngestWorkers = maxBatch, workers
 	s := openStore(b, url, schema, opts)
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "bench"}
@@ -39,21 +40,28 @@ func benchStore(b *testing.B, n int) (*postgres.Store, int64, []int64) {
 
 // BenchmarkInsertReadings: batches of 1,000 readings interleaving 100
 // devices from 4 concurrent callers, through InsertReadings (idempotent,
-// rollups, last-seen) and as a raw COPY of the same rows into a plain table.
-// One op is one batch. Run with a fixed count, e.g.
+// rollups, last-seen), coalesced (the default) or one transaction per call,
+// and as a raw COPY of the same rows into a plain table. One op is one batch. Run with a fixed count, e.g.
 //
 //	go test ./postgres -run '^$' -bench InsertReadings -benchtime 300x
 func BenchmarkInsertReadings(b *testing.B) {
 	const batchSize, devices, callers = 1000, 100, 4
-	for _, mode := range []string{"api", "rawcopy"} {
+	for _, mode := range []string{"api", "api-2workers", "api-nocoalesce", "rawcopy"} {
 		b.Run(mode, func(b *testing.B) {
-			s, org, ids := benchStore(b, devices)
+			maxBatch, workers := 0, 0
+			switch mode {
+			case "api-2workers":
+				workers = 2
+			case "api-nocoalesce":
+				maxBatch = -1
+			}
+			s, org, ids := benchStore(b, devices, maxBatch, workers)
 			batches := bench.Batches(bench.Rows(ids, b.N*batchSize, 0, time.Now(), 1), batchSize)
 			b.ResetTimer()
 			var n int
 			var elapsed time.Duration
 			var err error
-			if mode == "api" {
+			if mode != "rawcopy" {
 				var r bench.Result
 				r, err = bench.DirectIngest(context.Background(), s, org, batches, callers)
 				n, elapsed = r.Readings, r.Elapsed
@@ -68,6 +76,9 @@ func BenchmarkInsertReadings(b *testing.B) {
 				b.Fatalf("%d readings stored, want %d", n, b.N*batchSize)
 			}
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "readings/s")
+			if st := s.IngestStats(); st.Transactions > 0 {
+				b.ReportMetric(float64(st.Calls)/float64(st.Transactions), "calls/tx")
+			}
 		})
 	}
 }
@@ -77,7 +88,7 @@ func BenchmarkInsertReadings(b *testing.B) {
 // generate_series, not through ingest, to keep the fixture fast). One op is
 // one query; p95-ms is over the ops of the run.
 func BenchmarkHourlyQuery30d(b *testing.B) {
-	s, org, ids := benchStore(b, 200)
+	s, org, ids := benchStore(b, 200, 0, 0)
 	ctx := context.Background()
 	end := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	cols, vals := "device_id, bucket_start, count", "d, h, 360"

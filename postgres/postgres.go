@@ -44,6 +44,17 @@ type Options struct {
 	// PartitionsBehind is how many daily partitions before today are
 	// created at Open, for gateways that sync late. Defaults to 2.
 	PartitionsBehind int
+	// MaxBatch is the most readings that concurrent InsertReadings calls
+	// share one transaction with. Defaults to 5000; negative disables
+	// coalescing (each call runs its own transaction on the caller's
+	// goroutine).
+	MaxBatch int
+	// IngestWorkers is how many coalesced ingest transactions may run at
+	// once. Defaults to 1: batches that share devices serialize on the
+	// devices' row locks anyway, and one worker coalesces more calls per
+	// transaction (measured in docs/postgres.md). Raise it when gateways
+	// write disjoint sets of devices and the database has cores to spare.
+	IngestWorkers int
 	// MaintenanceInterval is how often the store calls EnsurePartitions
 	// by itself. Defaults to 1h; negative disables it (call
 	// EnsurePartitions from a job instead).
@@ -65,7 +76,10 @@ type Store struct {
 	partMu sync.Mutex
 	parts  map[string]bool // partitions known to exist, by name
 
-	ing ingestCounters
+	ing     ingestCounters
+	reqs    chan *ingestReq
+	workers sync.WaitGroup
+	stopped chan struct{} // closed when the workers are gone
 }
 
 var _ vibemon.Store = (*Store)(nil)
@@ -85,6 +99,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.PartitionsBehind <= 0 {
 		opts.PartitionsBehind = 2
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 5000
+	}
+	if opts.IngestWorkers <= 0 {
+		opts.IngestWorkers = 1
 	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
@@ -111,7 +131,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, opts: opts,
-		closed: make(chan struct{}), done: make(chan struct{}), parts: map[string]bool{}}
+		closed: make(chan struct{}), done: make(chan struct{}), parts: map[string]bool{},
+		reqs: make(chan *ingestReq, 256), stopped: make(chan struct{})}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, mapErr("open postgres", err)
@@ -126,6 +147,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.maintain()
+	if opts.MaxBatch > 0 {
+		for range opts.IngestWorkers {
+			s.workers.Add(1)
+			go s.ingestWorker()
+		}
+	}
 	return s, nil
 }
 
@@ -196,12 +223,16 @@ func (s *Store) maintain() {
 	}
 }
 
-// Close stops maintenance and closes the pool, waiting for connections in
-// use to be released. It is safe to call twice.
+// Close stops maintenance and the ingest workers (a transaction in flight
+// finishes; queued calls get EUNAVAILABLE) and closes the pool, waiting for
+// connections in use to be released. It is safe to call twice.
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.closed)
 		<-s.done
+		s.workers.Wait()
+		s.failQueued()
+		close(s.stopped)
 		s.pool.Close()
 	})
 	return nil

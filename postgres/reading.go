@@ -175,76 +175,257 @@ func (s *Store) IngestStats() IngestStats {
 	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
 }
 
-// InsertReadings stores the readings that are new and reports which were,
-// in one transaction: COPY into the connection's staging table, lock the
-// batch's devices (in id order, so concurrent batches never deadlock, and a
-// concurrent DeleteDevice waits), then one statement that claims the new
-// (device, seq) keys, inserts their readings, updates the rollups and the
-// devices' last-seen state. When it returns nil all of that is committed;
-// on error nothing of the call is stored. ENOTFOUND when a reading's device
-// is not the org's. Of a (device, seq) repeated within the call, the first
-// is stored.
-func (s *Store) InsertReadings(ctx context.Context, orgID int64, readings []vibemon.Reading) ([]bool, error) {
-	if len(readings) == 0 {
-		return []bool{}, nil
+// ingestReq is one InsertReadings call on its way through a transaction.
+type ingestReq struct {
+	ctx   context.Context
+	orgID int64
+	rs    []vibemon.Reading
+	res   chan struct{} // closed when isNew or err is set
+	isNew []bool
+	err   error
+}
+
+// multiSource feeds the readings of several calls to COPY, numbering them
+// with one idx across the calls.
+type multiSource struct {
+	reqs []*ingestReq
+	r, i int // current call and reading
+	idx  int32
+	row  []any
+}
+
+func (m *multiSource) Next() bool {
+	for m.r < len(m.reqs) {
+		if m.i < len(m.reqs[m.r].rs) {
+			m.i++
+			m.idx++
+			return true
+		}
+		m.r, m.i = m.r+1, 0
 	}
+	return false
+}
+
+func (m *multiSource) Values() ([]any, error) {
+	r := &m.reqs[m.r].rs[m.i-1]
+	if m.row == nil {
+		m.row = make([]any, 4+vibemon.NumMetrics)
+	}
+	m.row[0], m.row[1], m.row[2], m.row[3] = m.idx-1, r.DeviceID, r.Seq, r.TS
+	for k, v := range r.Values {
+		if math.IsNaN(v) {
+			m.row[4+k] = nil
+		} else {
+			m.row[4+k] = v
+		}
+	}
+	return m.row, nil
+}
+
+func (m *multiSource) Err() error { return nil }
+
+// ingest runs reqs in one transaction and sets each one's isNew or err. It
+// locks every device of the batch in id order (so concurrent transactions
+// never deadlock, and a concurrent DeleteDevice waits), rejects the calls
+// that name another org's device, COPYs the rest into the connection's
+// staging table and runs ingestStm. When the transaction fails, every call
+// that was in it gets the error and nothing of any of them is stored.
+func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 	var devs []int64
-	for i := range readings {
-		devs = append(devs, readings[i].DeviceID)
+	for _, r := range reqs {
+		for i := range r.rs {
+			devs = append(devs, r.rs[i].DeviceID)
+		}
 	}
 	slices.Sort(devs)
 	devs = slices.Compact(devs)
-	isNew := make([]bool, len(readings))
-	s.ing.calls.Add(1)
-	s.ing.readings.Add(int64(len(readings)))
+	var live []*ingestReq
 	err := s.tx(ctx, "insert readings", func(tx pgx.Tx) error {
-		clear(isNew)
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "reading_stage"}, stageCols, &stageSource{rs: readings}); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, "SELECT id FROM devices WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE", orgID, devs)
+		live = live[:0]
+		rows, err := tx.Query(ctx, "SELECT id, org_id FROM devices WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", devs)
 		if err != nil {
 			return err
 		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
+		orgOf := make(map[int64]int64, len(devs))
+		var id, org int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &org}, func() error { orgOf[id] = org; return nil }); err != nil {
 			return err
 		}
-		if len(found) != len(devs) {
-			for _, d := range devs {
-				if !slices.Contains(found, d) {
-					return vibemon.Errorf(vibemon.ENOTFOUND, "device %d is not a device of this organization.", d)
+		for _, r := range reqs {
+			r.err, r.isNew = nil, nil
+			for i := range r.rs {
+				if d := r.rs[i].DeviceID; orgOf[d] != r.orgID {
+					r.err = fmt.Errorf("insert readings: %w", vibemon.Errorf(vibemon.ENOTFOUND, "device %d is not a device of this organization.", d))
+					break
 				}
 			}
+			if r.err == nil {
+				live = append(live, r)
+			}
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "reading_stage"}, stageCols, &multiSource{reqs: live}); err != nil {
+			return err
 		}
 		rows, err = tx.Query(ctx, ingestStm)
 		if err != nil {
 			return err
 		}
-		idx, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 		if err != nil {
 			return err
 		}
-		for _, i := range idx {
-			isNew[i] = true
+		for _, r := range live {
+			r.isNew = make([]bool, len(r.rs))
+		}
+		slices.Sort(fresh)
+		r, off := 0, 0
+		for _, i := range fresh {
+			for int(i) >= off+len(live[r].rs) {
+				off += len(live[r].rs)
+				r++
+			}
+			live[r].isNew[int(i)-off] = true
 		}
 		return nil
 	})
 	if err != nil {
 		if vibemon.ErrorCode(err) == vibemon.EINTERNAL {
-			s.log.Error("insert readings failed", "readings", len(readings), "err", err)
+			s.log.Error("insert readings failed", "calls", len(reqs), "err", err)
 		}
-		return nil, err
+		for _, r := range reqs {
+			if r.err == nil || slices.Contains(live, r) {
+				r.err, r.isNew = err, nil
+			}
+		}
+		return
 	}
 	s.ing.txs.Add(1)
-	n := 0
-	for _, b := range isNew {
-		if b {
-			n++
+	s.ing.calls.Add(int64(len(reqs)))
+	for _, r := range live {
+		s.ing.readings.Add(int64(len(r.rs)))
+		for _, b := range r.isNew {
+			if b {
+				s.ing.fresh.Add(1)
+			}
 		}
 	}
-	s.ing.fresh.Add(int64(n))
-	return isNew, nil
+}
+
+// InsertReadings stores the readings that are new and reports which were.
+// Concurrent calls are coalesced (up to Options.MaxBatch readings) into one
+// transaction that COPYs them into a staging table, then in one statement
+// claims the new (device, seq) keys, inserts their readings, updates the
+// rollups and the devices' last-seen state. When it returns nil all of that
+// is committed; on error nothing of the call is stored. ENOTFOUND when a
+// reading's device is not the org's (only this call fails). Of a (device,
+// seq) repeated within the call, or across coalesced calls, the first is
+// the new one.
+func (s *Store) InsertReadings(ctx context.Context, orgID int64, readings []vibemon.Reading) ([]bool, error) {
+	if len(readings) == 0 {
+		return []bool{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("insert readings: %w", err)
+	}
+	if s.isClosed() {
+		return nil, fmt.Errorf("insert readings: %w", errClosed)
+	}
+	req := &ingestReq{ctx: ctx, orgID: orgID, rs: readings, res: make(chan struct{})}
+	if s.opts.MaxBatch < 0 {
+		s.ingest(ctx, []*ingestReq{req})
+		return req.isNew, req.err
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("insert readings: %w", ctx.Err())
+	case <-s.closed:
+		return nil, fmt.Errorf("insert readings: %w", errClosed)
+	}
+	select {
+	case <-req.res:
+		return req.isNew, req.err
+	case <-ctx.Done():
+		// The transaction may still commit the readings; a retry finds them
+		// duplicates, which is what idempotent ingest is for.
+		return nil, fmt.Errorf("insert readings: %w", ctx.Err())
+	case <-s.stopped:
+		select {
+		case <-req.res:
+			return req.isNew, req.err
+		default:
+			return nil, fmt.Errorf("insert readings: %w", errClosed)
+		}
+	}
+}
+
+// ingestWorker takes the first queued call, drains whatever else is queued
+// (up to MaxBatch readings) and runs them in one transaction, until Close.
+func (s *Store) ingestWorker() {
+	defer s.workers.Done()
+	var carry *ingestReq
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-s.reqs:
+			case <-s.closed:
+				return
+			}
+		}
+		batch := []*ingestReq{first}
+		n := len(first.rs)
+	drain:
+		for n < s.opts.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				if n+len(r.rs) > s.opts.MaxBatch {
+					carry = r
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.rs)
+			default:
+				break drain
+			}
+		}
+		var run []*ingestReq
+		for _, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.err = fmt.Errorf("insert readings: %w", err)
+				close(r.res)
+				continue
+			}
+			run = append(run, r)
+		}
+		if len(run) > 0 {
+			// Not a caller's context: one caller giving up must not fail
+			// the others' transaction.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			s.ingest(ctx, run)
+			cancel()
+			for _, r := range run {
+				close(r.res)
+			}
+		}
+	}
+}
+
+// failQueued answers the calls still queued at Close.
+func (s *Store) failQueued() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = fmt.Errorf("insert readings: %w", errClosed)
+			close(r.res)
+		default:
+			return
+		}
+	}
 }
 
 // QueryReadings returns one device's points in [q.From, q.To), ordered by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -311,4 +312,71 @@ func TestHourlyQueryReadsRollups(t *testing.T) {
 	if len(pts) != 2 || pts[0].Count != 60 || pts[0].Avg[0] != 29.5 || pts[1].Min[0] != 60 || pts[1].Max[0] != 119 {
 		t.Errorf("hourly points = %+v, want 2 buckets of 60 (avg 29.5; min 60 max 119)", pts)
 	}
+}
+
+// TestCoalescedCallsFailAlone: calls that share a transaction do not share
+// a rejection; the call naming another org's device fails, the rest store.
+func TestCoalescedCallsFailAlone(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	var orgs [2]*vibemon.Org
+	var devs [2]*vibemon.Device
+	for i := range orgs {
+		orgs[i] = &vibemon.Org{Name: fmt.Sprint("org", i)}
+		must(t, s.CreateOrg(ctx, orgs[i]))
+		devs[i] = &vibemon.Device{OrgID: orgs[i].ID, Serial: "n"}
+		_, err := s.RegisterDevice(ctx, devs[i])
+		must(t, err)
+	}
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	const callers = 8
+	errs := make([]error, callers)
+	news := make([]int, callers)
+	var wg sync.WaitGroup
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dev := devs[0].ID
+			if c == 3 {
+				dev = devs[1].ID // org 0 writing to org 1's device
+			}
+			rs := make([]vibemon.Reading, 50)
+			for i := range rs {
+				rs[i] = vibemon.NewReading(dev, int64(c*50+i), base.Add(time.Duration(c*50+i)*time.Second))
+				rs[i].Values[vibemon.TempC] = 40
+			}
+			isNew, err := s.InsertReadings(ctx, orgs[0].ID, rs)
+			errs[c] = err
+			for _, b := range isNew {
+				if b {
+					news[c]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for c := 0; c < callers; c++ {
+		if c == 3 {
+			if got := vibemon.ErrorCode(errs[c]); got != vibemon.ENOTFOUND {
+				t.Errorf("caller %d (foreign device): error code %q (%v), want %q", c, got, errs[c], vibemon.ENOTFOUND)
+			}
+			continue
+		}
+		if errs[c] != nil || news[c] != 50 {
+			t.Errorf("caller %d: %d new, err %v; want 50 new", c, news[c], errs[c])
+		}
+	}
+	pts, err := s.QueryReadings(ctx, orgs[1].ID, vibemon.ReadingQuery{DeviceID: devs[1].ID, From: base, To: base.Add(time.Hour), Bucket: vibemon.BucketRaw})
+	must(t, err)
+	if len(pts) != 0 {
+		t.Errorf("org 1's device has %d readings, want 0", len(pts))
+	}
+	st := s.IngestStats()
+	if st.Calls != callers || st.New != (callers-1)*50 {
+		t.Errorf("IngestStats = %+v, want %d calls and %d new", st, callers, (callers-1)*50)
+	}
+	t.Logf("%d calls in %d transactions", st.Calls, st.Transactions)
 }
