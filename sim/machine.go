@@ -40,8 +40,19 @@ type Machine struct {
 	burst   *Node // raw bursts of BurstSamples per axis
 }
 
-// BurstSamples is the length of a raw burst per axis, as a node sends it.
+// BurstSamples is the length of a raw burst per axis from a 1 kHz node
+// (4.1 s); a faster sensor sends about 2.5 s, at most 65,536 samples, so
+// that its spectra resolve shaft orders and bearing lines (0.4 Hz at
+// 12.8 kHz).
 const BurstSamples = 4096
+
+func burstSamples(rate float64) int {
+	n := BurstSamples
+	for float64(n) < 2.5*rate && n < 65536 {
+		n *= 2
+	}
+	return n
+}
 
 // NewMachine returns machine i of a fleet, deterministic given seed. Every
 // third machine degrades and every fifth overheats, so a demo fleet always
@@ -101,7 +112,7 @@ func (m *Machine) buildNodes(i int, seed uint64) {
 	}
 	m.node = NewNode(model, sensor)
 	m.burst = NewNode(model, sensor)
-	m.burst.Window = time.Duration(float64(BurstSamples) / sensor.Rate * float64(time.Second))
+	m.burst.Window = time.Duration(float64(burstSamples(sensor.Rate)) / sensor.Rate * float64(time.Second))
 }
 
 // LiveReading returns the feature summary the machine's node sends at
@@ -118,7 +129,7 @@ func (m *Machine) LiveReading(deviceID, seq int64, ts time.Time, t time.Duration
 	return r
 }
 
-// Burst measures a raw burst of BurstSamples per axis at simulated time t
+// Burst measures a raw burst (see BurstSamples) at simulated time t
 // and returns it as the node sends it: int16 samples interleaved x, y, z,
 // with the scale in g per LSB and the sample rate.
 func (m *Machine) Burst(t time.Duration) (data []int16, scale, rate float64) {
