@@ -31,7 +31,9 @@ type Config struct {
 	// connected to. Defaults to 1 s.
 	ScanEvery time.Duration
 	// AckEvery is how often a session asks its node for a Status to check
-	// completeness and acknowledge. Defaults to 2 s.
+	// completeness and acknowledge. Each acknowledgement makes the node
+	// resend what it sent since the status (deduplicated in the queue), so
+	// shorter means more radio traffic. Defaults to 10 s.
 	AckEvery time.Duration
 	// AckGrace is how long a status waits for notifications still in
 	// flight before a shortfall is treated as a loss. Defaults to 500 ms.
@@ -79,7 +81,7 @@ func (c *Config) defaults() error {
 		}
 	}
 	def(&c.ScanEvery, time.Second)
-	def(&c.AckEvery, 2*time.Second)
+	def(&c.AckEvery, 10*time.Second)
 	def(&c.AckGrace, 500*time.Millisecond)
 	def(&c.MinBackoff, 250*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)

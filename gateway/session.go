@@ -84,10 +84,12 @@ type nodeSession struct {
 	reasm   *wire.Reassembler
 	burstTS time.Time
 
-	bootMs  int64 // wall ms of the node's boot, -1 until known
-	early   []Reading
-	pending *statusCheck
-	cmd     []byte
+	bootMs    int64 // wall ms of the node's boot, -1 until known
+	early     []Reading
+	pending   *statusCheck
+	newStatus bool
+	lastNote  time.Time
+	cmd       []byte
 }
 
 func (s *nodeSession) write(ctx context.Context, c wire.Command) error {
@@ -102,6 +104,9 @@ func (s *nodeSession) run(ctx context.Context) error {
 	s.bootMs = -1
 	ack := time.NewTicker(s.g.cfg.AckEvery)
 	defer ack.Stop()
+	grace := time.NewTimer(time.Hour)
+	grace.Stop()
+	defer grace.Stop()
 	var burstC <-chan time.Time
 	if s.g.cfg.BurstEvery > 0 {
 		bt := time.NewTicker(s.g.cfg.BurstEvery)
@@ -120,6 +125,7 @@ func (s *nodeSession) run(ctx context.Context) error {
 			if !ok {
 				return ErrDisconnected
 			}
+			s.lastNote = time.Now()
 			pkt, err := s.defrag.Feed(b)
 			if err != nil {
 				s.g.m.badPackets.Inc()
@@ -128,9 +134,23 @@ func (s *nodeSession) run(ctx context.Context) error {
 			if pkt != nil {
 				s.packet(pkt)
 			}
-		case <-ack.C:
-			if err := s.check(ctx); err != nil {
+			if s.newStatus {
+				s.newStatus = false
+				grace.Reset(s.g.cfg.AckGrace)
+			}
+		case <-grace.C:
+			done, err := s.check(ctx)
+			if err != nil {
 				return err
+			}
+			if !done {
+				grace.Reset(s.g.cfg.AckGrace / 2)
+			}
+		case <-ack.C:
+			if s.pending == nil {
+				if err := s.write(ctx, wire.Command{Op: wire.OpRequestStatus}); err != nil {
+					return err
+				}
 			}
 		case <-burstC:
 			if err := s.write(ctx, wire.Command{Op: wire.OpRequestBurst, Frames: uint16(s.g.cfg.BurstFrames), SampleRate: 1000}); err != nil {
@@ -140,47 +160,50 @@ func (s *nodeSession) run(ctx context.Context) error {
 	}
 }
 
-// check runs the completeness check on the last status and acknowledges
-// (ResumeFrom the status seq) or asks for a replay (ResumeFrom the old
-// floor); then it asks for the next status.
-func (s *nodeSession) check(ctx context.Context) error {
+// check runs the completeness check on the last status, AckGrace after it
+// arrived: when the queue holds as many summaries in [floor, status seq)
+// as the node buffered, it acknowledges (ResumeFrom the status seq). When
+// it holds fewer and the link has been quiet for AckGrace (nothing more is
+// in flight), it asks for a replay (ResumeFrom the old floor) and a new
+// status. It reports false when it should be run again later.
+func (s *nodeSession) check(ctx context.Context) (bool, error) {
 	q := s.g.cfg.Queue
-	if c := s.pending; c != nil {
-		if time.Since(c.at) < s.g.cfg.AckGrace {
-			return nil
-		}
-		s.pending = nil
-		if err := q.Flush(ctx); err != nil {
-			return err
-		}
-		held := 0
-		if int32(c.seq-s.floor) > 0 {
-			var err error
-			if held, err = q.CountHeld(ctx, s.serial, s.floor, c.seq); err != nil {
-				return err
-			}
-		}
-		switch {
-		case int32(c.seq-s.floor) <= 0:
-			// A status from before the last acknowledgement.
-		case held >= c.buffered:
-			if err := q.SetAcked(ctx, s.serial, c.seq); err != nil {
-				return err
-			}
-			if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: c.seq}); err != nil {
-				return err
-			}
-			s.floor = c.seq
-			s.g.m.acks.Inc()
-		default:
-			s.g.log.Debug("completeness check short, replaying", "serial", s.serial, "from", s.floor, "to", c.seq, "held", held, "node_buffered", c.buffered)
-			if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: s.floor}); err != nil {
-				return err
-			}
-			s.g.m.replays.Inc()
-		}
+	c := s.pending
+	if c == nil {
+		return true, nil
 	}
-	return s.write(ctx, wire.Command{Op: wire.OpRequestStatus})
+	if int32(c.seq-s.floor) <= 0 { // a status from before the last acknowledgement
+		s.pending = nil
+		return true, nil
+	}
+	if err := q.Flush(ctx); err != nil {
+		return false, err
+	}
+	held, err := q.CountHeld(ctx, s.serial, s.floor, c.seq)
+	if err != nil {
+		return false, err
+	}
+	if held >= c.buffered {
+		if err := q.SetAcked(ctx, s.serial, c.seq); err != nil {
+			return false, err
+		}
+		if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: c.seq}); err != nil {
+			return false, err
+		}
+		s.floor, s.pending = c.seq, nil
+		s.g.m.acks.Inc()
+		return true, nil
+	}
+	if time.Since(s.lastNote) < s.g.cfg.AckGrace && time.Since(c.at) < 60*s.g.cfg.AckGrace {
+		return false, nil // notifications are still coming
+	}
+	s.g.log.Debug("completeness check short, replaying", "serial", s.serial, "from", s.floor, "to", c.seq, "held", held, "node_buffered", c.buffered)
+	s.pending = nil
+	if err := s.write(ctx, wire.Command{Op: wire.OpResumeFrom, Seq: s.floor}); err != nil {
+		return false, err
+	}
+	s.g.m.replays.Inc()
+	return true, s.write(ctx, wire.Command{Op: wire.OpRequestStatus})
 }
 
 func (s *nodeSession) packet(pkt []byte) {
@@ -233,6 +256,7 @@ func (s *nodeSession) packet(pkt []byte) {
 			s.early = nil
 		}
 		s.pending = &statusCheck{seq: h.Seq, buffered: int(s.st.Buffered), at: time.Now()}
+		s.newStatus = true
 	case wire.TypeEvent:
 		if wire.DecodeEvent(payload, &s.ev) != nil {
 			s.g.m.badPackets.Inc()
