@@ -77,22 +77,26 @@ func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (ban
 		c := &e.cands[i]
 		p := planFor(c.w)
 		e.buf = resize(e.buf, c.w)
-		// Sums in locals, not through c: the compiler keeps them in
-		// registers (same order of additions, same result).
-		s2, s4 := c.s2, c.s4
+		// Sums in locals (registers), two of each so that an addition
+		// need not wait for the previous one (w is even).
+		var s2, t2, s4, t4 float64
 		for _, X := range segs {
 			// A forward transform yields the envelope reversed in time
 			// and scaled by w; kurtosis is blind to both, and it saves
 			// the inverse's conjugation passes.
 			z := p.Complex(e.buf, X[c.k0:c.k0+c.w])
-			for _, v := range z {
+			for i := 0; i+1 < len(z); i += 2 {
+				v, u := z[i], z[i+1]
 				m := real(v)*real(v) + imag(v)*imag(v)
+				n := real(u)*real(u) + imag(u)*imag(u)
 				s2 += m
+				t2 += n
 				s4 += m * m
+				t4 += n * n
 			}
 			c.count += c.w
 		}
-		c.s2, c.s4 = s2, s4
+		c.s2, c.s4 = s2+t2, s4+t4
 	}
 	best, bestSK := 0, math.Inf(-1)
 	for i, c := range e.cands {
@@ -133,13 +137,10 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 		// below.
 		z := inv.Complex(buf, buf)
 		env := env[:len(z)]
-		var mean float64
 		for i, v := range z {
-			p := real(v)*real(v) + imag(v)*imag(v)
-			env[i] = p
-			mean += p
+			env[i] = real(v)*real(v) + imag(v)*imag(v)
 		}
-		mean /= float64(m)
+		mean := sum(env) / float64(m)
 		for i := range env {
 			env[i] -= mean
 		}

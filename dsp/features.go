@@ -33,18 +33,20 @@ func TimeFeatures(f *Features, x []float64) {
 		*f = Features{}
 		return
 	}
-	var mean float64
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float64(len(x))
-	var m2, m4 float64
+	// Four partial sums: one running sum is bound by the latency of each
+	// addition; four independent ones keep the adder busy.
+	mean := sum(x) / float64(len(x))
+	var a2, b2, a4, b4 float64
 	lo, hi := x[0], x[0]
-	for _, v := range x {
-		d := v - mean
-		d2 := d * d
-		m2 += d2
-		m4 += d2 * d2
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		v, u := x[i], x[i+1]
+		d, e := v-mean, u-mean
+		d2, e2 := d*d, e*e
+		a2 += d2
+		b2 += e2
+		a4 += d2 * d2
+		b4 += e2 * e2
 		// Plain comparisons: the max builtin's NaN rules cost branches.
 		if v > hi {
 			hi = v
@@ -52,7 +54,27 @@ func TimeFeatures(f *Features, x []float64) {
 		if v < lo {
 			lo = v
 		}
+		if u > hi {
+			hi = u
+		}
+		if u < lo {
+			lo = u
+		}
 	}
+	for ; i < len(x); i++ {
+		v := x[i]
+		d := v - mean
+		d2 := d * d
+		a2 += d2
+		a4 += d2 * d2
+		if v > hi {
+			hi = v
+		}
+		if v < lo {
+			lo = v
+		}
+	}
+	m2, m4 := a2+b2, a4+b4
 	pk := max(hi-mean, mean-lo)
 	m2 /= float64(len(x))
 	m4 /= float64(len(x))
@@ -101,4 +123,23 @@ func VelocityRMS(s *Spectrum, band [2]float64) float64 {
 		sum += s.PSD[k] * g * g
 	}
 	return math.Sqrt(sum * s.DF)
+}
+
+// sum adds x up in four interleaved partial sums, which run about four
+// times faster than one running sum (each addition waits for the last)
+// and are at least as accurate.
+func sum(x []float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		q := x[i : i+4 : i+4]
+		s0 += q[0]
+		s1 += q[1]
+		s2 += q[2]
+		s3 += q[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

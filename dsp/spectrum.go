@@ -80,11 +80,8 @@ func (w *Welch) estimate(dst *Spectrum, x []float64, fs, overlap float64, out fu
 		m := min(n, len(x)-start)
 		xs := x[start : start+m]
 		var mean float64
-		for _, v := range xs {
-			mean += v
-		}
 		if m > 0 {
-			mean /= float64(m)
+			mean = sum(xs) / float64(m)
 		}
 		seg, wn := segBuf[:len(xs)], win[:len(xs)]
 		for i, v := range xs {
