@@ -380,3 +380,48 @@ func TestCoalescedCallsFailAlone(t *testing.T) {
 	}
 	t.Logf("%d calls in %d transactions", st.Calls, st.Transactions)
 }
+
+// TestDeleteDeviceDuringIngestLeavesNothing: ingest and DeleteDevice race;
+// whichever commits first, no reading, key or rollup of the device is left.
+func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	for round := 0; round < 5; round++ {
+		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", round)}
+		_, err := s.RegisterDevice(ctx, d)
+		must(t, err)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := 0; b < 10; b++ {
+				rs := make([]vibemon.Reading, 200)
+				for i := range rs {
+					rs[i] = vibemon.NewReading(d.ID, int64(b*200+i), base.Add(time.Duration(b*200+i)*time.Second))
+					rs[i].Values[vibemon.TempC] = 40
+				}
+				if _, err := s.InsertReadings(ctx, o.ID, rs); err != nil {
+					if vibemon.ErrorCode(err) != vibemon.ENOTFOUND {
+						t.Errorf("InsertReadings racing DeleteDevice: %v, want nil or not_found", err)
+					}
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Duration(round*20) * time.Millisecond)
+		must(t, s.DeleteDevice(ctx, o.ID, d.ID))
+		wg.Wait()
+		for _, table := range []string{"readings", "reading_keys", "rollup_1m", "rollup_1h", "rollup_1d"} {
+			var n int
+			must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE device_id = $1", d.ID).Scan(&n))
+			if n != 0 {
+				t.Errorf("round %d: %s has %d rows of the deleted device, want 0", round, table, n)
+			}
+		}
+	}
+}
