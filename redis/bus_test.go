@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +315,37 @@ func TestBusPublishFailsFastWithoutRedis(t *testing.T) {
 	}
 	if _, err := redis.Connect(context.Background(), "redis://"+addr+"/0"); err == nil {
 		t.Error("Connect without Redis: got nil error, want one")
+	}
+}
+
+func TestBusCloseLeavesNoGoroutines(t *testing.T) {
+	url := redisURL(t)
+	prefix := testPrefix(t) // its cleanup client opens before the count
+	before := runtime.NumGoroutine()
+	c, err := redis.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := redis.NewBus(redis.BusConfig{Client: c, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bustest.NewRecorder()
+	cancel := b.Subscribe(rec.Record)
+	b.Subscribe(func(vibemon.Event) {}) // left to Close
+	if err := b.Publish(context.Background(), reading(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitN(t, 1)
+	cancel()
+	b.Close()
+	c.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := runtime.NumGoroutine(); got > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Close, want at most %d as before:\n%s", got, before, buf[:runtime.Stack(buf, true)])
 	}
 }
