@@ -151,9 +151,9 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 		}
 	}
 	scale := 2 / float64(m) / (float64(m) * float64(m))
-	nseg := float64(len(segs))
+	scale /= math.Sqrt(float64(len(segs))) // the average's division, once
 	for k, p := range amp {
-		amp[k] = math.Sqrt(p/nseg) * scale
+		amp[k] = math.Sqrt(p) * scale
 	}
 	// The Hann taper of the segments leaves its own shape (a few bins
 	// wide) at the bottom of the envelope spectrum; those bins carry no

@@ -107,11 +107,12 @@ func (w *Welch) estimate(dst *Spectrum, x []float64, fs, overlap float64, out fu
 	// per bin is σ²·N·eg·... scaled so ΣPSD·DF = σ².
 	ampScale := 2 / (float64(n) * w.cg)
 	psdScale := 2 / (fs * float64(n) * w.eg * float64(segs))
-	fsegs := float64(segs)
+	// sqrt(p/segs)·ampScale with the division folded into the scale: a
+	// division per bin costs as much as the square root.
+	ampScale /= math.Sqrt(float64(segs))
 	amp = amp[:len(psd)]
 	for k, p := range psd {
-		pk := p / fsegs
-		amp[k] = math.Sqrt(pk) * ampScale
+		amp[k] = math.Sqrt(p) * ampScale
 		psd[k] = p * psdScale
 	}
 	dst.Amp[0] /= 2
@@ -154,9 +155,9 @@ func MedianFloor(dst, spec []float64, block int, scratch []float64) []float64 {
 				dst[i] = m
 			}
 		} else {
+			slope := (m - prevM) / (c - prevC)
 			for i := int(math.Ceil(prevC)); i <= int(c) && i < n; i++ {
-				t := (float64(i) - prevC) / (c - prevC)
-				dst[i] = prevM + t*(m-prevM)
+				dst[i] = prevM + (float64(i)-prevC)*slope
 			}
 		}
 		if b == nb-1 {
