@@ -109,7 +109,7 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 	} else {
 		var err error
 		if central, err = gateway.NewRadio(); err != nil {
-			return fmt.Errorf("gateway: %w (or use --sim-nodes N)", err)
+			return fmt.Errorf("%w; or use --sim-nodes N for simulated nodes", err)
 		}
 	}
 	q, err := gateway.OpenQueue(f.queue, gateway.QueueConfig{MaxReadings: f.maxQueue})

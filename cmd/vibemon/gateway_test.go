@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -322,4 +326,90 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestGatewayCommandForwardsSimulatedNodes(t *testing.T) {
+	srv := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
+	c := login(t, srv.URL, testAdminEmail, testAdminPassword)
+	gw := startGatewayCommand(t, map[string]string{"VIBEMON_GATEWAY_TOKEN": c.token}, "gateway", "--server", srv.URL,
+		"--sim-nodes", "2", "--speed", "60", "--interval", "5s", "--physics=false", "--metrics-addr", "127.0.0.1:0",
+		"--queue", filepath.Join(t.TempDir(), "gw.db"))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var devs struct{ Items []struct{ ID int64 } }
+		c.do("GET", "/api/v1/devices", nil, &devs)
+		total := 0
+		for _, d := range devs.Items {
+			var res struct{ Items []struct{ Seq uint32 } }
+			from := time.Now().Add(-70 * time.Hour).UTC().Format(time.RFC3339)
+			c.do("GET", fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=raw&limit=100000&from=%s", d.ID, url.QueryEscape(from)), nil, &res)
+			total += len(res.Items)
+		}
+		if len(devs.Items) == 2 && total >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15 s: %d devices, %d readings on the server; want 2 devices and >= 20 readings\n%s", len(devs.Items), total, gw.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get(gw.metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "vibemon_gateway_readings_uploaded_total") {
+		t.Errorf("%s lacks vibemon_gateway_readings_uploaded_total", gw.metricsURL)
+	}
+}
+
+func TestGatewayCommandWithoutTokenOrRadioSaysSo(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"gateway", "--sim-nodes", "1"}, "--token"},
+		{[]string{"gateway", "--token", "x", "--metrics-addr", ""}, "bluez"},
+		{[]string{"sim", "--token", "x", "--gateway", "ble"}, "inproc"},
+	} {
+		err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("vibemon %v: error %v, want one naming %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+type gatewayCommand struct {
+	out        *syncBuffer
+	metricsURL string
+}
+
+// startGatewayCommand runs `vibemon gateway ...` through run until the test ends.
+func startGatewayCommand(t *testing.T, env map[string]string, args ...string) *gatewayCommand {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &gatewayCommand{out: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, g.out, g.out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("vibemon gateway: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("vibemon gateway did not stop within 10 s")
+		}
+	})
+	re := regexp.MustCompile(`metrics at (http://\S+)`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(g.out.String()); m != nil {
+			g.metricsURL = m[1]
+			return g
+		}
+	}
+	t.Fatalf("vibemon gateway printed no metrics address:\n%s", g.out)
+	return nil
 }
