@@ -89,6 +89,9 @@ type OrgStore interface {
 	GetOrg(ctx context.Context, id int64) (*Org, error)
 	// UpdateOrg renames an org; ENOTFOUND when it does not exist.
 	UpdateOrg(ctx context.Context, o *Org) error
+	// OrgIDs returns every org's id in ascending order, for background
+	// work that visits every tenant (training models, sweeps).
+	OrgIDs(ctx context.Context) ([]int64, error)
 }
 
 // UserStore keeps users. Every method but FindUserByEmail is scoped to an org.

@@ -293,3 +293,14 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 		return err
 	})
 }
+
+// OrgIDs returns every org's id in ascending order, for background work
+// that visits every tenant (training models, sweeps).
+func (s *Store) OrgIDs(ctx context.Context) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, "SELECT id FROM orgs ORDER BY id")
+	if err != nil {
+		return nil, mapErr("list org ids", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, mapErr("list org ids", err)
+}

@@ -137,6 +137,14 @@ func testOrgs(t *testing.T, s vibemon.Store) {
 	wantCode(t, err, vibemon.ENOTFOUND)
 	wantCode(t, s.UpdateOrg(ctx(t), &vibemon.Org{ID: o.ID + 100, Name: "x"}), vibemon.ENOTFOUND)
 	wantCode(t, s.CreateOrg(ctx(t), &vibemon.Org{Name: " "}), vibemon.EINVALID)
+
+	o2 := &vibemon.Org{Name: "Second"}
+	must(t, s.CreateOrg(ctx(t), o2))
+	ids, err := s.OrgIDs(ctx(t))
+	must(t, err)
+	if len(ids) != 2 || ids[0] != o.ID || ids[1] != o2.ID {
+		t.Errorf("OrgIDs = %v, want [%d %d] in ascending order", ids, o.ID, o2.ID)
+	}
 }
 
 func testUsers(t *testing.T, s vibemon.Store) {
