@@ -92,7 +92,6 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 				return nil, &settingError{"", "VIBEMON_DATABASE_URL", "must be a postgres:// URL, or empty for the embedded SQLite store"}
 			}
-			return nil, &settingError{"", "VIBEMON_DATABASE_URL", "PostgreSQL is not available in this build yet; unset it to use the embedded SQLite store"}
 		}
 		if s.RedisURL != "" {
 			u, err := url.Parse(s.RedisURL)

@@ -23,6 +23,7 @@ import (
 	"github.com/vibemon/vibemon/ingest"
 	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/redis"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/web"
@@ -32,7 +33,7 @@ import (
 // app is a running server: every component, wired.
 type app struct {
 	log      *slog.Logger
-	store    *sqlite.Store
+	store    vibemon.Store
 	bus      liveBus
 	presence vibemon.Presence
 	hub      *ws.Hub
@@ -50,6 +51,25 @@ type app struct {
 	redis      io.Closer           // the Redis client, when VIBEMON_REDIS_URL is set
 }
 
+// openStore opens PostgreSQL when VIBEMON_DATABASE_URL is set, else the
+// embedded SQLite store in the data dir.
+func openStore(ctx context.Context, s *settings, log *slog.Logger) (vibemon.Store, error) {
+	if s.DatabaseURL != "" {
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		store, err := postgres.Open(pctx, s.DatabaseURL, postgres.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("invalid setting VIBEMON_DATABASE_URL: cannot open PostgreSQL: %v", err)
+		}
+		return store, nil
+	}
+	store, err := sqlite.Open(filepath.Join(s.DataDir, "vibemon.db"), sqlite.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open the embedded store in %s: %w", s.DataDir, err)
+	}
+	return store, nil
+}
+
 // startApp opens the store, wires the components, starts listening and
 // returns; the app serves until ctx is done, then shuts down (wait).
 func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app, error) {
@@ -61,9 +81,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(filepath.Join(s.DataDir, "vibemon.db"), sqlite.Options{Logger: log})
+	store, err := openStore(ctx, s, log)
 	if err != nil {
-		return nil, fmt.Errorf("open the embedded store in %s: %w", s.DataDir, err)
+		return nil, err
 	}
 	a := &app{log: log, store: store, done: make(chan struct{})}
 	ok := false
