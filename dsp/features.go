@@ -36,29 +36,29 @@ func TimeFeatures(f *Features, x []float64) {
 	// Four partial sums: one running sum is bound by the latency of each
 	// addition; four independent ones keep the adder busy.
 	mean := sum(x) / float64(len(x))
-	var a2, b2, a4, b4 float64
+	var a2, b2, c2, e2, a4, b4, c4, e4 float64
 	lo, hi := x[0], x[0]
 	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		v, u := x[i], x[i+1]
-		d, e := v-mean, u-mean
-		d2, e2 := d*d, e*e
-		a2 += d2
-		b2 += e2
-		a4 += d2 * d2
-		b4 += e2 * e2
-		// Plain comparisons: the max builtin's NaN rules cost branches.
-		if v > hi {
-			hi = v
-		}
-		if v < lo {
-			lo = v
-		}
-		if u > hi {
-			hi = u
-		}
-		if u < lo {
-			lo = u
+	for ; i+4 <= len(x); i += 4 {
+		q := x[i : i+4 : i+4]
+		d0, d1, d2, d3 := q[0]-mean, q[1]-mean, q[2]-mean, q[3]-mean
+		p0, p1, p2, p3 := d0*d0, d1*d1, d2*d2, d3*d3
+		a2 += p0
+		b2 += p1
+		c2 += p2
+		e2 += p3
+		a4 += p0 * p0
+		b4 += p1 * p1
+		c4 += p2 * p2
+		e4 += p3 * p3
+		// Plain comparisons: the max builtin's NaN rules cost more.
+		for _, v := range q {
+			if v > hi {
+				hi = v
+			}
+			if v < lo {
+				lo = v
+			}
 		}
 	}
 	for ; i < len(x); i++ {
@@ -74,7 +74,7 @@ func TimeFeatures(f *Features, x []float64) {
 			lo = v
 		}
 	}
-	m2, m4 := a2+b2, a4+b4
+	m2, m4 := (a2+b2)+(c2+e2), (a4+b4)+(c4+e4)
 	pk := max(hi-mean, mean-lo)
 	m2 /= float64(len(x))
 	m4 /= float64(len(x))
