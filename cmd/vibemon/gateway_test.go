@@ -413,3 +413,46 @@ func startGatewayCommand(t *testing.T, env map[string]string, args ...string) *g
 	t.Fatalf("vibemon gateway printed no metrics address:\n%s", g.out)
 	return nil
 }
+
+func TestGatewayForwardsRawBursts(t *testing.T) {
+	r := newGatewayRig(t, 1, blelink.LinkConfig{MTU: 20}, 0)
+	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, Token: r.c.token,
+		ScanEvery: 50 * time.Millisecond, BurstEvery: 500 * time.Millisecond, BurstFrames: 1024, Now: r.clock.Now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(context.Background())
+	defer g.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var devs struct{ Items []struct{ ID int64 } }
+		r.c.do("GET", "/api/v1/devices", nil, &devs)
+		if len(devs.Items) == 1 {
+			var ws struct {
+				Items []struct {
+					Samples, Axes int
+					SampleRateHz  float64 `json:"sample_rate_hz"`
+				}
+			}
+			from := time.Now().Add(-4 * time.Hour).UTC().Format(time.RFC3339)
+			r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d/waveforms?from=%s", devs.Items[0].ID, url.QueryEscape(from)), nil, &ws)
+			if len(ws.Items) > 0 {
+				w := ws.Items[0]
+				if w.Samples != 1024 || w.Axes != 3 || w.SampleRateHz != 1000 {
+					t.Errorf("waveform %+v, want 1024 samples, 3 axes, 1000 Hz", w)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no waveform on the server after 20 s (bursts of 1024 frames every 0.5 s over MTU 20)")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

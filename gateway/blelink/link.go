@@ -112,9 +112,17 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 	cfg := l.cfg
 	drop, reorder, disc := l.rng.Float64(), l.rng.Float64(), l.rng.Float64()
 	l.mu.Unlock()
-	if len(c.mid) >= cap(c.mid)-1 {
-		return errQueueFull
+	// Room is reserved per packet, not per fragment: the firmware resends
+	// a whole packet after an error, so failing mid-packet would put a
+	// partial packet on the air (see docs/gateway.md).
+	if c.remaining == 0 {
+		need := 2 + (wire.PacketLen(b)+cfg.MTU-1)/cfg.MTU
+		if cap(c.mid)-len(c.mid) < need {
+			return errQueueFull
+		}
+		c.remaining = max(wire.PacketLen(b), len(b))
 	}
+	c.remaining = max(0, c.remaining-len(b))
 	p := append([]byte(nil), b...)
 	st := &c.n.f.stats
 	if drop < cfg.Drop {
@@ -146,9 +154,12 @@ type conn struct {
 	closed chan struct{}
 	once   sync.Once
 	held   []byte // reordered notification (node goroutine only)
-	delay  time.Duration
-	rng    *rand.Rand // pump only
-	rssi   int
+	// remaining is the bytes of the packet being fragmented still to
+	// come (node goroutine only).
+	remaining int
+	delay     time.Duration
+	rng       *rand.Rand // pump only
+	rssi      int
 }
 
 func newConn(n *SimNode, cfg LinkConfig, seed uint64) *conn {
