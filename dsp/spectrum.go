@@ -196,7 +196,7 @@ func median(s []float64) float64 {
 // smaller or equal values before it, and returns it.
 func selectKth(s []float64, k int) float64 {
 	lo, hi := 0, len(s)-1
-	for hi-lo > 12 {
+	for hi-lo > 8 {
 		// Median of three as pivot keeps sorted input linear.
 		mid := lo + (hi-lo)/2
 		if s[mid] < s[lo] {
