@@ -2,6 +2,7 @@ package blelink_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,20 +32,20 @@ func receive(t *testing.T, f *blelink.Fleet, d time.Duration) (seqs []uint32, su
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var addrs []string
-	for len(addrs) == 0 && ctx.Err() == nil {
-		addrs, _ = f.Scan(ctx)
-		time.Sleep(10 * time.Millisecond)
+	addr := f.Nodes()[0].Addr()
+	for advertising := false; !advertising; time.Sleep(10 * time.Millisecond) {
+		addrs, _ := f.Scan(ctx)
+		advertising = slices.Contains(addrs, addr)
+		if ctx.Err() != nil {
+			t.Fatal("the node does not advertise")
+		}
 	}
-	if len(addrs) == 0 {
-		t.Fatal("no node advertises")
-	}
-	c, err := f.Connect(ctx, addrs[0])
+	c, err := f.Connect(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := f.Connect(ctx, addrs[0]); err == nil {
+	if _, err := f.Connect(ctx, addr); err == nil {
 		t.Error("a second central was admitted to a connected node")
 	}
 	if err := c.WriteControl(ctx, wire.AppendCommand(nil, &wire.Command{Op: wire.OpResumeFrom})); err != nil {
