@@ -3,7 +3,11 @@
 // embedded server keeps River's tables in their own SQLite file (jobs.db in
 // the data dir), through River's SQLite driver on a pool of one connection,
 // as the driver's documentation advises: River's maintenance goroutines
-// would otherwise meet SQLITE_BUSY.
+// would otherwise meet SQLITE_BUSY. A clustered server passes its
+// PostgreSQL pool (Config.PGPool) instead: River's tables live in that
+// database, its migrations run at New under an advisory lock, and every
+// replica shares one queue, so a job runs on one replica and the periodic
+// jobs run on River's elected leader only. The job code is the same.
 //
 // Workers:
 //   - AnalyzeWaveform analyses a stored burst (package analysis), stores the
@@ -12,6 +16,9 @@
 //     "Diagnosis alerts").
 //   - TrainBaselines, periodic (hourly, run by the leader only), fits each
 //     device's anomaly model when it has none or an old one.
+//   - EnsurePartitions, periodic (hourly, leader only, when
+//     Config.Partitions is set), creates the store's time partitions
+//     ahead of their day.
 //
 // Every job is idempotent: running it twice stores the same result and
 // updates the same alert, so River may retry freely.

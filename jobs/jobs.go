@@ -10,9 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/vibemon/vibemon"
@@ -25,11 +30,24 @@ type OrgLister interface {
 	OrgIDs(ctx context.Context) ([]int64, error)
 }
 
+// PartitionEnsurer creates the store's time partitions around now; what
+// the periodic EnsurePartitions job calls (the PostgreSQL store does).
+type PartitionEnsurer interface {
+	EnsurePartitions(ctx context.Context, now time.Time) error
+}
+
 // Config configures a Runner. The zero value of each optional field means
 // the documented default.
 type Config struct {
-	// Path is River's SQLite file, e.g. <data dir>/jobs.db. Required.
+	// Path is River's SQLite file, e.g. <data dir>/jobs.db. Required
+	// unless PGPool is set.
 	Path string
+	// PGPool, when set, puts River's tables in this PostgreSQL database
+	// (River's pgx driver) instead of the SQLite file at Path: every
+	// replica sharing the database shares one queue, River's leader runs
+	// the periodic jobs once per cluster, and a job runs on one replica.
+	// The Runner does not close the pool.
+	PGPool *pgxpool.Pool
 	// Store holds waveforms, devices, rules and alerts. Required.
 	Store vibemon.Store
 	// Analysis analyses bursts and trains models. Defaults to a Service
@@ -55,14 +73,29 @@ type Config struct {
 	TrainInterval time.Duration
 	// MaxAttempts is how often a failing job is tried. Defaults to 5.
 	MaxAttempts int
+	// Partitions, when set, is called by the periodic EnsurePartitions
+	// job; nil means no such job.
+	Partitions PartitionEnsurer
+	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
+	// hour.
+	PartitionInterval time.Duration
+}
+
+// client is what the Runner uses of River's client, whichever its driver.
+type client interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Stopped() <-chan struct{}
 }
 
 // Runner owns River's client and database.
 type Runner struct {
 	cfg    Config
 	log    *slog.Logger
-	db     *sql.DB
-	client *river.Client[*sql.Tx]
+	db     *sql.DB // River's SQLite database; nil on PostgreSQL
+	client client
 	svc    *analysis.Service
 
 	ruleMu sync.Mutex // serializes creating an org's diagnosis rules
@@ -72,11 +105,12 @@ type Runner struct {
 	stopOnce sync.Once
 }
 
-// New opens (creating) River's database at cfg.Path, applies River's
-// migrations and builds the client. It starts nothing; call Start.
+// New applies River's migrations, to the PostgreSQL database of
+// cfg.PGPool when set, else to the SQLite file at cfg.Path (created if
+// missing), and builds the client. It starts nothing; call Start.
 func New(cfg Config) (*Runner, error) {
-	if cfg.Path == "" {
-		return nil, errors.New("new jobs runner: Config.Path is empty")
+	if cfg.Path == "" && cfg.PGPool == nil {
+		return nil, errors.New("new jobs runner: Config.Path is empty and Config.PGPool is nil")
 	}
 	if cfg.Store == nil {
 		return nil, errors.New("new jobs runner: Config.Store is nil")
@@ -93,6 +127,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.TrainInterval <= 0 {
 		cfg.TrainInterval = time.Hour
 	}
+	if cfg.PartitionInterval <= 0 {
+		cfg.PartitionInterval = time.Hour
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
 	}
@@ -100,6 +137,18 @@ func New(cfg Config) (*Runner, error) {
 		cfg.Analysis = &analysis.Service{Store: cfg.Store, Now: cfg.Now, Logger: cfg.Logger}
 	}
 	r := &Runner{cfg: cfg, log: cfg.Logger, svc: cfg.Analysis}
+	ctx := context.Background()
+	var err error
+	if cfg.PGPool != nil {
+		driver := riverpgxv5.New(cfg.PGPool)
+		if err := migratePostgres(ctx, cfg.PGPool, driver, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("new jobs runner: %w", err)
+		}
+		if r.client, err = river.NewClient(driver, r.riverConfig()); err != nil {
+			return nil, fmt.Errorf("new jobs runner: %w", err)
+		}
+		return r, nil
+	}
 
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -112,7 +161,6 @@ func New(cfg Config) (*Runner, error) {
 	db.SetMaxOpenConns(1)
 	r.db = db
 	driver := riversqlite.New(db)
-	ctx := context.Background()
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger})
 	if err != nil {
 		db.Close()
@@ -122,25 +170,70 @@ func New(cfg Config) (*Runner, error) {
 		db.Close()
 		return nil, fmt.Errorf("new jobs runner: migrate %s: %w", cfg.Path, err)
 	}
-
-	rc := &river.Config{Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts}
-	if !cfg.InsertOnly {
-		workers := river.NewWorkers()
-		river.AddWorker(workers, &analyzeWorker{r: r})
-		river.AddWorker(workers, &trainWorker{r: r})
-		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
-		rc.PeriodicJobs = []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.TrainInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return TrainBaselines{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-		}
-	}
-	if r.client, err = river.NewClient(driver, rc); err != nil {
+	if r.client, err = river.NewClient(driver, r.riverConfig()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("new jobs runner: %w", err)
 	}
 	return r, nil
+}
+
+// migrateLockKey is the PostgreSQL advisory lock key under which River's
+// migrations run ("vibemon:river" in ASCII), so that replicas starting
+// together apply them once.
+const migrateLockKey int64 = 0x76696265_72697672
+
+// migratePostgres applies River's pending migrations in one transaction
+// that first takes a transaction-scoped advisory lock: replicas that start
+// together queue on the lock and the later ones find nothing to apply.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("migrate river tables: %w", err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate river tables: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+		return fmt.Errorf("migrate river tables: lock: %w", err)
+	}
+	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate river tables: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate river tables: commit: %w", err)
+	}
+	return nil
+}
+
+// riverConfig returns River's client configuration: workers, queue and
+// periodic jobs unless InsertOnly.
+func (r *Runner) riverConfig() *river.Config {
+	cfg := r.cfg
+	rc := &river.Config{Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts}
+	if cfg.InsertOnly {
+		return rc
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &analyzeWorker{r: r})
+	river.AddWorker(workers, &trainWorker{r: r})
+	river.AddWorker(workers, &partitionWorker{r: r})
+	rc.Workers = workers
+	rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	rc.PeriodicJobs = []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(cfg.TrainInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return TrainBaselines{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if cfg.Partitions != nil {
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.PartitionInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return EnsurePartitions{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	return rc
 }
 
 // Start starts working jobs (unless InsertOnly) until Stop or until ctx is
@@ -162,7 +255,8 @@ func (r *Runner) Start(ctx context.Context) error {
 }
 
 // Stop lets running jobs finish for up to 10 s, cancels the rest (River
-// retries them later) and closes the database. It is safe to call twice.
+// retries them later) and closes River's SQLite database (a PostgreSQL pool
+// stays open: its owner closes it). It is safe to call twice.
 func (r *Runner) Stop() {
 	r.stopOnce.Do(func() {
 		r.mu.Lock()
@@ -178,10 +272,34 @@ func (r *Runner) Stop() {
 			}
 			cancel()
 		}
+		if r.db == nil {
+			return
+		}
 		if err := r.db.Close(); err != nil {
 			r.log.Warn("close jobs database", "err", err)
 		}
 	})
+}
+
+// Ready reports whether the Runner can do its work: an InsertOnly Runner
+// always can (inserting fails on its own when the database is gone); a
+// working Runner must have been started and not have stopped.
+func (r *Runner) Ready(ctx context.Context) error {
+	if r.cfg.InsertOnly {
+		return nil
+	}
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	if !started {
+		return errors.New("jobs runner: not started")
+	}
+	select {
+	case <-r.client.Stopped():
+		return errors.New("jobs runner: stopped")
+	default:
+		return nil
+	}
 }
 
 // EnqueueAnalyzeWaveform queues the analysis of a stored burst. The job is

@@ -39,6 +39,39 @@ func (TrainBaselines) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: 10 * time.Minute}}
 }
 
+// EnsurePartitions is the periodic job that creates the store's time
+// partitions ahead of their day (Config.Partitions).
+type EnsurePartitions struct{}
+
+// Kind names the job in River's tables.
+func (EnsurePartitions) Kind() string { return "ensure_partitions" }
+
+// InsertOpts makes a run unique while one is queued or running.
+func (EnsurePartitions) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: 10 * time.Minute}}
+}
+
+type partitionWorker struct {
+	river.WorkerDefaults[EnsurePartitions]
+	r *Runner
+}
+
+// Work creates the partitions around now; an error is retried.
+func (w *partitionWorker) Work(ctx context.Context, job *river.Job[EnsurePartitions]) error {
+	if w.r.cfg.Partitions == nil {
+		return nil
+	}
+	if err := w.r.cfg.Partitions.EnsurePartitions(ctx, w.r.cfg.Now()); err != nil {
+		return fmt.Errorf("ensure partitions: %w", err)
+	}
+	return nil
+}
+
+// Timeout allows moving a day's rows out of the default partition.
+func (w *partitionWorker) Timeout(*river.Job[EnsurePartitions]) time.Duration {
+	return 10 * time.Minute
+}
+
 type analyzeWorker struct {
 	river.WorkerDefaults[AnalyzeWaveform]
 	r *Runner
