@@ -32,6 +32,7 @@ Usage:
   vibemon analyze FILE...   offline analysis of recordings (CSV, WAV, raw float32)
   vibemon gateway [flags]   the BLE gateway: offline queue and sync to a server
   vibemon sim     [flags]   simulated sensor nodes talking to an in-process gateway
+  vibemon migrate --from sqlite://PATH --to postgres://...   copy an embedded installation into PostgreSQL
   vibemon version           print the version
 
 Run "vibemon COMMAND --help" for a command's flags. Settings can also come
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runGateway(ctx, args[1:], getenv, stdout, stderr)
 	case "sim":
 		err = runSim(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vibemon", version)
 	case "help", "-h", "--help":

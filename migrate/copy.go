@@ -1,0 +1,155 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+)
+
+// copier carries one run of a copy.
+type copier struct {
+	src Source
+	dst Target
+	cfg Config
+	st  *state
+	bar *bar
+}
+
+// chunk is how many rows of the small tables one Import call carries.
+const chunk = 500
+
+// waveformPage is how many bursts one page carries (each up to 384 KiB).
+const waveformPage = 20
+
+func (c *copier) stored(ctx context.Context, table string, n int64) error {
+	c.st.Copied[table] += n
+	if err := c.st.save(); err != nil {
+		return err
+	}
+	c.bar.add(n)
+	if c.cfg.AfterBatch != nil {
+		c.cfg.AfterBatch(table, c.bar.copied)
+	}
+	return ctx.Err()
+}
+
+// copyTable copies a small table in chunks, unless the state says it is done.
+func copyTable[T any](ctx context.Context, c *copier, table string, export func(context.Context) ([]*T, error), imp func(context.Context, []*T) error) error {
+	if c.st.Done[table] {
+		return nil
+	}
+	rows, err := export(ctx)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	c.bar.add(-c.st.Copied[table]) // the table starts over: its imports skip what is there
+	c.st.Copied[table] = 0
+	for i := 0; i < len(rows); i += chunk {
+		part := rows[i:min(i+chunk, len(rows))]
+		if err := imp(ctx, part); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+		if err := c.stored(ctx, table, int64(len(part))); err != nil {
+			return err
+		}
+	}
+	c.st.Done[table] = true
+	c.cfg.Logger.Info("table copied", "table", table, "rows", len(rows))
+	return c.st.save()
+}
+
+func (c *copier) copyAll(ctx context.Context) error {
+	for _, n := range c.st.Copied {
+		c.bar.initial += n
+	}
+	c.bar.copied = c.bar.initial
+	steps := []func() error{
+		func() error { return copyTable(ctx, c, "orgs", c.src.ExportOrgs, c.dst.ImportOrgs) },
+		func() error { return copyTable(ctx, c, "users", c.src.ExportUsers, c.dst.ImportUsers) },
+		func() error { return copyTable(ctx, c, "assets", c.src.ExportAssets, c.dst.ImportAssets) },
+		func() error { return copyTable(ctx, c, "devices", c.src.ExportDevices, c.dst.ImportDevices) },
+		func() error { return copyTable(ctx, c, "rules", c.src.ExportRules, c.dst.ImportRules) },
+		func() error { return copyTable(ctx, c, "alerts", c.src.ExportAlerts, c.dst.ImportAlerts) },
+		func() error { return c.copyWaveforms(ctx) },
+		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },
+		func() error { return c.copyReadings(ctx) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *copier) copyWaveforms(ctx context.Context) error {
+	if c.st.Done["waveforms"] {
+		return nil
+	}
+	for {
+		ws, err := c.src.ExportWaveforms(ctx, c.st.WaveformAfter, waveformPage)
+		if err != nil {
+			return fmt.Errorf("copy waveforms: %w", err)
+		}
+		if len(ws) == 0 {
+			break
+		}
+		if err := c.dst.ImportWaveforms(ctx, ws); err != nil {
+			return fmt.Errorf("copy waveforms: %w", err)
+		}
+		c.st.WaveformAfter = ws[len(ws)-1].ID
+		if err := c.stored(ctx, "waveforms", int64(len(ws))); err != nil {
+			return err
+		}
+	}
+	c.st.Done["waveforms"] = true
+	return c.st.save()
+}
+
+// copyReadings copies each device's readings in seq order, a page per
+// InsertReadings call, and records the last seq stored so that a rerun
+// continues after it.
+func (c *copier) copyReadings(ctx context.Context) error {
+	if c.st.Done["readings"] {
+		return nil
+	}
+	devices, err := c.src.ExportDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("copy readings: %w", err)
+	}
+	for _, d := range devices {
+		key := deviceKey(d.ID)
+		if c.st.ReadingsDone[key] {
+			continue
+		}
+		after, ok := c.st.ReadingsAfter[key]
+		if !ok {
+			after = -1
+		}
+		for {
+			page, err := c.src.ExportReadings(ctx, d.ID, after, c.cfg.PageSize)
+			if err != nil {
+				return fmt.Errorf("copy readings of device %d: %w", d.ID, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			if _, err := c.dst.InsertReadings(ctx, d.OrgID, page); err != nil {
+				return fmt.Errorf("copy readings of device %d: %w", d.ID, err)
+			}
+			after = page[len(page)-1].Seq
+			c.st.ReadingsAfter[key] = after
+			if err := c.stored(ctx, "readings", int64(len(page))); err != nil {
+				return err
+			}
+			if len(page) < c.cfg.PageSize {
+				break
+			}
+		}
+		c.st.ReadingsDone[key] = true
+		if err := c.st.save(); err != nil {
+			return err
+		}
+	}
+	c.st.Done["readings"] = true
+	return c.st.save()
+}

@@ -1,0 +1,239 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// Counter counts the rows a copy must carry over, for the check at the end.
+type Counter interface {
+	// CountRows returns the rows of each table of Tables.
+	CountRows(ctx context.Context) (map[string]int64, error)
+	// CountReadingsByDevice returns the readings of each device that has any.
+	CountReadingsByDevice(ctx context.Context) (map[int64]int64, error)
+}
+
+// Source is a store that can list everything it keeps, across orgs, in id
+// order. sqlite.Store implements it.
+type Source interface {
+	Counter
+	ExportOrgs(ctx context.Context) ([]*vibemon.Org, error)
+	ExportUsers(ctx context.Context) ([]*vibemon.User, error)
+	ExportAssets(ctx context.Context) ([]*vibemon.Asset, error)
+	ExportDevices(ctx context.Context) ([]*vibemon.Device, error)
+	ExportRules(ctx context.Context) ([]*vibemon.Rule, error)
+	// ExportAlerts includes resolved alerts.
+	ExportAlerts(ctx context.Context) ([]*vibemon.Alert, error)
+	ExportModels(ctx context.Context) ([]*vibemon.Model, error)
+	// ExportWaveforms returns up to limit bursts with ids above afterID,
+	// in id order, with data and analysis.
+	ExportWaveforms(ctx context.Context, afterID int64, limit int) ([]*vibemon.Waveform, error)
+	// ExportReadings returns up to limit readings of the device with seq
+	// above afterSeq, in seq order.
+	ExportReadings(ctx context.Context, deviceID, afterSeq int64, limit int) ([]vibemon.Reading, error)
+}
+
+// Target is a store that can take rows with their ids. Every Import method
+// skips rows that are already there, so a copy can be repeated.
+// postgres.Store implements it.
+type Target interface {
+	Counter
+	vibemon.ReadingStore
+	ImportOrgs(ctx context.Context, orgs []*vibemon.Org) error
+	ImportUsers(ctx context.Context, users []*vibemon.User) error
+	ImportAssets(ctx context.Context, assets []*vibemon.Asset) error
+	ImportDevices(ctx context.Context, devices []*vibemon.Device) error
+	ImportRules(ctx context.Context, rules []*vibemon.Rule) error
+	ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
+	ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) error
+	ImportModels(ctx context.Context, models []*vibemon.Model) error
+}
+
+// Tables are the tables a copy carries, in the order it copies them
+// (parents before children; readings last because they are the bulk).
+var Tables = []string{"orgs", "users", "assets", "devices", "rules", "alerts", "waveforms", "models", "readings"}
+
+// Config configures Run. The zero value means the documented defaults.
+type Config struct {
+	// StatePath is the JSON file that records progress, so that a run
+	// interrupted and started again continues where it stopped. Empty
+	// keeps no state: a rerun then skips existing rows but re-reads
+	// everything.
+	StatePath string
+	// TargetName names the target in the state file (a URL without its
+	// password), so that progress towards one target is never taken for
+	// progress towards another.
+	TargetName string
+	// Resume allows copying into a target that already holds rows without
+	// a state file saying they came from this copy.
+	Resume bool
+	// Progress receives the progress bar. Defaults to discarding it.
+	Progress io.Writer
+	// Terminal redraws one progress line in place; otherwise a plain line
+	// is written per 10% of the rows.
+	Terminal bool
+	// PageSize is how many readings one InsertReadings call carries.
+	// Defaults to 5000.
+	PageSize int
+	// Logger receives the tables as they complete. Defaults to discarding.
+	Logger *slog.Logger
+	// Now is the clock of the progress rate. Defaults to time.Now.
+	Now func() time.Time
+	// AfterBatch, when set, is called after every stored batch with its
+	// table and the rows copied so far (tests interrupt copies here).
+	AfterBatch func(table string, copied int64)
+}
+
+// Count is one line of the check: a table's (or a device's readings') rows
+// in the source and in the target.
+type Count struct {
+	Name           string
+	Source, Target int64
+}
+
+// OK reports whether the target has as many rows as the source.
+func (c Count) OK() bool { return c.Source == c.Target }
+
+// Report is the outcome of a copy.
+type Report struct {
+	Tables  []Count // one per table of Tables
+	Devices []Count // readings per device, by device id
+	Copied  int64   // rows copied by this run
+	Elapsed time.Duration
+}
+
+// OK reports whether every count matches.
+func (r *Report) OK() bool {
+	for _, c := range append(slices.Clone(r.Tables), r.Devices...) {
+		if !c.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteTable prints the counts as a table, marking lines that differ.
+func (r *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "%-24s %12s %12s\n", "table", "source", "target")
+	line := func(c Count) {
+		mark := "ok"
+		if !c.OK() {
+			mark = "DIFFERS"
+		}
+		fmt.Fprintf(w, "%-24s %12d %12d  %s\n", c.Name, c.Source, c.Target, mark)
+	}
+	for _, c := range r.Tables {
+		line(c)
+	}
+	for _, c := range r.Devices {
+		line(c)
+	}
+}
+
+// Run copies src into dst and checks the counts. It refuses (ECONFLICT) a
+// target that holds rows, unless cfg.Resume is set or the state file says
+// the rows come from an earlier run of this copy. The report is returned
+// with a nil error even when counts differ: check Report.OK.
+func Run(ctx context.Context, src Source, dst Target, cfg Config) (*Report, error) {
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 5000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	start := cfg.Now()
+	st, err := loadState(cfg.StatePath, cfg.TargetName)
+	if err != nil {
+		return nil, err
+	}
+	srcRows, err := src.CountRows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count source rows: %w", err)
+	}
+	dstRows, err := dst.CountRows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count target rows: %w", err)
+	}
+	if n := sum(dstRows); n > 0 && !st.Started && !cfg.Resume {
+		return nil, vibemon.Errorf(vibemon.ECONFLICT,
+			"The target is not empty (%d orgs, %d users, %d devices, %d readings) and no earlier copy into it is recorded in %s. "+
+				"Copy into an empty database, or pass --resume to continue a copy into this one.",
+			dstRows["orgs"], dstRows["users"], dstRows["devices"], dstRows["readings"], cfg.StatePath)
+	}
+	st.Started = true
+	if err := st.save(); err != nil {
+		return nil, err
+	}
+
+	c := &copier{src: src, dst: dst, cfg: cfg, st: st}
+	c.bar = newBar(cfg.Progress, cfg.Terminal, sum(srcRows), cfg.Now)
+	if err := c.copyAll(ctx); err != nil {
+		c.bar.stop()
+		return nil, err
+	}
+	c.bar.finish()
+	rep, err := verify(ctx, src, dst)
+	if err != nil {
+		return nil, err
+	}
+	rep.Copied, rep.Elapsed = c.bar.copied-c.bar.initial, cfg.Now().Sub(start)
+	return rep, nil
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// verify compares the counts of every table and of every device's readings.
+func verify(ctx context.Context, src, dst Counter) (*Report, error) {
+	rep := &Report{}
+	s, err := src.CountRows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count source rows: %w", err)
+	}
+	d, err := dst.CountRows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count target rows: %w", err)
+	}
+	for _, t := range Tables {
+		rep.Tables = append(rep.Tables, Count{Name: t, Source: s[t], Target: d[t]})
+	}
+	sd, err := src.CountReadingsByDevice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count source readings: %w", err)
+	}
+	dd, err := dst.CountReadingsByDevice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count target readings: %w", err)
+	}
+	var ids []int64
+	for id := range sd {
+		ids = append(ids, id)
+	}
+	for id := range dd {
+		if _, ok := sd[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		rep.Devices = append(rep.Devices, Count{Name: fmt.Sprintf("readings of device %d", id), Source: sd[id], Target: dd[id]})
+	}
+	return rep, nil
+}
