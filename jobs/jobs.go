@@ -178,13 +178,15 @@ func New(cfg Config) (*Runner, error) {
 }
 
 // migrateLockKey is the PostgreSQL advisory lock key under which River's
-// migrations run ("vibemon:river" in ASCII), so that replicas starting
+// migrations run ("viberivr" in ASCII), so that replicas starting
 // together apply them once.
 const migrateLockKey int64 = 0x76696265_72697672
 
-// migratePostgres applies River's pending migrations in one transaction
-// that first takes a transaction-scoped advisory lock: replicas that start
+// migratePostgres applies River's pending migrations while holding a
+// session advisory lock on a connection of its own: replicas that start
 // together queue on the lock and the later ones find nothing to apply.
+// (River applies each version in its own transaction; version 6 cannot
+// share one with version 5, so the lock cannot be transaction-scoped.)
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -192,19 +194,23 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver
 	if err != nil {
 		return fmt.Errorf("migrate river tables: %w", err)
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate river tables: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it does nothing
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
 		return fmt.Errorf("migrate river tables: lock: %w", err)
 	}
-	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	defer func() {
+		if _, err := conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrateLockKey); err != nil {
+			// Closing the session releases the lock; the pool then
+			// drops the closed connection.
+			_ = conn.Conn().Close(context.Background())
+		}
+	}()
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate river tables: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("migrate river tables: commit: %w", err)
 	}
 	return nil
 }
