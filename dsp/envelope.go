@@ -54,6 +54,7 @@ type bandCand struct {
 type envelopeEngine struct {
 	cands []bandCand
 	buf   []complex128
+	zbuf  []complex128 // the envelope transform's output (not in place: no permutation pass)
 	env   []float64
 	spec  []complex128
 }
@@ -121,12 +122,13 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 	m := 2 * w // zero-padded so |c|², twice as wide as c, does not alias
 	inv := planFor(m)
 	e.buf = resize(e.buf, m)
+	e.zbuf = resize(e.zbuf, m)
 	e.env = resize(e.env, m)
 	e.spec = resize(e.spec, w+1)
 	dst.Amp = resize(dst.Amp, w+1)
 	// Locals: through e and dst every store could alias the slice
 	// headers, which keeps the loops from registers.
-	amp, buf, env, spec := dst.Amp, e.buf, e.env, e.spec
+	amp, buf, zbuf, env, spec := dst.Amp, e.buf, e.zbuf, e.env, e.spec
 	clear(amp)
 	for _, X := range segs {
 		copy(buf, X[k0:k0+w])
@@ -135,7 +137,7 @@ func (e *envelopeEngine) spectrum(dst *Envelope, segs [][]complex128, k0, w int,
 		// time and scaled by m, which changes neither the magnitudes of
 		// its spectrum nor anything else used here; the scale is undone
 		// below.
-		z := inv.Complex(buf, buf)
+		z := inv.Complex(zbuf, buf)
 		env := env[:len(z)]
 		for i, v := range z {
 			env[i] = real(v)*real(v) + imag(v)*imag(v)
