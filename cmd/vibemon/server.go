@@ -57,7 +57,14 @@ func openStore(ctx context.Context, s *settings, log *slog.Logger) (vibemon.Stor
 	if s.DatabaseURL != "" {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		store, err := postgres.Open(pctx, s.DatabaseURL, postgres.Options{Logger: log})
+		opts := postgres.Options{Logger: log}
+		if s.hasRole("worker") {
+			// River's leader runs the EnsurePartitions job once per
+			// cluster; processes without the worker role keep the
+			// store's own hourly maintenance.
+			opts.MaintenanceInterval = -1
+		}
+		store, err := postgres.Open(pctx, s.DatabaseURL, opts)
 		if err != nil {
 			return nil, fmt.Errorf("invalid setting VIBEMON_DATABASE_URL: cannot open PostgreSQL: %v", err)
 		}
@@ -135,15 +142,21 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if s.hasRole("web") {
 		panel = web.Handler(web.Config{Logger: log})
 	}
-	// Analytics: River jobs in their own SQLite file; only the worker role
-	// works them, every role may enqueue.
+	// Analytics: River jobs in their own SQLite file, or in the shared
+	// PostgreSQL database (one queue per cluster; periodic jobs on River's
+	// leader); only the worker role works them, every role may enqueue.
 	analytics := &analysis.Service{Store: store, Logger: log}
-	a.jobs, err = jobs.New(jobs.Config{
+	jcfg := jobs.Config{
 		Path: filepath.Join(s.DataDir, "jobs.db"), Store: store, Analysis: analytics, Orgs: store, Bus: a.bus,
 		Logger: log, InsertOnly: !s.hasRole("worker"),
-	})
+	}
+	where := s.DataDir
+	if pg, isPG := store.(*postgres.Store); isPG {
+		jcfg.Path, jcfg.PGPool, jcfg.Partitions, where = "", pg.Pool(), pg, "PostgreSQL"
+	}
+	a.jobs, err = jobs.New(jcfg)
 	if err != nil {
-		return nil, fmt.Errorf("open the job queue in %s: %w", s.DataDir, err)
+		return nil, fmt.Errorf("open the job queue in %s: %w", where, err)
 	}
 	if err := a.jobs.Start(ctx); err != nil {
 		return nil, err
