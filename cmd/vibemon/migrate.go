@@ -28,6 +28,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		"It ends by comparing row counts per table and per device and fails when any differs.", stdout)
 	from := fs.String("from", "", "the source: sqlite://PATH to vibemon.db (or to its data dir)")
 	to := fs.String("to", getenv("VIBEMON_DATABASE_URL"), "the target: a postgres:// URL of an empty database (VIBEMON_DATABASE_URL)")
+	batch := fs.Int("batch", 5000, "readings per insert into the target")
 	resume := fs.Bool("resume", false, "copy into a target that is not empty (continue a copy whose state file is lost)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -36,6 +37,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if !ok || path == "" {
 		return fmt.Errorf("--from must be sqlite://PATH, the embedded store (e.g. sqlite://./data/vibemon.db), not %q", *from)
 	}
+	if !strings.HasPrefix(*to, "postgres://") && !strings.HasPrefix(*to, "postgresql://") {
+		return fmt.Errorf("--to must be a postgres:// URL, not %q", *to)
+	}
 	if fi, err := os.Stat(path); err != nil {
 		return fmt.Errorf("--from: no SQLite store at %s: %w", path, err)
 	} else if fi.IsDir() {
@@ -43,9 +47,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("--from: no vibemon.db in the directory: %w", err)
 		}
-	}
-	if !strings.HasPrefix(*to, "postgres://") && !strings.HasPrefix(*to, "postgresql://") {
-		return fmt.Errorf("--to must be a postgres:// URL, not %q", *to)
 	}
 	target := *to
 	if u, err := url.Parse(*to); err == nil {
@@ -73,6 +74,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		Resume:     *resume,
 		Progress:   stderr,
 		Terminal:   isTerminal(stderr),
+		PageSize:   *batch,
 		AfterBatch: migrateAfterBatch,
 	})
 	if err != nil {
