@@ -47,8 +47,9 @@ type app struct {
 
 	// Set by openLive.
 	sweep      func(ctx context.Context, now time.Time) ([]inproc.DeviceRef, error)
-	loginLimit httpapi.RateLimiter // nil: httpapi's in-memory default
-	redis      io.Closer           // the Redis client, when VIBEMON_REDIS_URL is set
+	loginLimit httpapi.RateLimiter             // nil: httpapi's in-memory default
+	busPing    func(ctx context.Context) error // nil: the in-process bus, always up
+	redis      io.Closer                       // the Redis client, when VIBEMON_REDIS_URL is set
 }
 
 // openStore opens PostgreSQL when VIBEMON_DATABASE_URL is set, else the
@@ -164,7 +165,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	handler := httpapi.NewServer(httpapi.Config{
 		Store: store, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
 		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel, LoginRateLimit: a.loginLimit,
-		Waveforms: a.jobs,
+		Waveforms: a.jobs, Ready: a.ready(s),
 		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
 			return analytics.AssetHealth(ctx, orgID, assetID)
 		}),
@@ -195,6 +196,30 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	ok = true
 	fmt.Fprintf(stdout, "VibeMon is running at %s\n", a.url)
 	return a, nil
+}
+
+// ready returns GET /readyz's check: the backends this process's roles
+// need are up (api and worker: the store; ws: the live bus; worker: River's
+// client started and running).
+func (a *app) ready(s *settings) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if s.hasRole("api") || s.hasRole("worker") {
+			if err := a.store.Ping(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+		}
+		if s.hasRole("ws") && a.busPing != nil {
+			if err := a.busPing(ctx); err != nil {
+				return fmt.Errorf("live bus: %w", err)
+			}
+		}
+		if s.hasRole("worker") {
+			if err := a.jobs.Ready(ctx); err != nil {
+				return fmt.Errorf("jobs: %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // wait blocks until the app has shut down after its context ended.
@@ -309,6 +334,7 @@ func (a *app) openLive(ctx context.Context, s *settings) error {
 		return fmt.Errorf("invalid setting VIBEMON_REDIS_URL: cannot reach Redis: %v", err)
 	}
 	a.redis = client
+	a.busPing = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 	bus, err := redis.NewBus(redis.BusConfig{Client: client, Logger: a.log})
 	if err != nil {
 		return err
