@@ -100,7 +100,7 @@ type Queue struct {
 
 	pending  atomic.Int64
 	dropped  atomic.Int64
-	inflight atomic.Int64  // rowids up to this are being uploaded: not dropped
+	inflight atomic.Bool   // an upload is in flight: the bound waits for it
 	wake     chan struct{} // signalled when readings were committed
 }
 
@@ -293,7 +293,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 		}
 	}
 	var dropped int64
-	if over := q.pending.Load() + added - int64(q.cfg.MaxReadings); over > 0 {
+	if over := q.pending.Load() + added - int64(q.cfg.MaxReadings); over > 0 && !q.inflight.Load() {
 		if dropped, err = q.dropOldest(tx, over); err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 // as a gap.
 func (q *Queue) dropOldest(tx *sql.Tx, n int64) (int64, error) {
 	now := q.cfg.Now().UnixMilli()
-	rows, err := tx.Query(`SELECT rowid, serial, seq FROM readings WHERE state = 0 AND rowid > ? ORDER BY rowid LIMIT ?`, q.inflight.Load(), n)
+	rows, err := tx.Query(`SELECT rowid, serial, seq FROM readings WHERE state = 0 ORDER BY rowid LIMIT ?`, n)
 	if err != nil {
 		return 0, fmt.Errorf("queue drop oldest: %w", err)
 	}
@@ -420,10 +420,14 @@ func (q *Queue) CountHeld(ctx context.Context, serial string, from, to uint32) (
 
 // Pending returns up to limit readings waiting for upload, oldest first,
 // with the server id of their device (0 when not registered yet). Until
-// MarkUploaded or Release, the size bound does not drop them (so a reading
-// is never both on the server and recorded as dropped); the queue may then
-// exceed its bound by one batch.
+// MarkUploaded or Release the size bound drops nothing (so a reading is
+// never both on the server and recorded as dropped, and the oldest are
+// still the ones dropped): the queue may exceed its bound by what arrives
+// during one upload.
 func (q *Queue) Pending(ctx context.Context, limit int) ([]Reading, map[string]int64, error) {
+	// Set before the query: a writer transaction that began earlier
+	// commits its drops before the query can run (one connection).
+	q.inflight.Store(true)
 	rows, err := q.db.QueryContext(ctx, `SELECT r.rowid, r.serial, r.seq, r.ts_ms, r.vals, coalesce(d.device_id, 0)
 FROM readings r LEFT JOIN devices d ON d.serial = r.serial WHERE r.state = 0 ORDER BY r.rowid LIMIT ?`, limit)
 	if err != nil {
@@ -445,15 +449,15 @@ FROM readings r LEFT JOIN devices d ON d.serial = r.serial WHERE r.state = 0 ORD
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("queue pending: %w", err)
 	}
-	if len(out) > 0 {
-		q.inflight.Store(out[len(out)-1].rowid)
+	if len(out) == 0 {
+		q.inflight.Store(false)
 	}
 	return out, ids, nil
 }
 
 // Release ends the upload of the readings Pending returned without
 // marking them (the upload failed): the size bound may drop them again.
-func (q *Queue) Release() { q.inflight.Store(0) }
+func (q *Queue) Release() { q.inflight.Store(false) }
 
 // MarkUploaded takes rs out of the pending set: the server answered 2xx
 // (accepted, duplicate or rejected; rejected ones are passed in rejected
@@ -496,7 +500,7 @@ func (q *Queue) MarkUploaded(ctx context.Context, rs []Reading, rejected []Readi
 		return fmt.Errorf("queue mark uploaded: %w", err)
 	}
 	q.pending.Add(-n)
-	q.inflight.Store(0)
+	q.inflight.Store(false)
 	return nil
 }
 

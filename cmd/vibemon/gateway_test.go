@@ -298,7 +298,7 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 	r.srv.Stop(t)
 	r.startGateway()
 	time.Sleep(2 * time.Second) // ~48 summaries into a queue of 25
-	// The bound may be exceeded by the batch in flight (it is not dropped while uploading).
+	// The bound may be exceeded by what arrives during one upload attempt.
 	if d := r.metric("vibemon_gateway_queue_depth"); d > 2*bound {
 		t.Errorf("queue depth %g far over its bound %d", d, bound)
 	}
