@@ -57,7 +57,7 @@ func (b *bar) line(t time.Time) string {
 	}
 	eta := "?"
 	if rate > 0 {
-		eta = (time.Duration(float64(b.total-b.copied)/rate) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(b.total-b.copied) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	s := fmt.Sprintf("%3.0f%% %d/%d rows  %.0f rows/s  ETA %s", pct, b.copied, b.total, rate, eta)
 	if b.terminal {
