@@ -450,3 +450,52 @@ func TestFindingSummaryInJSON(t *testing.T) {
 		t.Errorf("normal summary %q, want %q", got, want)
 	}
 }
+
+// The kurtogram builds the envelopes of its wider bands from those of the
+// narrower ones; the spectral kurtosis of every band must be what a direct
+// transform of the band gives.
+func TestKurtogramMatchesDirectTransforms(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	segs := make([][]complex128, 3)
+	for i := range segs {
+		segs[i] = make([]complex128, 2049)
+		for k := range segs[i] {
+			segs[i][k] = complex(rng.NormFloat64(), rng.NormFloat64()) * complex(1+float64(k%97)/10, 0)
+		}
+	}
+	var e envelopeEngine
+	best, ok := e.kurtogram(segs, 128, 100, 1843)
+	if !ok {
+		t.Fatal("no band")
+	}
+	bestSK := math.Inf(-1)
+	var want bandCand
+	for i, c := range e.cands {
+		var s2, s4 float64
+		for _, X := range segs {
+			z := NewFFT(c.w).Complex(make([]complex128, c.w), X[c.k0:c.k0+c.w])
+			for _, v := range z {
+				m := real(v)*real(v) + imag(v)*imag(v)
+				s2 += m
+				s4 += m * m
+			}
+		}
+		sk := float64(c.w*len(segs))*s4/(s2*s2) - 2
+		got := float64(c.count)*c.s4/(c.s2*c.s2) - 2
+		if c.k0 == best.k0 && c.w == best.w {
+			got = best.s2 // the winner's s2 carries its SK
+		}
+		if math.Abs(got-sk) > 1e-9*math.Abs(sk) {
+			t.Errorf("band %d [%d, %d): SK %v, direct transform %v", i, c.k0, c.k0+c.w, got, sk)
+		}
+		if sk > bestSK {
+			bestSK, want = sk, c
+		}
+	}
+	if best.k0 != want.k0 || best.w != want.w {
+		t.Errorf("best band [%d, +%d), want [%d, +%d)", best.k0, best.w, want.k0, want.w)
+	}
+	if len(e.cands) < 30 {
+		t.Errorf("%d candidate bands, want the three levels (>= 30)", len(e.cands))
+	}
+}

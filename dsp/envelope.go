@@ -55,6 +55,10 @@ type envelopeEngine struct {
 	cands []bandCand
 	buf   []complex128
 	zbuf  []complex128 // the envelope transform's output (not in place: no permutation pass)
+	store []complex128 // kurtogram: every band's envelope per segment
+	off   []int        // kurtogram: offset of each band in store
+	odd   []complex128
+	tw    map[int][]complex128 // exp(−2πim/w), m < w/2, by w
 	env   []float64
 	spec  []complex128
 }
@@ -66,26 +70,83 @@ type envelopeEngine struct {
 // excite a resonance above the noise.
 func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (bandCand, bool) {
 	e.cands = e.cands[:0]
+	// Per level: index of its first band and that band's first bin.
+	var levStart, levFirst [3]int
+	levels := 0
 	for w := wmin; w <= 4*wmin && w <= kHi-kLo; w *= 2 {
-		for k0 := (kLo + w/2 - 1) / (w / 2) * (w / 2); k0+w <= kHi; k0 += w / 2 {
+		levStart[levels] = len(e.cands)
+		levFirst[levels] = (kLo + w/2 - 1) / (w / 2) * (w / 2)
+		for k0 := levFirst[levels]; k0+w <= kHi; k0 += w / 2 {
 			e.cands = append(e.cands, bandCand{k0: k0, w: w})
 		}
+		levels++
 	}
 	if len(e.cands) == 0 {
 		return bandCand{}, false
 	}
+	// Every band's envelope (per segment) is kept: a band of 2w bins is
+	// two bands of the level below, A and C, so the even outputs of its
+	// transform are the sum of theirs (DFT_2w(A|C)[2r] = DFT_w(A)[r] +
+	// DFT_w(C)[r]); only the odd outputs need a transform, of (A − C)
+	// times exp(−2πim/2w), at half the size. The two upper levels cost
+	// less than half of what they did.
+	nseg := len(segs)
+	total := 0
+	for _, c := range e.cands {
+		total += c.w * nseg
+	}
+	e.store = resize(e.store, total)
+	e.off = resize(e.off, len(e.cands))
+	off := 0
+	for i, c := range e.cands {
+		e.off[i] = off
+		off += c.w * nseg
+	}
 	for i := range e.cands {
 		c := &e.cands[i]
+		lev := 0
+		for wmin<<lev < c.w {
+			lev++
+		}
+		var ia, ic int
+		var tw []complex128
+		if lev > 0 {
+			q := c.w / 4 // hop of the level below
+			ia = levStart[lev-1] + (c.k0-levFirst[lev-1])/q
+			ic = ia + 2
+			tw = e.twiddles(c.w)
+		}
+		h := c.w / 2
 		p := planFor(c.w)
+		if lev > 0 {
+			p = planFor(h)
+		}
 		e.buf = resize(e.buf, c.w)
+		e.odd = resize(e.odd, h)
 		// Sums in locals (registers), two of each so that an addition
 		// need not wait for the previous one (w is even).
 		var s2, t2, s4, t4 float64
-		for _, X := range segs {
+		for si, X := range segs {
 			// A forward transform yields the envelope reversed in time
 			// and scaled by w; kurtosis is blind to both, and it saves
 			// the inverse's conjugation passes.
-			z := p.Complex(e.buf, X[c.k0:c.k0+c.w])
+			z := e.store[e.off[i]+si*c.w : e.off[i]+(si+1)*c.w]
+			if lev == 0 {
+				p.Complex(z, X[c.k0:c.k0+c.w])
+			} else {
+				a := e.store[e.off[ia]+si*h : e.off[ia]+(si+1)*h]
+				cc := e.store[e.off[ic]+si*h : e.off[ic]+(si+1)*h]
+				in := e.buf[:h]
+				xa, xc := X[c.k0:c.k0+h], X[c.k0+h:c.k0+c.w]
+				for m := range in {
+					in[m] = (xa[m] - xc[m]) * tw[m]
+				}
+				odd := p.Complex(e.odd, in)
+				for r := range h {
+					z[2*r] = a[r] + cc[r]
+					z[2*r+1] = odd[r]
+				}
+			}
 			for i := 0; i+1 < len(z); i += 2 {
 				v, u := z[i], z[i+1]
 				m := real(v)*real(v) + imag(v)*imag(v)
@@ -114,6 +175,23 @@ func (e *envelopeEngine) kurtogram(segs [][]complex128, wmin, kLo, kHi int) (ban
 	}
 	e.cands[best].s2 = bestSK // reuse field to return SK
 	return e.cands[best], true
+}
+
+// twiddles returns exp(−2πim/w) for m < w/2.
+func (e *envelopeEngine) twiddles(w int) []complex128 {
+	if t, ok := e.tw[w]; ok {
+		return t
+	}
+	if e.tw == nil {
+		e.tw = map[int][]complex128{}
+	}
+	t := make([]complex128, w/2)
+	for m := range t {
+		s, c := math.Sincos(-2 * math.Pi * float64(m) / float64(w))
+		t[m] = complex(c, s)
+	}
+	e.tw[w] = t
+	return t
 }
 
 // spectrum computes the averaged squared-envelope spectrum of band
