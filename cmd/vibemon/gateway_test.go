@@ -456,3 +456,39 @@ func TestGatewayForwardsRawBursts(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func TestGatewayStampsSummariesMeasuredBeforeTheClockWasSet(t *testing.T) {
+	r := newGatewayRig(t, 2, blelink.LinkConfig{}, 0)
+	start := r.clock.Now()
+	time.Sleep(time.Second) // ~12 summaries each, stamped with uptime: no central has set the clock yet
+	r.startGateway()
+	time.Sleep(500 * time.Millisecond)
+	_, gaps := r.verify(244)
+	if len(gaps) != 0 {
+		t.Fatalf("gaps %v: summaries measured before the clock was set were rejected", gaps)
+	}
+	var devs struct{ Items []struct{ ID int64 } }
+	r.c.do("GET", "/api/v1/devices", nil, &devs)
+	for _, d := range devs.Items {
+		var res struct {
+			Items []struct {
+				TS  time.Time
+				Seq uint32
+			}
+		}
+		from := time.Now().Add(-4 * time.Hour).UTC().Format(time.RFC3339)
+		r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=raw&limit=100000&from=%s", d.ID, url.QueryEscape(from)), nil, &res)
+		if len(res.Items) < 10 {
+			t.Fatalf("device %d: %d readings, want >= 10", d.ID, len(res.Items))
+		}
+		// 5 s apart in simulated time, starting when the node booted; the
+		// boot time comes from a status (1 s resolution).
+		for i, it := range res.Items {
+			want := start.Add(time.Duration(i) * 5 * time.Second)
+			if diff := it.TS.Sub(want); diff < -2*time.Second || diff > 3*time.Second {
+				t.Errorf("device %d reading %d (seq %d) at %s, want about %s", d.ID, i, it.Seq, it.TS.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+				break
+			}
+		}
+	}
+}
