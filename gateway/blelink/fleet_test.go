@@ -2,6 +2,7 @@ package blelink_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -151,5 +152,35 @@ func TestDisconnectClosesNotifications(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("notifications not closed 5 s after the node dropped the link")
 		}
+	}
+}
+
+func TestFleetStopLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f, err := blelink.NewFleet(blelink.FleetConfig{Nodes: 5, Interval: 5 * time.Second, Clock: blelink.NewClock(time.Now(), 60), Link: blelink.LinkConfig{Delay: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.Start(ctx)
+	for _, n := range f.Nodes() {
+		for {
+			if c, err := f.Connect(ctx, n.Addr()); err == nil {
+				c.WriteControl(ctx, wire.AppendCommand(nil, &wire.Command{Op: wire.OpResumeFrom}))
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	f.Stop()
+	f.Stop() // safe twice
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Stop, %d before Start", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
