@@ -22,8 +22,11 @@ type Config struct {
 	Queue *Queue
 	// Server is the VibeMon server's base URL, e.g. http://host:8080.
 	Server string
-	// Token is sent as "Authorization: Bearer <Token>".
+	// Token is sent as "Authorization: Bearer <Token>" when TokenSource
+	// is nil.
 	Token string
+	// TokenSource gives the token; nil means StaticToken(Token).
+	TokenSource TokenSource
 	// HTTPClient defaults to a client with a 30 s timeout.
 	HTTPClient *http.Client
 
@@ -74,6 +77,9 @@ func (c *Config) defaults() error {
 	c.Server = strings.TrimSuffix(c.Server, "/")
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.TokenSource == nil {
+		c.TokenSource = StaticToken(c.Token)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

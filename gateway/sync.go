@@ -115,8 +115,12 @@ func (g *Gateway) do(ctx context.Context, method, path string, body []byte, out 
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if g.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+g.cfg.Token)
+	tok, err := g.cfg.TokenSource.Token(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := g.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -126,6 +130,9 @@ func (g *Gateway) do(ctx context.Context, method, path string, body []byte, out 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return resp.StatusCode, &errServer{op: method + " " + path, err: err}
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		g.cfg.TokenSource.Invalidate()
 	}
 	switch {
 	case resp.StatusCode >= 500, resp.StatusCode == 401, resp.StatusCode == 403, resp.StatusCode == 429, resp.StatusCode == 408:

@@ -24,6 +24,7 @@ import (
 // gatewayFlags are the settings of `vibemon gateway` and `vibemon sim`.
 type gatewayFlags struct {
 	server, token, queue, metricsAddr string
+	email, password                   string
 	maxQueue                          int
 	simNodes                          int
 	speed                             float64
@@ -39,6 +40,8 @@ type gatewayFlags struct {
 func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFlags, nodesFlag string) {
 	fs.StringVar(&f.server, "server", envOr(getenv, "VIBEMON_GATEWAY_SERVER", "http://localhost:8080"), "VibeMon server base URL (VIBEMON_GATEWAY_SERVER)")
 	fs.StringVar(&f.token, "token", getenv("VIBEMON_GATEWAY_TOKEN"), "bearer token for the server: an access token or an API key (VIBEMON_GATEWAY_TOKEN)")
+	fs.StringVar(&f.email, "email", getenv("VIBEMON_GATEWAY_EMAIL"), "log in as this account instead of --token, and again when the access token expires (VIBEMON_GATEWAY_EMAIL)")
+	f.password = getenv("VIBEMON_GATEWAY_PASSWORD")
 	fs.StringVar(&f.queue, "queue", envOr(getenv, "VIBEMON_GATEWAY_QUEUE", "vibemon-gateway.db"), "offline queue file, SQLite (VIBEMON_GATEWAY_QUEUE)")
 	fs.IntVar(&f.maxQueue, "max-queue", gateway.DefaultMaxReadings, "readings the queue holds before it drops the oldest")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", envOr(getenv, "VIBEMON_GATEWAY_METRICS_ADDR", "127.0.0.1:9101"), "serve Prometheus /metrics here; empty: off (VIBEMON_GATEWAY_METRICS_ADDR)")
@@ -74,8 +77,10 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 
 func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer) error {
 	switch {
-	case f.token == "":
-		return errors.New("gateway: --token (or VIBEMON_GATEWAY_TOKEN) is empty")
+	case f.token == "" && f.email == "":
+		return errors.New("gateway: --token (or VIBEMON_GATEWAY_TOKEN) is empty, and no --email (with VIBEMON_GATEWAY_PASSWORD) to log in with")
+	case f.email != "" && f.password == "":
+		return errors.New("gateway: --email needs the password in VIBEMON_GATEWAY_PASSWORD")
 	case !strings.HasPrefix(f.server, "http://") && !strings.HasPrefix(f.server, "https://"):
 		return fmt.Errorf("gateway: --server %q is not an http(s) URL", f.server)
 	case f.speed <= 0:
@@ -118,7 +123,11 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 	}
 	defer q.Close()
 	reg := prometheus.NewRegistry()
-	g, err := gateway.New(gateway.Config{Central: central, Queue: q, Server: f.server, Token: f.token, Now: now, Logger: log,
+	var tokens gateway.TokenSource = gateway.StaticToken(f.token)
+	if f.email != "" {
+		tokens = &gateway.PasswordLogin{Server: strings.TrimSuffix(f.server, "/"), Email: f.email, Password: f.password}
+	}
+	g, err := gateway.New(gateway.Config{Central: central, Queue: q, Server: f.server, TokenSource: tokens, Now: now, Logger: log,
 		Registerer: reg, BurstEvery: f.burstEvery, Seed: f.seed})
 	if err != nil {
 		return err

@@ -331,7 +331,7 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 func TestGatewayCommandForwardsSimulatedNodes(t *testing.T) {
 	srv := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
 	c := login(t, srv.URL, testAdminEmail, testAdminPassword)
-	gw := startGatewayCommand(t, map[string]string{"VIBEMON_GATEWAY_TOKEN": c.token}, "gateway", "--server", srv.URL,
+	gw := startGatewayCommand(t, map[string]string{"VIBEMON_GATEWAY_EMAIL": testAdminEmail, "VIBEMON_GATEWAY_PASSWORD": testAdminPassword}, "gateway", "--server", srv.URL,
 		"--sim-nodes", "2", "--speed", "60", "--interval", "5s", "--physics=false", "--metrics-addr", "127.0.0.1:0",
 		"--queue", filepath.Join(t.TempDir(), "gw.db"))
 	deadline := time.Now().Add(15 * time.Second)
