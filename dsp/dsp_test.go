@@ -401,10 +401,15 @@ func threadCPU() time.Duration {
 
 func TestMedianMatchesSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for n := 1; n < 80; n++ {
+	for trial := range 2 * 160 {
+		n := 1 + trial/2
 		x := make([]float64, n)
 		for i := range x {
-			x[i] = float64(rng.IntN(10)) // many ties
+			if trial%2 == 0 {
+				x[i] = float64(rng.IntN(10)) // many ties
+			} else {
+				x[i] = rng.ExpFloat64() // a periodogram's distribution
+			}
 		}
 		s := append([]float64(nil), x...)
 		slices.Sort(s)
