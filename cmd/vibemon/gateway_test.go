@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -490,5 +491,57 @@ func TestGatewayStampsSummariesMeasuredBeforeTheClockWasSet(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// expiringToken hands out a token the server refuses first, as an expired
+// access token would be, then PasswordLogin's.
+type expiringToken struct {
+	*gateway.PasswordLogin
+	mu          sync.Mutex
+	handedBad   bool
+	invalidated int
+}
+
+func (e *expiringToken) Token(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.handedBad {
+		e.handedBad = true
+		return "expired.jwt.token", nil
+	}
+	return e.PasswordLogin.Token(ctx)
+}
+
+func (e *expiringToken) Invalidate() {
+	e.mu.Lock()
+	e.invalidated++
+	e.mu.Unlock()
+	e.PasswordLogin.Invalidate()
+}
+
+func TestGatewayLogsInAgainAfterA401(t *testing.T) {
+	r := newGatewayRig(t, 1, blelink.LinkConfig{}, 0)
+	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	tokens := &expiringToken{PasswordLogin: &gateway.PasswordLogin{Server: "http://" + r.addr, Email: testAdminEmail, Password: testAdminPassword}}
+	reg := prometheus.NewRegistry()
+	g, err := gateway.New(gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, TokenSource: tokens,
+		ScanEvery: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Now: r.clock.Now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(context.Background())
+	defer g.Stop()
+	r.q, r.reg = q, reg
+	r.verify(244)
+	tokens.mu.Lock()
+	invalidated := tokens.invalidated
+	tokens.mu.Unlock()
+	if invalidated == 0 || r.metric("vibemon_gateway_upload_errors_total") == 0 {
+		t.Errorf("invalidated %d times, %g upload errors; want the 401 seen and the token renewed", invalidated, r.metric("vibemon_gateway_upload_errors_total"))
 	}
 }
