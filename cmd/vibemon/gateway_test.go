@@ -232,6 +232,7 @@ func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
 }
 
 func TestGatewayKeepsEveryReadingThroughAServerOutage(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 4, blelink.LinkConfig{}, 0)
 	r.startGateway()
 	time.Sleep(1500 * time.Millisecond)
@@ -251,6 +252,7 @@ func TestGatewayKeepsEveryReadingThroughAServerOutage(t *testing.T) {
 }
 
 func TestGatewayRestartedOnTheSameQueueLosesNothing(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 3, blelink.LinkConfig{}, 0)
 	r.startGateway()
 	time.Sleep(1 * time.Second)
@@ -267,6 +269,7 @@ func TestGatewayRestartedOnTheSameQueueLosesNothing(t *testing.T) {
 }
 
 func TestGatewayOverALossyReorderingLink(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	for _, tt := range []struct {
 		name string
 		link blelink.LinkConfig
@@ -297,6 +300,7 @@ func TestGatewayOverALossyReorderingLink(t *testing.T) {
 }
 
 func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	const bound = 25
 	r := newGatewayRig(t, 2, blelink.LinkConfig{}, bound)
 	r.srv.Stop(t)
@@ -333,6 +337,7 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 }
 
 func TestGatewayCommandForwardsSimulatedNodes(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	srv := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
 	c := login(t, srv.URL, testAdminEmail, testAdminPassword)
 	gw := startGatewayCommand(t, map[string]string{"VIBEMON_GATEWAY_EMAIL": testAdminEmail, "VIBEMON_GATEWAY_PASSWORD": testAdminPassword}, "gateway", "--server", srv.URL,
@@ -419,6 +424,7 @@ func startGatewayCommand(t *testing.T, env map[string]string, args ...string) *g
 }
 
 func TestGatewayForwardsRawBursts(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 1, blelink.LinkConfig{MTU: 20}, 0)
 	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
 	if err != nil {
@@ -462,6 +468,7 @@ func TestGatewayForwardsRawBursts(t *testing.T) {
 }
 
 func TestGatewayStampsSummariesMeasuredBeforeTheClockWasSet(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 2, blelink.LinkConfig{}, 0)
 	start := r.clock.Now()
 	time.Sleep(time.Second) // ~12 summaries each, stamped with uptime: no central has set the clock yet
@@ -524,6 +531,7 @@ func (e *expiringToken) Invalidate() {
 }
 
 func TestGatewayLogsInAgainAfterA401(t *testing.T) {
+	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 1, blelink.LinkConfig{}, 0)
 	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
 	if err != nil {
