@@ -55,12 +55,18 @@ func freeAddr(t *testing.T) string {
 // summaries a second each); the gateway is started by startGateway.
 func newGatewayRig(t *testing.T, n int, link blelink.LinkConfig, maxQueue int) *gwRig {
 	t.Helper()
+	return newGatewayRigRing(t, n, link, maxQueue, 0)
+}
+
+// newGatewayRigRing is newGatewayRig with nodes of ring capacity ring (0: default).
+func newGatewayRigRing(t *testing.T, n int, link blelink.LinkConfig, maxQueue, ring int) *gwRig {
+	t.Helper()
 	r := &gwRig{t: t, env: map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, addr: freeAddr(t),
 		queue: filepath.Join(t.TempDir(), "queue.db"), maxQueue: maxQueue}
 	r.startServer()
 	r.clock = blelink.NewClock(time.Now().Add(-2*time.Hour), 60)
 	var err error
-	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: n, Interval: 5 * time.Second, Seed: 7, Clock: r.clock, Link: link,
+	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: n, Interval: 5 * time.Second, Seed: 7, Clock: r.clock, Link: link, RingCapacity: ring,
 		Timeouts: fw.Timeouts{Sleep: 20 * time.Second, Reconnect: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +191,9 @@ func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
 			if gaps[g.Serial] == nil {
 				gaps[g.Serial] = map[uint32]bool{}
 			}
-			gaps[g.Serial][g.First] = true
+			for k := range g.Count { // a node's loss report covers Count summaries from First
+				gaps[g.Serial][g.First+k] = true
+			}
 		}
 		got = r.serverSeqs()
 		missing = missing[:0]
@@ -555,5 +563,23 @@ func TestGatewayLogsInAgainAfterA401(t *testing.T) {
 	tokens.mu.Unlock()
 	if invalidated == 0 || r.metric("vibemon_gateway_upload_errors_total") == 0 {
 		t.Errorf("invalidated %d times, %g upload errors; want the 401 seen and the token renewed", invalidated, r.metric("vibemon_gateway_upload_errors_total"))
+	}
+}
+
+func TestGatewayRecordsWhatANodeLostToRingOverflow(t *testing.T) {
+	t.Parallel()
+	const ring = 10
+	r := newGatewayRigRing(t, 2, blelink.LinkConfig{}, 0, ring)
+	time.Sleep(2 * time.Second) // ~24 summaries each into rings of 10, no gateway yet
+	r.startGateway()
+	time.Sleep(500 * time.Millisecond)
+	n, gaps := r.verify(244)
+	lost := r.metric("vibemon_gateway_node_lost_total")
+	var gapN int
+	for _, g := range gaps {
+		gapN += len(g)
+	}
+	if lost < 2*10 || float64(gapN) != lost {
+		t.Errorf("%d summaries made; node_lost_total %g, gap seqs %d; want >= 20 and equal", n, lost, gapN)
 	}
 }
