@@ -2,7 +2,6 @@ package wire_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -160,13 +159,9 @@ func FuzzReassembler(f *testing.F) {
 			if have > total {
 				t.Fatalf("%d of %d frames", have, total)
 			}
-			if _, data, ok := r.Burst(); ok != done || (ok && len(data) != total*int(c.Axes)) {
+			if meta, data, ok := r.Burst(); ok != done || (ok && len(data) != total*int(meta.Axes)) {
 				t.Fatalf("Burst ok=%v after Add done=%v", ok, done)
 			}
 		}
 	})
-}
-
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
 }
