@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/fanout"
 )
 
 // BusConfig configures a Bus. Its zero value is ready to use.
@@ -29,7 +30,7 @@ type Bus struct {
 	logger     *slog.Logger
 
 	mu     sync.RWMutex
-	subs   map[*subscriber]struct{}
+	subs   map[*fanout.Subscriber]struct{}
 	closed bool
 
 	dropped atomic.Int64
@@ -45,7 +46,7 @@ func NewBus(cfg BusConfig) *Bus {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{bufferSize: cfg.BufferSize, logger: cfg.Logger, subs: make(map[*subscriber]struct{})}
+	return &Bus{bufferSize: cfg.BufferSize, logger: cfg.Logger, subs: make(map[*fanout.Subscriber]struct{})}
 }
 
 // Publish queues the events for every current subscriber and returns without
@@ -61,7 +62,7 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "The bus is closed."))
 	}
 	for s := range b.subs {
-		if n := s.push(events, b.bufferSize); n > 0 {
+		if n := s.Push(events, b.bufferSize); n > 0 {
 			if b.dropped.Add(int64(n)) == int64(n) {
 				b.logger.Warn("bus subscriber too slow; dropping events", "dropped", n)
 			}
@@ -75,22 +76,20 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 // returned for the last time, so it must not be called from fn; calling it
 // twice is safe.
 func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
-	s := &subscriber{fn: fn, done: make(chan struct{})}
-	s.cond = sync.NewCond(&s.mu)
+	s := fanout.Start(fn)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		close(s.done)
+		s.Stop()
 		return func() {}
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	go s.run()
 	return func() {
 		b.mu.Lock()
 		delete(b.subs, s)
 		b.mu.Unlock()
-		s.stop()
+		s.Stop()
 	}
 }
 
@@ -104,73 +103,10 @@ func (b *Bus) Close() error {
 	b.mu.Lock()
 	b.closed = true
 	subs := b.subs
-	b.subs = make(map[*subscriber]struct{})
+	b.subs = make(map[*fanout.Subscriber]struct{})
 	b.mu.Unlock()
 	for s := range subs {
-		s.stop()
+		s.Stop()
 	}
 	return nil
-}
-
-// subscriber owns one delivery goroutine and its FIFO buffer.
-type subscriber struct {
-	fn   func(vibemon.Event)
-	done chan struct{}
-
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []vibemon.Event
-	stopped atomic.Bool // written under mu; read without it per event
-}
-
-// push appends events and returns how many did not fit.
-func (s *subscriber) push(events []vibemon.Event, limit int) (dropped int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped.Load() {
-		return 0
-	}
-	room := limit - len(s.buf)
-	if room < len(events) {
-		dropped = len(events) - max(room, 0)
-		events = events[:max(room, 0)]
-	}
-	s.buf = append(s.buf, events...)
-	s.cond.Signal()
-	return dropped
-}
-
-func (s *subscriber) run() {
-	defer close(s.done)
-	var batch []vibemon.Event
-	for {
-		s.mu.Lock()
-		for len(s.buf) == 0 && !s.stopped.Load() {
-			s.cond.Wait()
-		}
-		if s.stopped.Load() {
-			s.mu.Unlock()
-			return
-		}
-		// Swap buffers so that publishers append to a fresh slice while fn
-		// runs without the lock.
-		batch, s.buf = s.buf, batch[:0]
-		s.mu.Unlock()
-		for i := range batch {
-			if s.stopped.Load() {
-				return
-			}
-			s.fn(batch[i])
-			batch[i] = vibemon.Event{}
-		}
-	}
-}
-
-func (s *subscriber) stop() {
-	s.mu.Lock()
-	s.stopped.Store(true)
-	s.buf = nil
-	s.cond.Signal()
-	s.mu.Unlock()
-	<-s.done
 }

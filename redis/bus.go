@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/fanout"
 )
 
 // BusConfig configures a Bus. Client is required; the zero value of every
@@ -74,7 +75,7 @@ type Bus struct {
 	cancel context.CancelFunc
 
 	mu     sync.RWMutex
-	subs   map[*subscriber]struct{}
+	subs   map[*fanout.Subscriber]struct{}
 	closed bool
 
 	startOnce sync.Once
@@ -132,7 +133,7 @@ func NewBus(cfg BusConfig) (*Bus, error) {
 	return &Bus{
 		cfg: cfg, client: cfg.Client, channel: cfg.Prefix + "bus", log: cfg.Logger,
 		ctx: ctx, cancel: cancel,
-		subs:  make(map[*subscriber]struct{}),
+		subs:  make(map[*fanout.Subscriber]struct{}),
 		ready: make(chan struct{}),
 	}, nil
 }
@@ -212,12 +213,11 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 // SubscribeWait for it. cancel waits until fn has returned for the last
 // time, so it must not be called from fn; calling it twice is safe.
 func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
-	s := &subscriber{fn: fn, done: make(chan struct{})}
-	s.cond = sync.NewCond(&s.mu)
+	s := fanout.Start(fn)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		close(s.done)
+		s.Stop()
 		return func() {}
 	}
 	b.subs[s] = struct{}{}
@@ -226,7 +226,6 @@ func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
 		go b.receive()
 	})
 	b.mu.Unlock()
-	go s.run()
 	t := time.NewTimer(b.cfg.SubscribeWait)
 	select {
 	case <-b.ready:
@@ -238,7 +237,7 @@ func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
 		b.mu.Lock()
 		delete(b.subs, s)
 		b.mu.Unlock()
-		s.stop()
+		s.Stop()
 	}
 }
 
@@ -264,7 +263,7 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	subs := b.subs
-	b.subs = make(map[*subscriber]struct{})
+	b.subs = make(map[*fanout.Subscriber]struct{})
 	done := b.recvDone
 	b.mu.Unlock()
 
@@ -278,7 +277,7 @@ func (b *Bus) Close() error {
 		<-done
 	}
 	for s := range subs {
-		s.stop()
+		s.Stop()
 	}
 	return nil
 }
@@ -377,73 +376,10 @@ func (b *Bus) deliver(payload string) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {
-		if n := s.push(events, b.cfg.BufferSize); n > 0 {
+		if n := s.Push(events, b.cfg.BufferSize); n > 0 {
 			if b.dropped.Add(int64(n)) == int64(n) {
 				b.log.Warn("redis bus: subscriber too slow; dropping events", "dropped", n)
 			}
 		}
 	}
-}
-
-// subscriber owns one delivery goroutine and its FIFO buffer.
-type subscriber struct {
-	fn   func(vibemon.Event)
-	done chan struct{}
-
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []vibemon.Event
-	stopped atomic.Bool // written under mu; read without it per event
-}
-
-// push appends events and returns how many did not fit.
-func (s *subscriber) push(events []vibemon.Event, limit int) (dropped int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped.Load() {
-		return 0
-	}
-	room := max(limit-len(s.buf), 0)
-	if room < len(events) {
-		dropped = len(events) - room
-		events = events[:room]
-	}
-	s.buf = append(s.buf, events...)
-	s.cond.Signal()
-	return dropped
-}
-
-func (s *subscriber) run() {
-	defer close(s.done)
-	var batch []vibemon.Event
-	for {
-		s.mu.Lock()
-		for len(s.buf) == 0 && !s.stopped.Load() {
-			s.cond.Wait()
-		}
-		if s.stopped.Load() {
-			s.mu.Unlock()
-			return
-		}
-		// Swap buffers so that the receiver appends to a fresh slice while
-		// fn runs without the lock.
-		batch, s.buf = s.buf, batch[:0]
-		s.mu.Unlock()
-		for i := range batch {
-			if s.stopped.Load() {
-				return
-			}
-			s.fn(batch[i])
-			batch[i] = vibemon.Event{}
-		}
-	}
-}
-
-func (s *subscriber) stop() {
-	s.mu.Lock()
-	s.stopped.Store(true)
-	s.buf = nil
-	s.cond.Signal()
-	s.mu.Unlock()
-	<-s.done
 }
