@@ -2,6 +2,7 @@ package vibemon
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 )
 
@@ -85,4 +86,25 @@ type ModelStore interface {
 	SaveModel(ctx context.Context, m *Model) error
 	// GetModel returns ENOTFOUND when the device has no model of kind.
 	GetModel(ctx context.Context, orgID, deviceID int64, kind string) (*Model, error)
+}
+
+// EncodeSamples packs samples as little-endian int16: the layout of a burst
+// in the API's base64 "data", in both stores and on the wire, so a burst
+// moves between them unchanged.
+func EncodeSamples(data []int16) []byte {
+	b := make([]byte, 2*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+	}
+	return b
+}
+
+// DecodeSamples unpacks little-endian int16 samples; a trailing odd byte
+// is ignored (callers check the length against the axes first).
+func DecodeSamples(b []byte) []int16 {
+	out := make([]int16, len(b)/2)
+	for i := range out {
+		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return out
 }

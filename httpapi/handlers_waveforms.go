@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -93,10 +92,7 @@ func (in waveformInput) toWaveform(deviceID int64) (*vibemon.Waveform, error) {
 	if len(raw)%(2**in.Axes) != 0 {
 		return nil, invalidf("data holds %d bytes, not a whole number of %d-axis int16 samples.", len(raw), *in.Axes)
 	}
-	samples := make([]int16, len(raw)/2)
-	for i := range samples {
-		samples[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
-	}
+	samples := vibemon.DecodeSamples(raw)
 	return &vibemon.Waveform{
 		DeviceID: deviceID, TS: in.TS.UTC(), SampleRateHz: *in.SampleRateHz, Axes: *in.Axes,
 		Samples: len(samples) / *in.Axes, Scale: *in.ScaleG, Data: samples,
@@ -243,10 +239,7 @@ func handleWaveformSamples(s *server) http.Handler {
 		if err != nil {
 			return err
 		}
-		raw := make([]byte, 2*len(wf.Data))
-		for i, v := range wf.Data {
-			binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
-		}
+		raw := vibemon.EncodeSamples(wf.Data)
 		s.encode(w, r, http.StatusOK, map[string]any{
 			"id": wf.ID, "device_id": wf.DeviceID, "ts": wf.TS.UTC(),
 			"sample_rate_hz": wf.SampleRateHz, "axes": wf.Axes, "samples": wf.Samples, "scale_g": wf.Scale,

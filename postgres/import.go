@@ -102,7 +102,7 @@ func (s *Store) ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) err
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`, ws,
 		func(w *vibemon.Waveform) []any {
 			return []any{w.ID, w.OrgID, w.DeviceID, utc(w.TS), w.SampleRateHz, w.Axes, w.Samples, w.Scale,
-				encodeSamples(w.Data), w.AnalysisStatus, w.Analysis, utc(w.CreatedAt)}
+				vibemon.EncodeSamples(w.Data), w.AnalysisStatus, w.Analysis, utc(w.CreatedAt)}
 		})
 }
 

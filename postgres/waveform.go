@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -17,25 +16,6 @@ var (
 	_ vibemon.ModelStore    = (*Store)(nil)
 )
 
-// encodeSamples packs samples as little-endian int16, the layout the
-// SQLite store uses too, so that a dump moves between them unchanged.
-func encodeSamples(data []int16) []byte {
-	b := make([]byte, 2*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
-	}
-	return b
-}
-
-// decodeSamples unpacks little-endian int16 samples.
-func decodeSamples(b []byte) []int16 {
-	out := make([]int16, len(b)/2)
-	for i := range out {
-		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return out
-}
-
 // CreateWaveform stores w with AnalysisStatus pending and sets its ID and
 // CreatedAt. EINVALID when w is not valid (at the store's clock), ENOTFOUND
 // when the device is not the org's.
@@ -45,7 +25,7 @@ func (s *Store) CreateWaveform(ctx context.Context, w *vibemon.Waveform) error {
 	}
 	now := s.nowUTC()
 	ts := utc(w.TS)
-	blob := encodeSamples(w.Data)
+	blob := vibemon.EncodeSamples(w.Data)
 	return s.tx(ctx, "create waveform", func(tx pgx.Tx) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM devices WHERE org_id = $1 AND id = $2)", w.OrgID, w.DeviceID).Scan(&ok); err != nil {
@@ -89,7 +69,7 @@ func (s *Store) GetWaveform(ctx context.Context, orgID, id int64) (*vibemon.Wave
 	} else if err != nil {
 		return nil, mapErr("get waveform", err)
 	}
-	w.Data, w.Analysis = decodeSamples(data), analysis
+	w.Data, w.Analysis = vibemon.DecodeSamples(data), analysis
 	return w, nil
 }
 

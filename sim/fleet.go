@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,10 +159,7 @@ func (f *Fleet) simTime(ts time.Time) time.Duration {
 // postBurst sends machine i's raw burst, as its node does on request.
 func (f *Fleet) postBurst(ctx context.Context, i int, now time.Time) error {
 	data, scale, rate := f.machines[i].Burst(f.simTime(now))
-	raw := make([]byte, 2*len(data))
-	for k, v := range data {
-		binary.LittleEndian.PutUint16(raw[2*k:], uint16(v))
-	}
+	raw := vibemon.EncodeSamples(data)
 	body := map[string]any{
 		"ts": now.UTC().Format(time.RFC3339Nano), "sample_rate_hz": rate, "scale_g": scale, "axes": 3,
 		"data": base64.StdEncoding.EncodeToString(raw),

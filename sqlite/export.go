@@ -97,7 +97,7 @@ func (s *Store) ExportWaveforms(ctx context.Context, afterID int64, limit int) (
 			if err != nil {
 				return nil, err
 			}
-			w.Data, w.Analysis = decodeSamples(data), analysis
+			w.Data, w.Analysis = vibemon.DecodeSamples(data), analysis
 			return w, nil
 		}, afterID, limit)
 }

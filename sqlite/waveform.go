@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -15,24 +14,6 @@ var (
 	_ vibemon.ModelStore    = (*Store)(nil)
 )
 
-// encodeSamples packs samples as little-endian int16.
-func encodeSamples(data []int16) []byte {
-	b := make([]byte, 2*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
-	}
-	return b
-}
-
-// decodeSamples unpacks little-endian int16 samples.
-func decodeSamples(b []byte) []int16 {
-	out := make([]int16, len(b)/2)
-	for i := range out {
-		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return out
-}
-
 // CreateWaveform stores w with AnalysisStatus pending and sets its ID and
 // CreatedAt. EINVALID when w is not valid (at the store's clock), ENOTFOUND
 // when the device is not the org's.
@@ -41,7 +22,7 @@ func (s *Store) CreateWaveform(ctx context.Context, w *vibemon.Waveform) error {
 		return err
 	}
 	now := s.nowMS()
-	blob := encodeSamples(w.Data)
+	blob := vibemon.EncodeSamples(w.Data)
 	return s.writeTx(ctx, "create waveform", func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM devices WHERE org_id = ? AND id = ?", w.OrgID, w.DeviceID).Scan(&n); err != nil {
@@ -88,7 +69,7 @@ func (s *Store) GetWaveform(ctx context.Context, orgID, id int64) (*vibemon.Wave
 	} else if err != nil {
 		return nil, mapErr("get waveform", err)
 	}
-	w.Data, w.Analysis = decodeSamples(data), analysis
+	w.Data, w.Analysis = vibemon.DecodeSamples(data), analysis
 	return w, nil
 }
 
