@@ -15,6 +15,8 @@ type Store interface {
 	AlertStore
 	WaveformStore
 	ModelStore
+	APIKeyStore
+	CompletenessStore
 	// Ping returns an error when the store cannot serve requests.
 	Ping(ctx context.Context) error
 	// Close flushes and releases the store; safe to call twice.

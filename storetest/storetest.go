@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Readings/Concurrent", testReadingsConcurrent},
 		{"Readings/Rollups", testRollups},
 		{"Rules", testRules},
+		{"Rules/Kinds", testRuleKinds},
 		{"Alerts/Lifecycle", testAlertLifecycle},
 		{"Alerts/ListAndTenancy", testAlertList},
 		{"Alerts/ConcurrentUpsert", testAlertConcurrent},
@@ -49,6 +50,11 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Waveforms/ListOrderAndRange", testWaveformList},
 		{"Waveforms/Tenancy", testWaveformTenancy},
 		{"Models/Replace", testModels},
+		{"APIKeys/CreateAndLookup", testAPIKeys},
+		{"APIKeys/Revoke", testAPIKeysRevoke},
+		{"APIKeys/Tenancy", testAPIKeysTenancy},
+		{"Completeness/Gaps", testCompleteness},
+		{"Completeness/GapLimit", testCompletenessGapLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
