@@ -31,43 +31,88 @@ const (
 	OpBelow Op = "below"
 )
 
-// Rule is a threshold on a reading metric. It fires for a device when the
-// metric is beyond Threshold and clears when it is back beyond Clear on the
-// safe side (hysteresis), so a value hovering at the threshold does not flap.
+// RuleKind says what a rule watches.
+type RuleKind string
+
+// Rule kinds.
+const (
+	// RuleThreshold watches a reading metric against Threshold and Clear.
+	RuleThreshold RuleKind = "threshold"
+	// RuleDiagnosis watches the waveform analysis for Fault detected with
+	// at least MinConfidence; its metric, op and threshold fields are unused.
+	RuleDiagnosis RuleKind = "diagnosis"
+)
+
+// DefaultMinConfidence is the MinConfidence a diagnosis rule gets when unset.
+const DefaultMinConfidence = 0.6
+
+// MaxRuleSeconds bounds ForSeconds and ClearForSeconds (one day).
+const MaxRuleSeconds = 86400
+
+// Rule is an alert rule. A threshold rule fires for a device when the metric
+// is beyond Threshold (for at least ForSeconds) and clears when it is back
+// beyond Clear on the safe side (for at least ClearForSeconds), so a value
+// hovering at the threshold does not flap. A diagnosis rule fires when the
+// waveform analysis finds Fault with at least MinConfidence.
 type Rule struct {
 	ID    int64  `json:"id"`
 	OrgID int64  `json:"org_id"`
 	Name  string `json:"name"`
+	// Kind is RuleThreshold when empty.
+	Kind RuleKind `json:"kind"`
 	// AssetID or DeviceID narrow the rule; both 0 means every device of the org.
-	AssetID   int64     `json:"asset_id"`
-	DeviceID  int64     `json:"device_id"`
-	Metric    string    `json:"metric"`
-	Op        Op        `json:"op"`
-	Threshold float64   `json:"threshold"`
-	Clear     float64   `json:"clear"`
-	Severity  Severity  `json:"severity"`
-	Enabled   bool      `json:"enabled"`
-	CreatedAt time.Time `json:"created_at"`
+	AssetID   int64   `json:"asset_id"`
+	DeviceID  int64   `json:"device_id"`
+	Metric    string  `json:"metric"`
+	Op        Op      `json:"op"`
+	Threshold float64 `json:"threshold"`
+	Clear     float64 `json:"clear"`
+	// ForSeconds is how long the metric must breach continuously before the
+	// alert opens; ClearForSeconds how long it must stay cleared before the
+	// alert resolves. 0 means at once. Threshold rules only.
+	ForSeconds      int `json:"for_seconds"`
+	ClearForSeconds int `json:"clear_for_seconds"`
+	// Fault and MinConfidence are for diagnosis rules only.
+	Fault         string    `json:"fault"`
+	MinConfidence float64   `json:"min_confidence"`
+	Severity      Severity  `json:"severity"`
+	Enabled       bool      `json:"enabled"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
-// Validate checks the rule and fills Clear with Threshold when unset (NaN
-// or equal means no hysteresis).
+// Validate checks the rule, fills Kind with RuleThreshold when unset, and
+// fills Clear with Threshold when unset (NaN or equal means no hysteresis).
+// A diagnosis rule gets DefaultMinConfidence when unset and its threshold
+// fields are zeroed.
 func (r *Rule) Validate() error {
 	r.Name = strings.TrimSpace(r.Name)
-	m, ok := ParseMetric(r.Metric)
+	if r.Kind == "" {
+		r.Kind = RuleThreshold
+	}
 	switch {
 	case r.Name == "" || len(r.Name) > 200:
 		return Errorf(EINVALID, "name is required (at most 200 characters).")
+	case r.Kind != RuleThreshold && r.Kind != RuleDiagnosis:
+		return Errorf(EINVALID, "kind must be \"threshold\" or \"diagnosis\".")
+	case !r.Severity.Valid():
+		return Errorf(EINVALID, "severity must be info, warning or critical.")
+	case r.AssetID < 0 || r.DeviceID < 0:
+		return Errorf(EINVALID, "asset_id and device_id must be positive ids or 0.")
+	case r.ForSeconds < 0 || r.ForSeconds > MaxRuleSeconds || r.ClearForSeconds < 0 || r.ClearForSeconds > MaxRuleSeconds:
+		return Errorf(EINVALID, "for_seconds and clear_for_seconds must be between 0 and %d.", MaxRuleSeconds)
+	}
+	if r.Kind == RuleDiagnosis {
+		return r.validateDiagnosis()
+	}
+	r.Fault, r.MinConfidence = "", 0
+	m, ok := ParseMetric(r.Metric)
+	switch {
 	case !ok:
 		return Errorf(EINVALID, "metric %q is not a reading metric.", r.Metric)
 	case r.Op != OpAbove && r.Op != OpBelow:
 		return Errorf(EINVALID, "op must be \"above\" or \"below\".")
 	case math.IsNaN(r.Threshold) || math.IsInf(r.Threshold, 0):
 		return Errorf(EINVALID, "threshold must be a number.")
-	case !r.Severity.Valid():
-		return Errorf(EINVALID, "severity must be info, warning or critical.")
-	case r.AssetID < 0 || r.DeviceID < 0:
-		return Errorf(EINVALID, "asset_id and device_id must be positive ids or 0.")
 	}
 	if lo, hi := m.Range(); r.Threshold < lo || r.Threshold > hi {
 		return Errorf(EINVALID, "threshold %g is outside the range of %s (%g..%g).", r.Threshold, m, lo, hi)
@@ -81,8 +126,39 @@ func (r *Rule) Validate() error {
 	return nil
 }
 
-// Applies reports whether the rule watches device d.
+// validateDiagnosis checks the fields of a diagnosis rule.
+func (r *Rule) validateDiagnosis() error {
+	r.Fault = strings.TrimSpace(r.Fault)
+	if r.MinConfidence == 0 {
+		r.MinConfidence = DefaultMinConfidence
+	}
+	switch {
+	case r.Fault == "" || len(r.Fault) > 64 || strings.Trim(r.Fault, "abcdefghijklmnopqrstuvwxyz0123456789_") != "":
+		return Errorf(EINVALID, "fault is required for a diagnosis rule (a fault name such as \"bearing_outer_race\").")
+	case math.IsNaN(r.MinConfidence) || r.MinConfidence < 0 || r.MinConfidence > 1:
+		return Errorf(EINVALID, "min_confidence must be between 0 and 1.")
+	case r.ForSeconds != 0 || r.ClearForSeconds != 0:
+		return Errorf(EINVALID, "for_seconds and clear_for_seconds apply to threshold rules only.")
+	}
+	r.Metric, r.Op, r.Threshold, r.Clear = "", "", 0, 0
+	return nil
+}
+
+// IsThreshold reports whether r is a threshold rule (Kind empty or
+// RuleThreshold).
+func (r *Rule) IsThreshold() bool { return r.Kind == "" || r.Kind == RuleThreshold }
+
+// Applies reports whether the threshold rule watches device d; it is false
+// for rules of other kinds, which the threshold engine skips.
 func (r *Rule) Applies(d *Device) bool {
+	if !r.IsThreshold() {
+		return false
+	}
+	return r.Watches(d)
+}
+
+// Watches reports whether the enabled rule, of any kind, covers device d.
+func (r *Rule) Watches(d *Device) bool {
 	if !r.Enabled || r.OrgID != d.OrgID {
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 
 type ruleInput struct {
 	Name      *string           `json:"name"`
+	Kind      *vibemon.RuleKind `json:"kind"`
 	AssetID   *int64            `json:"asset_id"`
 	DeviceID  *int64            `json:"device_id"`
 	Metric    *string           `json:"metric"`
@@ -20,12 +21,23 @@ type ruleInput struct {
 	Clear     *float64          `json:"clear"`
 	Severity  *vibemon.Severity `json:"severity"`
 	Enabled   *bool             `json:"enabled"`
+
+	ForSeconds      *int     `json:"for_seconds"`
+	ClearForSeconds *int     `json:"clear_for_seconds"`
+	Fault           *string  `json:"fault"`
+	MinConfidence   *float64 `json:"min_confidence"`
 }
 
 // apply sets the given fields on rule, checks that the asset and device it
 // names are the org's, and validates it.
 func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule) error {
-	if in.Threshold == nil && rule.ID == 0 {
+	if in.Kind != nil {
+		if rule.ID != 0 && *in.Kind != rule.Kind {
+			return invalidf("kind cannot be changed; create a new rule.")
+		}
+		rule.Kind = *in.Kind
+	}
+	if in.Threshold == nil && rule.ID == 0 && (rule.Kind == "" || rule.Kind == vibemon.RuleThreshold) {
 		return invalidf("threshold is required.")
 	}
 	if in.Name != nil {
@@ -57,6 +69,18 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 	}
 	if in.Enabled != nil {
 		rule.Enabled = *in.Enabled
+	}
+	if in.ForSeconds != nil {
+		rule.ForSeconds = *in.ForSeconds
+	}
+	if in.ClearForSeconds != nil {
+		rule.ClearForSeconds = *in.ClearForSeconds
+	}
+	if in.Fault != nil {
+		rule.Fault = *in.Fault
+	}
+	if in.MinConfidence != nil {
+		rule.MinConfidence = *in.MinConfidence
 	}
 	if err := rule.Validate(); err != nil {
 		return err

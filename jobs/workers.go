@@ -170,38 +170,33 @@ var alertFaults = map[string]vibemon.Severity{
 // DiagnosisRuleName returns the name of the org's built-in rule for fault.
 func DiagnosisRuleName(fault string) string { return "Diagnosis: " + fault }
 
-// The built-in diagnosis rule is a threshold rule that can never fire or
-// clear in the threshold engine: kurtosis is at least 1 for any signal and
-// at most 1000 for a valid reading. See docs/decisions.md.
-const (
-	diagnosisRuleMetric    = "kurtosis_x"
-	diagnosisRuleThreshold = 1000
-	diagnosisRuleClear     = 0
-)
-
-// diagnosisRule returns the org's rule for fault, creating it on first need.
-func (r *Runner) diagnosisRule(ctx context.Context, orgID int64, fault string) (*vibemon.Rule, error) {
+// diagnosisRules returns the org's diagnosis rules for fault. When there is
+// none and create is set, it creates the built-in org-wide one.
+func (r *Runner) diagnosisRules(ctx context.Context, orgID int64, fault string, create bool) ([]*vibemon.Rule, error) {
 	r.ruleMu.Lock()
 	defer r.ruleMu.Unlock()
 	rules, err := r.cfg.Store.ListRules(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	name := DiagnosisRuleName(fault)
+	var out []*vibemon.Rule
 	for _, rule := range rules {
-		if rule.Name == name {
-			return rule, nil
+		if rule.Kind == vibemon.RuleDiagnosis && rule.Fault == fault {
+			out = append(out, rule)
 		}
 	}
+	if len(out) > 0 || !create {
+		return out, nil
+	}
 	rule := &vibemon.Rule{
-		OrgID: orgID, Name: name, Metric: diagnosisRuleMetric, Op: vibemon.OpAbove,
-		Threshold: diagnosisRuleThreshold, Clear: diagnosisRuleClear, Severity: alertFaults[fault], Enabled: true,
+		OrgID: orgID, Name: DiagnosisRuleName(fault), Kind: vibemon.RuleDiagnosis, Fault: fault,
+		MinConfidence: MinAlertConfidence, Severity: alertFaults[fault], Enabled: true,
 	}
 	if err := r.cfg.Store.CreateRule(ctx, rule); err != nil {
 		return nil, err
 	}
 	r.log.Info("created diagnosis rule", "org", orgID, "rule", rule.ID, "fault", fault)
-	return rule, nil
+	return []*vibemon.Rule{rule}, nil
 }
 
 // raiseDiagnosisAlerts opens, or updates, one alert per (fault rule,
@@ -212,42 +207,58 @@ func (r *Runner) raiseDiagnosisAlerts(ctx context.Context, out *analysis.Outcome
 	var changed []*vibemon.Alert
 	w, dev, doc := out.Waveform, out.Device, out.Doc
 	for _, f := range doc.Diagnosis {
-		if _, ok := alertFaults[f.Fault]; !ok || !f.Detected || f.Confidence < MinAlertConfidence {
+		if _, ok := alertFaults[f.Fault]; !ok || !f.Detected {
 			continue
 		}
-		rule, err := r.diagnosisRule(ctx, w.OrgID, f.Fault)
+		// The built-in rule is created by the first finding confident
+		// enough for it, not by every weak one.
+		rules, err := r.diagnosisRules(ctx, w.OrgID, f.Fault, f.Confidence >= MinAlertConfidence)
 		if err != nil {
-			return changed, fmt.Errorf("diagnosis rule: %w", err)
+			return changed, fmt.Errorf("diagnosis rules: %w", err)
 		}
-		if !rule.Enabled {
-			continue // the org switched this diagnosis off
-		}
-		axis, vel := "x", 0.0
-		for _, ad := range doc.AxesData {
-			if ad.Axis == f.Axis || (f.Axis == "" && ad.VelRMS > vel) {
-				axis, vel = ad.Axis, ad.VelRMS
+		for _, rule := range rules {
+			// A disabled rule switches this diagnosis off; a rule may ask
+			// for more (or less) confidence and narrow to an asset or device.
+			if !rule.Watches(dev) || f.Confidence < rule.MinConfidence {
+				continue
 			}
+			a, err := r.raiseDiagnosisAlert(ctx, out, rule, f)
+			if err != nil {
+				return changed, err
+			}
+			changed = append(changed, a)
 		}
-		if math.IsNaN(vel) || math.IsInf(vel, 0) {
-			vel = 0
-		}
-		name := dev.Name
-		if name == "" {
-			name = dev.Serial
-		}
-		a := &vibemon.Alert{
-			OrgID: w.OrgID, RuleID: rule.ID, DeviceID: dev.ID, AssetID: dev.AssetID, Severity: rule.Severity,
-			Status: vibemon.AlertOpen, Metric: "vel_rms_" + axis, Value: vel, Peak: vel, Threshold: 0,
-			Message: fmt.Sprintf("%s: likely %s (confidence %.0f %%) in the burst of %s (waveform %d). %s",
-				name, analysis.FaultWords(f.Fault), 100*f.Confidence, w.TS.UTC().Format(time.RFC3339), w.ID, f.Summary),
-			OpenedAt: w.TS, UpdatedAt: w.TS,
-		}
-		if _, err := r.cfg.Store.UpsertAlert(ctx, a); err != nil {
-			return changed, fmt.Errorf("diagnosis alert: %w", err)
-		}
-		changed = append(changed, a)
 	}
 	return changed, nil
+}
+
+// raiseDiagnosisAlert opens, or updates, rule's alert for the burst's device.
+func (r *Runner) raiseDiagnosisAlert(ctx context.Context, out *analysis.Outcome, rule *vibemon.Rule, f analysis.Finding) (*vibemon.Alert, error) {
+	w, dev, doc := out.Waveform, out.Device, out.Doc
+	axis, vel := "x", 0.0
+	for _, ad := range doc.AxesData {
+		if ad.Axis == f.Axis || (f.Axis == "" && ad.VelRMS > vel) {
+			axis, vel = ad.Axis, ad.VelRMS
+		}
+	}
+	if math.IsNaN(vel) || math.IsInf(vel, 0) {
+		vel = 0
+	}
+	name := dev.Name
+	if name == "" {
+		name = dev.Serial
+	}
+	a := &vibemon.Alert{
+		OrgID: w.OrgID, RuleID: rule.ID, DeviceID: dev.ID, AssetID: dev.AssetID, Severity: rule.Severity,
+		Status: vibemon.AlertOpen, Metric: "vel_rms_" + axis, Value: vel, Peak: vel, Threshold: 0,
+		Message: fmt.Sprintf("%s: likely %s (confidence %.0f %%) in the burst of %s (waveform %d). %s",
+			name, analysis.FaultWords(f.Fault), 100*f.Confidence, w.TS.UTC().Format(time.RFC3339), w.ID, f.Summary),
+		OpenedAt: w.TS, UpdatedAt: w.TS,
+	}
+	if _, err := r.cfg.Store.UpsertAlert(ctx, a); err != nil {
+		return nil, fmt.Errorf("diagnosis alert: %w", err)
+	}
+	return a, nil
 }
 
 func (r *Runner) publish(ctx context.Context, alerts []*vibemon.Alert) {

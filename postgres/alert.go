@@ -13,15 +13,16 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-const ruleCols = "id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at"
+const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at"
 
 func scanRule(row pgx.Row) (*vibemon.Rule, error) {
 	var r vibemon.Rule
-	var op, sev string
-	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear, &sev, &r.Enabled, &r.CreatedAt); err != nil {
+	var kind, op, sev string
+	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &kind, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear,
+		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &r.CreatedAt); err != nil {
 		return nil, err
 	}
-	r.Op, r.Severity, r.CreatedAt = vibemon.Op(op), vibemon.Severity(sev), r.CreatedAt.UTC()
+	r.Kind, r.Op, r.Severity, r.CreatedAt = vibemon.RuleKind(kind), vibemon.Op(op), vibemon.Severity(sev), r.CreatedAt.UTC()
 	return &r, nil
 }
 
@@ -42,9 +43,10 @@ func (s *Store) CreateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
-			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now).Scan(&r.ID)
+		err := tx.QueryRow(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
+			kind, for_seconds, clear_for_seconds, fault, min_confidence)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
+			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence).Scan(&r.ID)
 		r.CreatedAt = now
 		return err
 	})
@@ -90,9 +92,10 @@ func (s *Store) UpdateRule(ctx context.Context, r *vibemon.Rule) error {
 			return err
 		}
 		err := tx.QueryRow(ctx, `UPDATE rules SET name = $1, asset_id = $2, device_id = $3, metric = $4, op = $5, threshold = $6,
-			clear = $7, severity = $8, enabled = $9 WHERE org_id = $10 AND id = $11 RETURNING created_at`,
+			clear = $7, severity = $8, enabled = $9, kind = $12, for_seconds = $13, clear_for_seconds = $14, fault = $15,
+			min_confidence = $16 WHERE org_id = $10 AND id = $11 RETURNING created_at`,
 			r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled,
-			r.OrgID, r.ID).Scan(&r.CreatedAt)
+			r.OrgID, r.ID, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence).Scan(&r.CreatedAt)
 		r.CreatedAt = r.CreatedAt.UTC()
 		return err
 	})

@@ -10,16 +10,17 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-const ruleCols = "id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at"
+const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at"
 
 func scanRule(row interface{ Scan(...any) error }) (*vibemon.Rule, error) {
 	var r vibemon.Rule
-	var op, sev string
+	var kind, op, sev string
 	var created int64
-	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear, &sev, &r.Enabled, &created); err != nil {
+	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &kind, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear,
+		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &created); err != nil {
 		return nil, err
 	}
-	r.Op, r.Severity, r.CreatedAt = vibemon.Op(op), vibemon.Severity(sev), msTime(created)
+	r.Kind, r.Op, r.Severity, r.CreatedAt = vibemon.RuleKind(kind), vibemon.Op(op), vibemon.Severity(sev), msTime(created)
 	return &r, nil
 }
 
@@ -40,9 +41,10 @@ func (s *Store) CreateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
-			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now)
+		res, err := tx.ExecContext(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
+			kind, for_seconds, clear_for_seconds, fault, min_confidence)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
+			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence)
 		if err != nil {
 			return err
 		}
@@ -100,9 +102,10 @@ func (s *Store) UpdateRule(ctx context.Context, r *vibemon.Rule) error {
 		}
 		var created int64
 		err := tx.QueryRowContext(ctx, `UPDATE rules SET name = ?, asset_id = ?, device_id = ?, metric = ?, op = ?, threshold = ?,
-			clear = ?, severity = ?, enabled = ? WHERE org_id = ? AND id = ? RETURNING created_at`,
+			clear = ?, severity = ?, enabled = ?, kind = ?, for_seconds = ?, clear_for_seconds = ?, fault = ?, min_confidence = ?
+			WHERE org_id = ? AND id = ? RETURNING created_at`,
 			r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled,
-			r.OrgID, r.ID).Scan(&created)
+			string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.OrgID, r.ID).Scan(&created)
 		r.CreatedAt = msTime(created)
 		return err
 	})
