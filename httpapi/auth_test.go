@@ -163,9 +163,16 @@ func TestRoles(t *testing.T) {
 		{"owner creates an owner", vibemon.RoleOwner, request{method: "POST", path: "/api/v1/users", body: newUser("o3@acme.test", vibemon.RoleOwner)}, 201},
 		{"e-mail taken", vibemon.RoleOwner, request{method: "POST", path: "/api/v1/users", body: newUser("viewer@acme.test", vibemon.RoleViewer)}, 409},
 		{"admin demotes the engineer", vibemon.RoleAdmin, request{method: "PATCH", path: "/api/v1/users/%engineer", body: map[string]string{"role": "viewer"}}, 200},
+		{"engineer cannot list API keys", vibemon.RoleEngineer, request{method: "GET", path: "/api/v1/api-keys"}, 403},
+		{"engineer cannot create API keys", vibemon.RoleEngineer, request{method: "POST", path: "/api/v1/api-keys", body: map[string]string{"name": "gw"}}, 403},
+		{"admin creates an engineer API key", vibemon.RoleAdmin, request{method: "POST", path: "/api/v1/api-keys", body: map[string]string{"name": "gw"}}, 201},
+		{"admin creates an admin API key", vibemon.RoleAdmin, request{method: "POST", path: "/api/v1/api-keys", body: map[string]string{"name": "gw", "role": "admin"}}, 201},
+		{"admin cannot create an owner API key", vibemon.RoleAdmin, request{method: "POST", path: "/api/v1/api-keys", body: map[string]string{"name": "gw", "role": "owner"}}, 403},
+		{"admin lists API keys", vibemon.RoleAdmin, request{method: "GET", path: "/api/v1/api-keys"}, 200},
+		{"viewer reads completeness", vibemon.RoleViewer, request{method: "GET", path: "/api/v1/devices/%device/completeness"}, 200},
 	}
 	ids := map[string]int64{
-		"%alert": a.alert.ID, "%viewer": a.users[vibemon.RoleViewer].ID, "%owner": a.users[vibemon.RoleOwner].ID,
+		"%device": a.device.ID, "%alert": a.alert.ID, "%viewer": a.users[vibemon.RoleViewer].ID, "%owner": a.users[vibemon.RoleOwner].ID,
 		"%admin": a.users[vibemon.RoleAdmin].ID, "%engineer": a.users[vibemon.RoleEngineer].ID,
 	}
 	for _, tt := range tests {

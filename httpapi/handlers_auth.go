@@ -135,6 +135,9 @@ func handleLogout(s *server) http.Handler {
 
 func handleMe(s *server) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if apiKeyFrom(r.Context()) != nil {
+			return vibemon.Errorf(vibemon.EFORBIDDEN, "An API key is not a user.")
+		}
 		c := claimsFrom(r.Context())
 		u, err := s.store.GetUser(r.Context(), c.OrgID, c.UserID)
 		if vibemon.ErrorCode(err) == vibemon.ENOTFOUND {

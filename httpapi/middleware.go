@@ -184,7 +184,40 @@ func claimsFrom(ctx context.Context) auth.Claims {
 	return c
 }
 
-// authenticate requires a valid bearer access token whose role may do act.
+type apiKeyKey struct{}
+
+// apiKeyFrom returns the API key the caller authenticated with, or nil for
+// a user's access token.
+func apiKeyFrom(ctx context.Context) *vibemon.APIKey {
+	k, _ := ctx.Value(apiKeyKey{}).(*vibemon.APIKey)
+	return k
+}
+
+// apiKeyTouchEvery is how stale a key's last_used_at may get: recording
+// every use would be one write per request.
+const apiKeyTouchEvery = time.Minute
+
+// apiKey looks the bearer key up and records its use (at most once per
+// apiKeyTouchEvery).
+func (s *server) apiKey(ctx context.Context, key string) (*vibemon.APIKey, error) {
+	k, err := s.store.APIKeyByHash(ctx, vibemon.HashAPIKey(key))
+	if vibemon.ErrorCode(err) == vibemon.EUNAUTHORIZED {
+		return nil, vibemon.Errorf(vibemon.EUNAUTHORIZED, "The API key is unknown or revoked.")
+	} else if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= apiKeyTouchEvery {
+		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+			s.log.WarnContext(ctx, "record api key use", "key_id", k.ID, "err", err)
+		}
+	}
+	return k, nil
+}
+
+// authenticate requires a valid bearer access token or API key ("vmk_...")
+// whose role may do act. An API key acts with its role in its org as no
+// user (Claims.UserID 0); it may not acknowledge or resolve alerts.
 func (s *server) authenticate(act vibemon.Action, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
@@ -196,15 +229,32 @@ func (s *server) authenticate(act vibemon.Action, next http.Handler) http.Handle
 			s.writeError(w, r, vibemon.Errorf(vibemon.EUNAUTHORIZED, "The Authorization header must be \"Bearer <access token>\"."))
 			return
 		}
-		c, err := s.issuer.Verify(strings.TrimSpace(token))
-		if err != nil {
-			s.writeError(w, r, err)
-			return
+		token = strings.TrimSpace(token)
+		ctx := r.Context()
+		var c auth.Claims
+		if vibemon.IsAPIKey(token) {
+			k, err := s.apiKey(ctx, token)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if act == vibemon.ActAckAlerts {
+				s.writeError(w, r, vibemon.Errorf(vibemon.EFORBIDDEN, "API keys may not acknowledge or resolve alerts: that needs a person."))
+				return
+			}
+			c = auth.Claims{OrgID: k.OrgID, Role: k.Role} // UserID 0: no person
+			ctx = context.WithValue(ctx, apiKeyKey{}, k)
+		} else {
+			var err error
+			if c, err = s.issuer.Verify(token); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if !c.Role.Can(act) {
 			s.writeError(w, r, vibemon.Errorf(vibemon.EFORBIDDEN, "The role %s may not do this.", c.Role))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, claimsKey{}, c)))
 	})
 }

@@ -44,6 +44,10 @@ func routes(s *server) []route {
 		may(vibemon.ActManageUsers, "PATCH "+v1+"/users/{id}", handleUserPatch(s)),
 		may(vibemon.ActManageUsers, "DELETE "+v1+"/users/{id}", handleUserDelete(s)),
 
+		may(vibemon.ActManageUsers, "GET "+v1+"/api-keys", handleAPIKeyList(s)),
+		may(vibemon.ActManageUsers, "POST "+v1+"/api-keys", handleAPIKeyCreate(s)),
+		may(vibemon.ActManageUsers, "DELETE "+v1+"/api-keys/{id}", handleAPIKeyRevoke(s)),
+
 		may(vibemon.ActRead, "GET "+v1+"/assets", handleAssetList(s)),
 		may(vibemon.ActManageAssets, "POST "+v1+"/assets", handleAssetCreate(s)),
 		may(vibemon.ActRead, "GET "+v1+"/assets/{id}", handleAssetGet(s)),
@@ -58,6 +62,7 @@ func routes(s *server) []route {
 		may(vibemon.ActManageAssets, "DELETE "+v1+"/devices/{id}", handleDeviceDelete(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/latest", handleDeviceLatest(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/telemetry", handleTelemetryQuery(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/completeness", handleCompleteness(s)),
 
 		may(vibemon.ActIngest, "POST "+v1+"/telemetry", handleIngest(s)),
 

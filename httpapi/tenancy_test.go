@@ -31,6 +31,7 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 	add(e.store.ListDevices(ctx, org))
 	add(e.store.ListRules(ctx, org))
 	add(e.store.ListAlerts(ctx, org, vibemon.AlertFilter{Limit: 1000}))
+	add(e.store.ListAPIKeys(ctx, org))
 	pts, err := e.store.QueryReadings(ctx, org, vibemon.ReadingQuery{DeviceID: tn.device.ID, From: testNow.Add(-48 * time.Hour), To: testNow.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
 	add(fmt.Sprint(pts), err) // NaN does not marshal
 	for _, u := range tn.users {
@@ -49,6 +50,10 @@ func TestTenancyWalk(t *testing.T) {
 	e := newTestEnv(t)
 	a := e.newTenant(t, "acme")
 	b := e.newTenant(t, "bravo")
+	bKey := &vibemon.APIKey{OrgID: b.org.ID, Name: "bravo gateway", Role: vibemon.RoleEngineer, Prefix: "vmk_bbbb", Hash: vibemon.HashAPIKey("vmk_bravo")}
+	if err := e.store.CreateAPIKey(context.Background(), bKey); err != nil {
+		t.Fatal(err)
+	}
 	before := e.snapshot(t, b)
 	tok := a.token(vibemon.RoleOwner)
 
@@ -56,7 +61,7 @@ func TestTenancyWalk(t *testing.T) {
 	// valid for A.
 	idOf := map[string]int64{
 		"users": b.users[vibemon.RoleViewer].ID, "assets": b.asset.ID, "devices": b.device.ID,
-		"alert-rules": b.rule.ID, "alerts": b.alert.ID,
+		"alert-rules": b.rule.ID, "alerts": b.alert.ID, "api-keys": bKey.ID,
 	}
 	bodyOf := map[string]any{
 		"PATCH /api/v1/users/{id}":       map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
@@ -136,6 +141,15 @@ func TestTenancyWalk(t *testing.T) {
 			}
 		},
 		"GET /api/v1/alert-rules": ok("GET", "/api/v1/alert-rules", nil, 200),
+		"GET /api/v1/api-keys":    ok("GET", "/api/v1/api-keys", nil, 200),
+		"POST /api/v1/api-keys": func(t *testing.T) {
+			var k struct{ ID int64 }
+			e.do(t, request{method: "POST", path: "/api/v1/api-keys", token: tok, body: map[string]any{"name": "gw"}}).wantStatus(t, 201).decode(t, &k)
+			keys, err := e.store.ListAPIKeys(context.Background(), a.org.ID)
+			if err != nil || len(keys) != 1 || keys[0].ID != k.ID {
+				t.Errorf("A's keys after POST = %v (%v), want key %d", keys, err, k.ID)
+			}
+		},
 		"POST /api/v1/alert-rules": func(t *testing.T) {
 			for _, ref := range []map[string]any{{"asset_id": b.asset.ID}, {"device_id": b.device.ID}} {
 				body := map[string]any{"name": "r", "metric": "temp_c", "op": "above", "threshold": 80, "severity": "info"}
