@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -20,10 +21,32 @@ type Store interface {
 // Engine evaluates threshold rules. It is safe for concurrent use; callers
 // serialize evaluation per org when they need strict ordering (the ingest
 // pipeline evaluates after each committed batch).
+//
+// A rule's ForSeconds and ClearForSeconds are measured on reading
+// timestamps: the engine remembers, in memory, since when each (rule,
+// device) has been breaching without an open alert, or cleared with one.
+// Nothing of this is stored, so after a restart a pending breach (or clear)
+// starts again from the next reading: an alert opens, or resolves, at most
+// that duration later than it would have. Open alerts are in the store and
+// are not affected.
 type Engine struct {
 	store  Store
 	logger *slog.Logger
 	now    func() time.Time
+
+	mu      sync.Mutex
+	pending map[pendingKey]pending
+}
+
+// pendingKey names one rule on one device.
+type pendingKey struct{ rule, device int64 }
+
+// pending is a breach not yet long enough to open an alert (no alert open),
+// or a clear not yet long enough to resolve one (alert open).
+type pending struct {
+	since time.Time
+	peak  float64 // worst value of a pending breach
+	alert int64   // the open alert of a pending clear; 0 for a breach
 }
 
 // Config configures an Engine. Logger defaults to slog.Default and Now to
@@ -42,7 +65,7 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{store: cfg.Store, logger: cfg.Logger, now: cfg.Now}
+	return &Engine{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pending: map[pendingKey]pending{}}
 }
 
 // Evaluate runs the org's enabled rules over new readings, in time order per
@@ -105,6 +128,28 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 	}
 	var changed []*vibemon.Alert
 	dirty := false // open alert has a newer value than stored
+	key := pendingKey{rule.ID, dev.ID}
+	e.mu.Lock()
+	p, hasPending := e.pending[key]
+	e.mu.Unlock()
+	var openID int64
+	if open != nil {
+		openID = open.ID
+	}
+	if hasPending && p.alert != openID {
+		hasPending = false // someone resolved the alert, or opened another
+	}
+	defer func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if hasPending {
+			e.pending[key] = p
+		} else {
+			delete(e.pending, key)
+		}
+	}()
+	forDur := time.Duration(rule.ForSeconds) * time.Second
+	clearDur := time.Duration(rule.ClearForSeconds) * time.Second
 	for _, r := range rs {
 		v := r.Values[metric]
 		if math.IsNaN(v) {
@@ -112,25 +157,41 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 		}
 		switch {
 		case open == nil && rule.Triggered(v):
+			if !hasPending {
+				p, hasPending = pending{since: r.TS, peak: v}, true
+			} else if worse(rule.Op, v, p.peak) {
+				p.peak = v
+			}
+			if r.TS.Sub(p.since) < forDur {
+				continue // not breaching long enough yet
+			}
 			a := &vibemon.Alert{
 				OrgID: rule.OrgID, RuleID: rule.ID, DeviceID: dev.ID, AssetID: dev.AssetID,
 				Severity: rule.Severity, Status: vibemon.AlertOpen, Metric: rule.Metric,
-				Value: v, Peak: v, Threshold: rule.Threshold,
+				Value: v, Peak: p.peak, Threshold: rule.Threshold,
 				Message:  message(rule, dev, v),
-				OpenedAt: r.TS, UpdatedAt: r.TS,
+				OpenedAt: p.since, UpdatedAt: r.TS,
 			}
 			if _, err := e.store.UpsertAlert(ctx, a); err != nil {
 				return changed, fmt.Errorf("open alert: %w", err)
 			}
-			open, dirty = a, false
+			open, dirty, hasPending = a, false, false
 			changed = append(changed, a)
-		case open != nil && rule.Triggered(v):
+		case open == nil:
+			hasPending = false // the breach was interrupted
+		case rule.Triggered(v):
 			open.Value, open.UpdatedAt = v, r.TS
 			if worse(rule.Op, v, open.Peak) {
 				open.Peak = v
 			}
-			dirty = true
-		case open != nil && rule.Cleared(v):
+			dirty, hasPending = true, false
+		case rule.Cleared(v):
+			if !hasPending {
+				p, hasPending = pending{since: r.TS, alert: open.ID}, true
+			}
+			if r.TS.Sub(p.since) < clearDur {
+				continue // not cleared long enough yet
+			}
 			if dirty {
 				if _, err := e.store.UpsertAlert(ctx, open); err != nil {
 					return changed, fmt.Errorf("update alert: %w", err)
@@ -141,7 +202,9 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 				return changed, fmt.Errorf("resolve alert: %w", err)
 			}
 			changed = replace(changed, resolved)
-			open, dirty = nil, false
+			open, dirty, hasPending = nil, false, false
+		default:
+			hasPending = false // between clear and threshold: neither
 		}
 	}
 	if open != nil && dirty {
