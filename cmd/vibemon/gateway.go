@@ -17,28 +17,30 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/gateway"
 	"github.com/vibemon/vibemon/gateway/blelink"
 )
 
 // gatewayFlags are the settings of `vibemon gateway` and `vibemon sim`.
 type gatewayFlags struct {
-	server, token, queue, metricsAddr string
-	email, password                   string
-	maxQueue                          int
-	simNodes                          int
-	speed                             float64
-	interval                          time.Duration
-	mtu                               int
-	drop, reorder, disconnect         float64
-	physics                           bool
-	seed                              uint64
-	burstEvery                        time.Duration
-	verbose                           bool
+	server, token, apiKey, queue, metricsAddr string
+	email, password                           string
+	maxQueue                                  int
+	simNodes                                  int
+	speed                                     float64
+	interval                                  time.Duration
+	mtu                                       int
+	drop, reorder, disconnect                 float64
+	physics                                   bool
+	seed                                      uint64
+	burstEvery                                time.Duration
+	verbose                                   bool
 }
 
 func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFlags, nodesFlag string) {
 	fs.StringVar(&f.server, "server", envOr(getenv, "VIBEMON_GATEWAY_SERVER", "http://localhost:8080"), "VibeMon server base URL (VIBEMON_GATEWAY_SERVER)")
+	fs.StringVar(&f.apiKey, "api-key", getenv("VIBEMON_GATEWAY_API_KEY"), "the org's API key, vmk_... (an admin creates one with POST /api/v1/api-keys); the way to run unattended (VIBEMON_GATEWAY_API_KEY)")
 	fs.StringVar(&f.token, "token", getenv("VIBEMON_GATEWAY_TOKEN"), "bearer token for the server: an access token or an API key (VIBEMON_GATEWAY_TOKEN)")
 	fs.StringVar(&f.email, "email", getenv("VIBEMON_GATEWAY_EMAIL"), "log in as this account instead of --token, and again when the access token expires (VIBEMON_GATEWAY_EMAIL)")
 	f.password = getenv("VIBEMON_GATEWAY_PASSWORD")
@@ -77,8 +79,12 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 
 func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer) error {
 	switch {
-	case f.token == "" && f.email == "":
-		return errors.New("gateway: --token (or VIBEMON_GATEWAY_TOKEN) is empty, and no --email (with VIBEMON_GATEWAY_PASSWORD) to log in with")
+	case f.apiKey == "" && f.token == "" && f.email == "":
+		return errors.New("gateway: no credential: give --api-key (or VIBEMON_GATEWAY_API_KEY), --token (or VIBEMON_GATEWAY_TOKEN), or --email (with VIBEMON_GATEWAY_PASSWORD) to log in with")
+	case f.apiKey != "" && (f.token != "" || f.email != ""):
+		return errors.New("gateway: --api-key excludes --token and --email; give one credential")
+	case f.apiKey != "" && !vibemon.IsAPIKey(f.apiKey):
+		return fmt.Errorf("gateway: --api-key must start with %q (an API key from POST /api/v1/api-keys)", vibemon.APIKeyPrefix)
 	case f.email != "" && f.password == "":
 		return errors.New("gateway: --email needs the password in VIBEMON_GATEWAY_PASSWORD")
 	case !strings.HasPrefix(f.server, "http://") && !strings.HasPrefix(f.server, "https://"):
@@ -124,7 +130,9 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 	defer q.Close()
 	reg := prometheus.NewRegistry()
 	var tokens gateway.TokenSource = gateway.StaticToken(f.token)
-	if f.email != "" {
+	if f.apiKey != "" {
+		tokens = gateway.StaticToken(f.apiKey)
+	} else if f.email != "" {
 		tokens = &gateway.PasswordLogin{Server: strings.TrimSuffix(f.server, "/"), Email: f.email, Password: f.password}
 	}
 	g, err := gateway.New(gateway.Config{Central: central, Queue: q, Server: f.server, TokenSource: tokens, Now: now, Logger: log,

@@ -387,6 +387,9 @@ func TestGatewayCommandWithoutTokenOrRadioSaysSo(t *testing.T) {
 		want string
 	}{
 		{[]string{"gateway", "--sim-nodes", "1"}, "--token"},
+		{[]string{"gateway", "--sim-nodes", "1"}, "--api-key"},
+		{[]string{"gateway", "--api-key", "not-a-key"}, "vmk_"},
+		{[]string{"gateway", "--api-key", "vmk_x", "--token", "y"}, "one credential"},
 		{[]string{"gateway", "--token", "x", "--metrics-addr", ""}, "bluez"},
 		{[]string{"sim", "--token", "x", "--gateway", "ble"}, "inproc"},
 	} {
