@@ -85,10 +85,14 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	if st := c.do("POST", "/api/v1/devices", map[string]any{"serial": "AA:BB:CC:00:00:07", "name": "P-7 drive end", "asset_id": asset.ID}, &dev); st != 201 {
 		t.Fatalf("register device: status %d", st)
 	}
-	// Ten minutes of history, so the chart starts with data.
+	// Ten minutes of history, so the chart starts with data; seqs 9, 19,
+	// 29, 39 and 49 never arrived (54 of 0..58: 91.5 % received).
 	now := time.Now().UTC()
 	var history []map[string]any
-	for i := range 60 {
+	for i := range 59 {
+		if i%10 == 9 {
+			continue
+		}
 		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-60) * 10 * time.Second).Format(time.RFC3339), "vel_rms_x": 1.0, "vel_rms_y": 1.5, "vel_rms_z": 0.8, "temp_c": 40.0})
 	}
 	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
@@ -178,6 +182,12 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 	if got, want := text("#dev-name"), "P-7 drive end"; got != want {
 		t.Errorf("device page title = %q, want %q", got, want)
+	}
+	if err := poll(`document.getElementById("t-recv").dataset.percent !== ""`); err != nil {
+		fail("the received tile loads", err)
+	}
+	if got, want := text("#t-recv"), "91.5"; got != want {
+		t.Errorf("received tile = %q %%, want %q (54 of 59 readings)", got, want)
 	}
 
 	// Readings posted now must reach the open chart without a reload.

@@ -2,6 +2,8 @@
 // RMS per axis and temperature, a range selector and the device's alerts.
 // In the 1 h range new readings from /ws/telemetry are appended live; each
 // appended point increments data-live-points on the chart element.
+// The "Received" tile is GET /devices/{id}/completeness over the last 24 h:
+// the share of the node's numbered readings that reached the server.
 
 import { api, me, atLeast } from "./api.js";
 import { Live } from "./live.js";
@@ -26,6 +28,7 @@ let velData = [[], [], [], []], tempData = [[], []];
 let velPlot = null, tempPlot = null;
 const velEl = $("chart-vel"), tempEl = $("chart-temp");
 let livePoints = 0;
+let completeness = null;
 
 // Okabe-Ito colours plus dash patterns: the axes stay apart without colour.
 function velOpts(width) {
@@ -159,6 +162,27 @@ function paintTiles() {
   seen.title = t ? when(t) : "";
 }
 
+function paintReceived() {
+  const el = $("t-recv");
+  const c = completeness;
+  if (!c || !c.expected) {
+    el.textContent = "–";
+    el.dataset.percent = "";
+    el.title = c ? "No readings in the last 24 hours." : "";
+    return;
+  }
+  el.textContent = fmt(c.percent, 1);
+  el.dataset.percent = String(c.percent);
+  const missing = c.expected - c.received;
+  el.title = c.received + " of " + c.expected + " readings arrived" +
+    (missing ? "; " + missing + " missing in " + c.gap_count + (c.gap_count === 1 ? " gap" : " gaps") : "") + ".";
+}
+
+async function loadCompleteness() {
+  try { completeness = await api("/devices/" + id + "/completeness"); } catch { completeness = null; }
+  paintReceived();
+}
+
 function paintAlerts() {
   const el = $("dev-alerts");
   const list = sortAlerts([...alerts.values()]);
@@ -182,7 +206,7 @@ async function loadAll() {
   alerts.clear();
   for (const a of al.items) alerts.set(a.id, a);
   paintHeader(); paintTiles(); paintAlerts();
-  await loadSeries();
+  await Promise.all([loadSeries(), loadCompleteness()]);
 }
 
 function onTelemetry(msg) {
@@ -270,6 +294,7 @@ async function main() {
   new Live("/ws/telemetry", { subscribe: [{ device_id: id }], onMessage: onTelemetry, onResync: resync }).start();
   new Live("/ws/alerts", { onMessage: onAlert, onResync: resync }).start();
   setInterval(paintTiles, 1000);
+  setInterval(loadCompleteness, 60e3);
 }
 
 main();
