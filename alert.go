@@ -259,3 +259,59 @@ type AlertStore interface {
 	// ECONFLICT when it is already resolved.
 	ResolveAlert(ctx context.Context, orgID, id, userID int64, at time.Time) (*Alert, error)
 }
+
+// MaxMaintenanceSpan is the longest maintenance window (90 days).
+const MaxMaintenanceSpan = 90 * 24 * time.Hour
+
+// MaintenanceWindow silences an asset: from From (inclusive) to To
+// (exclusive) the alert engine opens no alert for the asset's devices.
+// Readings are still stored, and an alert already open stays open.
+type MaintenanceWindow struct {
+	ID        int64     `json:"id"`
+	OrgID     int64     `json:"org_id"`
+	AssetID   int64     `json:"asset_id"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	Reason    string    `json:"reason"`
+	CreatedBy int64     `json:"created_by"` // user id, 0: unknown
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Validate checks the window: To after From, at most MaxMaintenanceSpan
+// long, a reason of at most 500 characters. It makes From and To UTC,
+// truncated to the millisecond, as every store keeps them.
+func (w *MaintenanceWindow) Validate() error {
+	w.Reason = strings.TrimSpace(w.Reason)
+	w.From, w.To = w.From.UTC().Truncate(time.Millisecond), w.To.UTC().Truncate(time.Millisecond)
+	switch {
+	case w.From.IsZero() || w.To.IsZero():
+		return Errorf(EINVALID, "from and to are required (RFC 3339 times).")
+	case !w.To.After(w.From):
+		return Errorf(EINVALID, "to must be after from.")
+	case w.To.Sub(w.From) > MaxMaintenanceSpan:
+		return Errorf(EINVALID, "a maintenance window is at most 90 days long.")
+	case len(w.Reason) > 500:
+		return Errorf(EINVALID, "reason is at most 500 characters.")
+	case w.AssetID <= 0:
+		return Errorf(EINVALID, "asset_id is required.")
+	}
+	return nil
+}
+
+// Covers reports whether t is inside the window.
+func (w *MaintenanceWindow) Covers(t time.Time) bool {
+	return !t.Before(w.From) && t.Before(w.To)
+}
+
+// MaintenanceStore keeps maintenance windows; every method is scoped to an org.
+type MaintenanceStore interface {
+	// CreateMaintenance validates and inserts w and sets its ID and
+	// CreatedAt; ENOTFOUND when w.AssetID is not an asset of w.OrgID.
+	CreateMaintenance(ctx context.Context, w *MaintenanceWindow) error
+	// ListMaintenance returns the windows that end after endsAfter (zero:
+	// all), of one asset (assetID 0: of every asset), ordered by From, ID.
+	ListMaintenance(ctx context.Context, orgID, assetID int64, endsAfter time.Time) ([]*MaintenanceWindow, error)
+	// DeleteMaintenance removes a window; ENOTFOUND when id is not a
+	// window of that asset of orgID.
+	DeleteMaintenance(ctx context.Context, orgID, assetID, id int64) error
+}

@@ -17,6 +17,7 @@ type Store interface {
 	ModelStore
 	APIKeyStore
 	CompletenessStore
+	MaintenanceStore
 	// Ping returns an error when the store cannot serve requests.
 	Ping(ctx context.Context) error
 	// Close flushes and releases the store; safe to call twice.

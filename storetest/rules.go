@@ -3,6 +3,7 @@ package storetest
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/vibemon/vibemon"
 )
@@ -59,5 +60,64 @@ func testRuleKinds(t *testing.T, s vibemon.Store) {
 	must(t, err)
 	if len(list) != 2 {
 		t.Errorf("ListRules = %d rules, want the 2 valid ones", len(list))
+	}
+}
+
+// testMaintenance checks maintenance windows: round trip, the endsAfter
+// and asset filters, validation and tenancy.
+func testMaintenance(t *testing.T, s vibemon.Store) {
+	a := newTenant(t, s, "a")
+	b := newTenant(t, s, "b")
+	t0 := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	other := &vibemon.Asset{OrgID: a.org.ID, Name: "fan", Type: "fan", RPM: 990, ISOGroup: 2, Foundation: vibemon.FoundationRigid}
+	must(t, s.CreateAsset(ctx(t), other))
+	past := &vibemon.MaintenanceWindow{OrgID: a.org.ID, AssetID: a.asset.ID, From: t0.Add(-48 * time.Hour), To: t0.Add(-47 * time.Hour), Reason: "old"}
+	now := &vibemon.MaintenanceWindow{OrgID: a.org.ID, AssetID: a.asset.ID, From: t0, To: t0.Add(4 * time.Hour), Reason: " bearing swap ", CreatedBy: a.user.ID}
+	fan := &vibemon.MaintenanceWindow{OrgID: a.org.ID, AssetID: other.ID, From: t0.Add(time.Hour), To: t0.Add(2 * time.Hour)}
+	for _, w := range []*vibemon.MaintenanceWindow{now, past, fan} {
+		must(t, s.CreateMaintenance(ctx(t), w))
+		if w.ID == 0 || w.CreatedAt.IsZero() {
+			t.Fatalf("CreateMaintenance left ID/CreatedAt unset: %+v", w)
+		}
+	}
+	if now.Reason != "bearing swap" {
+		t.Errorf("reason = %q, want it trimmed", now.Reason)
+	}
+	all, err := s.ListMaintenance(ctx(t), a.org.ID, a.asset.ID, time.Time{})
+	must(t, err)
+	if len(all) != 2 || *all[0] != *past || *all[1] != *now {
+		t.Errorf("ListMaintenance(asset, all) = %v, want [past now] as created", all)
+	}
+	current, err := s.ListMaintenance(ctx(t), a.org.ID, 0, t0.Add(-time.Hour))
+	must(t, err)
+	if len(current) != 2 || current[0].ID != now.ID || current[1].ID != fan.ID {
+		t.Errorf("ListMaintenance(org, ending after t0-1h) = %v, want [now fan]", current)
+	}
+
+	for _, bad := range []*vibemon.MaintenanceWindow{
+		{AssetID: a.asset.ID, From: t0, To: t0},
+		{AssetID: a.asset.ID, From: t0, To: t0.Add(-time.Hour)},
+		{AssetID: a.asset.ID, To: t0},
+		{AssetID: a.asset.ID, From: t0, To: t0.Add(vibemon.MaxMaintenanceSpan + time.Hour)},
+	} {
+		bad.OrgID = a.org.ID
+		wantCode(t, s.CreateMaintenance(ctx(t), bad), vibemon.EINVALID)
+	}
+
+	// Tenancy: b can neither add a window to a's asset, nor see or delete a's.
+	wantCode(t, s.CreateMaintenance(ctx(t), &vibemon.MaintenanceWindow{OrgID: b.org.ID, AssetID: a.asset.ID, From: t0, To: t0.Add(time.Hour)}), vibemon.ENOTFOUND)
+	list, err := s.ListMaintenance(ctx(t), b.org.ID, 0, time.Time{})
+	must(t, err)
+	if len(list) != 0 {
+		t.Errorf("ListMaintenance(b) = %d windows, want 0", len(list))
+	}
+	wantCode(t, s.DeleteMaintenance(ctx(t), b.org.ID, a.asset.ID, now.ID), vibemon.ENOTFOUND)
+	wantCode(t, s.DeleteMaintenance(ctx(t), a.org.ID, other.ID, now.ID), vibemon.ENOTFOUND)
+	must(t, s.DeleteMaintenance(ctx(t), a.org.ID, a.asset.ID, now.ID))
+	wantCode(t, s.DeleteMaintenance(ctx(t), a.org.ID, a.asset.ID, now.ID), vibemon.ENOTFOUND)
+	all, err = s.ListMaintenance(ctx(t), a.org.ID, a.asset.ID, time.Time{})
+	must(t, err)
+	if len(all) != 1 || all[0].ID != past.ID {
+		t.Errorf("after delete: %v, want [past]", all)
 	}
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Readings/Rollups", testRollups},
 		{"Rules", testRules},
 		{"Rules/Kinds", testRuleKinds},
+		{"Maintenance", testMaintenance},
 		{"Alerts/Lifecycle", testAlertLifecycle},
 		{"Alerts/ListAndTenancy", testAlertList},
 		{"Alerts/ConcurrentUpsert", testAlertConcurrent},
