@@ -16,6 +16,7 @@ import (
 type Store interface {
 	vibemon.RuleStore
 	vibemon.AlertStore
+	vibemon.MaintenanceStore
 }
 
 // Engine evaluates threshold rules. It is safe for concurrent use; callers
@@ -80,8 +81,20 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
 	byDevice := map[int64][]vibemon.Reading{}
+	earliest := readings[0].TS
 	for _, r := range readings {
 		byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r)
+		if r.TS.Before(earliest) {
+			earliest = r.TS
+		}
+	}
+	windows, err := e.store.ListMaintenance(ctx, orgID, 0, earliest)
+	if err != nil {
+		return nil, fmt.Errorf("list maintenance windows: %w", err)
+	}
+	byAsset := map[int64][]*vibemon.MaintenanceWindow{}
+	for _, w := range windows {
+		byAsset[w.AssetID] = append(byAsset[w.AssetID], w)
 	}
 	ids := make([]int64, 0, len(byDevice))
 	for id := range byDevice {
@@ -101,7 +114,7 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 			if !rule.Applies(dev) {
 				continue
 			}
-			out, err := e.evaluateRule(ctx, rule, dev, rs)
+			out, err := e.evaluateRule(ctx, rule, dev, rs, byAsset[dev.AssetID])
 			if err != nil {
 				return changed, fmt.Errorf("evaluate rule %d on device %d: %w", rule.ID, dev.ID, err)
 			}
@@ -114,7 +127,10 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 // evaluateRule walks one device's readings through one rule's state machine
 // and writes only the transitions, plus one update of an alert that stays
 // open, so a batch of thousands of breaching readings costs one write.
-func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibemon.Device, rs []vibemon.Reading) ([]*vibemon.Alert, error) {
+// Inside one of the asset's maintenance windows no alert opens, and a
+// breach counts from the end of the window; an open alert is updated and
+// resolved as usual.
+func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibemon.Device, rs []vibemon.Reading, maintenance []*vibemon.MaintenanceWindow) ([]*vibemon.Alert, error) {
 	metric, ok := vibemon.ParseMetric(rule.Metric)
 	if !ok {
 		return nil, nil
@@ -157,6 +173,10 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 		}
 		switch {
 		case open == nil && rule.Triggered(v):
+			if silenced(maintenance, r.TS) {
+				hasPending = false
+				continue
+			}
 			if !hasPending {
 				p, hasPending = pending{since: r.TS, peak: v}, true
 			} else if worse(rule.Op, v, p.peak) {
@@ -214,6 +234,16 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 		changed = replace(changed, open)
 	}
 	return changed, nil
+}
+
+// silenced reports whether t is inside one of windows.
+func silenced(windows []*vibemon.MaintenanceWindow, t time.Time) bool {
+	for _, w := range windows {
+		if w.Covers(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // replace puts a in changed, over an earlier copy of the same alert.
