@@ -54,6 +54,9 @@ func routes(s *server) []route {
 		may(vibemon.ActManageAssets, "PATCH "+v1+"/assets/{id}", handleAssetPatch(s)),
 		may(vibemon.ActManageAssets, "DELETE "+v1+"/assets/{id}", handleAssetDelete(s)),
 		may(vibemon.ActRead, "GET "+v1+"/assets/{id}/devices", handleAssetDevices(s)),
+		may(vibemon.ActRead, "GET "+v1+"/assets/{id}/maintenance", handleMaintenanceList(s)),
+		may(vibemon.ActManageAssets, "POST "+v1+"/assets/{id}/maintenance", handleMaintenanceCreate(s)),
+		may(vibemon.ActManageAssets, "DELETE "+v1+"/assets/{id}/maintenance/{mid}", handleMaintenanceDelete(s)),
 
 		may(vibemon.ActRead, "GET "+v1+"/devices", handleDeviceList(s)),
 		may(vibemon.ActManageAssets, "POST "+v1+"/devices", handleDeviceCreate(s)),

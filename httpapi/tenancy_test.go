@@ -32,6 +32,7 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 	add(e.store.ListRules(ctx, org))
 	add(e.store.ListAlerts(ctx, org, vibemon.AlertFilter{Limit: 1000}))
 	add(e.store.ListAPIKeys(ctx, org))
+	add(e.store.ListMaintenance(ctx, org, 0, time.Time{}))
 	pts, err := e.store.QueryReadings(ctx, org, vibemon.ReadingQuery{DeviceID: tn.device.ID, From: testNow.Add(-48 * time.Hour), To: testNow.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
 	add(fmt.Sprint(pts), err) // NaN does not marshal
 	for _, u := range tn.users {
@@ -54,6 +55,10 @@ func TestTenancyWalk(t *testing.T) {
 	if err := e.store.CreateAPIKey(context.Background(), bKey); err != nil {
 		t.Fatal(err)
 	}
+	bWindow := &vibemon.MaintenanceWindow{OrgID: b.org.ID, AssetID: b.asset.ID, From: testNow, To: testNow.Add(time.Hour), Reason: "bravo overhaul"}
+	if err := e.store.CreateMaintenance(context.Background(), bWindow); err != nil {
+		t.Fatal(err)
+	}
 	before := e.snapshot(t, b)
 	tok := a.token(vibemon.RoleOwner)
 
@@ -64,11 +69,12 @@ func TestTenancyWalk(t *testing.T) {
 		"alert-rules": b.rule.ID, "alerts": b.alert.ID, "api-keys": bKey.ID,
 	}
 	bodyOf := map[string]any{
-		"PATCH /api/v1/users/{id}":       map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
-		"PATCH /api/v1/assets/{id}":      map[string]any{"name": "pwned"},
-		"PATCH /api/v1/devices/{id}":     map[string]any{"name": "pwned", "asset_id": a.asset.ID},
-		"PATCH /api/v1/alert-rules/{id}": map[string]any{"name": "pwned", "enabled": false},
-		"POST /api/v1/alerts/{id}/ack":   map[string]any{"comment": "pwned"},
+		"PATCH /api/v1/users/{id}":             map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
+		"PATCH /api/v1/assets/{id}":            map[string]any{"name": "pwned"},
+		"PATCH /api/v1/devices/{id}":           map[string]any{"name": "pwned", "asset_id": a.asset.ID},
+		"PATCH /api/v1/alert-rules/{id}":       map[string]any{"name": "pwned", "enabled": false},
+		"POST /api/v1/assets/{id}/maintenance": map[string]any{"from": testNow.Format(time.RFC3339), "to": testNow.Add(time.Hour).Format(time.RFC3339), "reason": "pwned"},
+		"POST /api/v1/alerts/{id}/ack":         map[string]any{"comment": "pwned"},
 	}
 	// noB fails when an answer mentions anything of B (every name of B's
 	// rows contains "bravo").
@@ -192,6 +198,7 @@ func TestTenancyWalk(t *testing.T) {
 			if !ok {
 				t.Fatalf("no B id for %q routes; add one", kind)
 			}
+			path = strings.Replace(path, "{mid}", fmt.Sprint(bWindow.ID), 1)
 			res := e.do(t, request{method: method, path: strings.Replace(path, "{id}", fmt.Sprint(id), 1), token: tok, body: bodyOf[rt.pattern]})
 			if res.status != 404 && res.status != 403 {
 				t.Fatalf("%s with B's id %d: status %d, want 404 or 403; body %s", rt.pattern, id, res.status, res.body)
