@@ -206,6 +206,19 @@ func (r *Runner) diagnosisRules(ctx context.Context, orgID int64, fault string, 
 func (r *Runner) raiseDiagnosisAlerts(ctx context.Context, out *analysis.Outcome) ([]*vibemon.Alert, error) {
 	var changed []*vibemon.Alert
 	w, dev, doc := out.Waveform, out.Device, out.Doc
+	if dev.AssetID != 0 {
+		// A burst taken while its asset is in maintenance raises nothing
+		// new; an alert already open stays open (and is not updated).
+		windows, err := r.cfg.Store.ListMaintenance(ctx, w.OrgID, dev.AssetID, w.TS)
+		if err != nil {
+			return nil, fmt.Errorf("maintenance windows: %w", err)
+		}
+		for _, mw := range windows {
+			if mw.Covers(w.TS) {
+				return nil, nil
+			}
+		}
+	}
 	for _, f := range doc.Diagnosis {
 		if _, ok := alertFaults[f.Fault]; !ok || !f.Detected {
 			continue
