@@ -12,7 +12,8 @@
 // Workers:
 //   - AnalyzeWaveform analyses a stored burst (package analysis), stores the
 //     result and opens or updates a diagnosis alert per fault found with
-//     confidence of at least its diagnosis rule's MinConfidence (see docs/decisions.md,
+//     confidence of at least its diagnosis rule's MinConfidence, unless the
+//     asset is in a maintenance window (see docs/decisions.md,
 //     "Diagnosis alerts").
 //   - TrainBaselines, periodic (hourly, run by the leader only), fits each
 //     device's anomaly model when it has none or an old one.
