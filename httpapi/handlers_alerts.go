@@ -37,8 +37,15 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 		}
 		rule.Kind = *in.Kind
 	}
-	if in.Threshold == nil && rule.ID == 0 && (rule.Kind == "" || rule.Kind == vibemon.RuleThreshold) {
-		return invalidf("threshold is required.")
+	if rule.IsThreshold() {
+		if in.Threshold == nil && rule.ID == 0 {
+			return invalidf("threshold is required.")
+		}
+		if in.Fault != nil || in.MinConfidence != nil {
+			return invalidf("fault and min_confidence are for diagnosis rules (kind \"diagnosis\").")
+		}
+	} else if in.Metric != nil || in.Op != nil || in.Threshold != nil || in.Clear != nil || in.ForSeconds != nil || in.ClearForSeconds != nil {
+		return invalidf("metric, op, threshold, clear, for_seconds and clear_for_seconds are for threshold rules.")
 	}
 	if in.Name != nil {
 		rule.Name = *in.Name
