@@ -74,10 +74,16 @@ func (s *Store) ImportDevices(ctx context.Context, devices []*vibemon.Device) er
 
 // ImportRules inserts alert rules with their ids.
 func (s *Store) ImportRules(ctx context.Context, rules []*vibemon.Rule) error {
-	return importRows(ctx, s, "rules", `INSERT INTO rules (id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`, rules,
+	return importRows(ctx, s, "rules", `INSERT INTO rules (id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
+		kind, for_seconds, clear_for_seconds, fault, min_confidence)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`, rules,
 		func(r *vibemon.Rule) []any {
-			return []any{r.ID, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled, utc(r.CreatedAt)}
+			kind := r.Kind
+			if kind == "" {
+				kind = vibemon.RuleThreshold
+			}
+			return []any{r.ID, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled, utc(r.CreatedAt),
+				string(kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence}
 		})
 }
 
