@@ -68,6 +68,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 		func() error { return copyTable(ctx, c, "assets", c.src.ExportAssets, c.dst.ImportAssets) },
 		func() error { return copyTable(ctx, c, "devices", c.src.ExportDevices, c.dst.ImportDevices) },
 		func() error { return copyTable(ctx, c, "rules", c.src.ExportRules, c.dst.ImportRules) },
+		func() error {
+			return copyTable(ctx, c, "maintenance_windows", c.src.ExportMaintenance, c.dst.ImportMaintenance)
+		},
 		func() error { return copyTable(ctx, c, "alerts", c.src.ExportAlerts, c.dst.ImportAlerts) },
 		func() error { return c.copyWaveforms(ctx) },
 		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },

@@ -28,6 +28,7 @@ type Source interface {
 	ExportAssets(ctx context.Context) ([]*vibemon.Asset, error)
 	ExportDevices(ctx context.Context) ([]*vibemon.Device, error)
 	ExportRules(ctx context.Context) ([]*vibemon.Rule, error)
+	ExportMaintenance(ctx context.Context) ([]*vibemon.MaintenanceWindow, error)
 	// ExportAlerts includes resolved alerts.
 	ExportAlerts(ctx context.Context) ([]*vibemon.Alert, error)
 	ExportModels(ctx context.Context) ([]*vibemon.Model, error)
@@ -50,6 +51,7 @@ type Target interface {
 	ImportAssets(ctx context.Context, assets []*vibemon.Asset) error
 	ImportDevices(ctx context.Context, devices []*vibemon.Device) error
 	ImportRules(ctx context.Context, rules []*vibemon.Rule) error
+	ImportMaintenance(ctx context.Context, ws []*vibemon.MaintenanceWindow) error
 	ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
 	ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) error
 	ImportModels(ctx context.Context, models []*vibemon.Model) error
@@ -57,7 +59,7 @@ type Target interface {
 
 // Tables are the tables a copy carries, in the order it copies them
 // (parents before children; readings last because they are the bulk).
-var Tables = []string{"orgs", "users", "assets", "devices", "rules", "alerts", "waveforms", "models", "readings"}
+var Tables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
 
 // Config configures Run. The zero value means the documented defaults.
 type Config struct {

@@ -87,6 +87,15 @@ func (s *Store) ImportRules(ctx context.Context, rules []*vibemon.Rule) error {
 		})
 }
 
+// ImportMaintenance inserts maintenance windows with their ids.
+func (s *Store) ImportMaintenance(ctx context.Context, ws []*vibemon.MaintenanceWindow) error {
+	return importRows(ctx, s, "maintenance_windows", `INSERT INTO maintenance_windows (id, org_id, asset_id, from_ts, to_ts, reason, created_by, created_at)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`, ws,
+		func(w *vibemon.MaintenanceWindow) []any {
+			return []any{w.ID, w.OrgID, w.AssetID, utc(w.From), utc(w.To), w.Reason, w.CreatedBy, utc(w.CreatedAt)}
+		})
+}
+
 // ImportAlerts inserts alerts with their ids and their whole lifecycle
 // (status, acknowledgement, resolution).
 func (s *Store) ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error {
@@ -126,11 +135,11 @@ func (s *Store) ImportModels(ctx context.Context, models []*vibemon.Model) error
 }
 
 // countTables are the tables CountRows counts, in copy order.
-var countTables = []string{"orgs", "users", "assets", "devices", "rules", "alerts", "waveforms", "models", "readings"}
+var countTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
-// assets, devices, rules, alerts, waveforms, models and readings (all
-// partitions; a reading stored twice would count twice).
+// assets, devices, rules, maintenance_windows, alerts, waveforms, models and
+// readings (all partitions; a reading stored twice would count twice).
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := make(map[string]int64, len(countTables))
 	for _, t := range countTables {

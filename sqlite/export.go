@@ -62,6 +62,12 @@ func (s *Store) ExportDevices(ctx context.Context) ([]*vibemon.Device, error) {
 	return exportAll(ctx, s, "export devices", "SELECT "+deviceCols+" FROM devices ORDER BY id", scanDevice)
 }
 
+// ExportMaintenance returns every maintenance window of every org in id
+// order.
+func (s *Store) ExportMaintenance(ctx context.Context) ([]*vibemon.MaintenanceWindow, error) {
+	return exportAll(ctx, s, "export maintenance windows", "SELECT "+maintenanceCols+" FROM maintenance_windows ORDER BY id", scanMaintenance)
+}
+
 // ExportRules returns every rule of every org in id order.
 func (s *Store) ExportRules(ctx context.Context) ([]*vibemon.Rule, error) {
 	return exportAll(ctx, s, "export rules", "SELECT "+ruleCols+" FROM rules ORDER BY id", scanRule)
@@ -135,10 +141,11 @@ func (s *Store) ExportReadings(ctx context.Context, deviceID, afterSeq int64, li
 }
 
 // exportTables are the tables CountRows counts, in copy order.
-var exportTables = []string{"orgs", "users", "assets", "devices", "rules", "alerts", "waveforms", "models", "readings"}
+var exportTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
-// assets, devices, rules, alerts, waveforms, models and readings.
+// assets, devices, rules, maintenance_windows, alerts, waveforms, models
+// and readings.
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := make(map[string]int64, len(exportTables))
 	for _, t := range exportTables {

@@ -109,6 +109,8 @@ func buildSource(t *testing.T) *migSource {
 		rule := &vibemon.Rule{OrgID: org.ID, Name: "velocity", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 4.5, Clear: 4, Severity: vibemon.SeverityWarning, Enabled: true}
 		must(rule.Validate())
 		must(s.CreateRule(ctx, rule))
+		must(s.CreateMaintenance(ctx, &vibemon.MaintenanceWindow{OrgID: org.ID, AssetID: asset.ID,
+			From: time.Date(2026, 1, 5, 6, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 5, 14, 0, 0, 0, time.UTC), Reason: "overhaul"}))
 		for _, d := range devices {
 			if d.OrgID != org.ID {
 				continue
