@@ -97,9 +97,15 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		start := s.now()
 		sw := wrap(w)
 		next.ServeHTTP(sw, r)
-		level := s.log.Info
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
-			level = s.log.Debug
+		// Successful requests are counted in /metrics and logged only at
+		// debug level: a fleet posting every second would otherwise bury
+		// what an operator needs to see. Refused requests are worth a line.
+		level := s.log.Debug
+		switch {
+		case sw.status >= 500:
+			level = s.log.Warn
+		case sw.status >= 400:
+			level = s.log.Info
 		}
 		level("http request", "method", r.Method, "path", r.URL.Path, "route", r.Pattern,
 			"status", sw.status, "bytes", sw.bytes, "duration", s.now().Sub(start), "remote", r.RemoteAddr)
