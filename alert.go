@@ -315,3 +315,36 @@ type MaintenanceStore interface {
 	// window of that asset of orgID.
 	DeleteMaintenance(ctx context.Context, orgID, assetID, id int64) error
 }
+
+// Validate checks an alert before a store keeps it.
+func (a *Alert) Validate() error {
+	if !a.Severity.Valid() {
+		return Errorf(EINVALID, "severity must be info, warning or critical.")
+	}
+	if _, ok := ParseMetric(a.Metric); !ok {
+		return Errorf(EINVALID, "metric %q is not a reading metric.", a.Metric)
+	}
+	for _, v := range []float64{a.Value, a.Threshold} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Errorf(EINVALID, "value and threshold must be numbers.")
+		}
+	}
+	return nil
+}
+
+// WorsePeak returns whichever of peak and v lies further beyond threshold,
+// counting v only when it is on peak's side: the peak of an "above" alert
+// is its maximum, of a "below" alert its minimum. Stores use it so that
+// concurrent updates of one alert keep the worst value seen.
+func WorsePeak(threshold, peak, v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return peak
+	}
+	if (v > threshold) != (peak > threshold) {
+		return peak // v is not on the breaching side; ignore it
+	}
+	if math.Abs(v-threshold) > math.Abs(peak-threshold) {
+		return v
+	}
+	return peak
+}

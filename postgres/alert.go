@@ -132,21 +132,6 @@ func scanAlert(row pgx.Row) (*vibemon.Alert, error) {
 	return &a, nil
 }
 
-// worse returns the value further beyond threshold, on the side value lies:
-// the peak of an "above" alert is its maximum, of a "below" alert its minimum.
-func worse(threshold, peak, v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return peak
-	}
-	if (v > threshold) != (peak > threshold) {
-		return peak // v is not on the breaching side; ignore it
-	}
-	if math.Abs(v-threshold) > math.Abs(peak-threshold) {
-		return v
-	}
-	return peak
-}
-
 // UpsertAlert opens a new alert for (a.RuleID, a.DeviceID), or, when one is
 // unresolved, updates its Value, Peak (the worst of the stored peak, a.Peak
 // and a.Value) and UpdatedAt. It fills a with the stored alert. EINVALID
@@ -154,16 +139,8 @@ func worse(threshold, peak, v float64) float64 {
 // (rule, device) open one alert: the partial unique index decides, and the
 // loser updates the winner's alert.
 func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error) {
-	if !a.Severity.Valid() {
-		return false, vibemon.Errorf(vibemon.EINVALID, "severity must be info, warning or critical.")
-	}
-	if _, ok := vibemon.ParseMetric(a.Metric); !ok {
-		return false, vibemon.Errorf(vibemon.EINVALID, "metric %q is not a reading metric.", a.Metric)
-	}
-	for _, v := range []float64{a.Value, a.Threshold} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false, vibemon.Errorf(vibemon.EINVALID, "value and threshold must be numbers.")
-		}
+	if err := a.Validate(); err != nil {
+		return false, err
 	}
 	at := a.UpdatedAt
 	if at.IsZero() {
@@ -178,9 +155,9 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 			cur, err := scanAlert(tx.QueryRow(ctx, "SELECT "+alertCols+` FROM alerts
 				WHERE org_id = $1 AND rule_id = $2 AND device_id = $3 AND status <> 'resolved' FOR UPDATE`, in.OrgID, in.RuleID, in.DeviceID))
 			if err == nil {
-				peak := worse(cur.Threshold, cur.Peak, in.Value)
+				peak := vibemon.WorsePeak(cur.Threshold, cur.Peak, in.Value)
 				if !math.IsNaN(in.Peak) {
-					peak = worse(cur.Threshold, peak, in.Peak)
+					peak = vibemon.WorsePeak(cur.Threshold, peak, in.Peak)
 				}
 				got, err := scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET value = $1, peak = $2, updated_at = $3
 					WHERE id = $4 RETURNING `+alertCols, in.Value, peak, at, cur.ID))
@@ -211,7 +188,7 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 			}
 			peak := in.Value
 			if !math.IsNaN(in.Peak) {
-				peak = worse(in.Threshold, peak, in.Peak)
+				peak = vibemon.WorsePeak(in.Threshold, peak, in.Peak)
 			}
 			openedAt := in.OpenedAt
 			if openedAt.IsZero() {

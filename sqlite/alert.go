@@ -143,36 +143,13 @@ func scanAlert(row interface{ Scan(...any) error }) (*vibemon.Alert, error) {
 	return &a, nil
 }
 
-// worse returns the value further beyond threshold, on the side value lies:
-// the peak of an "above" alert is its maximum, of a "below" alert its minimum.
-func worse(threshold, peak, v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return peak
-	}
-	if (v > threshold) != (peak > threshold) {
-		return peak // v is not on the breaching side; ignore it
-	}
-	if math.Abs(v-threshold) > math.Abs(peak-threshold) {
-		return v
-	}
-	return peak
-}
-
 // UpsertAlert opens a new alert for (a.RuleID, a.DeviceID), or, when one is
 // unresolved, updates its Value, Peak (the worst of the stored peak, a.Peak
 // and a.Value) and UpdatedAt. It fills a with the stored alert. EINVALID
 // when the rule or device is not the org's.
 func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error) {
-	if !a.Severity.Valid() {
-		return false, vibemon.Errorf(vibemon.EINVALID, "severity must be info, warning or critical.")
-	}
-	if _, ok := vibemon.ParseMetric(a.Metric); !ok {
-		return false, vibemon.Errorf(vibemon.EINVALID, "metric %q is not a reading metric.", a.Metric)
-	}
-	for _, v := range []float64{a.Value, a.Threshold} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false, vibemon.Errorf(vibemon.EINVALID, "value and threshold must be numbers.")
-		}
+	if err := a.Validate(); err != nil {
+		return false, err
 	}
 	at := a.UpdatedAt
 	if at.IsZero() {
@@ -184,9 +161,9 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 		cur, err := scanAlert(tx.QueryRowContext(ctx, "SELECT "+alertCols+` FROM alerts
 			WHERE org_id = ? AND rule_id = ? AND device_id = ? AND status <> 'resolved'`, a.OrgID, a.RuleID, a.DeviceID))
 		if err == nil {
-			peak := worse(cur.Threshold, cur.Peak, a.Value)
+			peak := vibemon.WorsePeak(cur.Threshold, cur.Peak, a.Value)
 			if !math.IsNaN(a.Peak) {
-				peak = worse(cur.Threshold, peak, a.Peak)
+				peak = vibemon.WorsePeak(cur.Threshold, peak, a.Peak)
 			}
 			got, err := scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET value = ?, peak = ?, updated_at = ?
 				WHERE id = ? RETURNING `+alertCols, a.Value, peak, atMS, cur.ID))
@@ -217,7 +194,7 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 		}
 		peak := a.Value
 		if !math.IsNaN(a.Peak) {
-			peak = worse(a.Threshold, peak, a.Peak)
+			peak = vibemon.WorsePeak(a.Threshold, peak, a.Peak)
 		}
 		opened_ := a.OpenedAt
 		if opened_.IsZero() {
