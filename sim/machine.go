@@ -37,7 +37,8 @@ type Machine struct {
 	rng     *rand.Rand
 	battery float64
 	node    *Node // live feature summaries, as the machine's sensor node computes them
-	burst   *Node // raw bursts of BurstSamples per axis
+	model   *SignalModel
+	sensor  Sensor
 }
 
 // BurstSamples is the length of a raw burst per axis from a 1 kHz node
@@ -111,8 +112,7 @@ func (m *Machine) buildNodes(i int, seed uint64) {
 		model.Faults = []Fault{{Kind: FaultLubrication, Onset: m.Onset, Growth: Growth{Curve: Linear, PF: m.Cycle}, Cycle: m.Cycle}}
 	}
 	m.node = NewNode(model, sensor)
-	m.burst = NewNode(model, sensor)
-	m.burst.Window = time.Duration(float64(burstSamples(sensor.Rate)) / sensor.Rate * float64(time.Second))
+	m.model, m.sensor = model, sensor
 }
 
 // LiveReading returns the feature summary the machine's node sends at
@@ -133,8 +133,13 @@ func (m *Machine) LiveReading(deviceID, seq int64, ts time.Time, t time.Duration
 // and returns it as the node sends it: int16 samples interleaved x, y, z,
 // with the scale in g per LSB and the sample rate.
 func (m *Machine) Burst(t time.Duration) (data []int16, scale, rate float64) {
-	m.burst.Reading(0, 0, time.Time{}, t)
-	axes, _ := m.burst.Burst()
+	// A node of its own for each burst: its buffers (several MB for a fast
+	// sensor) are garbage once the burst is quantized, instead of being
+	// held by every machine of a large fleet between bursts a minute apart.
+	burst := NewNode(m.model, m.sensor)
+	burst.Window = time.Duration(float64(burstSamples(m.sensor.Rate)) / m.sensor.Rate * float64(time.Second))
+	burst.Reading(0, 0, time.Time{}, t)
+	axes, _ := burst.Burst()
 	peak := 1e-6
 	for _, a := range axes {
 		for _, v := range a {
@@ -149,7 +154,7 @@ func (m *Machine) Burst(t time.Duration) (data []int16, scale, rate float64) {
 			data[3*i+a] = int16(math.Round(axes[a][i] / scale))
 		}
 	}
-	return data, scale, m.burst.Sensor.Rate
+	return data, scale, m.sensor.Rate
 }
 
 // severity returns the fault's growth in [0, 1] at simulated time t since
