@@ -1,11 +1,13 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -277,7 +279,8 @@ func (h *Hub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.untrack(c)
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
 		// Accept has written the HTTP error.
 		h.log.Debug("ws: accept", "err", err)
@@ -287,8 +290,30 @@ func (h *Hub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.conn = conn
 	c.ctx, c.cancel = context.WithCancel(h.force)
 	defer c.cancel()
+	// A dropped client's socket is closed underneath the library: coder's
+	// Close waits up to 5 s for the peer's close frame and cannot be
+	// interrupted once started, so cancelling c.ctx alone would not bound
+	// Stop when a client never answers.
+	if hw.conn != nil {
+		stop := context.AfterFunc(c.ctx, func() { hw.conn.Close() })
+		defer stop()
+	}
 	c.serve(r.URL.Query().Get("token"))
 }
+
+// hijackWriter records the connection websocket.Accept hijacks.
+type hijackWriter struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	w.conn = conn
+	return conn, brw, err
+}
+
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // track counts a new connection, unless the hub is not running.
 func (h *Hub) track(c *client) bool {
