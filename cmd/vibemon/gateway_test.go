@@ -489,7 +489,12 @@ func TestGatewayStampsSummariesMeasuredBeforeTheClockWasSet(t *testing.T) {
 	if len(gaps) != 0 {
 		t.Fatalf("gaps %v: summaries measured before the clock was set were rejected", gaps)
 	}
-	var devs struct{ Items []struct{ ID int64 } }
+	var devs struct {
+		Items []struct {
+			ID     int64
+			Serial string
+		}
+	}
 	r.c.do("GET", "/api/v1/devices", nil, &devs)
 	for _, d := range devs.Items {
 		var res struct {
@@ -503,16 +508,38 @@ func TestGatewayStampsSummariesMeasuredBeforeTheClockWasSet(t *testing.T) {
 		if len(res.Items) < 10 {
 			t.Fatalf("device %d: %d readings, want >= 10", d.ID, len(res.Items))
 		}
-		// 5 s apart in simulated time, starting when the node booted; the
-		// boot time comes from a status (1 s resolution).
+		// Each reading carries the time it was measured: the node stamped
+		// it with its uptime, the gateway added the boot time it learnt
+		// from a status (1 s resolution). The node's ring recorded when
+		// it stored each summary, just after measuring it.
+		node := r.nodeBySerial(t, d.Serial)
 		for i, it := range res.Items {
-			want := start.Add(time.Duration(i) * 5 * time.Second)
-			if diff := it.TS.Sub(want); diff < -2*time.Second || diff > 3*time.Second {
-				t.Errorf("device %d reading %d (seq %d) at %s, want about %s", d.ID, i, it.Seq, it.TS.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+			stored, ok := node.StoredAt(it.Seq)
+			if !ok {
+				t.Fatalf("device %d reading %d: seq %d was never made by the node", d.ID, i, it.Seq)
+			}
+			if diff := stored.Sub(it.TS); diff < -2*time.Second || diff > 2*time.Second {
+				t.Errorf("device %d reading %d (seq %d) at %s, but measured at %s", d.ID, i, it.Seq, it.TS.Format(time.RFC3339Nano), stored.Format(time.RFC3339Nano))
 				break
 			}
 		}
+		if first := res.Items[0].TS; first.Sub(start) > 10*time.Second {
+			t.Errorf("device %d: first reading at %s, %s after the node booted: the ones measured before the clock was set are missing or restamped",
+				d.ID, first.Format(time.RFC3339Nano), first.Sub(start))
+		}
 	}
+}
+
+// nodeBySerial returns the simulated node the server knows by serial.
+func (r *gwRig) nodeBySerial(t *testing.T, serial string) *blelink.SimNode {
+	t.Helper()
+	for _, n := range r.fleet.Nodes() {
+		if n.Serial() == serial {
+			return n
+		}
+	}
+	t.Fatalf("the server has device %q, which no simulated node is", serial)
+	return nil
 }
 
 // expiringToken hands out a token the server refuses first, as an expired

@@ -232,7 +232,7 @@ type SimNode struct {
 	conns  uint64 // node goroutine (inside call) only
 
 	mu       sync.Mutex
-	produced map[uint32]bool
+	produced map[uint32]time.Time // seq -> simulated time the ring stored it
 }
 
 type request struct {
@@ -242,7 +242,7 @@ type request struct {
 }
 
 func newSimNode(f *Fleet, i int) (*SimNode, error) {
-	n := &SimNode{f: f, index: i, inbox: make(chan request), wake: make(chan struct{}, 1), produced: map[uint32]bool{}}
+	n := &SimNode{f: f, index: i, inbox: make(chan request), wake: make(chan struct{}, 1), produced: map[uint32]time.Time{}}
 	binary.BigEndian.PutUint64(n.serial[:], f.cfg.Seed<<24^0x5600_0000_0000_0000^uint64(i+1))
 	n.addr = "sim:" + hex.EncodeToString(n.serial[:])
 	n.link = &link{cfg: f.cfg.Link, rng: rand.New(rand.NewPCG(f.cfg.Seed, uint64(i)))}
@@ -268,6 +268,15 @@ func (n *SimNode) Produced() []uint32 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// StoredAt returns the simulated time at which the node stored summary seq
+// in its ring, just after measuring it; false if it never made it.
+func (n *SimNode) StoredAt(seq uint32) (time.Time, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t, ok := n.produced[seq]
+	return t, ok
 }
 
 // Disconnect breaks the node's link now, as a radio drop-out would.
@@ -369,7 +378,7 @@ func (s *recStore) Put(key uint16, val []byte) error {
 	if key >= fw.KeyRingSlot && len(val) == wire.SummaryPacketLen {
 		seq := binary.LittleEndian.Uint32(val[4:])
 		s.n.mu.Lock()
-		s.n.produced[seq] = true
+		s.n.produced[seq] = s.n.f.clock.Now()
 		s.n.mu.Unlock()
 	}
 	return s.MemStore.Put(key, val)
