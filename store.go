@@ -18,6 +18,7 @@ type Store interface {
 	APIKeyStore
 	CompletenessStore
 	MaintenanceStore
+	NotificationStore
 	// Ping returns an error when the store cannot serve requests.
 	Ping(ctx context.Context) error
 	// Close flushes and releases the store; safe to call twice.

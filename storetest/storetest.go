@@ -56,6 +56,12 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"APIKeys/Tenancy", testAPIKeysTenancy},
 		{"Completeness/Gaps", testCompleteness},
 		{"Completeness/GapLimit", testCompletenessGapLimit},
+		{"Notifications/Prefs", testNotificationPrefs},
+		{"Notifications/TelegramLinkExpiry", testTelegramLinkExpiry},
+		{"Notifications/PushTokens", testPushTokens},
+		{"Notifications/Webhooks", testWebhooks},
+		{"Notifications/Cursor", testNotifyCursor},
+		{"Notifications/DeliveryLedger", testDeliveryLedger},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
