@@ -33,13 +33,18 @@ type cplan struct {
 	radix int     // 2 (n == 2), 4 or 8: size of the first-pass DFTs
 	rb    []int32 // bit-reversed block offsets of the first pass, n/radix values
 	rev   []int32 // full bit-reversal permutation, for in-place transforms
+	simd  bool    // run the radix-4 passes with the AVX2/FMA kernel
 	// stages of radix-4 passes: sub-transform size m and, per k < m,
 	// the twiddles W_{4m}^k, W_{4m}^{2k}, W_{4m}^{3k}.
 	stages []stage
 }
 
 type stage struct {
-	m          int
+	m int
+	// w1, w2, w3 are views of one table (w1 | w2 | w3 | one spare value),
+	// so a pass reads its twiddles from one contiguous block; the spare
+	// value lets the SIMD kernel load the imaginary parts of the last
+	// pair with one unaligned read.
 	w1, w2, w3 []complex128
 }
 
@@ -70,7 +75,7 @@ func bitrev(i, lg int) int32 {
 
 func newCplan(n int) *cplan {
 	lg := bits.TrailingZeros(uint(n))
-	p := &cplan{n: n, rev: make([]int32, n)}
+	p := &cplan{n: n, rev: make([]int32, n), simd: haveSIMD}
 	for i := range p.rev {
 		p.rev[i] = bitrev(i, lg)
 	}
@@ -88,7 +93,8 @@ func newCplan(n int) *cplan {
 		p.rb[b] = bitrev(b, bits.TrailingZeros(uint(nb)))
 	}
 	for m := p.radix; 4*m <= n; m *= 4 {
-		st := stage{m: m, w1: make([]complex128, m), w2: make([]complex128, m), w3: make([]complex128, m)}
+		tw := make([]complex128, 3*m+1)
+		st := stage{m: m, w1: tw[:m:m], w2: tw[m : 2*m : 2*m], w3: tw[2*m : 3*m : 3*m+1]}
 		for k := 0; k < m; k++ {
 			for j, w := range [][]complex128{st.w1, st.w2, st.w3} {
 				// Reduce the angle in integers for accuracy.
@@ -174,40 +180,49 @@ func first8(dst, src []complex128, rb []int32) {
 }
 
 // passes runs the radix-4 passes over x, which holds the first pass's
-// DFTs.
+// DFTs: with the AVX2/FMA kernel when the plan uses it, else in Go.
 func (p *cplan) passes(x []complex128) {
-	n := p.n
-	for _, st := range p.stages {
-		m := st.m
-		for base := 0; base+4*m <= n; base += 4 * m {
-			xa := x[base : base+m]
-			// Equal lengths let the compiler drop the bounds checks.
-			xb := x[base+m : base+2*m][:len(xa)]
-			xc := x[base+2*m : base+3*m][:len(xa)]
-			xd := x[base+3*m : base+4*m][:len(xa)]
-			tw1, tw2, tw3 := st.w1[:len(xa)], st.w2[:len(xa)], st.w3[:len(xa)]
-			for k := range xa {
-				a := xa[k]
-				b, c, d := xb[k], xc[k], xd[k]
-				w1, w2, w3 := tw1[k], tw2[k], tw3[k]
-				// b·W^{2k}, c·W^k, d·W^{3k} by hand: real arithmetic the
-				// compiler schedules freely.
-				br := real(b)*real(w2) - imag(b)*imag(w2)
-				bi := real(b)*imag(w2) + imag(b)*real(w2)
-				cr := real(c)*real(w1) - imag(c)*imag(w1)
-				ci := real(c)*imag(w1) + imag(c)*real(w1)
-				dr := real(d)*real(w3) - imag(d)*imag(w3)
-				di := real(d)*imag(w3) + imag(d)*real(w3)
-				t0r, t0i := real(a)+br, imag(a)+bi
-				t1r, t1i := real(a)-br, imag(a)-bi
-				t2r, t2i := cr+dr, ci+di
-				t3r, t3i := cr-dr, ci-di
-				xa[k] = complex(t0r+t2r, t0i+t2i)
-				xc[k] = complex(t0r-t2r, t0i-t2i)
-				// t1 ∓ j·t3
-				xb[k] = complex(t1r+t3i, t1i-t3r)
-				xd[k] = complex(t1r-t3i, t1i+t3r)
-			}
+	x = x[:p.n]
+	for i := range p.stages {
+		if p.simd {
+			radix4SIMD(x, &p.stages[i])
+		} else {
+			radix4Go(x, &p.stages[i])
+		}
+	}
+}
+
+// radix4Go runs one radix-4 pass of sub-transform size st.m over x.
+func radix4Go(x []complex128, st *stage) {
+	n, m := len(x), st.m
+	for base := 0; base+4*m <= n; base += 4 * m {
+		xa := x[base : base+m]
+		// Equal lengths let the compiler drop the bounds checks.
+		xb := x[base+m : base+2*m][:len(xa)]
+		xc := x[base+2*m : base+3*m][:len(xa)]
+		xd := x[base+3*m : base+4*m][:len(xa)]
+		tw1, tw2, tw3 := st.w1[:len(xa)], st.w2[:len(xa)], st.w3[:len(xa)]
+		for k := range xa {
+			a := xa[k]
+			b, c, d := xb[k], xc[k], xd[k]
+			w1, w2, w3 := tw1[k], tw2[k], tw3[k]
+			// b·W^{2k}, c·W^k, d·W^{3k} by hand: real arithmetic the
+			// compiler schedules freely.
+			br := real(b)*real(w2) - imag(b)*imag(w2)
+			bi := real(b)*imag(w2) + imag(b)*real(w2)
+			cr := real(c)*real(w1) - imag(c)*imag(w1)
+			ci := real(c)*imag(w1) + imag(c)*real(w1)
+			dr := real(d)*real(w3) - imag(d)*imag(w3)
+			di := real(d)*imag(w3) + imag(d)*real(w3)
+			t0r, t0i := real(a)+br, imag(a)+bi
+			t1r, t1i := real(a)-br, imag(a)-bi
+			t2r, t2i := cr+dr, ci+di
+			t3r, t3i := cr-dr, ci-di
+			xa[k] = complex(t0r+t2r, t0i+t2i)
+			xc[k] = complex(t0r-t2r, t0i-t2i)
+			// t1 ∓ j·t3
+			xb[k] = complex(t1r+t3i, t1i-t3r)
+			xd[k] = complex(t1r-t3i, t1i+t3r)
 		}
 	}
 }

@@ -10,13 +10,18 @@ import (
 
 func naiveDFT(x []complex128) []complex128 {
 	n := len(x)
+	// exp(-2πij/n) for j < n, each angle exact: the sum's angles k·t are
+	// reduced in integers, so the reference is accurate at every size.
+	w := make([]complex128, n)
+	for j := range w {
+		s, c := math.Sincos(-2 * math.Pi * float64(j) / float64(n))
+		w[j] = complex(c, s)
+	}
 	out := make([]complex128, n)
 	for k := range out {
 		var s complex128
 		for t, v := range x {
-			// Reduce the angle exactly in integers so the reference is accurate.
-			a := -2 * math.Pi * float64((k*t)%n) / float64(n)
-			s += v * complex(math.Cos(a), math.Sin(a))
+			s += v * w[(k*t)%n]
 		}
 		out[k] = s
 	}
