@@ -157,8 +157,7 @@ type Node struct {
 	start      time.Time
 	wallOffset int64 // ms to add to uptime for wall time; 0 until SetTime
 	clockSet   bool
-	seq        uint32
-	seqLimit   uint32 // persisted reservation
+	legacyLim  uint32 // KeyNode's seq field: above every seq this node used (downgrade safety)
 	boots      uint32
 	reset      wire.ResetReason
 
@@ -214,33 +213,43 @@ func NewNode(cfg Config, hw Hardware, reset wire.ResetReason) (*Node, error) {
 			n.confirmBy = n.start.Add(cfg.ConfirmWithin)
 		}
 	}
-	// Sequence numbers are reserved 256 at a time, so the store sees one
-	// write per 256 packets and a reboot never reuses a number.
+	// Summaries are numbered densely by the ring (Ring.NextSeq, persisted
+	// with the ring); other packets carry the next summary's number and
+	// consume none. KeyNode keeps the boot count and, for a rollback to
+	// firmware that numbered every packet from one counter reserved 256 at
+	// a time, a reservation above every number used: that firmware resumes
+	// there and never reuses a summary's number.
 	if k, err := hw.Store.Get(KeyNode, n.rec[:]); err == nil && k == len(n.rec) {
-		n.seq = binary.LittleEndian.Uint32(n.rec[0:])
+		n.legacyLim = binary.LittleEndian.Uint32(n.rec[0:])
 		n.boots = binary.LittleEndian.Uint32(n.rec[4:])
 	}
+	if !n.ring.SeqRestored() {
+		// No record of the summary sequence: a new node (KeyNode absent
+		// too), or the first boot after an upgrade from the shared
+		// counter, which goes on above every number that firmware may
+		// have used (one jump, once in the node's life), since a gateway
+		// may have acknowledged up to any of them. The record is written
+		// before KeyNode, so a node with KeyNode and no record is always
+		// an upgraded one.
+		next := n.ring.NextSeq()
+		if int32(n.legacyLim-next) > 0 {
+			next = n.legacyLim
+		}
+		n.ring.SetNextSeq(next)
+	}
 	n.boots++
-	n.seqLimit = n.seq
 	n.reserve()
 	n.pending = append(n.pending, wire.Event{Code: wire.EventBoot, Arg1: uint32(reset), Arg2: n.boots})
 	return n, nil
 }
 
+// reserve persists the boot count and a downgrade reservation 256 above
+// the next summary seq; finishWindow renews it every 256 summaries.
 func (n *Node) reserve() {
-	n.seqLimit = n.seq + 256
-	binary.LittleEndian.PutUint32(n.rec[0:], n.seqLimit)
+	n.legacyLim = n.ring.NextSeq() + 256
+	binary.LittleEndian.PutUint32(n.rec[0:], n.legacyLim)
 	binary.LittleEndian.PutUint32(n.rec[4:], n.boots)
 	n.hw.Store.Put(KeyNode, n.rec[:])
-}
-
-func (n *Node) nextSeq() uint32 {
-	s := n.seq
-	n.seq++
-	if n.seq == n.seqLimit {
-		n.reserve()
-	}
-	return s
 }
 
 // State returns the state machine's state.
@@ -255,9 +264,13 @@ func (n *Node) OTA() *OTAReceiver { return n.ota }
 // LED returns whether the LED is lit now.
 func (n *Node) LED() bool { return LED(n.m.State).Lit(n.cfg.Now().Sub(n.m.Since)) }
 
+// header returns the header of a packet made at now. Its seq is the next
+// summary's: a summary takes it (finishWindow), any other packet only
+// carries it, so a Status with seq S says its Buffered summaries are the
+// ones below S.
 func (n *Node) header(now time.Time) wire.Header {
 	up := now.Sub(n.start).Milliseconds()
-	h := wire.Header{Seq: n.nextSeq(), Time: uint64(up + n.wallOffset)}
+	h := wire.Header{Seq: n.ring.NextSeq(), Time: uint64(up + n.wallOffset)}
 	if !n.clockSet {
 		h.Flags = wire.FlagUptime
 	}
@@ -514,6 +527,9 @@ func (n *Node) finishWindow(now time.Time) {
 	n.faults = 0
 	h := n.header(n.capStart)
 	n.ring.Push(wire.AppendSummary(n.pkt[:0], &h, &s))
+	if int32(n.ring.NextSeq()-n.legacyLim) >= 0 {
+		n.reserve()
+	}
 }
 
 func version(v [3]uint8) uint32 { return uint32(v[0])<<16 | uint32(v[1])<<8 | uint32(v[2]) }

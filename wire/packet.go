@@ -45,8 +45,9 @@ const (
 type Header struct {
 	Type  Type
 	Flags uint8
-	// Seq is the node's packet counter: one counter per device for every
-	// packet type, persisted across reboots, wrapping at 2^32.
+	// Seq is the summary sequence: a summary's own number (0, 1, 2, ...
+	// per device for its life, dense across reboots); every other packet
+	// carries the number the next summary will take and consumes none.
 	Seq uint32
 	// Time is the device time in milliseconds since the Unix epoch, or
 	// since boot when Flags has FlagUptime.
