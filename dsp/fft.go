@@ -25,7 +25,9 @@ type FFT struct {
 	n    int
 	half *cplan       // size n/2, for Real
 	full *cplan       // size n, for Complex and Inverse
-	post []complex128 // exp(-2πik/n), k = 0..n/4, for the real split
+	// post[k] = -j·exp(-2πik/n)/2, k = 0..n/4, for the real split, and
+	// one spare value for the SIMD kernel's unaligned loads.
+	post []complex128
 }
 
 type cplan struct {
@@ -55,10 +57,10 @@ func NewFFT(n int) *FFT {
 		panic(fmt.Sprintf("dsp.NewFFT: size %d is not a power of two >= 4", n))
 	}
 	p := &FFT{n: n, half: newCplan(n / 2), full: newCplan(n)}
-	p.post = make([]complex128, n/4+1)
-	for k := range p.post {
+	p.post = make([]complex128, n/4+2)
+	for k := range p.post[:n/4+1] {
 		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
-		p.post[k] = complex(c, s)
+		p.post[k] = complex(0.5*s, -0.5*c)
 	}
 	return p
 }
@@ -118,9 +120,17 @@ func (p *cplan) transform(dst, src []complex128) {
 		dst[0], dst[1] = a+b, a-b
 		return
 	case 4:
-		first4(dst, src, p.rb)
+		if p.simd && len(p.rb) >= 2 {
+			first4SIMD(dst, src, p.rb)
+		} else {
+			first4(dst, src, p.rb)
+		}
 	case 8:
-		first8(dst, src, p.rb)
+		if p.simd && len(p.rb) >= 2 {
+			first8SIMD(dst, src, p.rb)
+		} else {
+			first8(dst, src, p.rb)
+		}
 	}
 	p.passes(dst)
 }
@@ -248,22 +258,37 @@ func (p *FFT) Real(dst []complex128, src []float64) []complex128 {
 	// lengths let the compiler drop the bounds checks.
 	lo := dst[1 : h/2+1]
 	hi := dst[h/2 : h][:len(lo)]
-	post := p.post[1 : h/2+1][:len(lo)]
+	post := p.post[1 : h/2+2]
+	if p.half.simd && len(lo)%2 == 0 {
+		realSplitSIMD(lo, hi, post)
+		return dst
+	}
+	realSplitGo(lo, hi, post[:len(lo)])
+	return dst
+}
+
+// realSplitGo turns the half-size transform z into the real transform's
+// bins 1..h/2: lo holds z[1..h/2], hi z[h/2..h-1] (the same length), post
+// the factors v_k = -j·exp(-2πik/n)/2 for k = 1..h/2. With zc = z[h-k],
+// A = z[k] + conj(zc) and B = z[k] - conj(zc), the even part is A/2 and
+// the odd part times exp(-2πik/n) is v_k·B, so X[k] = A/2 + v_k·B and
+// X[h-k] = conj(A/2 - v_k·B).
+func realSplitGo(lo, hi, post []complex128) {
+	post = post[:len(lo)]
+	hi = hi[:len(lo)]
 	for i := range lo {
 		j := len(hi) - 1 - i
 		zk, zc := lo[i], hi[j]
-		// e = (zk + conj(zc))/2, o = (zk - conj(zc))/(2j), X = e + w·o.
 		er, ei := 0.5*(real(zk)+real(zc)), 0.5*(imag(zk)-imag(zc))
-		or, oi := 0.5*(imag(zk)+imag(zc)), -0.5*(real(zk)-real(zc))
-		w := post[i]
-		wr := real(w)*or - imag(w)*oi
-		wi := real(w)*oi + imag(w)*or
+		br, bi := real(zk)-real(zc), imag(zk)+imag(zc)
+		v := post[i]
+		wr := real(v)*br - imag(v)*bi
+		wi := real(v)*bi + imag(v)*br
 		// At k = h/2 both refer to one bin; the second store (the
 		// conjugate) is the right value there.
 		lo[i] = complex(er+wr, ei+wi)
 		hi[j] = complex(er-wr, wi-ei)
 	}
-	return dst
 }
 
 // Complex computes the forward complex transform of src (n values) into

@@ -21,6 +21,7 @@ static fftw_plan plan_r2c(int n) {
 static void run(fftw_plan p) { fftw_execute(p); }
 
 static double out_re(int k) { return out_buf[k][0]; }
+static double out_im(int k) { return out_buf[k][1]; }
 */
 import "C"
 
@@ -36,3 +37,6 @@ func (p *Plan) Execute() { C.run(p.p) }
 
 // Re returns the real part of output bin k.
 func Re(k int) float64 { return float64(C.out_re(C.int(k))) }
+
+// Im returns the imaginary part of output bin k.
+func Im(k int) float64 { return float64(C.out_im(C.int(k))) }
