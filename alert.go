@@ -78,6 +78,76 @@ type Rule struct {
 	Severity      Severity  `json:"severity"`
 	Enabled       bool      `json:"enabled"`
 	CreatedAt     time.Time `json:"created_at"`
+	// RemindEveryMinutes reminds about an open (unacknowledged) alert every
+	// so many minutes after it opened; 0: no reminders.
+	RemindEveryMinutes int `json:"remind_every_minutes"`
+	// Escalation notifies further people while an alert stays
+	// unacknowledged, ordered by AfterMinutes; empty (never nil after
+	// Validate or a store read): no escalation.
+	Escalation []EscalationStep `json:"escalation"`
+}
+
+// EscalationStep is one level of a rule's escalation policy: AfterMinutes
+// after an alert opened, if it is still not acknowledged, the alert
+// escalates to this level and UserIDs (users of the rule's org) are told.
+type EscalationStep struct {
+	AfterMinutes int     `json:"after_minutes"` // since the alert opened, while not acknowledged
+	UserIDs      []int64 `json:"user_ids"`      // who is notified at this level
+}
+
+// Limits of a rule's reminder and escalation policy.
+const (
+	MaxEscalationMinutes = 7 * 24 * 60 // AfterMinutes and RemindEveryMinutes at most one week
+	MaxEscalationSteps   = 10
+	MaxEscalationUsers   = 20 // per step
+)
+
+// validatePolicy checks RemindEveryMinutes and Escalation; it does not
+// know the org's users (stores check that every user id is one of them).
+func (r *Rule) validatePolicy() error {
+	if r.RemindEveryMinutes < 0 || r.RemindEveryMinutes > MaxEscalationMinutes {
+		return Errorf(EINVALID, "remind_every_minutes must be between 0 (no reminders) and %d.", MaxEscalationMinutes)
+	}
+	if r.Escalation == nil {
+		r.Escalation = []EscalationStep{}
+	}
+	if len(r.Escalation) > MaxEscalationSteps {
+		return Errorf(EINVALID, "escalation has at most %d steps.", MaxEscalationSteps)
+	}
+	for i, st := range r.Escalation {
+		switch {
+		case st.AfterMinutes <= 0 || st.AfterMinutes > MaxEscalationMinutes:
+			return Errorf(EINVALID, "escalation step %d: after_minutes must be between 1 and %d.", i+1, MaxEscalationMinutes)
+		case i > 0 && st.AfterMinutes <= r.Escalation[i-1].AfterMinutes:
+			return Errorf(EINVALID, "escalation step %d: after_minutes must be greater than the step before (steps are ordered by after_minutes).", i+1)
+		case len(st.UserIDs) == 0 || len(st.UserIDs) > MaxEscalationUsers:
+			return Errorf(EINVALID, "escalation step %d: user_ids must name 1 to %d users.", i+1, MaxEscalationUsers)
+		}
+		seen := map[int64]bool{}
+		for _, id := range st.UserIDs {
+			if id <= 0 || seen[id] {
+				return Errorf(EINVALID, "escalation step %d: user_ids must be distinct user ids.", i+1)
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// EscalationUserIDs returns every user id the rule's escalation names,
+// each once, in order of first appearance.
+func (r *Rule) EscalationUserIDs() []int64 {
+	var out []int64
+	seen := map[int64]bool{}
+	for _, st := range r.Escalation {
+		for _, id := range st.UserIDs {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // Validate checks the rule, fills Kind with RuleThreshold when unset, and
@@ -100,6 +170,9 @@ func (r *Rule) Validate() error {
 		return Errorf(EINVALID, "asset_id and device_id must be positive ids or 0.")
 	case r.ForSeconds < 0 || r.ForSeconds > MaxRuleSeconds || r.ClearForSeconds < 0 || r.ClearForSeconds > MaxRuleSeconds:
 		return Errorf(EINVALID, "for_seconds and clear_for_seconds must be between 0 and %d.", MaxRuleSeconds)
+	}
+	if err := r.validatePolicy(); err != nil {
+		return err
 	}
 	if r.Kind == RuleDiagnosis {
 		return r.validateDiagnosis()
@@ -220,6 +293,55 @@ type Alert struct {
 	AckComment string     `json:"ack_comment"`
 	ResolvedAt *time.Time `json:"resolved_at"`
 	ResolvedBy int64      `json:"resolved_by"` // 0: resolved automatically
+	// AssigneeID is the user who looks after the alert, 0: nobody.
+	AssigneeID int64 `json:"assignee_id"`
+	// EscalationLevel is the highest escalation step reached (1, 2, ...);
+	// 0: not escalated.
+	EscalationLevel int `json:"escalation_level"`
+}
+
+// AlertEventKind says what happened to an alert.
+type AlertEventKind string
+
+// Alert event kinds, the entries of an alert's timeline
+// (AlertAcknowledged and AlertResolved are statuses already, hence the
+// Event prefix.)
+const (
+	EventOpened       AlertEventKind = "opened"
+	EventAcknowledged AlertEventKind = "acknowledged"
+	EventAssigned     AlertEventKind = "assigned"
+	EventCommented    AlertEventKind = "commented"
+	EventReminded     AlertEventKind = "reminded"
+	EventEscalated    AlertEventKind = "escalated"
+	EventResolved     AlertEventKind = "resolved"
+)
+
+// Valid reports whether k is a known event kind.
+func (k AlertEventKind) Valid() bool {
+	switch k {
+	case EventOpened, EventAcknowledged, EventAssigned, EventCommented, EventReminded, EventEscalated, EventResolved:
+		return true
+	}
+	return false
+}
+
+// MaxAlertComment is the longest comment (acknowledgement or timeline).
+const MaxAlertComment = 2000
+
+// AlertEvent is one entry of an alert's timeline; it is also the outbox the
+// notification dispatcher reads (ids increase in commit order per store).
+type AlertEvent struct {
+	ID      int64          `json:"id"`
+	OrgID   int64          `json:"org_id"`
+	AlertID int64          `json:"alert_id"`
+	Kind    AlertEventKind `json:"kind"`
+	At      time.Time      `json:"at"`
+	UserID  int64          `json:"user_id"` // who did it; 0: the system
+	// Assignee for "assigned"; Level for "escalated" (1, 2, ...); Comment for
+	// acknowledged/commented/assigned.
+	AssigneeID int64  `json:"assignee_id,omitempty"`
+	Level      int    `json:"level,omitempty"`
+	Comment    string `json:"comment,omitempty"`
 }
 
 // AlertFilter narrows ListAlerts. Zero fields do not filter.
@@ -258,6 +380,34 @@ type AlertStore interface {
 	// ResolveAlert resolves an unresolved alert (userID 0: automatically);
 	// ECONFLICT when it is already resolved.
 	ResolveAlert(ctx context.Context, orgID, id, userID int64, at time.Time) (*Alert, error)
+
+	// The timeline. UpsertAlert appends "opened" when it opens an alert,
+	// AckAlert "acknowledged" (with the comment), ResolveAlert "resolved",
+	// each in the transaction of the state change.
+
+	// AssignAlert sets the alert's assignee (0: nobody) and appends an
+	// "assigned" event by byUserID. EINVALID when assigneeID is not a user
+	// of orgID, ECONFLICT when the alert is resolved, ENOTFOUND as GetAlert.
+	AssignAlert(ctx context.Context, orgID, id, assigneeID, byUserID int64, at time.Time) (*Alert, error)
+	// AddAlertEvent appends a "commented", "reminded" or "escalated" event
+	// and sets e.ID. "escalated" sets the alert's EscalationLevel to
+	// e.Level in the same transaction, and only when the alert is open and
+	// below that level; "reminded" only when the alert is open and was not
+	// yet reminded at or after e.At (the time the reminder fell due). Both
+	// are ECONFLICT otherwise, so a job that runs twice appends each once.
+	AddAlertEvent(ctx context.Context, e *AlertEvent) error
+	// ListAlertEvents returns the alert's timeline ordered by id;
+	// ENOTFOUND when id is not an alert of orgID.
+	ListAlertEvents(ctx context.Context, orgID, alertID int64) ([]*AlertEvent, error)
+	// AlertEventsAfter returns up to limit events (default 100, at most
+	// 1000) of every org with an id above afterID, ordered by id. Ids
+	// increase in commit order, so a reader that remembers the last id it
+	// saw misses none.
+	AlertEventsAfter(ctx context.Context, afterID int64, limit int) ([]*AlertEvent, error)
+	// DueAlerts returns the open (unacknowledged) alerts of every org whose
+	// rule has reminders or escalation steps, oldest first, at most limit
+	// (default 100, at most 1000) with an id above afterID.
+	DueAlerts(ctx context.Context, afterID int64, limit int) ([]*Alert, error)
 }
 
 // MaxMaintenanceSpan is the longest maintenance window (90 days).

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -13,14 +14,18 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at"
+const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at, remind_every_minutes, escalation"
 
 func scanRule(row pgx.Row) (*vibemon.Rule, error) {
 	var r vibemon.Rule
 	var kind, op, sev string
+	var esc []byte
 	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &kind, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear,
-		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &r.CreatedAt); err != nil {
+		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &r.CreatedAt, &r.RemindEveryMinutes, &esc); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal(esc, &r.Escalation); err != nil || r.Escalation == nil {
+		r.Escalation = []vibemon.EscalationStep{}
 	}
 	r.Kind, r.Op, r.Severity, r.CreatedAt = vibemon.RuleKind(kind), vibemon.Op(op), vibemon.Severity(sev), r.CreatedAt.UTC()
 	return &r, nil
@@ -43,10 +48,15 @@ func (s *Store) CreateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
-			kind, for_seconds, clear_for_seconds, fault, min_confidence)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
-			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence).Scan(&r.ID)
+		esc, err := escalationOfOrg(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
+			kind, for_seconds, clear_for_seconds, fault, min_confidence, remind_every_minutes, escalation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
+			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence,
+			r.RemindEveryMinutes, esc).Scan(&r.ID)
 		r.CreatedAt = now
 		return err
 	})
@@ -91,11 +101,15 @@ func (s *Store) UpdateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `UPDATE rules SET name = $1, asset_id = $2, device_id = $3, metric = $4, op = $5, threshold = $6,
+		esc, err := escalationOfOrg(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `UPDATE rules SET name = $1, asset_id = $2, device_id = $3, metric = $4, op = $5, threshold = $6,
 			clear = $7, severity = $8, enabled = $9, kind = $12, for_seconds = $13, clear_for_seconds = $14, fault = $15,
-			min_confidence = $16 WHERE org_id = $10 AND id = $11 RETURNING created_at`,
+			min_confidence = $16, remind_every_minutes = $17, escalation = $18 WHERE org_id = $10 AND id = $11 RETURNING created_at`,
 			r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled,
-			r.OrgID, r.ID, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence).Scan(&r.CreatedAt)
+			r.OrgID, r.ID, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, esc).Scan(&r.CreatedAt)
 		r.CreatedAt = r.CreatedAt.UTC()
 		return err
 	})
@@ -117,13 +131,14 @@ func (s *Store) DeleteRule(ctx context.Context, orgID, id int64) error {
 }
 
 const alertCols = `id, org_id, rule_id, device_id, asset_id, severity, status, metric, value, peak, threshold, message,
-	opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by`
+	opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by, assignee_id, escalation_level`
 
 func scanAlert(row pgx.Row) (*vibemon.Alert, error) {
 	var a vibemon.Alert
 	var sev, status string
 	if err := row.Scan(&a.ID, &a.OrgID, &a.RuleID, &a.DeviceID, &a.AssetID, &sev, &status, &a.Metric, &a.Value, &a.Peak,
-		&a.Threshold, &a.Message, &a.OpenedAt, &a.UpdatedAt, &a.AckedAt, &a.AckedBy, &a.AckComment, &a.ResolvedAt, &a.ResolvedBy); err != nil {
+		&a.Threshold, &a.Message, &a.OpenedAt, &a.UpdatedAt, &a.AckedAt, &a.AckedBy, &a.AckComment, &a.ResolvedAt, &a.ResolvedBy,
+		&a.AssigneeID, &a.EscalationLevel); err != nil {
 		return nil, err
 	}
 	a.Severity, a.Status = vibemon.Severity(sev), vibemon.AlertStatus(status)
@@ -207,7 +222,7 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 			}
 			*a = *got
 			opened = true
-			return nil
+			return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: a.OrgID, AlertID: a.ID, Kind: vibemon.EventOpened, At: a.OpenedAt})
 		}
 	})
 	return opened, err
@@ -275,8 +290,8 @@ func (s *Store) ListAlerts(ctx context.Context, orgID int64, f vibemon.AlertFilt
 // AckAlert acknowledges an open alert; ECONFLICT when it is not open,
 // ENOTFOUND when id is not an alert of orgID.
 func (s *Store) AckAlert(ctx context.Context, orgID, id, userID int64, comment string, at time.Time) (*vibemon.Alert, error) {
-	if len(comment) > 2000 {
-		return nil, vibemon.Errorf(vibemon.EINVALID, "comment is longer than 2000 characters.")
+	if len(comment) > vibemon.MaxAlertComment {
+		return nil, vibemon.Errorf(vibemon.EINVALID, "comment is longer than %d characters.", vibemon.MaxAlertComment)
 	}
 	var out *vibemon.Alert
 	err := s.tx(ctx, "ack alert", func(tx pgx.Tx) error {
@@ -292,7 +307,11 @@ func (s *Store) AckAlert(ctx context.Context, orgID, id, userID int64, comment s
 		}
 		out, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = 'acknowledged', acked_at = $1, acked_by = $2,
 			ack_comment = $3, updated_at = $1 WHERE id = $4 RETURNING `+alertCols, utc(at), userID, comment, id))
-		return err
+		if err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAcknowledged, At: at,
+			UserID: userID, Comment: comment})
 	})
 	return out, err
 }
@@ -314,7 +333,10 @@ func (s *Store) ResolveAlert(ctx context.Context, orgID, id, userID int64, at ti
 		}
 		out, err = scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = 'resolved', resolved_at = $1, resolved_by = $2,
 			updated_at = $1 WHERE id = $3 RETURNING `+alertCols, utc(at), userID, id))
-		return err
+		if err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventResolved, At: at, UserID: userID})
 	})
 	return out, err
 }

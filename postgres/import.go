@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -75,15 +76,15 @@ func (s *Store) ImportDevices(ctx context.Context, devices []*vibemon.Device) er
 // ImportRules inserts alert rules with their ids.
 func (s *Store) ImportRules(ctx context.Context, rules []*vibemon.Rule) error {
 	return importRows(ctx, s, "rules", `INSERT INTO rules (id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
-		kind, for_seconds, clear_for_seconds, fault, min_confidence)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING`, rules,
+		kind, for_seconds, clear_for_seconds, fault, min_confidence, remind_every_minutes, escalation)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING`, rules,
 		func(r *vibemon.Rule) []any {
 			kind := r.Kind
 			if kind == "" {
 				kind = vibemon.RuleThreshold
 			}
 			return []any{r.ID, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled, utc(r.CreatedAt),
-				string(kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence}
+				string(kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, escalationJSON(r.Escalation)}
 		})
 }
 
@@ -100,13 +101,14 @@ func (s *Store) ImportMaintenance(ctx context.Context, ws []*vibemon.Maintenance
 // (status, acknowledgement, resolution).
 func (s *Store) ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error {
 	return importRows(ctx, s, "alerts", `INSERT INTO alerts (id, org_id, rule_id, device_id, asset_id, severity, status, metric,
-		value, peak, threshold, message, opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		value, peak, threshold, message, opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by,
+		assignee_id, escalation_level)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT DO NOTHING`, alerts,
 		func(a *vibemon.Alert) []any {
 			return []any{a.ID, a.OrgID, a.RuleID, a.DeviceID, a.AssetID, string(a.Severity), string(a.Status), a.Metric,
 				a.Value, a.Peak, a.Threshold, a.Message, utc(a.OpenedAt), utc(a.UpdatedAt), utcPtr(a.AckedAt), a.AckedBy,
-				a.AckComment, utcPtr(a.ResolvedAt), a.ResolvedBy}
+				a.AckComment, utcPtr(a.ResolvedAt), a.ResolvedBy, a.AssigneeID, a.EscalationLevel}
 		})
 }
 
@@ -169,4 +171,13 @@ func (s *Store) CountReadingsByDevice(ctx context.Context) (map[int64]int64, err
 		out[id] = n
 	}
 	return out, mapErr("count readings by device", rows.Err())
+}
+
+// escalationJSON is a rule's escalation policy as stored ('[]' when none).
+func escalationJSON(steps []vibemon.EscalationStep) []byte {
+	if len(steps) == 0 {
+		return []byte("[]")
+	}
+	b, _ := json.Marshal(steps)
+	return b
 }

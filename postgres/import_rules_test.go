@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -34,7 +35,10 @@ func TestImportRulesKeepsKindAndDurations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *got != *want {
+		if want.Escalation == nil {
+			want.Escalation = []vibemon.EscalationStep{}
+		}
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("imported rule = %+v, want %+v", got, want)
 		}
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"math"
 	"strings"
 	"time"
@@ -10,15 +11,19 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at"
+const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at, remind_every_minutes, escalation"
 
 func scanRule(row interface{ Scan(...any) error }) (*vibemon.Rule, error) {
 	var r vibemon.Rule
 	var kind, op, sev string
 	var created int64
+	var esc string
 	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &kind, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear,
-		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &created); err != nil {
+		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &created, &r.RemindEveryMinutes, &esc); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(esc), &r.Escalation); err != nil || r.Escalation == nil {
+		r.Escalation = []vibemon.EscalationStep{}
 	}
 	r.Kind, r.Op, r.Severity, r.CreatedAt = vibemon.RuleKind(kind), vibemon.Op(op), vibemon.Severity(sev), msTime(created)
 	return &r, nil
@@ -41,10 +46,15 @@ func (s *Store) CreateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
+		esc, err := escalationOfOrg(ctx, tx, r)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO rules (org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
-			kind, for_seconds, clear_for_seconds, fault, min_confidence)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
-			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence)
+			kind, for_seconds, clear_for_seconds, fault, min_confidence, remind_every_minutes, escalation)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op),
+			r.Threshold, r.Clear, string(r.Severity), r.Enabled, now, string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence,
+			r.RemindEveryMinutes, esc)
 		if err != nil {
 			return err
 		}
@@ -100,12 +110,17 @@ func (s *Store) UpdateRule(ctx context.Context, r *vibemon.Rule) error {
 		if err := deviceOfOrg(ctx, tx, r.OrgID, r.DeviceID); err != nil {
 			return err
 		}
+		esc, err := escalationOfOrg(ctx, tx, r)
+		if err != nil {
+			return err
+		}
 		var created int64
-		err := tx.QueryRowContext(ctx, `UPDATE rules SET name = ?, asset_id = ?, device_id = ?, metric = ?, op = ?, threshold = ?,
-			clear = ?, severity = ?, enabled = ?, kind = ?, for_seconds = ?, clear_for_seconds = ?, fault = ?, min_confidence = ?
+		err = tx.QueryRowContext(ctx, `UPDATE rules SET name = ?, asset_id = ?, device_id = ?, metric = ?, op = ?, threshold = ?,
+			clear = ?, severity = ?, enabled = ?, kind = ?, for_seconds = ?, clear_for_seconds = ?, fault = ?, min_confidence = ?,
+			remind_every_minutes = ?, escalation = ?
 			WHERE org_id = ? AND id = ? RETURNING created_at`,
 			r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled,
-			string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.OrgID, r.ID).Scan(&created)
+			string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, esc, r.OrgID, r.ID).Scan(&created)
 		r.CreatedAt = msTime(created)
 		return err
 	})
@@ -126,7 +141,7 @@ func (s *Store) DeleteRule(ctx context.Context, orgID, id int64) error {
 }
 
 const alertCols = `id, org_id, rule_id, device_id, asset_id, severity, status, metric, value, peak, threshold, message,
-	opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by`
+	opened_at, updated_at, acked_at, acked_by, ack_comment, resolved_at, resolved_by, assignee_id, escalation_level`
 
 func scanAlert(row interface{ Scan(...any) error }) (*vibemon.Alert, error) {
 	var a vibemon.Alert
@@ -134,7 +149,8 @@ func scanAlert(row interface{ Scan(...any) error }) (*vibemon.Alert, error) {
 	var opened, updated int64
 	var acked, resolved sql.NullInt64
 	if err := row.Scan(&a.ID, &a.OrgID, &a.RuleID, &a.DeviceID, &a.AssetID, &sev, &status, &a.Metric, &a.Value, &a.Peak,
-		&a.Threshold, &a.Message, &opened, &updated, &acked, &a.AckedBy, &a.AckComment, &resolved, &a.ResolvedBy); err != nil {
+		&a.Threshold, &a.Message, &opened, &updated, &acked, &a.AckedBy, &a.AckComment, &resolved, &a.ResolvedBy,
+		&a.AssigneeID, &a.EscalationLevel); err != nil {
 		return nil, err
 	}
 	a.Severity, a.Status = vibemon.Severity(sev), vibemon.AlertStatus(status)
@@ -210,7 +226,7 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 		}
 		*a = *got
 		opened = true
-		return nil
+		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: a.OrgID, AlertID: a.ID, Kind: vibemon.EventOpened, At: a.OpenedAt})
 	})
 	return opened, err
 }
@@ -282,8 +298,8 @@ func (s *Store) ListAlerts(ctx context.Context, orgID int64, f vibemon.AlertFilt
 
 // AckAlert acknowledges an open alert; ECONFLICT when it is not open.
 func (s *Store) AckAlert(ctx context.Context, orgID, id, userID int64, comment string, at time.Time) (*vibemon.Alert, error) {
-	if len(comment) > 2000 {
-		return nil, vibemon.Errorf(vibemon.EINVALID, "comment is longer than 2000 characters.")
+	if len(comment) > vibemon.MaxAlertComment {
+		return nil, vibemon.Errorf(vibemon.EINVALID, "comment is longer than %d characters.", vibemon.MaxAlertComment)
 	}
 	var out *vibemon.Alert
 	err := s.writeTx(ctx, "ack alert", func(tx *sql.Tx) error {
@@ -299,7 +315,11 @@ func (s *Store) AckAlert(ctx context.Context, orgID, id, userID int64, comment s
 		}
 		out, err = scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET status = 'acknowledged', acked_at = ?, acked_by = ?,
 			ack_comment = ?, updated_at = ? WHERE id = ? RETURNING `+alertCols, at.UnixMilli(), userID, comment, at.UnixMilli(), id))
-		return err
+		if err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAcknowledged, At: at,
+			UserID: userID, Comment: comment})
 	})
 	return out, err
 }
@@ -321,7 +341,10 @@ func (s *Store) ResolveAlert(ctx context.Context, orgID, id, userID int64, at ti
 		}
 		out, err = scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_by = ?,
 			updated_at = ? WHERE id = ? RETURNING `+alertCols, at.UnixMilli(), userID, at.UnixMilli(), id))
-		return err
+		if err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventResolved, At: at, UserID: userID})
 	})
 	return out, err
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func testRuleKinds(t *testing.T, s vibemon.Store) {
 	}
 	got, err := s.GetRule(ctx(t), a.org.ID, th.ID)
 	must(t, err)
-	if *got != *th {
+	if !reflect.DeepEqual(got, th) {
 		t.Errorf("GetRule(threshold) = %+v, want %+v", got, th)
 	}
 
@@ -30,7 +31,7 @@ func testRuleKinds(t *testing.T, s vibemon.Store) {
 	must(t, s.CreateRule(ctx(t), diag))
 	got, err = s.GetRule(ctx(t), a.org.ID, diag.ID)
 	must(t, err)
-	if *got != *diag {
+	if !reflect.DeepEqual(got, diag) {
 		t.Errorf("GetRule(diagnosis) = %+v, want %+v", got, diag)
 	}
 	if got.Fault != "bearing_outer_race" || got.MinConfidence != vibemon.DefaultMinConfidence || got.Metric != "" || got.Op != "" || got.Threshold != 0 {

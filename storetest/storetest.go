@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -46,6 +47,10 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Alerts/Lifecycle", testAlertLifecycle},
 		{"Alerts/ListAndTenancy", testAlertList},
 		{"Alerts/ConcurrentUpsert", testAlertConcurrent},
+		{"Alerts/Timeline", testAlertTimeline},
+		{"Alerts/EscalationOnce", testAlertEscalationOnce},
+		{"Alerts/EventsAfter", testAlertEventsAfter},
+		{"Rules/Escalation", testRuleEscalation},
 		{"Waveforms/RoundTrip", testWaveformRoundTrip},
 		{"Waveforms/Analysis", testWaveformAnalysis},
 		{"Waveforms/ListOrderAndRange", testWaveformList},
@@ -992,7 +997,7 @@ func testRules(t *testing.T, s vibemon.Store) {
 	}
 	got, err := s.GetRule(ctx(t), a.org.ID, r.ID)
 	must(t, err)
-	if *got != *r {
+	if !reflect.DeepEqual(got, r) {
 		t.Errorf("GetRule = %+v, want %+v", got, r)
 	}
 	r.Threshold, r.Clear, r.Enabled, r.DeviceID = 11, 10, false, a.device.ID
