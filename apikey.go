@@ -1,11 +1,13 @@
 package vibemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -72,11 +74,54 @@ type APIKeyStore interface {
 }
 
 // SeqGap is a run of sequence numbers missing between two received ones:
-// FromSeq..ToSeq inclusive, Count = ToSeq - FromSeq + 1.
+// FromSeq..ToSeq inclusive, Count = ToSeq - FromSeq + 1. Reason is why
+// they are missing: the reason of the reported gap (ReportedGap) that
+// covers the run, or GapUnexplained.
 type SeqGap struct {
-	FromSeq int64 `json:"from_seq"`
-	ToSeq   int64 `json:"to_seq"`
-	Count   int64 `json:"count"`
+	FromSeq int64  `json:"from_seq"`
+	ToSeq   int64  `json:"to_seq"`
+	Count   int64  `json:"count"`
+	Reason  string `json:"reason"`
+}
+
+// Gap reasons: why a gateway knows a device's readings will not arrive.
+const (
+	// GapQueueFull: the gateway's offline queue hit its bound and dropped
+	// its oldest readings.
+	GapQueueFull = "queue_full"
+	// GapNodeRingOverflow: the node's ring overwrote summaries it had not
+	// sent (it was out of reach of a gateway for too long).
+	GapNodeRingOverflow = "node_ring_overflow"
+	// GapRejected: the server rejected the reading as invalid.
+	GapRejected = "rejected"
+	// GapUnexplained marks a hole no reported gap covers. It is not a
+	// reason a gateway may report.
+	GapUnexplained = "unexplained"
+)
+
+// ReportedGap is a run of a device's sequence numbers (FromSeq..ToSeq
+// inclusive) that a gateway says will never arrive, and why.
+type ReportedGap struct {
+	FromSeq int64     `json:"from_seq"`
+	ToSeq   int64     `json:"to_seq"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"` // when the gateway recorded it
+}
+
+// MaxReportedGaps is how many gaps one report may carry.
+const MaxReportedGaps = 5000
+
+// Validate checks a reported gap.
+func (g *ReportedGap) Validate() error {
+	switch {
+	case g.FromSeq < 0 || g.ToSeq > 1<<32-1 || g.FromSeq > g.ToSeq:
+		return Errorf(EINVALID, "from_seq and to_seq must be sequence numbers (0..4294967295) with from_seq <= to_seq.")
+	case g.Reason != GapQueueFull && g.Reason != GapNodeRingOverflow && g.Reason != GapRejected:
+		return Errorf(EINVALID, "reason must be queue_full, node_ring_overflow or rejected.")
+	case g.At.IsZero():
+		return Errorf(EINVALID, "at (when the gap was recorded, RFC 3339) is required.")
+	}
+	return nil
 }
 
 // MaxCompletenessGaps is how many gaps a Completeness lists at most.
@@ -86,41 +131,160 @@ const MaxCompletenessGaps = 100
 // the sequence numbers of its stored readings: Expected is
 // LastSeq - FirstSeq + 1 (0 when nothing was received), Received the
 // readings stored, Percent = 100 * Received / Expected (0 when nothing was
-// expected). Gaps lists the largest holes first (at most
+// expected). Every missing seq between FirstSeq and LastSeq is either
+// explained by a gap a gateway reported (Explained, counted per reason in
+// Lost) or not (Unexplained); AccountedPercent = 100 * (Received +
+// Explained) / Expected is 100 when every loss is known. Gaps lists the
+// missing runs, each with one reason, largest first (at most
 // MaxCompletenessGaps); GapCount counts them all.
 type Completeness struct {
-	DeviceID int64     `json:"device_id"`
-	From     time.Time `json:"from"`
-	To       time.Time `json:"to"`
-	FirstSeq int64     `json:"first_seq"`
-	LastSeq  int64     `json:"last_seq"`
-	Expected int64     `json:"expected"`
-	Received int64     `json:"received"`
-	Percent  float64   `json:"percent"`
-	GapCount int64     `json:"gap_count"`
-	Gaps     []SeqGap  `json:"gaps"`
+	DeviceID         int64            `json:"device_id"`
+	From             time.Time        `json:"from"`
+	To               time.Time        `json:"to"`
+	FirstSeq         int64            `json:"first_seq"`
+	LastSeq          int64            `json:"last_seq"`
+	Expected         int64            `json:"expected"`
+	Received         int64            `json:"received"`
+	Percent          float64          `json:"percent"`
+	Explained        int64            `json:"explained"`
+	Unexplained      int64            `json:"unexplained"`
+	AccountedPercent float64          `json:"accounted_percent"`
+	Lost             map[string]int64 `json:"lost_by_reason"`
+	GapCount         int64            `json:"gap_count"`
+	Gaps             []SeqGap         `json:"gaps"`
 }
 
-// Finish sets Expected and Percent from FirstSeq, LastSeq and Received.
+// Finish sets Expected, Percent and AccountedPercent from FirstSeq,
+// LastSeq, Received and Explained.
 func (c *Completeness) Finish() {
 	if c.Gaps == nil {
 		c.Gaps = []SeqGap{}
 	}
+	if c.Lost == nil {
+		c.Lost = map[string]int64{}
+	}
 	if c.Received == 0 {
-		c.Expected, c.Percent = 0, 0
+		c.Expected, c.Percent, c.AccountedPercent = 0, 0, 0
 		return
 	}
 	c.Expected = c.LastSeq - c.FirstSeq + 1
 	c.Percent = 100 * float64(c.Received) / float64(c.Expected)
+	c.AccountedPercent = 100 * float64(c.Received+c.Explained) / float64(c.Expected)
+}
+
+// GapExplainer splits the holes of a Completeness by the reported gaps
+// that cover them. Make it with NewGapExplainer, call Hole for each hole in
+// ascending seq order, then Done. Stores share it so both dialects explain
+// alike.
+type GapExplainer struct {
+	c    *Completeness
+	gs   []ReportedGap // disjoint, ascending
+	i    int
+	keep int
+}
+
+// NewGapExplainer returns an explainer filling c from the reported gaps
+// (any order, possibly overlapping: where two overlap the one starting
+// first wins).
+func NewGapExplainer(c *Completeness, reported []ReportedGap) *GapExplainer {
+	gs := slices.Clone(reported)
+	slices.SortStableFunc(gs, func(a, b ReportedGap) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
+	out := gs[:0]
+	for _, g := range gs {
+		if n := len(out); n > 0 && g.FromSeq <= out[n-1].ToSeq {
+			if g.ToSeq <= out[n-1].ToSeq {
+				continue
+			}
+			g.FromSeq = out[n-1].ToSeq + 1
+		}
+		out = append(out, g)
+	}
+	if c.Lost == nil {
+		c.Lost = map[string]int64{}
+	}
+	return &GapExplainer{c: c, gs: out, keep: MaxCompletenessGaps}
+}
+
+// Hole records the missing run from..to (inclusive); holes must come in
+// ascending order.
+func (e *GapExplainer) Hole(from, to int64) {
+	for from <= to {
+		for e.i < len(e.gs) && e.gs[e.i].ToSeq < from {
+			e.i++
+		}
+		if e.i == len(e.gs) || e.gs[e.i].FromSeq > to {
+			e.add(from, to, GapUnexplained)
+			return
+		}
+		g := e.gs[e.i]
+		if g.FromSeq > from {
+			e.add(from, g.FromSeq-1, GapUnexplained)
+			from = g.FromSeq
+		}
+		end := min(to, g.ToSeq)
+		e.add(from, end, g.Reason)
+		from = end + 1
+	}
+}
+
+func (e *GapExplainer) add(from, to int64, reason string) {
+	c := e.c
+	n := to - from + 1
+	// Adjacent runs with the same reason (two reports side by side) are one.
+	if k := len(c.Gaps); k > 0 && c.Gaps[k-1].ToSeq == from-1 && c.Gaps[k-1].Reason == reason {
+		c.Gaps[k-1].ToSeq, c.Gaps[k-1].Count = to, c.Gaps[k-1].Count+n
+	} else {
+		c.Gaps = append(c.Gaps, SeqGap{FromSeq: from, ToSeq: to, Count: n, Reason: reason})
+		c.GapCount++
+	}
+	if reason == GapUnexplained {
+		c.Unexplained += n
+	} else {
+		c.Explained += n
+		c.Lost[reason] += n
+	}
+	if len(c.Gaps) > 8*e.keep {
+		e.trim(2 * e.keep) // the last run may still grow
+	}
+}
+
+func (e *GapExplainer) trim(n int) {
+	last := e.c.Gaps[len(e.c.Gaps)-1]
+	rest := e.c.Gaps[:len(e.c.Gaps)-1]
+	sortGaps(rest)
+	e.c.Gaps = append(rest[:min(n, len(rest))], last)
+}
+
+func sortGaps(gs []SeqGap) {
+	slices.SortFunc(gs, func(a, b SeqGap) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.FromSeq, b.FromSeq)
+	})
+}
+
+// Done orders the gaps largest first, keeps MaxCompletenessGaps and
+// finishes c.
+func (e *GapExplainer) Done() {
+	sortGaps(e.c.Gaps)
+	e.c.Gaps = e.c.Gaps[:min(len(e.c.Gaps), e.keep)]
+	e.c.Finish()
 }
 
 // CompletenessStore derives per-device delivery completeness from the
-// stored readings.
+// stored readings and the gaps gateways reported.
 type CompletenessStore interface {
 	// Completeness reports the device's readings with from <= ts < to.
 	// ENOTFOUND when the device is not the org's; EINVALID unless from is
 	// before to.
 	Completeness(ctx context.Context, orgID, deviceID int64, from, to time.Time) (*Completeness, error)
+	// ReportGaps stores gaps a gateway recorded for the device (each
+	// validated; EINVALID names the first bad one). Idempotent: a gap
+	// already stored (same range and reason) is not stored again; it
+	// returns how many were new. ENOTFOUND when the device is not the
+	// org's.
+	ReportGaps(ctx context.Context, orgID, deviceID int64, gaps []ReportedGap) (stored int, err error)
 }
 
 // Validate trims the name and checks what CreateAPIKey requires.

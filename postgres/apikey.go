@@ -94,6 +94,7 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 		return nil, vibemon.Errorf(vibemon.EINVALID, "from must be before to.")
 	}
 	c := &vibemon.Completeness{DeviceID: deviceID, From: from.UTC(), To: to.UTC()}
+	var ex *vibemon.GapExplainer
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM devices WHERE org_id = $1 AND id = $2)", orgID, deviceID).Scan(&ok); err != nil {
@@ -107,29 +108,29 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 		if err != nil {
 			return err
 		}
-		const holes = `FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
-			FROM readings WHERE device_id = $1 AND ts >= $2 AND ts < $3) h WHERE next > seq + 1`
-		if err := tx.QueryRow(ctx, "SELECT count(*) "+holes, deviceID, from, to).Scan(&c.GapCount); err != nil {
+		reported, err := reportedGaps(ctx, tx, deviceID, c.FirstSeq, c.LastSeq)
+		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, "SELECT seq + 1, next - 1 "+holes+" ORDER BY next - seq DESC, seq LIMIT $4", deviceID, from, to, vibemon.MaxCompletenessGaps)
+		ex = vibemon.NewGapExplainer(c, reported)
+		rows, err := tx.Query(ctx, `SELECT seq + 1, next - 1 FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
+			FROM readings WHERE device_id = $1 AND ts >= $2 AND ts < $3) h WHERE next > seq + 1 ORDER BY seq`, deviceID, from, to)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var g vibemon.SeqGap
-			if err := rows.Scan(&g.FromSeq, &g.ToSeq); err != nil {
+			var from, to int64
+			if err := rows.Scan(&from, &to); err != nil {
 				return err
 			}
-			g.Count = g.ToSeq - g.FromSeq + 1
-			c.Gaps = append(c.Gaps, g)
+			ex.Hole(from, to)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
-	c.Finish()
+	ex.Done()
 	return c, nil
 }

@@ -125,27 +125,27 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
-	const holes = `FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
-			FROM readings WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE next > seq + 1`
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) "+holes, deviceID, f, t).Scan(&c.GapCount); err != nil {
+	reported, err := reportedGaps(ctx, tx, deviceID, c.FirstSeq, c.LastSeq)
+	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT seq + 1, next - 1 "+holes+" ORDER BY next - seq DESC, seq LIMIT ?", deviceID, f, t, vibemon.MaxCompletenessGaps)
+	ex := vibemon.NewGapExplainer(c, reported)
+	rows, err := tx.QueryContext(ctx, `SELECT seq + 1, next - 1 FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
+			FROM readings WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE next > seq + 1 ORDER BY seq`, deviceID, f, t)
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var g vibemon.SeqGap
-		if err := rows.Scan(&g.FromSeq, &g.ToSeq); err != nil {
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
 			return nil, mapErr("completeness", err)
 		}
-		g.Count = g.ToSeq - g.FromSeq + 1
-		c.Gaps = append(c.Gaps, g)
+		ex.Hole(from, to)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr("completeness", err)
 	}
-	c.Finish()
+	ex.Done()
 	return c, nil
 }

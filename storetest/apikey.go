@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -124,12 +125,14 @@ func testCompleteness(t *testing.T, s vibemon.Store) {
 	}{
 		{"window with three gaps", base, base.Add(100 * time.Second), vibemon.Completeness{
 			FirstSeq: 100, LastSeq: 199, Expected: 100, Received: 86, Percent: 86, GapCount: 3,
+			Unexplained: 14, AccountedPercent: 86,
 			Gaps: []vibemon.SeqGap{gap(160, 169), gap(110, 112), gap(150, 150)}}},
 		{"to is exclusive", base, base.Add(10 * time.Second), vibemon.Completeness{
-			FirstSeq: 100, LastSeq: 109, Expected: 10, Received: 10, Percent: 100, Gaps: []vibemon.SeqGap{}}},
+			FirstSeq: 100, LastSeq: 109, Expected: 10, Received: 10, Percent: 100, AccountedPercent: 100, Gaps: []vibemon.SeqGap{}}},
 		{"empty window", base.Add(-time.Hour), base, vibemon.Completeness{Gaps: []vibemon.SeqGap{}}},
 		{"two hours", base, base.Add(2 * time.Hour), vibemon.Completeness{
 			FirstSeq: 100, LastSeq: 500, Expected: 401, Received: 87, Percent: 100 * 87.0 / 401, GapCount: 4,
+			Unexplained: 314, AccountedPercent: 100 * 87.0 / 401,
 			Gaps: []vibemon.SeqGap{gap(200, 499), gap(160, 169), gap(110, 112), gap(150, 150)}}},
 	}
 	for _, tc := range tests {
@@ -141,6 +144,8 @@ func testCompleteness(t *testing.T, s vibemon.Store) {
 			if got.DeviceID != want.DeviceID || !got.From.Equal(want.From) || !got.To.Equal(want.To) ||
 				got.FirstSeq != want.FirstSeq || got.LastSeq != want.LastSeq || got.Expected != want.Expected ||
 				got.Received != want.Received || got.Percent != want.Percent || got.GapCount != want.GapCount ||
+				got.Explained != want.Explained || got.Unexplained != want.Unexplained ||
+				got.AccountedPercent != want.AccountedPercent || len(got.Lost) != 0 ||
 				!slices.Equal(got.Gaps, want.Gaps) {
 				t.Errorf("Completeness =\n %+v, want\n %+v", *got, want)
 			}
@@ -170,5 +175,85 @@ func testCompletenessGapLimit(t *testing.T, s vibemon.Store) {
 }
 
 func gap(from, to int64) vibemon.SeqGap {
-	return vibemon.SeqGap{FromSeq: from, ToSeq: to, Count: to - from + 1}
+	return vibemon.SeqGap{FromSeq: from, ToSeq: to, Count: to - from + 1, Reason: vibemon.GapUnexplained}
+}
+
+func rgap(from, to int64, reason string) vibemon.SeqGap {
+	return vibemon.SeqGap{FromSeq: from, ToSeq: to, Count: to - from + 1, Reason: reason}
+}
+
+// testCompletenessReportedGaps: holes a gateway reported are listed with
+// its reason and counted per reason; what no report covers stays
+// "unexplained"; a report is idempotent, belongs to its org, and only the
+// part of it that is really missing counts.
+func testCompletenessReportedGaps(t *testing.T, s vibemon.Store) {
+	a := newTenant(t, s, "acme")
+	b := newTenant(t, s, "bravo")
+	at := base.Add(time.Hour)
+	// seqs 0..99 minus 10..19, 30..34, 50..59 and 70.
+	var rs []vibemon.Reading
+	for _, r := range series(a.device.ID, 0, 100, base, time.Second) {
+		if (r.Seq >= 10 && r.Seq <= 19) || (r.Seq >= 30 && r.Seq <= 34) || (r.Seq >= 50 && r.Seq <= 59) || r.Seq == 70 {
+			continue
+		}
+		rs = append(rs, r)
+	}
+	insert(t, s, a.org.ID, rs)
+	reported := []vibemon.ReportedGap{
+		{FromSeq: 10, ToSeq: 19, Reason: vibemon.GapNodeRingOverflow, At: at}, // the whole hole
+		{FromSeq: 30, ToSeq: 30, Reason: vibemon.GapQueueFull, At: at},        // queue_full: one row per reading
+		{FromSeq: 31, ToSeq: 31, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: 32, ToSeq: 33, Reason: vibemon.GapQueueFull, At: at},   // 34 not reported
+		{FromSeq: 48, ToSeq: 54, Reason: vibemon.GapRejected, At: at},    // 48, 49 arrived after all
+		{FromSeq: 200, ToSeq: 210, Reason: vibemon.GapQueueFull, At: at}, // outside the readings
+	}
+	n, err := s.ReportGaps(ctx(t), a.org.ID, a.device.ID, reported)
+	must(t, err)
+	if n != len(reported) {
+		t.Errorf("ReportGaps stored %d, want %d", n, len(reported))
+	}
+	n, err = s.ReportGaps(ctx(t), a.org.ID, a.device.ID, reported[:2])
+	must(t, err)
+	if n != 0 {
+		t.Errorf("reporting the same gaps again stored %d, want 0 (idempotent)", n)
+	}
+	got, err := s.Completeness(ctx(t), a.org.ID, a.device.ID, base, base.Add(time.Hour))
+	must(t, err)
+	want := vibemon.Completeness{FirstSeq: 0, LastSeq: 99, Expected: 100, Received: 74, Percent: 74,
+		Explained: 19, Unexplained: 7, AccountedPercent: 93,
+		Lost: map[string]int64{vibemon.GapNodeRingOverflow: 10, vibemon.GapQueueFull: 4, vibemon.GapRejected: 5},
+		Gaps: []vibemon.SeqGap{rgap(10, 19, vibemon.GapNodeRingOverflow), rgap(50, 54, vibemon.GapRejected),
+			rgap(55, 59, vibemon.GapUnexplained), rgap(30, 33, vibemon.GapQueueFull), rgap(34, 34, vibemon.GapUnexplained),
+			rgap(70, 70, vibemon.GapUnexplained)}}
+	want.GapCount = int64(len(want.Gaps))
+	if got.Received != want.Received || got.Expected != want.Expected || got.Explained != want.Explained ||
+		got.Unexplained != want.Unexplained || got.AccountedPercent != want.AccountedPercent || got.Percent != want.Percent ||
+		got.GapCount != want.GapCount || !maps.Equal(got.Lost, want.Lost) || !slices.Equal(got.Gaps, want.Gaps) {
+		t.Errorf("Completeness =\n %+v, want\n %+v", *got, want)
+	}
+	// Every hole explained: 100 % accounted for.
+	_, err = s.ReportGaps(ctx(t), a.org.ID, a.device.ID, []vibemon.ReportedGap{
+		{FromSeq: 34, ToSeq: 34, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: 55, ToSeq: 59, Reason: vibemon.GapRejected, At: at},
+		{FromSeq: 70, ToSeq: 70, Reason: vibemon.GapRejected, At: at}})
+	must(t, err)
+	got, err = s.Completeness(ctx(t), a.org.ID, a.device.ID, base, base.Add(time.Hour))
+	must(t, err)
+	if got.Unexplained != 0 || got.Explained != 26 || got.AccountedPercent != 100 || got.Percent != 74 ||
+		!slices.Equal(got.Gaps, []vibemon.SeqGap{rgap(10, 19, vibemon.GapNodeRingOverflow), rgap(50, 59, vibemon.GapRejected), rgap(30, 34, vibemon.GapQueueFull), rgap(70, 70, vibemon.GapRejected)}) {
+		t.Errorf("after reporting the rest: %+v, want 26 explained, none unexplained, 100 %% accounted, runs merged", *got)
+	}
+
+	_, err = s.ReportGaps(ctx(t), b.org.ID, a.device.ID, reported)
+	wantCode(t, err, vibemon.ENOTFOUND)
+	for _, bad := range []vibemon.ReportedGap{
+		{FromSeq: 5, ToSeq: 4, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: -1, ToSeq: 4, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: 0, ToSeq: 1 << 32, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: 1, ToSeq: 4, Reason: vibemon.GapUnexplained, At: at},
+		{FromSeq: 1, ToSeq: 4, Reason: vibemon.GapRejected},
+	} {
+		_, err = s.ReportGaps(ctx(t), a.org.ID, a.device.ID, []vibemon.ReportedGap{bad})
+		wantCode(t, err, vibemon.EINVALID)
+	}
 }

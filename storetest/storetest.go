@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"APIKeys/Revoke", testAPIKeysRevoke},
 		{"APIKeys/Tenancy", testAPIKeysTenancy},
 		{"Completeness/Gaps", testCompleteness},
+		{"Completeness/ReportedGaps", testCompletenessReportedGaps},
 		{"Completeness/GapLimit", testCompletenessGapLimit},
 		{"Notifications/Prefs", testNotificationPrefs},
 		{"Notifications/TelegramLinkExpiry", testTelegramLinkExpiry},
