@@ -2,6 +2,7 @@ package vibemon
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strings"
 	"time"
@@ -298,6 +299,20 @@ type Alert struct {
 	// EscalationLevel is the highest escalation step reached (1, 2, ...);
 	// 0: not escalated.
 	EscalationLevel int `json:"escalation_level"`
+	// Appended is the timeline event that the store call which returned
+	// this alert appended (opened, acknowledged, assigned, resolved), nil
+	// when it appended none. It is not stored: publishers send it along
+	// (LiveData).
+	Appended *AlertEvent `json:"-"`
+}
+
+// LiveData is the data of a live "alert" message: the alert's fields and,
+// when the change appended a timeline event, that event as "event".
+func (a *Alert) LiveData() ([]byte, error) {
+	return json.Marshal(struct {
+		*Alert
+		Event *AlertEvent `json:"event,omitempty"`
+	}{a, a.Appended})
 }
 
 // AlertEventKind says what happened to an alert.

@@ -226,7 +226,8 @@ func (s *Store) UpsertAlert(ctx context.Context, a *vibemon.Alert) (bool, error)
 		}
 		*a = *got
 		opened = true
-		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: a.OrgID, AlertID: a.ID, Kind: vibemon.EventOpened, At: a.OpenedAt})
+		a.Appended = &vibemon.AlertEvent{OrgID: a.OrgID, AlertID: a.ID, Kind: vibemon.EventOpened, At: a.OpenedAt}
+		return appendEvent(ctx, tx, a.Appended)
 	})
 	return opened, err
 }
@@ -318,8 +319,9 @@ func (s *Store) AckAlert(ctx context.Context, orgID, id, userID int64, comment s
 		if err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAcknowledged, At: at,
-			UserID: userID, Comment: comment})
+		out.Appended = &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAcknowledged, At: at,
+			UserID: userID, Comment: comment}
+		return appendEvent(ctx, tx, out.Appended)
 	})
 	return out, err
 }
@@ -344,7 +346,8 @@ func (s *Store) ResolveAlert(ctx context.Context, orgID, id, userID int64, at ti
 		if err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventResolved, At: at, UserID: userID})
+		out.Appended = &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventResolved, At: at, UserID: userID}
+		return appendEvent(ctx, tx, out.Appended)
 	})
 	return out, err
 }

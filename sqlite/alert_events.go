@@ -107,8 +107,9 @@ func (s *Store) AssignAlert(ctx context.Context, orgID, id, assigneeID, byUserID
 		if err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAssigned, At: at,
-			UserID: byUserID, AssigneeID: assigneeID})
+		out.Appended = &vibemon.AlertEvent{OrgID: orgID, AlertID: id, Kind: vibemon.EventAssigned, At: at,
+			UserID: byUserID, AssigneeID: assigneeID}
+		return appendEvent(ctx, tx, out.Appended)
 	})
 	return out, err
 }

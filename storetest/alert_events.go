@@ -53,12 +53,19 @@ func testAlertTimeline(t *testing.T, s vibemon.Store) {
 	if !opened || al.AssigneeID != 0 || al.EscalationLevel != 0 {
 		t.Fatalf("new alert = opened %v %+v, want open, unassigned, level 0", opened, al)
 	}
-	_, err = s.UpsertAlert(ctx(t), newAlert(a, rule, 9, base.Add(time.Minute))) // an update: no event
+	if al.Appended == nil || al.Appended.Kind != vibemon.EventOpened || al.Appended.ID == 0 {
+		t.Errorf("opening UpsertAlert appended %+v, want the opened event", al.Appended)
+	}
+	upd := newAlert(a, rule, 9, base.Add(time.Minute))
+	_, err = s.UpsertAlert(ctx(t), upd) // an update: no event
 	must(t, err)
+	if upd.Appended != nil {
+		t.Errorf("updating UpsertAlert appended %+v, want none", upd.Appended)
+	}
 
 	asg, err := s.AssignAlert(ctx(t), a.org.ID, al.ID, tech.ID, a.user.ID, base.Add(2*time.Minute))
 	must(t, err)
-	if asg.AssigneeID != tech.ID || asg.Status != vibemon.AlertOpen {
+	if asg.AssigneeID != tech.ID || asg.Status != vibemon.AlertOpen || asg.Appended == nil || asg.Appended.Kind != vibemon.EventAssigned {
 		t.Errorf("AssignAlert = %+v, want assignee %d, still open", asg, tech.ID)
 	}
 	_, err = s.AssignAlert(ctx(t), a.org.ID, al.ID, b.user.ID, a.user.ID, base.Add(2*time.Minute))
@@ -83,8 +90,11 @@ func testAlertTimeline(t *testing.T, s vibemon.Store) {
 		At: base, UserID: b.user.ID, Comment: "not yours"}), vibemon.ENOTFOUND)
 
 	ackAt := base.Add(5 * time.Minute)
-	_, err = s.AckAlert(ctx(t), a.org.ID, al.ID, tech.ID, "replacing the bearing tonight", ackAt)
+	ack, err := s.AckAlert(ctx(t), a.org.ID, al.ID, tech.ID, "replacing the bearing tonight", ackAt)
 	must(t, err)
+	if ack.Appended == nil || ack.Appended.Kind != vibemon.EventAcknowledged || ack.Appended.Comment != "replacing the bearing tonight" {
+		t.Errorf("AckAlert appended %+v", ack.Appended)
+	}
 	_, err = s.AckAlert(ctx(t), a.org.ID, al.ID, tech.ID, "again", ackAt)
 	wantCode(t, err, vibemon.ECONFLICT)
 	wantCode(t, s.AddAlertEvent(ctx(t), &vibemon.AlertEvent{OrgID: a.org.ID, AlertID: al.ID, Kind: vibemon.EventEscalated,
@@ -93,8 +103,11 @@ func testAlertTimeline(t *testing.T, s vibemon.Store) {
 		At: ackAt}), vibemon.ECONFLICT)
 
 	resAt := base.Add(30 * time.Minute)
-	_, err = s.ResolveAlert(ctx(t), a.org.ID, al.ID, 0, resAt)
+	res, err := s.ResolveAlert(ctx(t), a.org.ID, al.ID, 0, resAt)
 	must(t, err)
+	if res.Appended == nil || res.Appended.Kind != vibemon.EventResolved {
+		t.Errorf("ResolveAlert appended %+v", res.Appended)
+	}
 	_, err = s.ResolveAlert(ctx(t), a.org.ID, al.ID, a.user.ID, resAt)
 	wantCode(t, err, vibemon.ECONFLICT)
 	_, err = s.AssignAlert(ctx(t), a.org.ID, al.ID, a.user.ID, a.user.ID, resAt)
