@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vibemon/vibemon"
 )
@@ -103,11 +104,37 @@ func TestCompletenessRoute(t *testing.T) {
 
 	var c vibemon.Completeness
 	e.do(t, request{method: "GET", path: "/api/v1/devices/" + itoa(a.device.ID) + "/completeness", token: tok}).wantStatus(t, 200).decode(t, &c)
-	want := []vibemon.SeqGap{{FromSeq: 10, ToSeq: 12, Count: 3}, {FromSeq: 5, ToSeq: 5, Count: 1}}
+	want := []vibemon.SeqGap{{FromSeq: 10, ToSeq: 12, Count: 3, Reason: "unexplained"}, {FromSeq: 5, ToSeq: 5, Count: 1, Reason: "unexplained"}}
 	if c.Received != 16 || c.Expected != 20 || c.Percent != 80 || c.GapCount != 2 || len(c.Gaps) != 2 || c.Gaps[0] != want[0] || c.Gaps[1] != want[1] ||
 		!c.To.Equal(testNow) || !c.From.Equal(testNow.Add(-24*60*60*1e9)) {
 		t.Errorf("completeness = %+v, want 16 of 20 (80%%), gaps %v, over the 24 h before now", c, want)
 	}
+
+	// A gateway reports why 10..12 are missing (with a key, as gateways do;
+	// twice, as a retry would): the hole is explained, 5 stays unexplained.
+	key, hash := vibemon.NewAPIKey()
+	if err := e.store.CreateAPIKey(context.Background(), &vibemon.APIKey{OrgID: a.org.ID, Name: "gw", Role: vibemon.RoleEngineer, Prefix: key[:8], Hash: hash, CreatedBy: a.users[vibemon.RoleAdmin].ID}); err != nil {
+		t.Fatal(err)
+	}
+	report := map[string]any{"gaps": []any{map[string]any{"from_seq": 10, "to_seq": 12, "reason": "queue_full", "at": testNow.Format(time.RFC3339)}}}
+	var ans struct{ Stored, Duplicates int }
+	e.do(t, request{method: "POST", path: "/api/v1/devices/" + itoa(a.device.ID) + "/gaps", token: key, body: report}).wantStatus(t, 200).decode(t, &ans)
+	if ans.Stored != 1 || ans.Duplicates != 0 {
+		t.Errorf("first report: %+v, want 1 stored", ans)
+	}
+	e.do(t, request{method: "POST", path: "/api/v1/devices/" + itoa(a.device.ID) + "/gaps", token: key, body: report}).wantStatus(t, 200).decode(t, &ans)
+	if ans.Stored != 0 || ans.Duplicates != 1 {
+		t.Errorf("retried report: %+v, want 1 duplicate", ans)
+	}
+	e.do(t, request{method: "GET", path: "/api/v1/devices/" + itoa(a.device.ID) + "/completeness", token: tok}).wantStatus(t, 200).decode(t, &c)
+	if c.Explained != 3 || c.Unexplained != 1 || c.AccountedPercent != 95 || c.Lost["queue_full"] != 3 || c.Gaps[0].Reason != "queue_full" || c.Gaps[1].Reason != "unexplained" {
+		t.Errorf("after the report: %+v, want 10..12 explained as queue_full, 5 unexplained, 95 %% accounted for", c)
+	}
+	for _, bad := range []any{map[string]any{"gaps": []any{}}, map[string]any{"gaps": []any{map[string]any{"from_seq": 3, "to_seq": 2, "reason": "queue_full", "at": testNow.Format(time.RFC3339)}}},
+		map[string]any{"gaps": []any{map[string]any{"from_seq": 1, "to_seq": 2, "reason": "gremlins", "at": testNow.Format(time.RFC3339)}}}} {
+		e.do(t, request{method: "POST", path: "/api/v1/devices/" + itoa(a.device.ID) + "/gaps", token: key, body: bad}).wantError(t, vibemon.EINVALID)
+	}
+	e.do(t, request{method: "POST", path: "/api/v1/devices/" + itoa(a.device.ID) + "/gaps", token: tok, body: report}).wantError(t, vibemon.EFORBIDDEN)
 
 	for _, q := range []string{"?from=yesterday", "?from=2025-06-01T12:00:00Z&to=2025-06-01T11:00:00Z", "?from=2025-01-01T00:00:00Z&to=2025-06-01T00:00:00Z"} {
 		e.do(t, request{method: "GET", path: "/api/v1/devices/" + itoa(a.device.ID) + "/completeness" + q, token: tok}).wantError(t, vibemon.EINVALID)

@@ -66,6 +66,7 @@ func routes(s *server) []route {
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/latest", handleDeviceLatest(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/telemetry", handleTelemetryQuery(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/completeness", handleCompleteness(s)),
+		may(vibemon.ActIngest, "POST "+v1+"/devices/{id}/gaps", handleGapReport(s)),
 
 		may(vibemon.ActIngest, "POST "+v1+"/telemetry", handleIngest(s)),
 

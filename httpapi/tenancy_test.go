@@ -75,6 +75,7 @@ func TestTenancyWalk(t *testing.T) {
 		"PATCH /api/v1/alert-rules/{id}":       map[string]any{"name": "pwned", "enabled": false},
 		"POST /api/v1/assets/{id}/maintenance": map[string]any{"from": testNow.Format(time.RFC3339), "to": testNow.Add(time.Hour).Format(time.RFC3339), "reason": "pwned"},
 		"POST /api/v1/alerts/{id}/ack":         map[string]any{"comment": "pwned"},
+		"POST /api/v1/devices/{id}/gaps":       map[string]any{"gaps": []any{map[string]any{"from_seq": 1, "to_seq": 2, "reason": "queue_full", "at": testNow.Format(time.RFC3339)}}},
 	}
 	// noB fails when an answer mentions anything of B (every name of B's
 	// rows contains "bravo").
