@@ -72,6 +72,26 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// MaxPrefix is the longest key prefix CheckPrefix accepts.
+const MaxPrefix = 64
+
+// CheckPrefix reports why p cannot start VibeMon's Redis keys and channel
+// names: it must be 1 to MaxPrefix printable ASCII characters without
+// spaces (a glob character would make the cleanup SCANs of tests and
+// operators match other installations' keys). Two installations that share
+// one Redis need different prefixes.
+func CheckPrefix(p string) error {
+	if p == "" || len(p) > MaxPrefix {
+		return fmt.Errorf("%q must be 1 to %d characters, e.g. %q", p, MaxPrefix, DefaultPrefix)
+	}
+	for _, c := range p {
+		if c <= ' ' || c > '~' || strings.ContainsRune("*?[]\\", c) {
+			return fmt.Errorf("%q may hold only printable ASCII without spaces or *?[]\\ (e.g. %q)", p, "plant2:")
+		}
+	}
+	return nil
+}
+
 func prefixOr(p string) string {
 	if p == "" {
 		return DefaultPrefix

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/vibemon/vibemon/redis"
 )
 
 // settings are the server's settings from flags and VIBEMON_* variables. A
@@ -20,6 +22,7 @@ type settings struct {
 	DataDir       string
 	DatabaseURL   string
 	RedisURL      string
+	RedisPrefix   string
 	BlobURL       string
 	AdminEmail    string
 	AdminPassword string
@@ -63,6 +66,7 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 	return func() (*settings, error) {
 		s.DatabaseURL = getenv("VIBEMON_DATABASE_URL")
 		s.RedisURL = getenv("VIBEMON_REDIS_URL")
+		s.RedisPrefix = env("VIBEMON_REDIS_PREFIX", redis.DefaultPrefix)
 		s.BlobURL = getenv("VIBEMON_BLOB_URL")
 		s.AdminEmail = getenv("VIBEMON_ADMIN_EMAIL")
 		s.AdminPassword = getenv("VIBEMON_ADMIN_PASSWORD")
@@ -98,6 +102,9 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 				return nil, &settingError{"", "VIBEMON_REDIS_URL", "must be a redis://, rediss:// or unix:// URL, or empty for the in-process bus"}
 			}
+		}
+		if err := redis.CheckPrefix(s.RedisPrefix); err != nil {
+			return nil, &settingError{"", "VIBEMON_REDIS_PREFIX", err.Error()}
 		}
 		if s.BlobURL != "" {
 			return nil, &settingError{"", "VIBEMON_BLOB_URL", "S3 blob storage is not available in this build yet; unset it to keep blobs in the data directory"}

@@ -53,13 +53,13 @@ func clusterEnv(t *testing.T) (map[string]string, string) {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	// The redis package takes no key prefix from the settings: the
-	// replicas use the default one, and the test tells its own events
-	// apart by their content (fresh ids in a fresh database).
+	// A Redis prefix of the test's own (VIBEMON_REDIS_PREFIX): other
+	// tests' clusters on the same Redis stay out of its bus and presence.
 	return map[string]string{
 		"VIBEMON_DATA_DIR":     t.TempDir(),
 		"VIBEMON_DATABASE_URL": u.String(),
 		"VIBEMON_REDIS_URL":    redisURL,
+		"VIBEMON_REDIS_PREFIX": "vibemontest:" + name + ":",
 	}, u.String()
 }
 
