@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vibemon/vibemon"
@@ -88,10 +89,13 @@ type Bus struct {
 
 	bufs sync.Pool
 
-	downUntil  atomic.Int64 // unix ns before which Publish fails at once
-	dropped    atomic.Int64
-	reconnects atomic.Int64
-	corrupt    atomic.Int64
+	downUntil     atomic.Int64 // unix ns before which Publish fails at once
+	published     atomic.Int64
+	publishErrors atomic.Int64
+	received      atomic.Int64
+	dropped       atomic.Int64
+	reconnects    atomic.Int64
+	corrupt       atomic.Int64
 }
 
 var _ vibemon.Bus = (*Bus)(nil)
@@ -161,6 +165,7 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 		return nil
 	}
 	if now := time.Now().UnixNano(); now < b.downUntil.Load() {
+		b.publishErrors.Add(1)
 		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "Redis failed a moment ago; retrying in %v.", time.Duration(b.downUntil.Load()-now).Round(time.Millisecond)))
 	}
 	callerCtx := ctx
@@ -199,11 +204,13 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 	}
 	*bufp = buf
 	if err != nil {
+		b.publishErrors.Add(1)
 		if callerCtx.Err() == nil { // Redis's fault, not the caller's
 			b.downUntil.Store(time.Now().Add(b.cfg.RetryAfter).UnixNano())
 		}
 		return fmt.Errorf("publish %d events to redis: %w", len(events), err)
 	}
+	b.published.Add(int64(len(events)))
 	return nil
 }
 
@@ -238,6 +245,39 @@ func (b *Bus) Subscribe(fn func(vibemon.Event)) (cancel func()) {
 		delete(b.subs, s)
 		b.mu.Unlock()
 		s.Stop()
+	}
+}
+
+// Published returns how many events Redis accepted from this bus.
+func (b *Bus) Published() int64 { return b.published.Load() }
+
+// PublishErrors returns how many Publish calls failed (Redis slow or gone,
+// or failing at once within RetryAfter of such a failure).
+func (b *Bus) PublishErrors() int64 { return b.publishErrors.Load() }
+
+// Received returns how many events reached this process through its
+// subscription, before the fan-out to local subscribers.
+func (b *Bus) Received() int64 { return b.received.Load() }
+
+// Collectors returns the bus's counters for Prometheus:
+// vibemon_redis_bus_published_events_total,
+// vibemon_redis_bus_publish_errors_total,
+// vibemon_redis_bus_received_events_total,
+// vibemon_redis_bus_reconnects_total,
+// vibemon_redis_bus_dropped_events_total and
+// vibemon_redis_bus_corrupt_messages_total. Register them once per bus.
+func (b *Bus) Collectors() []prometheus.Collector {
+	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vibemon_redis_bus_" + name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
+	return []prometheus.Collector{
+		counter("published_events_total", "Live events Redis accepted from this process.", &b.published),
+		counter("publish_errors_total", "Publish calls to Redis that failed (their events reach no live client).", &b.publishErrors),
+		counter("received_events_total", "Live events received from Redis by this process.", &b.received),
+		counter("reconnects_total", "Times the Redis subscription was lost and opened again.", &b.reconnects),
+		counter("dropped_events_total", "Received live events dropped because a local subscriber was too slow.", &b.dropped),
+		counter("corrupt_messages_total", "Messages on the bus channel that were not VibeMon's and were ignored.", &b.corrupt),
 	}
 }
 
@@ -373,6 +413,7 @@ func (b *Bus) deliver(payload string) {
 		}
 		return
 	}
+	b.received.Add(int64(len(events)))
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {

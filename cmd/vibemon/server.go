@@ -110,6 +110,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if rb, isRedis := a.bus.(*redis.Bus); isRedis {
+		reg.MustRegister(rb.Collectors()...)
+	}
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
 	telemetry := ingest.New(ingest.Config{
 		Store: store, Bus: a.bus, Presence: a.presence, Logger: log,
@@ -335,12 +338,12 @@ func (a *app) openLive(ctx context.Context, s *settings) error {
 	}
 	a.redis = client
 	a.busPing = func(ctx context.Context) error { return client.Ping(ctx).Err() }
-	bus, err := redis.NewBus(redis.BusConfig{Client: client, Logger: a.log})
+	bus, err := redis.NewBus(redis.BusConfig{Client: client, Prefix: s.RedisPrefix, Logger: a.log})
 	if err != nil {
 		return err
 	}
 	a.bus = bus
-	p, err := redis.NewPresence(redis.PresenceConfig{Client: client})
+	p, err := redis.NewPresence(redis.PresenceConfig{Client: client, Prefix: s.RedisPrefix})
 	if err != nil {
 		return err
 	}
@@ -353,7 +356,7 @@ func (a *app) openLive(ctx context.Context, s *settings) error {
 		}
 		return gone, err
 	}
-	if a.loginLimit, err = redis.NewLimiter(redis.LimiterConfig{Client: client, Name: "login"}); err != nil {
+	if a.loginLimit, err = redis.NewLimiter(redis.LimiterConfig{Client: client, Prefix: s.RedisPrefix, Name: "login"}); err != nil {
 		return err
 	}
 	a.log.Info("live bus, presence and login limit shared through Redis", "channel", bus.Channel())
