@@ -128,15 +128,20 @@ func (g *ReportedGap) Validate() error {
 const MaxCompletenessGaps = 100
 
 // Completeness is what a device delivered in a time window, judged from
-// the sequence numbers of its stored readings: Expected is
-// LastSeq - FirstSeq + 1 (0 when nothing was received), Received the
-// readings stored, Percent = 100 * Received / Expected (0 when nothing was
-// expected). Every missing seq between FirstSeq and LastSeq is either
-// explained by a gap a gateway reported (Explained, counted per reason in
-// Lost) or not (Unexplained); AccountedPercent = 100 * (Received +
-// Explained) / Expected is 100 when every loss is known. Gaps lists the
-// missing runs, each with one reason, largest first (at most
-// MaxCompletenessGaps); GapCount counts them all.
+// the sequence numbers of its stored readings. FirstSeq and LastSeq are
+// the smallest and largest seq received in the window, Received the
+// readings stored. The missing seqs are the holes between FirstSeq and
+// LastSeq, plus the run just before FirstSeq back to the device's previous
+// reading (or, when it has none, the reported gaps that end right below
+// FirstSeq: losses at the start of its life), plus the reported gaps that
+// start right above LastSeq when the device has no later reading. Each is
+// either explained by a gap a gateway reported (Explained, counted per
+// reason in Lost) or not (Unexplained). Expected = Received + Explained +
+// Unexplained (0 when nothing was received); Percent = 100 * Received /
+// Expected and AccountedPercent = 100 * (Received + Explained) / Expected,
+// which is 100 when every loss is known (both 0 when nothing was
+// expected). Gaps lists the missing runs, each with one reason, largest
+// first (at most MaxCompletenessGaps); GapCount counts them all.
 type Completeness struct {
 	DeviceID         int64            `json:"device_id"`
 	From             time.Time        `json:"from"`
@@ -154,8 +159,8 @@ type Completeness struct {
 	Gaps             []SeqGap         `json:"gaps"`
 }
 
-// Finish sets Expected, Percent and AccountedPercent from FirstSeq,
-// LastSeq, Received and Explained.
+// Finish sets Expected, Percent and AccountedPercent from Received,
+// Explained and Unexplained.
 func (c *Completeness) Finish() {
 	if c.Gaps == nil {
 		c.Gaps = []SeqGap{}
@@ -167,15 +172,17 @@ func (c *Completeness) Finish() {
 		c.Expected, c.Percent, c.AccountedPercent = 0, 0, 0
 		return
 	}
-	c.Expected = c.LastSeq - c.FirstSeq + 1
+	c.Expected = c.Received + c.Explained + c.Unexplained
 	c.Percent = 100 * float64(c.Received) / float64(c.Expected)
 	c.AccountedPercent = 100 * float64(c.Received+c.Explained) / float64(c.Expected)
 }
 
 // GapExplainer splits the holes of a Completeness by the reported gaps
-// that cover them. Make it with NewGapExplainer, call Hole for each hole in
-// ascending seq order, then Done. Stores share it so both dialects explain
-// alike.
+// that cover them. Make it with NewGapExplainer (c.FirstSeq and LastSeq
+// set), call Lead, then Hole for each hole between FirstSeq and LastSeq in
+// ascending seq order, then Trail and Done. Stores share it so both
+// dialects explain alike; they load the reported gaps overlapping
+// GapRange.
 type GapExplainer struct {
 	c    *Completeness
 	gs   []ReportedGap // disjoint, ascending
@@ -203,6 +210,65 @@ func NewGapExplainer(c *Completeness, reported []ReportedGap) *GapExplainer {
 		c.Lost = map[string]int64{}
 	}
 	return &GapExplainer{c: c, gs: out, keep: MaxCompletenessGaps}
+}
+
+// GapRange returns the seqs whose reported gaps a store must pass to
+// NewGapExplainer: from the device's previous reading + 1 (0 when it has
+// none) to LastSeq, or to the largest seq when it has no later reading.
+func GapRange(c *Completeness, prev int64, hasPrev, hasLater bool) (lo, hi int64) {
+	lo, hi = 0, 1<<32-1
+	if hasPrev {
+		lo = prev + 1
+	}
+	if hasLater {
+		hi = c.LastSeq
+	}
+	return lo, hi
+}
+
+// Lead records the run before FirstSeq: back to prev (the device's
+// previous reading's seq) when hasPrev, else as far down as reported gaps
+// reach without a break.
+func (e *GapExplainer) Lead(prev int64, hasPrev bool) {
+	first := e.c.FirstSeq
+	if e.c.Received == 0 {
+		return
+	}
+	if hasPrev {
+		if prev+1 < first {
+			e.Hole(prev+1, first-1)
+		}
+		return
+	}
+	low := first
+	for k := len(e.gs) - 1; k >= 0; k-- {
+		if g := e.gs[k]; g.FromSeq < low && g.ToSeq >= low-1 {
+			low = g.FromSeq
+		} else if g.ToSeq < low-1 {
+			break
+		}
+	}
+	if low < first {
+		e.Hole(low, first-1)
+	}
+}
+
+// Trail records the reported gaps right above LastSeq, without a break,
+// when the device has no later reading (a later reading's window sees the
+// run as its Lead).
+func (e *GapExplainer) Trail(hasLater bool) {
+	if hasLater || e.c.Received == 0 {
+		return
+	}
+	high := e.c.LastSeq
+	for _, g := range e.gs {
+		if g.FromSeq <= high+1 && g.ToSeq > high {
+			high = g.ToSeq
+		}
+	}
+	if high > e.c.LastSeq {
+		e.Hole(e.c.LastSeq+1, high)
+	}
 }
 
 // Hole records the missing run from..to (inclusive); holes must come in

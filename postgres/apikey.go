@@ -95,6 +95,7 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	}
 	c := &vibemon.Completeness{DeviceID: deviceID, From: from.UTC(), To: to.UTC()}
 	var ex *vibemon.GapExplainer
+	var prev, later *int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM devices WHERE org_id = $1 AND id = $2)", orgID, deviceID).Scan(&ok); err != nil {
@@ -108,11 +109,23 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 		if err != nil {
 			return err
 		}
-		reported, err := reportedGaps(ctx, tx, deviceID, c.FirstSeq, c.LastSeq)
+		// The device's readings just outside the window, by seq (the
+		// primary key): the run before FirstSeq is this window's to explain.
+		if c.Received > 0 {
+			if err := tx.QueryRow(ctx, "SELECT max(seq) FROM readings WHERE device_id = $1 AND seq < $2", deviceID, c.FirstSeq).Scan(&prev); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, "SELECT min(seq) FROM readings WHERE device_id = $1 AND seq > $2", deviceID, c.LastSeq).Scan(&later); err != nil {
+				return err
+			}
+		}
+		lo, hi := vibemon.GapRange(c, prevOr(prev), prev != nil, later != nil)
+		reported, err := reportedGaps(ctx, tx, deviceID, lo, hi)
 		if err != nil {
 			return err
 		}
 		ex = vibemon.NewGapExplainer(c, reported)
+		ex.Lead(prevOr(prev), prev != nil)
 		rows, err := tx.Query(ctx, `SELECT seq + 1, next - 1 FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
 			FROM readings WHERE device_id = $1 AND ts >= $2 AND ts < $3) h WHERE next > seq + 1 ORDER BY seq`, deviceID, from, to)
 		if err != nil {
@@ -131,6 +144,14 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
+	ex.Trail(later != nil)
 	ex.Done()
 	return c, nil
+}
+
+func prevOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -125,11 +125,24 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
-	reported, err := reportedGaps(ctx, tx, deviceID, c.FirstSeq, c.LastSeq)
+	// The device's readings just outside the window, by seq (the
+	// primary key): the run before FirstSeq is this window's to explain.
+	var prev, later sql.NullInt64
+	if c.Received > 0 {
+		if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM readings WHERE device_id = ? AND seq < ?", deviceID, c.FirstSeq).Scan(&prev); err != nil {
+			return nil, mapErr("completeness", err)
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT min(seq) FROM readings WHERE device_id = ? AND seq > ?", deviceID, c.LastSeq).Scan(&later); err != nil {
+			return nil, mapErr("completeness", err)
+		}
+	}
+	lo, hi := vibemon.GapRange(c, prev.Int64, prev.Valid, later.Valid)
+	reported, err := reportedGaps(ctx, tx, deviceID, lo, hi)
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
 	ex := vibemon.NewGapExplainer(c, reported)
+	ex.Lead(prev.Int64, prev.Valid)
 	rows, err := tx.QueryContext(ctx, `SELECT seq + 1, next - 1 FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
 			FROM readings WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE next > seq + 1 ORDER BY seq`, deviceID, f, t)
 	if err != nil {
@@ -146,6 +159,7 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	if err := rows.Err(); err != nil {
 		return nil, mapErr("completeness", err)
 	}
+	ex.Trail(later.Valid)
 	ex.Done()
 	return c, nil
 }

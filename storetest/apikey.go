@@ -244,6 +244,34 @@ func testCompletenessReportedGaps(t *testing.T, s vibemon.Store) {
 		t.Errorf("after reporting the rest: %+v, want 26 explained, none unexplained, 100 %% accounted, runs merged", *got)
 	}
 
+	// A window that starts after a hole: the run back to the device's
+	// previous reading (9) is this window's, explained like any other.
+	got, err = s.Completeness(ctx(t), a.org.ID, a.device.ID, base.Add(20*time.Second), base.Add(time.Hour))
+	must(t, err)
+	if got.FirstSeq != 20 || got.Received != 64 || got.Expected != 90 || got.Explained != 26 || got.Unexplained != 0 ||
+		got.AccountedPercent != 100 || got.Lost[vibemon.GapNodeRingOverflow] != 10 {
+		t.Errorf("window from seq 20: %+v, want 64 received of 90 expected, 10..19 explained as node_ring_overflow", *got)
+	}
+
+	// Losses at the very start of a device's life and after its newest
+	// reading are only known from reports: they count when they reach its
+	// first (last) reading without a break.
+	b2 := b.device.ID
+	insert(t, s, b.org.ID, series(b2, 10, 10, base, time.Second)) // seqs 10..19
+	_, err = s.ReportGaps(ctx(t), b.org.ID, b2, []vibemon.ReportedGap{
+		{FromSeq: 0, ToSeq: 4, Reason: vibemon.GapQueueFull, At: at},
+		{FromSeq: 5, ToSeq: 9, Reason: vibemon.GapNodeRingOverflow, At: at},
+		{FromSeq: 20, ToSeq: 22, Reason: vibemon.GapRejected, At: at},
+		{FromSeq: 24, ToSeq: 30, Reason: vibemon.GapRejected, At: at}, // after a break: not this window's
+	})
+	must(t, err)
+	got, err = s.Completeness(ctx(t), b.org.ID, b2, base, base.Add(time.Hour))
+	must(t, err)
+	if got.Received != 10 || got.Expected != 23 || got.Explained != 13 || got.Unexplained != 0 || got.AccountedPercent != 100 ||
+		!slices.Equal(got.Gaps, []vibemon.SeqGap{rgap(0, 4, vibemon.GapQueueFull), rgap(5, 9, vibemon.GapNodeRingOverflow), rgap(20, 22, vibemon.GapRejected)}) {
+		t.Errorf("losses at the edges: %+v, want 10 received of 23, 0..9 and 20..22 explained", *got)
+	}
+
 	_, err = s.ReportGaps(ctx(t), b.org.ID, a.device.ID, reported)
 	wantCode(t, err, vibemon.ENOTFOUND)
 	for _, bad := range []vibemon.ReportedGap{
