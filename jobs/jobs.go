@@ -79,6 +79,9 @@ type Config struct {
 	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
 	// hour.
 	PartitionInterval time.Duration
+	// EscalationInterval is how often CheckEscalations escalates and
+	// reminds about open alerts. Defaults to DefaultEscalationInterval.
+	EscalationInterval time.Duration
 }
 
 // client is what the Runner uses of River's client, whichever its driver.
@@ -239,6 +242,7 @@ func (r *Runner) riverConfig() *river.Config {
 			func() (river.JobArgs, *river.InsertOpts) { return EnsurePartitions{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	r.addEscalationJob(workers, rc)
 	return rc
 }
 

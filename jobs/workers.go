@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -280,7 +279,7 @@ func (r *Runner) publish(ctx context.Context, alerts []*vibemon.Alert) {
 	}
 	events := make([]vibemon.Event, 0, len(alerts))
 	for _, a := range alerts {
-		data, _ := json.Marshal(a)
+		data, _ := a.LiveData()
 		events = append(events, vibemon.Event{Type: vibemon.EventAlert, OrgID: a.OrgID, DeviceID: a.DeviceID, AssetID: a.AssetID, Data: data})
 	}
 	if err := r.cfg.Bus.Publish(ctx, events...); err != nil {
