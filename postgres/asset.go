@@ -253,7 +253,7 @@ func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 		// and rollups have no foreign key (it would cost every ingest).
 		for _, q := range []string{
 			"DELETE FROM readings WHERE device_id = $1",
-			"DELETE FROM reading_keys WHERE device_id = $1",
+			"DELETE FROM reading_seen WHERE device_id = $1",
 			"DELETE FROM rollup_1m WHERE device_id = $1",
 			"DELETE FROM rollup_1h WHERE device_id = $1",
 			"DELETE FROM rollup_1d WHERE device_id = $1",

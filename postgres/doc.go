@@ -8,15 +8,16 @@
 // index; partitions around now are created by EnsurePartitions (at Open,
 // hourly by the store, or by a job), and a default partition catches
 // readings outside them. Because a partitioned table's unique keys must
-// include ts, the idempotency key (device_id, seq) lives in the narrow
-// table reading_keys, written in the same transaction. rollup_1m, rollup_1h
-// and rollup_1d hold per (device_id, bucket_start) the count and, per
-// metric, the non-null count, sum, min and max; ingest adds to them with
-// INSERT ... ON CONFLICT DO UPDATE.
+// include ts, the idempotency key (device_id, seq) is kept in reading_seen:
+// one bitmap of 4096 sequence numbers per device and block. rollup_1m,
+// rollup_1h and rollup_1d hold per (device_id, bucket_start) the count and,
+// per metric, the non-null count, sum, min and max; ingest adds to them
+// with INSERT ... ON CONFLICT DO UPDATE.
 //
-// Ingest (InsertReadings) COPYs a batch into a per-connection temporary
-// staging table, locks the batch's devices in id order, then runs one
-// statement that claims new keys, inserts their readings, updates the
-// rollups and the devices' last-seen state, and returns which readings were
-// new. See docs/postgres.md for the design choices and measurements.
+// Ingest (InsertReadings) reads the batch's bitmaps, decides in Go which
+// readings are new and aggregates them per (device, bucket), COPYs the new
+// readings straight into readings, then in one round trip claims their bits
+// (optimistically: a lost race rolls back and retries), upserts the rollup
+// deltas and moves the devices' last-seen state. See docs/postgres.md for
+// the design choices and measurements.
 package postgres

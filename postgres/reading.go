@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/vibemon/vibemon"
 )
@@ -35,144 +37,109 @@ func metricCols() []string {
 	return cols
 }
 
-// stageCols are the columns of the per-connection staging table, in COPY
-// order: idx is the reading's position in its InsertReadings call.
-var stageCols = append([]string{"idx", "device_id", "seq", "ts"}, metricCols()...)
+// readingCols are the columns of readings, in COPY order.
+var readingCols = append([]string{"device_id", "seq", "ts"}, metricCols()...)
 
-// createStageSQL makes the staging table of one connection. It is
-// temporary (invisible to other sessions, never WAL-logged) and emptied at
-// every commit, so it is created once per connection and reused.
-func createStageSQL() string {
-	var b strings.Builder
-	b.WriteString("CREATE TEMP TABLE IF NOT EXISTS reading_stage (idx integer NOT NULL, device_id bigint NOT NULL, seq bigint NOT NULL, ts timestamptz NOT NULL")
-	for _, m := range metricCols() {
-		b.WriteString(", " + m + " double precision")
-	}
-	b.WriteString(") ON COMMIT DELETE ROWS")
-	return b.String()
-}
+// Sequence numbers are deduplicated per device with bitmaps: reading_seen
+// holds one row per (device, seq >> seenShift) whose bit (seq & (seenBits-1)),
+// counted from the left as PostgreSQL's bit strings do, is set once that
+// reading is stored.
+const (
+	seenShift = 12
+	seenBits  = 1 << seenShift
+	seenBytes = seenBits / 8
+)
 
-// ingestSQL is the statement that moves a staged batch into place: it
-// claims the (device_id, seq) keys that are new, inserts those readings,
-// adds them to the three rollups and moves the devices' last-seen state,
-// and returns the staging idx of each new reading. Rollup rows are written
-// once per statement, in key order.
-func ingestSQL() string {
-	ms := metricCols()
-	mlist := strings.Join(ms, ", ")
-	var b strings.Builder
-	b.WriteString(`WITH new AS (
-	INSERT INTO reading_keys (device_id, seq, ts)
-	SELECT DISTINCT ON (device_id, seq) device_id, seq, ts FROM pg_temp.reading_stage ORDER BY device_id, seq, idx
-	ON CONFLICT DO NOTHING RETURNING device_id, seq
-), fresh AS (
-	SELECT DISTINCT ON (s.device_id, s.seq) s.* FROM pg_temp.reading_stage s JOIN new USING (device_id, seq)
-	ORDER BY s.device_id, s.seq, s.idx
-), ins AS (
-	INSERT INTO readings (device_id, seq, ts, ` + mlist + `) SELECT device_id, seq, ts, ` + mlist + ` FROM fresh ORDER BY device_id, ts
-), agg AS (
-	SELECT device_id, date_bin('1 minute', ts, timestamptz 'epoch') AS b, count(*) AS c`)
-	for _, m := range ms {
-		fmt.Fprintf(&b, ", count(%[1]s) AS %[1]s_n, coalesce(sum(%[1]s), 0) AS %[1]s_sum, min(%[1]s) AS %[1]s_min, max(%[1]s) AS %[1]s_max", m)
-	}
-	b.WriteString(" FROM fresh GROUP BY 1, 2\n)")
+// Statements of the ingest transaction. Each is prepared once per
+// connection by pgx's statement cache.
+var (
+	lockDevicesSQL = "SELECT id, org_id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE"
+	readSeenSQL    = `SELECT s.device_id, s.block, s.bits FROM reading_seen s
+	JOIN unnest($1::bigint[], $2::bigint[]) AS k(device_id, block) USING (device_id, block)`
+	upsertSeenSQL = `INSERT INTO reading_seen AS t (device_id, block, bits, ts_max)
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bit(` + fmt.Sprint(seenBits) + `)[], $4::timestamptz[])
+	ON CONFLICT (device_id, block) DO UPDATE SET bits = t.bits | excluded.bits, ts_max = greatest(t.ts_max, excluded.ts_max)
+	WHERE bit_count(t.bits & excluded.bits) = 0
+	RETURNING device_id`
+	updateDevicesSQL = `UPDATE devices d SET
+	battery_v = CASE WHEN x.batt_ts IS NOT NULL AND x.batt_ts >= coalesce(d.last_seen_at, '-infinity') THEN x.batt ELSE d.battery_v END,
+	last_seen_at = greatest(d.last_seen_at, x.last_ts)
+	FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::float8[]) AS x(device_id, last_ts, batt_ts, batt)
+	WHERE d.id = x.device_id`
+	upsertRollupSQL = rollupUpserts()
+)
+
+// rollupUpserts returns, per resolution, the statement that adds the deltas
+// computed in Go (one row per device and bucket, passed as arrays) to the
+// rollup table: additive count, n and sum, least/greatest for min and max.
+func rollupUpserts() [3]string {
+	var out [3]string
 	for i, ru := range rollups {
 		cols := []string{"device_id", "bucket_start", "count"}
+		args := []string{"$1::bigint[]", "$2::timestamptz[]", "$3::bigint[]"}
 		sets := []string{"count = t.count + excluded.count"}
-		sel := []string{"device_id"}
-		if i == 0 {
-			sel = append(sel, "b", "c")
-		} else {
-			sel = append(sel, fmt.Sprintf("date_bin('%s', b, timestamptz 'epoch')", ru.width), "sum(c)::bigint")
-		}
-		for _, m := range ms {
+		for _, m := range metricCols() {
 			cols = append(cols, m+"_n", m+"_sum", m+"_min", m+"_max")
+			k := len(args)
+			args = append(args, fmt.Sprintf("$%d::bigint[]", k+1), fmt.Sprintf("$%d::float8[]", k+2),
+				fmt.Sprintf("$%d::float8[]", k+3), fmt.Sprintf("$%d::float8[]", k+4))
 			sets = append(sets,
 				fmt.Sprintf("%[1]s_n = t.%[1]s_n + excluded.%[1]s_n", m),
 				fmt.Sprintf("%[1]s_sum = t.%[1]s_sum + excluded.%[1]s_sum", m),
 				fmt.Sprintf("%[1]s_min = least(t.%[1]s_min, excluded.%[1]s_min)", m),
 				fmt.Sprintf("%[1]s_max = greatest(t.%[1]s_max, excluded.%[1]s_max)", m))
-			if i == 0 {
-				sel = append(sel, m+"_n", m+"_sum", m+"_min", m+"_max")
-			} else {
-				sel = append(sel, fmt.Sprintf("sum(%[1]s_n)::bigint, sum(%[1]s_sum), min(%[1]s_min), max(%[1]s_max)", m))
-			}
 		}
-		group := ""
-		if i > 0 {
-			group = " GROUP BY 1, 2"
-		}
-		fmt.Fprintf(&b, `, %s AS (
-	INSERT INTO %s AS t (%s)
-	SELECT %s FROM agg%s ORDER BY 1, 2
-	ON CONFLICT (device_id, bucket_start) DO UPDATE SET %s
-)`, "up_"+ru.table, ru.table, strings.Join(cols, ", "), strings.Join(sel, ", "), group, strings.Join(sets, ", "))
+		out[i] = fmt.Sprintf("INSERT INTO %s AS t (%s)\n\tSELECT * FROM unnest(%s)\n\tON CONFLICT (device_id, bucket_start) DO UPDATE SET %s",
+			ru.table, strings.Join(cols, ", "), strings.Join(args, ", "), strings.Join(sets, ", "))
 	}
-	b.WriteString(`, dev AS (
-	UPDATE devices d SET
-		battery_v = CASE WHEN x.batt_ts IS NOT NULL AND x.batt_ts >= coalesce(d.last_seen_at, '-infinity') THEN x.batt ELSE d.battery_v END,
-		last_seen_at = greatest(d.last_seen_at, x.last_ts)
-	FROM (SELECT device_id, max(ts) AS last_ts, max(ts) FILTER (WHERE battery_v IS NOT NULL) AS batt_ts,
-		(array_agg(battery_v ORDER BY ts DESC) FILTER (WHERE battery_v IS NOT NULL))[1] AS batt
-		FROM fresh GROUP BY device_id) x
-	WHERE d.id = x.device_id
-)
-SELECT idx FROM fresh`)
-	return b.String()
+	return out
 }
 
-var (
-	stageSQL  = createStageSQL()
-	ingestStm = ingestSQL()
-)
-
-// stageSource feeds one call's readings to COPY, reusing one row buffer.
-// Without skipIdx the first column is the reading's index in the call.
-type stageSource struct {
-	rs      []vibemon.Reading
-	i       int
-	row     []any
-	skipIdx bool
+// readingSource feeds readings to COPY in readingCols order, reusing one
+// row buffer; NaN values become NULL.
+type readingSource struct {
+	rs  []*vibemon.Reading
+	i   int
+	row []any
 }
 
-func (s *stageSource) Next() bool { s.i++; return s.i <= len(s.rs) }
+func (s *readingSource) Next() bool { s.i++; return s.i <= len(s.rs) }
 
-func (s *stageSource) Values() ([]any, error) {
-	r := &s.rs[s.i-1]
+func (s *readingSource) Values() ([]any, error) {
+	r := s.rs[s.i-1]
 	if s.row == nil {
-		s.row = make([]any, 4+vibemon.NumMetrics)
+		s.row = make([]any, 3+vibemon.NumMetrics)
 	}
-	s.row[0], s.row[1], s.row[2], s.row[3] = int32(s.i-1), r.DeviceID, r.Seq, r.TS
+	s.row[0], s.row[1], s.row[2] = r.DeviceID, r.Seq, r.TS
 	for m, v := range r.Values {
 		if math.IsNaN(v) {
-			s.row[4+m] = nil
+			s.row[3+m] = nil
 		} else {
-			s.row[4+m] = v
+			s.row[3+m] = v
 		}
-	}
-	if s.skipIdx {
-		return s.row[1:], nil
 	}
 	return s.row, nil
 }
 
-func (s *stageSource) Err() error { return nil }
+func (s *readingSource) Err() error { return nil }
 
 // IngestStats counts the ingest path's work since Open.
 type IngestStats struct {
 	Calls        int64 // InsertReadings calls that reached the database
 	Transactions int64 // ingest transactions committed
+	Retries      int64 // transactions run again because a concurrent one claimed some of their readings first
 	Readings     int64 // readings received
 	New          int64 // readings that were new
 }
 
 type ingestCounters struct {
-	calls, txs, readings, fresh atomic.Int64
+	calls, txs, readings, fresh, retries atomic.Int64
 }
 
 // IngestStats returns the ingest counters.
 func (s *Store) IngestStats() IngestStats {
-	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
+	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Retries: s.ing.retries.Load(),
+		Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
 }
 
 // ingestReq is one InsertReadings call on its way through a transaction.
@@ -185,112 +152,345 @@ type ingestReq struct {
 	err   error
 }
 
-// multiSource feeds the readings of several calls to COPY, numbering them
-// with one idx across the calls.
-type multiSource struct {
-	reqs []*ingestReq
-	r, i int // current call and reading
-	idx  int32
-	row  []any
+// seenKey names one reading_seen row.
+type seenKey struct{ dev, block int64 }
+
+// bucketKey names one rollup row: a device and its bucket's start in Unix
+// seconds.
+type bucketKey struct{ dev, start int64 }
+
+// delta is what a batch adds to one rollup row.
+type delta struct {
+	count    int64
+	n        [vibemon.NumMetrics]int64
+	sum      [vibemon.NumMetrics]float64
+	min, max [vibemon.NumMetrics]float64 // meaningful where n > 0
 }
 
-func (m *multiSource) Next() bool {
-	for m.r < len(m.reqs) {
-		if m.i < len(m.reqs[m.r].rs) {
-			m.i++
-			m.idx++
-			return true
-		}
-		m.r, m.i = m.r+1, 0
-	}
-	return false
-}
-
-func (m *multiSource) Values() ([]any, error) {
-	r := &m.reqs[m.r].rs[m.i-1]
-	if m.row == nil {
-		m.row = make([]any, 4+vibemon.NumMetrics)
-	}
-	m.row[0], m.row[1], m.row[2], m.row[3] = m.idx-1, r.DeviceID, r.Seq, r.TS
-	for k, v := range r.Values {
+func (d *delta) add(r *vibemon.Reading) {
+	d.count++
+	for m, v := range r.Values {
 		if math.IsNaN(v) {
-			m.row[4+k] = nil
-		} else {
-			m.row[4+k] = v
+			continue
 		}
+		if d.n[m] == 0 || v < d.min[m] {
+			d.min[m] = v
+		}
+		if d.n[m] == 0 || v > d.max[m] {
+			d.max[m] = v
+		}
+		d.n[m]++
+		d.sum[m] += v
 	}
-	return m.row, nil
 }
 
-func (m *multiSource) Err() error { return nil }
+// deviceState is what a batch moves forward on one device.
+type deviceState struct {
+	lastTS, battTS time.Time
+	batt           float64
+	hasBatt        bool
+}
 
-// ingest runs reqs in one transaction and sets each one's isNew or err. It
-// locks every device of the batch in id order (so concurrent transactions
-// never deadlock, and a concurrent DeleteDevice waits), rejects the calls
-// that name another org's device, COPYs the rest into the connection's
-// staging table and runs ingestStm. When the transaction fails, every call
+// ingestPlan is the work of one ingest transaction, computed in Go from the
+// batch and the seen bitmaps of its devices: the new readings, the bits to
+// set, the rollup deltas and the devices' last-seen state.
+type ingestPlan struct {
+	fresh   []*vibemon.Reading
+	seen    map[seenKey]*[seenBytes]byte // new bits of this batch
+	seenMax map[seenKey]time.Time
+	rollup  [3]map[bucketKey]*delta
+	devs    map[int64]*deviceState
+}
+
+// plan marks the new readings of live (in call order; of a (device, seq)
+// repeated, the first) in each call's isNew and aggregates them. stored
+// holds the bitmaps read from reading_seen.
+func plan(live []*ingestReq, stored map[seenKey][]byte) *ingestPlan {
+	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{}}
+	for i := range p.rollup {
+		p.rollup[i] = map[bucketKey]*delta{}
+	}
+	var last [3]struct {
+		k bucketKey
+		d *delta
+	}
+	for _, req := range live {
+		req.isNew = make([]bool, len(req.rs))
+		for i := range req.rs {
+			r := &req.rs[i]
+			k := seenKey{r.DeviceID, r.Seq >> seenShift}
+			bit := r.Seq & (seenBits - 1)
+			byteI, mask := bit>>3, byte(0x80)>>(bit&7)
+			if old := stored[k]; len(old) > int(byteI) && old[byteI]&mask != 0 {
+				continue
+			}
+			bits := p.seen[k]
+			if bits == nil {
+				bits = new([seenBytes]byte)
+				p.seen[k] = bits
+			}
+			if bits[byteI]&mask != 0 {
+				continue
+			}
+			bits[byteI] |= mask
+			ts := r.TS.UTC()
+			if ts.After(p.seenMax[k]) {
+				p.seenMax[k] = ts
+			}
+			req.isNew[i] = true
+			p.fresh = append(p.fresh, r)
+			for j, ru := range rollups {
+				bk := bucketKey{r.DeviceID, ts.Truncate(ru.bucket.Duration()).Unix()}
+				if last[j].d == nil || last[j].k != bk {
+					d := p.rollup[j][bk]
+					if d == nil {
+						d = &delta{}
+						p.rollup[j][bk] = d
+					}
+					last[j].k, last[j].d = bk, d
+				}
+				last[j].d.add(r)
+			}
+			st := p.devs[r.DeviceID]
+			if st == nil {
+				st = &deviceState{}
+				p.devs[r.DeviceID] = st
+			}
+			if st.lastTS.IsZero() || ts.After(st.lastTS) {
+				st.lastTS = ts
+			}
+			if b := r.Values[vibemon.BatteryV]; !math.IsNaN(b) && (!st.hasBatt || !ts.Before(st.battTS)) {
+				st.battTS, st.batt, st.hasBatt = ts, b, true
+			}
+		}
+	}
+	// Readings go in by device and time: neighbours in the index.
+	slices.SortFunc(p.fresh, func(a, b *vibemon.Reading) int {
+		if a.DeviceID != b.DeviceID {
+			return cmpInt(a.DeviceID, b.DeviceID)
+		}
+		return a.TS.Compare(b.TS)
+	})
+	return p
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// errClaimLost: a concurrent transaction stored some of the readings this
+// one planned as new, between its read of the bitmaps and its claim.
+var errClaimLost = errors.New("a concurrent transaction claimed some of the same readings")
+
+// queueWrites queues the statements that write p's bits, rollups and
+// device state, each row set in key order.
+func (p *ingestPlan) queueWrites(b *pgx.Batch) {
+	keys := make([]seenKey, 0, len(p.seen))
+	for k := range p.seen {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b seenKey) int {
+		if a.dev != b.dev {
+			return cmpInt(a.dev, b.dev)
+		}
+		return cmpInt(a.block, b.block)
+	})
+	devs, blocks := make([]int64, len(keys)), make([]int64, len(keys))
+	bits, maxTS := make([]pgtype.Bits, len(keys)), make([]time.Time, len(keys))
+	for i, k := range keys {
+		devs[i], blocks[i], maxTS[i] = k.dev, k.block, p.seenMax[k]
+		bits[i] = pgtype.Bits{Bytes: p.seen[k][:], Len: seenBits, Valid: true}
+	}
+	b.Queue(upsertSeenSQL, devs, blocks, bits, maxTS).Query(func(rows pgx.Rows) error {
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != len(keys) {
+			return errClaimLost
+		}
+		return nil
+	})
+
+	for j := range rollups {
+		b.Queue(upsertRollupSQL[j], rollupArgs(p.rollup[j])...)
+	}
+
+	ids := make([]int64, 0, len(p.devs))
+	for id := range p.devs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	last, battTS, batt := make([]time.Time, len(ids)), make([]pgtype.Timestamptz, len(ids)), make([]pgtype.Float8, len(ids))
+	for i, id := range ids {
+		st := p.devs[id]
+		last[i] = st.lastTS
+		if st.hasBatt {
+			battTS[i] = pgtype.Timestamptz{Time: st.battTS, Valid: true}
+			batt[i] = pgtype.Float8{Float64: st.batt, Valid: true}
+		}
+	}
+	b.Queue(updateDevicesSQL, ids, last, battTS, batt)
+}
+
+// rollupArgs turns one resolution's deltas into the column arrays of its
+// upsert, in (device, bucket) order.
+func rollupArgs(m map[bucketKey]*delta) []any {
+	keys := make([]bucketKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b bucketKey) int {
+		if a.dev != b.dev {
+			return cmpInt(a.dev, b.dev)
+		}
+		return cmpInt(a.start, b.start)
+	})
+	n := len(keys)
+	devs, starts, counts := make([]int64, n), make([]time.Time, n), make([]int64, n)
+	ns := make([][]int64, vibemon.NumMetrics)
+	sums := make([][]float64, vibemon.NumMetrics)
+	mins := make([][]pgtype.Float8, vibemon.NumMetrics)
+	maxs := make([][]pgtype.Float8, vibemon.NumMetrics)
+	for m := range ns {
+		ns[m], sums[m], mins[m], maxs[m] = make([]int64, n), make([]float64, n), make([]pgtype.Float8, n), make([]pgtype.Float8, n)
+	}
+	for i, k := range keys {
+		d := m[k]
+		devs[i], starts[i], counts[i] = k.dev, time.Unix(k.start, 0).UTC(), d.count
+		for j := range ns {
+			ns[j][i], sums[j][i] = d.n[j], d.sum[j]
+			if d.n[j] > 0 {
+				mins[j][i] = pgtype.Float8{Float64: d.min[j], Valid: true}
+				maxs[j][i] = pgtype.Float8{Float64: d.max[j], Valid: true}
+			}
+		}
+	}
+	args := []any{devs, starts, counts}
+	for j := range ns {
+		args = append(args, ns[j], sums[j], mins[j], maxs[j])
+	}
+	return args
+}
+
+// ingest runs reqs in one transaction and sets each one's isNew or err.
+// Round trips: one batch takes a KEY SHARE lock on every device of the
+// transaction (a concurrent DeleteDevice waits for the commit and then
+// deletes these readings too) and reads their seen bitmaps; Go rejects the
+// calls that name another org's device, picks the new readings and
+// aggregates them; one COPY writes the new readings into readings; one
+// batch claims their bits, adds the rollup deltas and moves the devices'
+// last-seen state; commit.
+//
+// The bitmaps are read without a lock, so concurrent transactions COPY in
+// parallel; the claim is what serializes them: it ORs the batch's bits into
+// each reading_seen row only where none of them is set yet, under that
+// row's lock (waiting for a concurrent transaction that holds it). When a
+// concurrent transaction stored one of the same readings in between, a
+// claim matches fewer rows; the transaction is rolled back and run again,
+// and its new read sees the other's readings. Rollups and devices are
+// updated additively (n, sum, count) or monotonically (min, max, last
+// seen), every row set in key order, so concurrent transactions need no
+// other lock and do not deadlock. When the transaction fails, every call
 // that was in it gets the error and nothing of any of them is stored.
 func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 	var devs []int64
+	var keyDevs, keyBlocks []int64
+	seenKeys := map[seenKey]bool{}
 	for _, r := range reqs {
+		r.err = nil
 		for i := range r.rs {
-			devs = append(devs, r.rs[i].DeviceID)
+			rd := &r.rs[i]
+			if rd.Seq < 0 || rd.Seq > vibemon.MaxSeq {
+				r.err = fmt.Errorf("insert readings: %w", vibemon.Errorf(vibemon.EINVALID, "seq must be between 0 and %d.", int64(vibemon.MaxSeq)))
+				break
+			}
+			devs = append(devs, rd.DeviceID)
+			if k := (seenKey{rd.DeviceID, rd.Seq >> seenShift}); !seenKeys[k] {
+				seenKeys[k] = true
+				keyDevs, keyBlocks = append(keyDevs, k.dev), append(keyBlocks, k.block)
+			}
 		}
 	}
 	slices.Sort(devs)
 	devs = slices.Compact(devs)
 	var live []*ingestReq
-	err := s.tx(ctx, "insert readings", func(tx pgx.Tx) error {
-		live = live[:0]
-		rows, err := tx.Query(ctx, "SELECT id, org_id FROM devices WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE", devs)
-		if err != nil {
-			return err
+	var invalid []*ingestReq
+	for _, r := range reqs {
+		if r.err != nil {
+			invalid = append(invalid, r)
 		}
-		orgOf := make(map[int64]int64, len(devs))
-		var id, org int64
-		if _, err := pgx.ForEachRow(rows, []any{&id, &org}, func() error { orgOf[id] = org; return nil }); err != nil {
-			return err
-		}
-		for _, r := range reqs {
-			r.err, r.isNew = nil, nil
-			for i := range r.rs {
-				if d := r.rs[i].DeviceID; orgOf[d] != r.orgID {
-					r.err = fmt.Errorf("insert readings: %w", vibemon.Errorf(vibemon.ENOTFOUND, "device %d is not a device of this organization.", d))
-					break
+	}
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = s.tx(ctx, "insert readings", func(tx pgx.Tx) error {
+			live = live[:0]
+			orgOf := make(map[int64]int64, len(devs))
+			stored := make(map[seenKey][]byte, len(keyDevs))
+			b := &pgx.Batch{}
+			b.Queue(lockDevicesSQL, devs).Query(func(rows pgx.Rows) error {
+				var id, org int64
+				_, err := pgx.ForEachRow(rows, []any{&id, &org}, func() error { orgOf[id] = org; return nil })
+				return err
+			})
+			b.Queue(readSeenSQL, keyDevs, keyBlocks).Query(func(rows pgx.Rows) error {
+				var k seenKey
+				var bits pgtype.Bits
+				_, err := pgx.ForEachRow(rows, []any{&k.dev, &k.block, &bits}, func() error {
+					stored[k] = slices.Clone(bits.Bytes)
+					return nil
+				})
+				return err
+			})
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			for _, r := range reqs {
+				if slices.Contains(invalid, r) {
+					continue
+				}
+				r.err, r.isNew = nil, nil
+				for i := range r.rs {
+					if d := r.rs[i].DeviceID; orgOf[d] != r.orgID {
+						r.err = fmt.Errorf("insert readings: %w", vibemon.Errorf(vibemon.ENOTFOUND, "device %d is not a device of this organization.", d))
+						break
+					}
+				}
+				if r.err == nil {
+					live = append(live, r)
 				}
 			}
-			if r.err == nil {
-				live = append(live, r)
+			if len(live) == 0 {
+				return nil
 			}
-		}
-		if len(live) == 0 {
-			return nil
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "reading_stage"}, stageCols, &multiSource{reqs: live}); err != nil {
-			return err
-		}
-		rows, err = tx.Query(ctx, ingestStm)
-		if err != nil {
-			return err
-		}
-		fresh, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			return err
-		}
-		for _, r := range live {
-			r.isNew = make([]bool, len(r.rs))
-		}
-		slices.Sort(fresh)
-		r, off := 0, 0
-		for _, i := range fresh {
-			for int(i) >= off+len(live[r].rs) {
-				off += len(live[r].rs)
-				r++
+			p := plan(live, stored)
+			if len(p.fresh) == 0 {
+				return nil
 			}
-			live[r].isNew[int(i)-off] = true
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"readings"}, readingCols, &readingSource{rs: p.fresh}); err != nil {
+				return err
+			}
+			b = &pgx.Batch{}
+			p.queueWrites(b)
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if !errors.Is(err, errClaimLost) {
+			break
 		}
-		return nil
-	})
+		s.ing.retries.Add(1)
+	}
+	if errors.Is(err, errClaimLost) {
+		err = fmt.Errorf("insert readings: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "Other writers kept storing the same readings; retry later."))
+	}
 	if err != nil {
 		if vibemon.ErrorCode(err) == vibemon.EINTERNAL {
 			s.log.Error("insert readings failed", "calls", len(reqs), "err", err)

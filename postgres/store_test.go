@@ -421,7 +421,7 @@ func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 		time.Sleep(time.Duration(round*20) * time.Millisecond)
 		must(t, s.DeleteDevice(ctx, o.ID, d.ID))
 		wg.Wait()
-		for _, table := range []string{"readings", "reading_keys", "rollup_1m", "rollup_1h", "rollup_1d"} {
+		for _, table := range []string{"readings", "reading_seen", "rollup_1m", "rollup_1h", "rollup_1d"} {
 			var n int
 			must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE device_id = $1", d.ID).Scan(&n))
 			if n != 0 {

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/bench"
@@ -22,9 +26,11 @@ Measures, side by side in one run, readings/s through the HTTP API (durable
 acknowledgement, concurrent clients, loopback) and a direct batched insert of
 the same rows into the same store schema, and prints both and their ratio.
 
-With --database-url postgres://... it measures the PostgreSQL store instead:
-InsertReadings (idempotent, with rollups) against a raw COPY of the same rows
-into a plain table, in a scratch schema that is dropped afterwards.
+With --database-url postgres://... it measures a server on PostgreSQL
+instead: the HTTP API (idempotent ingest, with rollups) against a raw
+pgx.CopyFrom of the same rows into a table of the readings' layout (daily
+partitions, the same index), in a scratch database that is dropped
+afterwards.
 `
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -49,7 +55,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("bench ingest: need --readings >= 1000, --batch 1..5000, --clients 1..256, --devices >= 1")
 	}
 	if *dbURL != "" {
-		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, stdout)
+		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, *cpuProfile, stdout, stderr)
 	}
 	dir, err := os.MkdirTemp("", "vibemon-bench-")
 	if err != nil {
@@ -138,37 +144,103 @@ func registerDevices(ctx context.Context, store vibemon.DeviceStore, orgID int64
 	return ids, nil
 }
 
-// benchPostgres compares InsertReadings of the PostgreSQL store with a raw
-// COPY of the same rows, in a scratch schema dropped at the end.
-func benchPostgres(ctx context.Context, url string, readings, batch, clients, devices int, stdout io.Writer) error {
-	schema := fmt.Sprintf("vibemon_bench_%d", time.Now().UnixNano())
-	store, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: int32(clients + 2), MaintenanceInterval: -1})
+// benchPostgres measures, in one run against one fresh database, readings/s
+// through the HTTP API of a whole server on PostgreSQL (durable
+// acknowledgement: a 2xx means committed) and a raw pgx.CopyFrom of the same
+// rows into a table of the same layout (readings' columns, daily range
+// partitions, the (device_id, ts, seq) index), and prints both and their
+// ratio. The database is dropped at the end.
+func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, devices int, cpuProfile string, stdout, stderr io.Writer) error {
+	admin, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return fmt.Errorf("bench ingest: %w", err)
+		return fmt.Errorf("bench ingest: connect to %s: %w", dbURL, err)
 	}
-	defer store.Close()
-	defer store.Pool().Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	org := &vibemon.Org{Name: "bench"}
-	if err := store.CreateOrg(ctx, org); err != nil {
+	defer admin.Close(context.Background())
+	name := fmt.Sprintf("vibemon_bench_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("bench ingest: create a scratch database: %w", err)
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return fmt.Errorf("bench ingest: --database-url: %w", err)
+	}
+	u.Path = "/" + name
+	dir, err := os.MkdirTemp("", "vibemon-bench-")
+	if err != nil {
 		return err
 	}
-	ids, err := registerDevices(ctx, store, org.ID, devices)
+	defer os.RemoveAll(dir)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := &settings{Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: u.String(), Roles: allRoles, LogLevel: slog.LevelWarn, LogFormat: "text",
+		AdminEmail: "bench@vibemon.local", AdminPassword: "bench-password"}
+	a, err := startApp(ctx, s, io.Discard, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "bench ingest (postgres): %d readings, batches of %d, %d clients, %d devices, 18 metrics per reading\n", readings, batch, clients, devices)
+	defer a.wait()
+	defer cancel()
+	store, ok := a.store.(*postgres.Store)
+	if !ok {
+		return fmt.Errorf("bench ingest: the server did not open PostgreSQL")
+	}
+	ids, err := registerDevices(ctx, store, a.admin.User.OrgID, devices)
+	if err != nil {
+		return err
+	}
+	tok, _, err := a.issuer.Issue(a.admin.User)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench ingest (postgres): %d readings, batches of %d, %d clients, %d devices, 18 metrics per reading; load %s\n",
+		readings, batch, clients, devices, loadAvg())
 	rows := bench.Batches(bench.Rows(ids, readings, 0, time.Now(), 1), batch)
-	d, err := bench.DirectIngest(ctx, store, org.ID, rows, clients)
-	if err != nil {
-		return fmt.Errorf("postgres ingest: %w", err)
+	bodies := make([][]byte, len(rows))
+	sizes := make([]int, len(rows))
+	for i, b := range rows {
+		bodies[i], sizes[i] = bench.EncodeBatch(b), len(b)
 	}
-	fmt.Fprintln(stdout, d)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	h, err := bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes, clients)
+	if err != nil {
+		return fmt.Errorf("HTTP ingest: %w", err)
+	}
+	fmt.Fprintln(stdout, h)
 	n, elapsed, err := store.CopyBaseline(ctx, rows, clients)
 	if err != nil {
 		return err
 	}
-	c := bench.Result{Name: fmt.Sprintf("raw COPY, plain table (%d callers)", clients), Readings: n, Elapsed: elapsed}
+	c := bench.Result{Name: fmt.Sprintf("raw COPY, same layout (%d callers)", clients), Readings: n, Elapsed: elapsed}
 	fmt.Fprintln(stdout, c)
-	fmt.Fprintf(stdout, "ratio InsertReadings/raw COPY: %.2f\n", d.PerSecond()/c.PerSecond())
+	st := store.IngestStats()
+	if st.Transactions > 0 {
+		fmt.Fprintf(stdout, "ingest transactions: %d (%.1f calls each)\n", st.Transactions, float64(st.Calls)/float64(st.Transactions))
+	}
+	fmt.Fprintf(stdout, "ratio API/raw COPY: %.2f; load %s\n", h.PerSecond()/c.PerSecond(), loadAvg())
 	return nil
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
