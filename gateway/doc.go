@@ -11,11 +11,14 @@
 // Acknowledgement. A node drops a summary from its ring only when the
 // gateway writes ResumeFrom(seq) with a larger seq. The gateway sends it only
 // after a completeness check: it asks the node for a Status, whose Buffered
-// field counts the summaries the node holds below the status packet's own
-// sequence number, and compares that with the summaries the queue holds in
+// field counts the summaries the node holds below the status packet's
+// sequence number (the next summary's: summaries are numbered densely and
+// other packets consume no number), and compares that with the summaries the queue holds in
 // the same range. Equal: everything is on disk, ResumeFrom(status seq).
 // Fewer: a notification was lost or is still in flight, so after a grace
 // period the gateway writes ResumeFrom(its old mark) and the node replays.
 // Losses the node reports (EventDataLost) and readings the queue drops at its
-// size bound are recorded as gaps and counted in metrics. See docs/gateway.md.
+// size bound are recorded as gaps, counted in metrics and reported to the
+// server (POST /devices/{id}/gaps, marked sent after a 2xx), whose
+// completeness ledger then explains those holes. See docs/gateway.md.
 package gateway

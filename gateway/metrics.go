@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	received, uploaded, duplicates, rejected prometheus.Counter
 	uploadErrors, nodeLost, replays, acks    prometheus.Counter
-	badPackets, waveforms                    prometheus.Counter
+	badPackets, waveforms, gapsReported      prometheus.Counter
 	connected, serverUp                      prometheus.Gauge
 	depth, dropped                           prometheus.Collector
 }
@@ -26,6 +26,7 @@ func newMetrics(q *Queue) *metrics {
 		acks:         c("acks_total", "ResumeFrom acknowledgements after a complete check."),
 		badPackets:   c("bad_packets_total", "Notifications that failed to decode (CRC, length, version)."),
 		waveforms:    c("waveforms_uploaded_total", "Raw bursts uploaded."),
+		gapsReported: c("gaps_reported_total", "Gap records the server took (POST /devices/{id}/gaps answered 2xx)."),
 		connected:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "vibemon_gateway_connected_nodes", Help: "Nodes with a session now."}),
 		serverUp:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "vibemon_gateway_server_up", Help: "1 when the last request to the server succeeded."}),
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vibemon_gateway_queue_depth", Help: "Readings waiting for upload."},
@@ -37,7 +38,7 @@ func newMetrics(q *Queue) *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.received, m.uploaded, m.duplicates, m.rejected, m.uploadErrors, m.nodeLost,
-		m.replays, m.acks, m.badPackets, m.waveforms, m.connected, m.serverUp, m.depth, m.dropped} {
+		m.replays, m.acks, m.badPackets, m.waveforms, m.gapsReported, m.connected, m.serverUp, m.depth, m.dropped} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

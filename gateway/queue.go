@@ -74,6 +74,11 @@ type Gap struct {
 	Count  uint32
 	Reason string
 	At     time.Time
+	// Sent is true once the server took the gap (POST /devices/{id}/gaps
+	// answered 2xx).
+	Sent bool
+
+	rowid int64
 }
 
 // DeviceRecord is what the queue remembers of a node.
@@ -163,10 +168,22 @@ CREATE TABLE IF NOT EXISTS gaps (
 	first  INTEGER NOT NULL,
 	count  INTEGER NOT NULL,
 	reason TEXT NOT NULL,
-	at_ms  INTEGER NOT NULL
+	at_ms  INTEGER NOT NULL,
+	sent   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`
 	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
+	}
+	// Queue files from before gap reporting have no sent column.
+	if _, err := db.Exec(`SELECT sent FROM gaps LIMIT 0`); err != nil {
+		if _, err := db.Exec(`ALTER TABLE gaps ADD COLUMN sent INTEGER NOT NULL DEFAULT 0`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open queue %s: add gaps.sent: %w", path, err)
+		}
+	}
+	if _, err := db.Exec(`CREATE INDEX IF NOT EXISTS gaps_unsent ON gaps (sent)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
 	}
@@ -275,7 +292,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 		return fmt.Errorf("queue commit: %w", err)
 	}
 	defer ins.Close()
-	var added int64
+	var added, gaps int64
 	for _, r := range batch {
 		switch {
 		case r.r != nil:
@@ -290,6 +307,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 				r.gap.Serial, int64(r.gap.First), int64(r.gap.Count), r.gap.Reason, r.gap.At.UnixMilli()); err != nil {
 				return fmt.Errorf("queue insert gap: %w", err)
 			}
+			gaps++
 		}
 	}
 	var dropped int64
@@ -303,7 +321,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 	}
 	q.pending.Add(added - dropped)
 	q.dropped.Add(dropped)
-	if added > 0 {
+	if added > 0 || gaps > 0 {
 		select {
 		case q.wake <- struct{}{}:
 		default:
@@ -506,7 +524,17 @@ func (q *Queue) MarkUploaded(ctx context.Context, rs []Reading, rejected []Readi
 
 // Gaps returns the recorded gaps, oldest first.
 func (q *Queue) Gaps(ctx context.Context) ([]Gap, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT serial, first, count, reason, at_ms FROM gaps ORDER BY rowid`)
+	return q.gaps(ctx, `SELECT rowid, serial, first, count, reason, at_ms, sent FROM gaps ORDER BY rowid`)
+}
+
+// UnsentGaps returns up to limit gaps the server has not taken yet,
+// oldest first.
+func (q *Queue) UnsentGaps(ctx context.Context, limit int) ([]Gap, error) {
+	return q.gaps(ctx, `SELECT rowid, serial, first, count, reason, at_ms, sent FROM gaps WHERE sent = 0 ORDER BY rowid LIMIT ?`, limit)
+}
+
+func (q *Queue) gaps(ctx context.Context, query string, args ...any) ([]Gap, error) {
+	rows, err := q.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue gaps: %w", err)
 	}
@@ -515,13 +543,32 @@ func (q *Queue) Gaps(ctx context.Context) ([]Gap, error) {
 	for rows.Next() {
 		var g Gap
 		var first, count, at int64
-		if err := rows.Scan(&g.Serial, &first, &count, &g.Reason, &at); err != nil {
+		if err := rows.Scan(&g.rowid, &g.Serial, &first, &count, &g.Reason, &at, &g.Sent); err != nil {
 			return nil, fmt.Errorf("queue gaps: %w", err)
 		}
 		g.First, g.Count, g.At = uint32(first), uint32(count), time.UnixMilli(at).UTC()
 		out = append(out, g)
 	}
 	return out, rows.Err()
+}
+
+// MarkGapsSent records that the server took gs (a 2xx); they are not
+// sent again.
+func (q *Queue) MarkGapsSent(ctx context.Context, gs []Gap) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("queue mark gaps sent: %w", err)
+	}
+	defer tx.Rollback()
+	for _, g := range gs {
+		if _, err := tx.Exec(`UPDATE gaps SET sent = 1 WHERE rowid = ?`, g.rowid); err != nil {
+			return fmt.Errorf("queue mark gaps sent: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("queue mark gaps sent: %w", err)
+	}
+	return nil
 }
 
 // Devices returns every node the queue knows.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -11,7 +12,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vibemon/vibemon/wire"
@@ -47,6 +50,9 @@ func (g *Gateway) syncLoop(ctx context.Context) {
 		n, err := g.syncOnce(ctx, &batch)
 		if err == nil {
 			err = g.syncBursts(ctx)
+		}
+		if err == nil {
+			err = g.syncGaps(ctx)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -307,4 +313,98 @@ func (g *Gateway) syncBursts(ctx context.Context) error {
 			g.log.Warn("burst not accepted", "serial", b.serial, "status", status)
 		}
 	}
+}
+
+// maxGapReport is the most gaps one POST /devices/{id}/gaps carries (the
+// server's limit).
+const maxGapReport = 5000
+
+// gapRange is one reported gap as the server takes it.
+type gapRange struct {
+	FromSeq int64  `json:"from_seq"`
+	ToSeq   int64  `json:"to_seq"`
+	Reason  string `json:"reason"`
+	At      string `json:"at"`
+}
+
+// syncGaps reports the queue's unsent gaps to the server, per device, as
+// seq ranges (adjacent gaps of one reason, such as the one-reading
+// queue_full rows of a burst of drops, become one range). A gap is marked
+// sent only after a 2xx; the route is idempotent, so a report cut short is
+// simply sent again. A 4xx other than those errServer retries (a device
+// the server no longer has, a gap it calls invalid) is logged and marked
+// sent, so it cannot block the rest.
+func (g *Gateway) syncGaps(ctx context.Context) error {
+	q := g.cfg.Queue
+	for {
+		gs, err := q.UnsentGaps(ctx, maxGapReport)
+		if err != nil || len(gs) == 0 {
+			return err
+		}
+		bySerial := map[string][]Gap{}
+		var order []string
+		for _, gp := range gs {
+			if bySerial[gp.Serial] == nil {
+				order = append(order, gp.Serial)
+			}
+			bySerial[gp.Serial] = append(bySerial[gp.Serial], gp)
+		}
+		for _, serial := range order {
+			part := bySerial[serial]
+			id, err := g.register(ctx, serial)
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]any{"gaps": gapRanges(part)})
+			status, err := g.do(ctx, "POST", "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/gaps", body, nil)
+			if err != nil {
+				return err
+			}
+			if status/100 != 2 {
+				g.log.Error("server refused a gap report; not sending it again", "serial", serial, "status", status, "gaps", len(part))
+			} else {
+				g.m.gapsReported.Add(float64(len(part)))
+			}
+			if err := q.MarkGapsSent(ctx, part); err != nil {
+				return err
+			}
+		}
+		if len(gs) < maxGapReport {
+			return nil
+		}
+	}
+}
+
+// gapRanges turns one device's gaps into seq ranges, merging runs that
+// touch and share a reason (the earliest time is kept).
+func gapRanges(gs []Gap) []gapRange {
+	s := slices.Clone(gs)
+	slices.SortStableFunc(s, func(a, b Gap) int {
+		if c := strings.Compare(a.Reason, b.Reason); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.First, b.First)
+	})
+	var out []gapRange
+	var at []time.Time
+	for _, gp := range s {
+		if gp.Count == 0 {
+			continue
+		}
+		from, to := int64(gp.First), int64(gp.First)+int64(gp.Count)-1
+		to = min(to, 1<<32-1)
+		if n := len(out); n > 0 && out[n-1].Reason == gp.Reason && from <= out[n-1].ToSeq+1 {
+			out[n-1].ToSeq = max(out[n-1].ToSeq, to)
+			if gp.At.Before(at[n-1]) {
+				at[n-1] = gp.At
+			}
+			continue
+		}
+		out = append(out, gapRange{FromSeq: from, ToSeq: to, Reason: gp.Reason})
+		at = append(at, gp.At)
+	}
+	for i := range out {
+		out[i].At = at[i].UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }
