@@ -79,14 +79,19 @@ type Config struct {
 	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
 	// hour.
 	PartitionInterval time.Duration
-	// EscalationInterval is how often CheckEscalations escalates and
-	// reminds about open alerts. Defaults to DefaultEscalationInterval.
-	EscalationInterval time.Duration
+	// Notify, when set, delivers alert notifications (notify.go): the
+	// dispatcher, delivery, summary and digest jobs. nil means none.
+	Notify *NotifyConfig
+	// RiverNow, when set, is River's clock too (scheduled, snoozed and
+	// retried jobs become due by it), so that tests with a frozen Now
+	// can move time forward. Defaults to River's own clock (time.Now).
+	RiverNow func() time.Time
 }
 
 // client is what the Runner uses of River's client, whichever its driver.
 type client interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
@@ -100,6 +105,7 @@ type Runner struct {
 	db     *sql.DB // River's SQLite database; nil on PostgreSQL
 	client client
 	svc    *analysis.Service
+	notify *NotifyConfig // Config.Notify with defaults; nil: no notifications
 
 	ruleMu sync.Mutex // serializes creating an org's diagnosis rules
 
@@ -223,6 +229,9 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver
 func (r *Runner) riverConfig() *river.Config {
 	cfg := r.cfg
 	rc := &river.Config{Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts}
+	if cfg.RiverNow != nil {
+		rc.Test.Time = riverClock(cfg.RiverNow)
+	}
 	if cfg.InsertOnly {
 		return rc
 	}
@@ -242,7 +251,9 @@ func (r *Runner) riverConfig() *river.Config {
 			func() (river.JobArgs, *river.InsertOpts) { return EnsurePartitions{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
-	r.addEscalationJob(workers, rc)
+	if cfg.Notify != nil {
+		r.addNotifyJobs(workers, rc)
+	}
 	return rc
 }
 

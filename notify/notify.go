@@ -33,12 +33,15 @@ const (
 	EventReminder  EventKind = "reminder"  // it is still open
 	EventResolved  EventKind = "resolved"  // it is over
 	EventDigest    EventKind = "digest"    // a summary of several alerts
+	// Webhooks (and an assignee) also hear of these.
+	EventAcknowledged EventKind = "acknowledged" // somebody took it on
+	EventAssigned     EventKind = "assigned"     // it was assigned to somebody
 )
 
 // Valid reports whether k is a known event kind.
 func (k EventKind) Valid() bool {
 	switch k {
-	case EventOpened, EventEscalated, EventReminder, EventResolved, EventDigest:
+	case EventOpened, EventEscalated, EventReminder, EventResolved, EventDigest, EventAcknowledged, EventAssigned:
 		return true
 	}
 	return false
@@ -74,7 +77,7 @@ func (m *Message) Validate() error {
 	case strings.TrimSpace(m.Text) == "":
 		return vibemon.Errorf(vibemon.EINVALID, "message text is required.")
 	case !m.Event.Valid():
-		return vibemon.Errorf(vibemon.EINVALID, "message event %q is not opened, escalated, reminder, resolved or digest.", m.Event)
+		return vibemon.Errorf(vibemon.EINVALID, "message event %q is not opened, escalated, reminder, resolved, digest, acknowledged or assigned.", m.Event)
 	case m.Severity != "" && !m.Severity.Valid():
 		return vibemon.Errorf(vibemon.EINVALID, "message severity %q is not info, warning or critical.", m.Severity)
 	case m.AlertID < 0:
