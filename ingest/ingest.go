@@ -8,11 +8,11 @@ import (
 	"math"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/alerting"
+	"github.com/vibemon/vibemon/inproc"
 )
 
 // Config configures a Service. Bus, Presence and Alerts may be nil; Logger
@@ -28,8 +28,13 @@ type Config struct {
 	// for later batches: a gateway sends the same devices every few
 	// seconds, and the lookup was a tenth of the ingest cost. A device
 	// deleted or moved to another asset is seen within this time. Defaults
-	// to 5 s; negative disables the cache.
+	// to 5 s; negative disables the cache. Used for the default Devices.
 	DeviceCacheTTL time.Duration
+	// Devices caches device lookups (positive ones only). Defaults to an
+	// inproc.Lookups of DeviceCacheTTL; a cluster passes redis.Lookups,
+	// whose entries every replica forgets when a device is changed through
+	// a vibemon.CachedStore.
+	Devices vibemon.LookupCache
 	// OnlineWindow is how recent a reading must be to mark its device
 	// online and to be streamed live; readings synced late from a gateway
 	// queue are stored but neither. Defaults to 2 minutes.
@@ -39,16 +44,6 @@ type Config struct {
 // Service runs the pipeline. It is safe for concurrent use.
 type Service struct {
 	cfg Config
-
-	mu      sync.Mutex
-	devices map[deviceKey]cachedDevice
-}
-
-type deviceKey struct{ org, id int64 }
-
-type cachedDevice struct {
-	dev     *vibemon.Device // nil: not the org's
-	expires time.Time
 }
 
 // New returns a Service.
@@ -65,7 +60,10 @@ func New(cfg Config) *Service {
 	if cfg.DeviceCacheTTL == 0 {
 		cfg.DeviceCacheTTL = 5 * time.Second
 	}
-	return &Service{cfg: cfg, devices: map[deviceKey]cachedDevice{}}
+	if cfg.Devices == nil && cfg.DeviceCacheTTL > 0 {
+		cfg.Devices = inproc.NewLookups(inproc.LookupsConfig{TTL: cfg.DeviceCacheTTL, Now: cfg.Now})
+	}
+	return &Service{cfg: cfg}
 }
 
 // Ingest stores the valid readings of rs for orgID and reports, per reading,
@@ -120,32 +118,22 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	return res, nil
 }
 
-// device returns the org's device id, nil when the org has no such device.
-func (s *Service) device(ctx context.Context, orgID, id int64, now time.Time) (*vibemon.Device, error) {
-	key := deviceKey{orgID, id}
-	if s.cfg.DeviceCacheTTL > 0 {
-		s.mu.Lock()
-		c, ok := s.devices[key]
-		s.mu.Unlock()
-		if ok && now.Before(c.expires) {
-			return c.dev, nil
-		}
+// device returns the org's device, nil when the org has no such device.
+func (s *Service) device(ctx context.Context, orgID, id int64, _ time.Time) (*vibemon.Device, error) {
+	load := func(ctx context.Context) (*vibemon.Device, error) { return s.cfg.Store.GetDevice(ctx, orgID, id) }
+	var d *vibemon.Device
+	var err error
+	if s.cfg.Devices != nil {
+		d, err = s.cfg.Devices.Device(ctx, orgID, id, load)
+	} else {
+		d, err = load(ctx)
 	}
-	d, err := s.cfg.Store.GetDevice(ctx, orgID, id)
 	switch vibemon.ErrorCode(err) {
 	case "":
 	case vibemon.ENOTFOUND:
 		d = nil
 	default:
 		return nil, fmt.Errorf("look up device %d: %w", id, err)
-	}
-	if s.cfg.DeviceCacheTTL > 0 {
-		s.mu.Lock()
-		if len(s.devices) > 100000 {
-			clear(s.devices) // bounded: a rebuild costs one lookup per device
-		}
-		s.devices[key] = cachedDevice{dev: d, expires: now.Add(s.cfg.DeviceCacheTTL)}
-		s.mu.Unlock()
 	}
 	return d, nil
 }
@@ -161,7 +149,7 @@ func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int6
 			s.cfg.Logger.Error("evaluate alert rules", "org", orgID, "err", err)
 		}
 		for _, a := range changed {
-			data, _ := json.Marshal(a)
+			data, _ := a.LiveData() // with the opened/resolved event, if any
 			events = append(events, vibemon.Event{Type: vibemon.EventAlert, OrgID: orgID, DeviceID: a.DeviceID, AssetID: a.AssetID, Data: data})
 		}
 	}

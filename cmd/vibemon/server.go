@@ -49,6 +49,8 @@ type app struct {
 	sweep      func(ctx context.Context, now time.Time) ([]inproc.DeviceRef, error)
 	loginLimit httpapi.RateLimiter             // nil: httpapi's in-memory default
 	busPing    func(ctx context.Context) error // nil: the in-process bus, always up
+	lookups    vibemon.LookupCache             // devices and API keys; shared through Redis when set
+	cached     *vibemon.CachedStore            // store with lookups; what ingest, ws and the API use
 	redis      io.Closer                       // the Redis client, when VIBEMON_REDIS_URL is set
 }
 
@@ -114,8 +116,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		reg.MustRegister(rb.Collectors()...)
 	}
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
+	a.cached = vibemon.NewCachedStore(store, a.lookups)
 	telemetry := ingest.New(ingest.Config{
-		Store: store, Bus: a.bus, Presence: a.presence, Logger: log,
+		Store: a.cached, Bus: a.bus, Presence: a.presence, Logger: log, Devices: a.lookups,
 		Alerts: alerting.NewEngine(alerting.Config{Store: store, Logger: log}),
 	})
 	var live, panel http.Handler
@@ -127,7 +130,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 				return c.OrgID, c.UserID, err
 			},
 			Devices: func(ctx context.Context, orgID, deviceID int64) (int64, error) {
-				d, err := store.GetDevice(ctx, orgID, deviceID)
+				d, err := a.cached.Device(ctx, orgID, deviceID)
 				if err != nil {
 					return 0, err
 				}
@@ -166,7 +169,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		return nil, err
 	}
 	handler := httpapi.NewServer(httpapi.Config{
-		Store: store, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
+		Store: a.cached, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
 		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel, LoginRateLimit: a.loginLimit,
 		Waveforms: a.jobs, Ready: a.ready(s),
 		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
@@ -274,7 +277,7 @@ func (a *app) sweepPresence(ctx context.Context) {
 			for _, d := range gone {
 				// Asset subscribers filter by asset: look it up.
 				var assetID int64
-				if dev, err := a.store.GetDevice(ctx, d.OrgID, d.DeviceID); err == nil {
+				if dev, err := a.cached.Device(ctx, d.OrgID, d.DeviceID); err == nil {
 					assetID = dev.AssetID
 				}
 				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: d.OrgID, DeviceID: d.DeviceID, AssetID: assetID, Data: []byte(`{"online":false}`)})
@@ -326,6 +329,7 @@ type liveBus interface {
 func (a *app) openLive(ctx context.Context, s *settings) error {
 	if s.RedisURL == "" {
 		a.bus = inproc.NewBus(inproc.BusConfig{Logger: a.log})
+		a.lookups = inproc.NewLookups(inproc.LookupsConfig{})
 		p := inproc.NewPresence(inproc.PresenceConfig{})
 		a.presence = p
 		a.sweep = func(_ context.Context, now time.Time) ([]inproc.DeviceRef, error) { return p.Sweep(now), nil }
@@ -359,6 +363,9 @@ func (a *app) openLive(ctx context.Context, s *settings) error {
 	if a.loginLimit, err = redis.NewLimiter(redis.LimiterConfig{Client: client, Prefix: s.RedisPrefix, Name: "login"}); err != nil {
 		return err
 	}
-	a.log.Info("live bus, presence and login limit shared through Redis", "channel", bus.Channel())
+	if a.lookups, err = redis.NewLookups(redis.LookupsConfig{Client: client, Bus: bus, Prefix: s.RedisPrefix, Logger: a.log}); err != nil {
+		return err
+	}
+	a.log.Info("live bus, presence, login limit and lookup cache shared through Redis", "channel", bus.Channel())
 	return nil
 }
