@@ -79,6 +79,9 @@ type Config struct {
 	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
 	// hour.
 	PartitionInterval time.Duration
+	// EscalationInterval is how often CheckEscalations escalates and
+	// reminds about open alerts. Defaults to DefaultEscalationInterval.
+	EscalationInterval time.Duration
 	// Notify, when set, delivers alert notifications (notify.go): the
 	// dispatcher, delivery, summary and digest jobs. nil means none.
 	Notify *NotifyConfig
@@ -251,6 +254,7 @@ func (r *Runner) riverConfig() *river.Config {
 			func() (river.JobArgs, *river.InsertOpts) { return EnsurePartitions{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	r.addEscalationJob(workers, rc)
 	if cfg.Notify != nil {
 		r.addNotifyJobs(workers, rc)
 	}
