@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -109,4 +110,31 @@ func FuzzFFTSIMDMatchesGo(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkFFTReal4096Paths times the real 4096-point transform through the
+// SIMD kernels and through the pure-Go code in one binary (thread CPU time
+// in cpu-ns/op; the comparison with FFTW is in internal/fftwbench).
+func BenchmarkFFTReal4096Paths(b *testing.B) {
+	x := make([]float64, 4096)
+	for i := range x {
+		x[i] = math.Sin(float64(i))
+	}
+	dst := make([]complex128, 2049)
+	for _, path := range []struct {
+		name string
+		simd bool
+	}{{"simd", true}, {"go", false}} {
+		b.Run(path.name, func(b *testing.B) {
+			p := planWith(4096, path.simd)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			c0 := threadCPU()
+			for b.Loop() {
+				p.Real(dst, x)
+			}
+			b.ReportMetric(float64(threadCPU()-c0)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }
