@@ -71,7 +71,11 @@ func NewEngine(cfg Config) *Engine {
 
 // Evaluate runs the org's enabled rules over new readings, in time order per
 // device, and returns the alerts it opened, updated or resolved (the stored
-// state, ready to publish). devices holds every device of readings.
+// state, ready to publish), once each, except that an alert that opened
+// and resolved in this batch appears twice, opened then resolved: an
+// entry's Appended carries the timeline event (opened, resolved) live
+// clients must hear of.
+// devices holds every device of readings.
 func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*vibemon.Device, readings []vibemon.Reading) ([]*vibemon.Alert, error) {
 	if len(readings) == 0 {
 		return nil, nil
@@ -196,7 +200,8 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 				return changed, fmt.Errorf("open alert: %w", err)
 			}
 			open, dirty, hasPending = a, false, false
-			changed = append(changed, a)
+			opened := *a // a snapshot: later updates of a must not drop its "opened" event
+			changed = append(changed, &opened)
 		case open == nil:
 			hasPending = false // the breach was interrupted
 		case rule.Triggered(v):
@@ -247,9 +252,19 @@ func silenced(windows []*vibemon.MaintenanceWindow, t time.Time) bool {
 }
 
 // replace puts a in changed, over an earlier copy of the same alert.
+// replace puts a, the alert's latest state, in changed over its last
+// entry. When both carry a timeline event (opened, then resolved), live
+// clients must hear of both: a comes after it instead; a plain update
+// keeps the entry's event.
 func replace(changed []*vibemon.Alert, a *vibemon.Alert) []*vibemon.Alert {
-	for i, c := range changed {
-		if c.ID == a.ID {
+	for i := len(changed) - 1; i >= 0; i-- {
+		if changed[i].ID == a.ID {
+			if changed[i].Appended != nil && a.Appended != nil {
+				break
+			}
+			if a.Appended == nil {
+				a.Appended = changed[i].Appended
+			}
 			changed[i] = a
 			return changed
 		}

@@ -166,7 +166,9 @@ func TestBatchIsEvaluatedInTimeOrder(t *testing.T) {
 	rs[1].Values[vibemon.VelRMSX] = 9.0
 	changed, err := f.engine.Evaluate(context.Background(), f.org.ID, map[int64]*vibemon.Device{f.dev.ID: f.dev}, rs)
 	must(t, err)
-	if len(changed) != 1 || changed[0].Status != vibemon.AlertResolved || changed[0].Peak != 9.0 {
+	// Both changes are reported, each with its timeline event.
+	if len(changed) != 2 || changed[0].ID != changed[1].ID || changed[0].Appended.Kind != vibemon.EventOpened ||
+		changed[1].Status != vibemon.AlertResolved || changed[1].Peak != 9.0 || changed[1].Appended.Kind != vibemon.EventResolved {
 		t.Fatalf("got %+v, want one alert opened at 9 and resolved by the later reading", changed)
 	}
 }

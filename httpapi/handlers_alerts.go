@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/vibemon/vibemon"
 )
@@ -26,6 +27,21 @@ type ruleInput struct {
 	ClearForSeconds *int     `json:"clear_for_seconds"`
 	Fault           *string  `json:"fault"`
 	MinConfidence   *float64 `json:"min_confidence"`
+
+	RemindEveryMinutes *int            `json:"remind_every_minutes"`
+	Escalation         escalationInput `json:"escalation"`
+}
+
+// escalationInput tells a rule body's "escalation": null (remove it) from
+// a missing one (keep it).
+type escalationInput struct {
+	set   bool
+	steps []vibemon.EscalationStep
+}
+
+func (e *escalationInput) UnmarshalJSON(b []byte) error {
+	e.set = true
+	return json.Unmarshal(b, &e.steps)
 }
 
 // apply sets the given fields on rule, checks that the asset and device it
@@ -88,6 +104,12 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 	}
 	if in.MinConfidence != nil {
 		rule.MinConfidence = *in.MinConfidence
+	}
+	if in.RemindEveryMinutes != nil {
+		rule.RemindEveryMinutes = *in.RemindEveryMinutes
+	}
+	if in.Escalation.set {
+		rule.Escalation = in.Escalation.steps // null or []: no escalation
 	}
 	if err := rule.Validate(); err != nil {
 		return err
@@ -303,11 +325,103 @@ func (s *server) publishAlert(ctx context.Context, a *vibemon.Alert) {
 	if s.bus == nil {
 		return
 	}
-	data, err := json.Marshal(a)
+	data, err := a.LiveData()
 	if err == nil {
 		err = s.bus.Publish(ctx, vibemon.Event{Type: vibemon.EventAlert, OrgID: a.OrgID, DeviceID: a.DeviceID, AssetID: a.AssetID, Data: data})
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "publish alert change", "alert", a.ID, "err", err)
 	}
+}
+
+func handleAlertEvents(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		es, err := s.store.ListAlertEvents(r.Context(), claimsFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		s.encode(w, r, http.StatusOK, list(es))
+		return nil
+	})
+}
+
+type assignInput struct {
+	AssigneeID *int64 `json:"assignee_id"`
+}
+
+// handleAlertAssign sets who looks after an alert. The assignee must be a
+// user of the org who may acknowledge alerts (not a viewer); 0 unassigns.
+func handleAlertAssign(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[assignInput](s, w, r)
+		if err != nil {
+			return err
+		}
+		if in.AssigneeID == nil || *in.AssigneeID < 0 {
+			return invalidf("assignee_id is required: a user id, or 0 to unassign.")
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c := claimsFrom(r.Context())
+		if _, err := s.store.GetAlert(r.Context(), c.OrgID, id); err != nil {
+			return err // not found before telling anything about users
+		}
+		if *in.AssigneeID != 0 {
+			u, err := s.store.GetUser(r.Context(), c.OrgID, *in.AssigneeID)
+			if vibemon.ErrorCode(err) == vibemon.ENOTFOUND {
+				return invalidf("assignee_id %d is not a user of your organization.", *in.AssigneeID)
+			} else if err != nil {
+				return err
+			}
+			if !u.Role.Can(vibemon.ActAckAlerts) {
+				return invalidf("%s is a viewer and cannot act on alerts; assign an engineer, admin or owner.", u.Name)
+			}
+		}
+		a, err := s.store.AssignAlert(r.Context(), c.OrgID, id, *in.AssigneeID, c.UserID, s.now().UTC())
+		if err != nil {
+			return err
+		}
+		s.publishAlert(r.Context(), a)
+		s.encode(w, r, http.StatusOK, a)
+		return nil
+	})
+}
+
+type commentInput struct {
+	Comment string `json:"comment"`
+}
+
+// handleAlertComment adds a comment to an alert's timeline (also after it
+// is resolved) and answers the event.
+func handleAlertComment(s *server) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		in, err := decode[commentInput](s, w, r)
+		if err != nil {
+			return err
+		}
+		if err := checkLen("comment", strings.TrimSpace(in.Comment), 1, vibemon.MaxAlertComment); err != nil {
+			return err
+		}
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c := claimsFrom(r.Context())
+		e := &vibemon.AlertEvent{OrgID: c.OrgID, AlertID: id, Kind: vibemon.EventCommented, At: s.now().UTC(), UserID: c.UserID, Comment: in.Comment}
+		if err := s.store.AddAlertEvent(r.Context(), e); err != nil {
+			return err
+		}
+		if a, err := s.store.GetAlert(r.Context(), c.OrgID, id); err == nil {
+			a.Appended = e
+			s.publishAlert(r.Context(), a)
+		}
+		s.encode(w, r, http.StatusCreated, e)
+		return nil
+	})
 }

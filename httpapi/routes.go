@@ -86,6 +86,9 @@ func routes(s *server) []route {
 		may(vibemon.ActRead, "GET "+v1+"/alerts/{id}", handleAlertGet(s)),
 		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/ack", handleAlertAck(s)),
 		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/resolve", handleAlertResolve(s)),
+		may(vibemon.ActRead, "GET "+v1+"/alerts/{id}/events", handleAlertEvents(s)),
+		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/assign", handleAlertAssign(s)),
+		may(vibemon.ActAckAlerts, "POST "+v1+"/alerts/{id}/comments", handleAlertComment(s)),
 	}
 }
 

@@ -31,6 +31,7 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 	add(e.store.ListDevices(ctx, org))
 	add(e.store.ListRules(ctx, org))
 	add(e.store.ListAlerts(ctx, org, vibemon.AlertFilter{Limit: 1000}))
+	add(e.store.ListAlertEvents(ctx, org, tn.alert.ID))
 	add(e.store.ListAPIKeys(ctx, org))
 	add(e.store.ListMaintenance(ctx, org, 0, time.Time{}))
 	pts, err := e.store.QueryReadings(ctx, org, vibemon.ReadingQuery{DeviceID: tn.device.ID, From: testNow.Add(-48 * time.Hour), To: testNow.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
@@ -75,6 +76,8 @@ func TestTenancyWalk(t *testing.T) {
 		"PATCH /api/v1/alert-rules/{id}":       map[string]any{"name": "pwned", "enabled": false},
 		"POST /api/v1/assets/{id}/maintenance": map[string]any{"from": testNow.Format(time.RFC3339), "to": testNow.Add(time.Hour).Format(time.RFC3339), "reason": "pwned"},
 		"POST /api/v1/alerts/{id}/ack":         map[string]any{"comment": "pwned"},
+		"POST /api/v1/alerts/{id}/assign":      map[string]any{"assignee_id": a.users[vibemon.RoleEngineer].ID},
+		"POST /api/v1/alerts/{id}/comments":    map[string]any{"comment": "pwned"},
 		"POST /api/v1/devices/{id}/gaps":       map[string]any{"gaps": []any{map[string]any{"from_seq": 1, "to_seq": 2, "reason": "queue_full", "at": testNow.Format(time.RFC3339)}}},
 	}
 	// noB fails when an answer mentions anything of B (every name of B's
@@ -165,6 +168,10 @@ func TestTenancyWalk(t *testing.T) {
 				}
 				e.do(t, request{method: "POST", path: "/api/v1/alert-rules", token: tok, body: body}).wantError(t, vibemon.EINVALID)
 			}
+			// B's users cannot be named in an escalation.
+			e.do(t, request{method: "POST", path: "/api/v1/alert-rules", token: tok, body: map[string]any{"name": "r", "metric": "temp_c",
+				"op": "above", "threshold": 80, "severity": "info",
+				"escalation": []any{map[string]any{"after_minutes": 5, "user_ids": []int64{b.users[vibemon.RoleOwner].ID}}}}}).wantError(t, vibemon.EINVALID)
 		},
 		"GET /api/v1/alerts": func(t *testing.T) {
 			for _, q := range []string{"", fmt.Sprintf("?device_id=%d", b.device.ID), fmt.Sprintf("?asset_id=%d", b.asset.ID)} {

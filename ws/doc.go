@@ -1,6 +1,7 @@
 // Package ws serves VibeMon's live streams over WebSocket: /ws/telemetry
 // (readings and device presence, per subscription) and /ws/alerts (every
-// alert change of the caller's org).
+// alert change of the caller's org, with the timeline event that made it,
+// as its publisher encoded it: vibemon.Alert.LiveData).
 //
 // The Hub follows centrifugal/centrifuge: one bus subscription per hub; each
 // event is encoded once and the same bytes are pushed to the bounded queue of
