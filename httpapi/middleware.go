@@ -206,19 +206,7 @@ const apiKeyTouchEvery = time.Minute
 // apiKey looks the bearer key up and records its use (at most once per
 // apiKeyTouchEvery).
 func (s *server) apiKey(ctx context.Context, key string) (*vibemon.APIKey, error) {
-	k, err := s.store.APIKeyByHash(ctx, vibemon.HashAPIKey(key))
-	if vibemon.ErrorCode(err) == vibemon.EUNAUTHORIZED {
-		return nil, vibemon.Errorf(vibemon.EUNAUTHORIZED, "The API key is unknown or revoked.")
-	} else if err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= apiKeyTouchEvery {
-		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
-			s.log.WarnContext(ctx, "record api key use", "key_id", k.ID, "err", err)
-		}
-	}
-	return k, nil
+	return lookupAPIKey(ctx, s.store, s.now, s.log, key)
 }
 
 // authenticate requires a valid bearer access token or API key ("vmk_...")

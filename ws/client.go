@@ -36,8 +36,9 @@ type client struct {
 	ctx    context.Context // cancelled to drop the connection at once
 	cancel context.CancelFunc
 
-	// orgID and userID are set by the reader before register.
-	orgID, userID int64
+	// orgID and userID (or keyID, for an API key) are set by the reader
+	// before register.
+	orgID, userID, keyID int64
 	auth          atomic.Int32
 
 	queue chan []byte
@@ -210,8 +211,8 @@ func (c *client) handle(m clientMessage) {
 	case "auth":
 		// A fresh token for the same user keeps the connection; any other
 		// token ends it.
-		org, user, err := c.hub.cfg.Verify(m.Token)
-		if err != nil || org != c.orgID || user != c.userID {
+		org, user, key, err := c.verify(m.Token)
+		if err != nil || org != c.orgID || user != c.userID || key != c.keyID {
 			c.fail(websocket.StatusPolicyViolation, vibemon.EUNAUTHORIZED, "The token is invalid or belongs to another user.")
 		}
 	case "subscribe", "unsubscribe":
@@ -251,10 +252,29 @@ func countTargets(m clientMessage) int {
 	return n
 }
 
+// verify checks an access token (user) or an API key (key, as the HTTP
+// API accepts one).
+func (c *client) verify(token string) (org, user, key int64, err error) {
+	if !vibemon.IsAPIKey(token) {
+		org, user, err = c.hub.cfg.Verify(token)
+		return org, user, 0, err
+	}
+	if c.hub.cfg.VerifyKey == nil {
+		return 0, 0, 0, vibemon.Errorf(vibemon.EUNAUTHORIZED, "API keys are not accepted here; use an access token.")
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
+	defer cancel()
+	org, key, err = c.hub.cfg.VerifyKey(ctx, token)
+	if err == nil && key <= 0 {
+		err = errors.New("ws: VerifyKey returned no key id")
+	}
+	return org, 0, key, err
+}
+
 // authenticate verifies the token and, when it is good, queues ready and
 // makes the client eligible for its org's events.
 func (c *client) authenticate(token string) {
-	org, user, err := c.hub.cfg.Verify(token)
+	org, user, key, err := c.verify(token)
 	if err != nil || org <= 0 {
 		msg := "Invalid or expired token."
 		if vibemon.ErrorCode(err) == vibemon.EUNAUTHORIZED {
@@ -266,7 +286,7 @@ func (c *client) authenticate(token string) {
 	if !c.auth.CompareAndSwap(authPending, authDone) {
 		return // timed out meanwhile
 	}
-	c.orgID, c.userID = org, user
+	c.orgID, c.userID, c.keyID = org, user, key
 	// ready goes first in the queue, so it precedes every event.
 	c.send(readyMessage)
 	c.hub.register(c)

@@ -27,6 +27,11 @@ type Config struct {
 	// Verify checks an access token and returns its org and user. Any error
 	// refuses the connection; an *vibemon.Error's message is shown.
 	Verify func(token string) (orgID, userID int64, err error)
+	// VerifyKey checks an API key ("vmk_...", vibemon.IsAPIKey) and returns
+	// its org and id when the key may read (any error refuses the
+	// connection; an *vibemon.Error's message is shown). Nil: API keys are
+	// refused.
+	VerifyKey func(ctx context.Context, key string) (orgID, keyID int64, err error)
 	// Presence answers the snapshot of online devices sent after each
 	// subscribe. Defaults to none: snapshots are empty.
 	Presence vibemon.Presence
