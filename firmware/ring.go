@@ -85,7 +85,7 @@ func NewRing(capacity int, st Store) *Ring {
 	if r.n > 0 {
 		// Push persists the slot before the record, so the newest slot is
 		// below next; this only matters for a legacy record.
-		if last := binary.LittleEndian.Uint32(r.slot((r.head+r.n-1)%capacity)[4:]) + 1; !r.seqKnown || int32(last-r.next) > 0 {
+		if last := binary.LittleEndian.Uint32(r.slot((r.head + r.n - 1) % capacity)[4:]) + 1; !r.seqKnown || int32(last-r.next) > 0 {
 			r.next = last
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vibemon/vibemon"
 	fw "github.com/vibemon/vibemon/firmware"
 	"github.com/vibemon/vibemon/gateway"
 	"github.com/vibemon/vibemon/gateway/blelink"
@@ -37,6 +38,7 @@ type gwRig struct {
 	q        *gateway.Queue
 	gw       *gateway.Gateway
 	reg      *prometheus.Registry
+	made     map[string][]uint32 // what verify checked, by serial
 }
 
 // freeAddr returns a loopback address nobody listens on, so a restarted
@@ -175,6 +177,7 @@ func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
 		want[n.Serial()] = n.Produced()
 		checked += len(want[n.Serial()])
 	}
+	r.made = want
 	if checked == 0 {
 		r.t.Fatal("the nodes made no summary: nothing to verify")
 	}
@@ -239,6 +242,86 @@ func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
 	return checked, gaps
 }
 
+// ledger checks the server's completeness ledger for each node over the
+// summaries verify checked (the window ends just after the last of them):
+// every one is received or an explained gap of the reason given, and
+// nothing is unexplained, so received + explained is 100 %. The gateway
+// reports its gaps asynchronously, so it waits for them. It returns the
+// explained seqs.
+func (r *gwRig) ledger(gaps map[string]map[uint32]bool, reason string) (explained int64) {
+	r.t.Helper()
+	var devs struct {
+		Items []struct {
+			ID     int64
+			Serial string
+		}
+	}
+	if st := r.c.do("GET", "/api/v1/devices", nil, &devs); st != 200 {
+		r.t.Fatalf("list devices: status %d", st)
+	}
+	got := r.serverSeqs()
+	for _, d := range devs.Items {
+		n := r.nodeBySerial(r.t, d.Serial)
+		var end time.Time
+		for _, s := range r.made[d.Serial] {
+			if at, ok := n.StoredAt(s); ok && at.After(end) {
+				end = at
+			}
+		}
+		made := map[uint32]bool{}
+		for _, s := range r.made[d.Serial] {
+			made[s] = true
+		}
+		var received int64
+		last := int64(-1)
+		for _, s := range got[d.Serial] {
+			if made[s] {
+				received++
+				last = max(last, int64(s))
+			}
+		}
+		var wantExplained int64
+		for s := range gaps[d.Serial] {
+			if int64(s) < last {
+				wantExplained++
+			}
+		}
+		path := fmt.Sprintf("/api/v1/devices/%d/completeness?from=%s&to=%s", d.ID,
+			url.QueryEscape(time.Now().Add(-6*time.Hour).UTC().Format(time.RFC3339Nano)), url.QueryEscape(end.Add(time.Millisecond).UTC().Format(time.RFC3339Nano)))
+		var c vibemon.Completeness
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if st := r.c.do("GET", path, nil, &c); st != 200 {
+				r.t.Fatalf("GET %s: status %d", path, st)
+			}
+			if c.Explained >= wantExplained || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // the gateway's gap report is on its way
+		}
+		var lost int64
+		for k, v := range c.Lost {
+			lost += v
+			if k != reason {
+				r.t.Errorf("node %s: %d lost for %q, want only %q", d.Serial, v, k, reason)
+			}
+		}
+		if c.Received != received || c.Explained != wantExplained || c.Unexplained != 0 || c.AccountedPercent != 100 ||
+			c.Expected != received+wantExplained || lost != wantExplained {
+			r.t.Errorf("node %s: completeness %d received, %d explained (%v), %d unexplained of %d expected (%.4g %% accounted for), gaps %v;"+
+				" want %d received, %d explained as %s, none unexplained, 100 %%", d.Serial, c.Received, c.Explained, c.Lost, c.Unexplained,
+				c.Expected, c.AccountedPercent, c.Gaps, received, wantExplained, reason)
+		}
+		for _, g := range c.Gaps {
+			if g.Reason != reason {
+				r.t.Errorf("node %s: gap %+v, want reason %s", d.Serial, g, reason)
+			}
+		}
+		explained += c.Explained
+	}
+	return explained
+}
+
 func TestGatewayKeepsEveryReadingThroughAServerOutage(t *testing.T) {
 	t.Parallel() // each test has its own server, nodes and gateway; they mostly wait
 	r := newGatewayRig(t, 4, blelink.LinkConfig{}, 0)
@@ -256,6 +339,11 @@ func TestGatewayKeepsEveryReadingThroughAServerOutage(t *testing.T) {
 	}
 	if n < 4*30 {
 		t.Errorf("only %d summaries made in ~4 s, want >= 120", n)
+	}
+	// Nothing was lost: the ledger says 100 % received, no gap at all
+	// (summaries are numbered densely; statuses and events take no seq).
+	if e := r.ledger(nil, "none"); e != 0 {
+		t.Errorf("%d explained losses in a run that lost nothing", e)
 	}
 }
 
@@ -341,6 +429,10 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 				break
 			}
 		}
+	}
+	// The server's ledger explains exactly the dropped readings as queue_full.
+	if e := r.ledger(gaps, "queue_full"); e != int64(gapN) {
+		t.Errorf("the server explains %d losses, the gateway dropped %d", e, gapN)
 	}
 }
 
@@ -611,5 +703,9 @@ func TestGatewayRecordsWhatANodeLostToRingOverflow(t *testing.T) {
 	}
 	if lost < 2*10 || float64(gapN) != lost {
 		t.Errorf("%d summaries made; node_lost_total %g, gap seqs %d; want >= 20 and equal", n, lost, gapN)
+	}
+	// The server's ledger explains exactly the overwritten summaries.
+	if e := r.ledger(gaps, "node_ring_overflow"); e != int64(gapN) {
+		t.Errorf("the server explains %d losses, the nodes lost %d", e, gapN)
 	}
 }
