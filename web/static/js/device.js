@@ -3,7 +3,10 @@
 // In the 1 h range new readings from /ws/telemetry are appended live; each
 // appended point increments data-live-points on the chart element.
 // The "Received" tile is GET /devices/{id}/completeness over the last 24 h:
-// the share of the node's numbered readings that reached the server.
+// the share of the node's numbered readings that reached the server, and
+// below it the missing ones: explained (a gateway reported why: its queue
+// was full, the node's buffer overflowed, the server rejected them) or
+// unexplained; data-unexplained holds the unexplained count.
 
 import { api, me, atLeast } from "./api.js";
 import { Live } from "./live.js";
@@ -162,13 +165,18 @@ function paintTiles() {
   seen.title = t ? when(t) : "";
 }
 
+const lossWords = { queue_full: "gateway queue full", node_ring_overflow: "node buffer overflowed", rejected: "rejected by the server" };
+
 function paintReceived() {
   const el = $("t-recv");
+  const note = $("t-recv-gaps");
   const c = completeness;
   if (!c || !c.expected) {
     el.textContent = "–";
     el.dataset.percent = "";
     el.title = c ? "No readings in the last 24 hours." : "";
+    note.textContent = "";
+    note.dataset.unexplained = "";
     return;
   }
   el.textContent = fmt(c.percent, 1);
@@ -176,6 +184,19 @@ function paintReceived() {
   const missing = c.expected - c.received;
   el.title = c.received + " of " + c.expected + " readings arrived" +
     (missing ? "; " + missing + " missing in " + c.gap_count + (c.gap_count === 1 ? " gap" : " gaps") : "") + ".";
+  const unexplained = c.unexplained ?? missing;
+  note.dataset.unexplained = String(unexplained);
+  if (!missing) {
+    note.textContent = "nothing missing";
+    note.title = "";
+    return;
+  }
+  const parts = [];
+  for (const [reason, n] of Object.entries(c.lost_by_reason || {})) parts.push(n + " " + (lossWords[reason] || reason));
+  if (unexplained) parts.push(unexplained + " unexplained");
+  note.textContent = missing + " missing: " + parts.join(", ");
+  note.title = (c.gaps || []).slice(0, 10).map((g) =>
+    "seq " + g.from_seq + (g.to_seq !== g.from_seq ? "–" + g.to_seq : "") + ": " + (lossWords[g.reason] || g.reason)).join("\n");
 }
 
 async function loadCompleteness() {
