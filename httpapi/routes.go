@@ -34,6 +34,17 @@ func routes(s *server) []route {
 		pub("POST "+v1+"/auth/refresh", handleRefresh(s)),
 		may(vibemon.ActRead, "POST "+v1+"/auth/logout", handleLogout(s)),
 		may(vibemon.ActRead, "GET "+v1+"/me", handleMe(s)),
+		may(vibemon.ActRead, "GET "+v1+"/me/notifications", handleMyNotificationsGet(s)),
+		may(vibemon.ActRead, "PUT "+v1+"/me/notifications", handleMyNotificationsPut(s)),
+		may(vibemon.ActRead, "POST "+v1+"/me/telegram-link", handleTelegramLink(s)),
+		may(vibemon.ActRead, "POST "+v1+"/me/push-tokens", handlePushTokenAdd(s)),
+		may(vibemon.ActRead, "DELETE "+v1+"/me/push-tokens", handlePushTokenDelete(s)),
+
+		may(vibemon.ActManageUsers, "GET "+v1+"/webhooks", handleWebhookList(s)),
+		may(vibemon.ActManageUsers, "POST "+v1+"/webhooks", handleWebhookCreate(s)),
+		may(vibemon.ActManageUsers, "GET "+v1+"/webhooks/{id}", handleWebhookGet(s)),
+		may(vibemon.ActManageUsers, "PATCH "+v1+"/webhooks/{id}", handleWebhookPatch(s)),
+		may(vibemon.ActManageUsers, "DELETE "+v1+"/webhooks/{id}", handleWebhookDelete(s)),
 
 		may(vibemon.ActRead, "GET "+v1+"/orgs/current", handleOrgGet(s)),
 		may(vibemon.ActManageOrg, "PATCH "+v1+"/orgs/current", handleOrgPatch(s)),

@@ -66,6 +66,9 @@ type Config struct {
 	Waveforms WaveformSubmitter
 	// Health answers GET /assets/{id}/health; nil makes it answer 503.
 	Health HealthReporter
+	// Notifications says which notification channels the server has and
+	// issues Telegram link codes. Defaults to none.
+	Notifications Notifications
 }
 
 // Defaults of Config.
@@ -76,22 +79,23 @@ const (
 
 // server is what the handlers share.
 type server struct {
-	store     vibemon.Store
-	telemetry Telemetry
-	issuer    *auth.Issuer
-	presence  vibemon.Presence
-	bus       vibemon.Bus
-	log       *slog.Logger
-	now       func() time.Time
-	maxBody   int64
-	maxBatch  int
-	limiter   RateLimiter
-	pwParams  auth.Params
-	ready     func(ctx context.Context) error
-	waveforms WaveformSubmitter
-	health    HealthReporter
-	gatherer  prometheus.Gatherer
-	metrics   *metrics
+	store         vibemon.Store
+	telemetry     Telemetry
+	issuer        *auth.Issuer
+	presence      vibemon.Presence
+	bus           vibemon.Bus
+	log           *slog.Logger
+	now           func() time.Time
+	maxBody       int64
+	maxBatch      int
+	limiter       RateLimiter
+	pwParams      auth.Params
+	ready         func(ctx context.Context) error
+	waveforms     WaveformSubmitter
+	health        HealthReporter
+	notifications Notifications
+	gatherer      prometheus.Gatherer
+	metrics       *metrics
 
 	dummyOnce sync.Once
 	dummyHash string // hashed when an e-mail is unknown, so timing does not tell
@@ -102,7 +106,7 @@ func newServer(cfg Config) *server {
 		store: cfg.Store, telemetry: cfg.Telemetry, issuer: cfg.Issuer, presence: cfg.Presence, bus: cfg.Bus,
 		log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes, maxBatch: cfg.MaxBatch,
 		limiter: cfg.LoginRateLimit, pwParams: cfg.PasswordParams, ready: cfg.Ready,
-		waveforms: cfg.Waveforms, health: cfg.Health,
+		waveforms: cfg.Waveforms, health: cfg.Health, notifications: cfg.Notifications,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -34,6 +34,11 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 	add(e.store.ListAlertEvents(ctx, org, tn.alert.ID))
 	add(e.store.ListAPIKeys(ctx, org))
 	add(e.store.ListMaintenance(ctx, org, 0, time.Time{}))
+	add(e.store.ListWebhooks(ctx, org))
+	add(e.store.ListNotificationPrefs(ctx, org))
+	for _, r := range []vibemon.Role{vibemon.RoleOwner, vibemon.RoleAdmin, vibemon.RoleEngineer, vibemon.RoleViewer} {
+		add(e.store.ListPushTokens(ctx, org, tn.users[r].ID))
+	}
 	pts, err := e.store.QueryReadings(ctx, org, vibemon.ReadingQuery{DeviceID: tn.device.ID, From: testNow.Add(-48 * time.Hour), To: testNow.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
 	add(fmt.Sprint(pts), err) // NaN does not marshal
 	for _, u := range tn.users {
@@ -60,6 +65,13 @@ func TestTenancyWalk(t *testing.T) {
 	if err := e.store.CreateMaintenance(context.Background(), bWindow); err != nil {
 		t.Fatal(err)
 	}
+	bHook := &vibemon.Webhook{OrgID: b.org.ID, Name: "bravo hook", URL: "https://bravo.test/hook", Secret: "bravo-secret-0123456789", Enabled: true}
+	if err := e.store.CreateWebhook(context.Background(), bHook); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.AddPushToken(context.Background(), &vibemon.PushToken{OrgID: b.org.ID, UserID: b.users[vibemon.RoleOwner].ID, Token: "bravo-token"}); err != nil {
+		t.Fatal(err)
+	}
 	before := e.snapshot(t, b)
 	tok := a.token(vibemon.RoleOwner)
 
@@ -67,11 +79,12 @@ func TestTenancyWalk(t *testing.T) {
 	// valid for A.
 	idOf := map[string]int64{
 		"users": b.users[vibemon.RoleViewer].ID, "assets": b.asset.ID, "devices": b.device.ID,
-		"alert-rules": b.rule.ID, "alerts": b.alert.ID, "api-keys": bKey.ID,
+		"alert-rules": b.rule.ID, "alerts": b.alert.ID, "api-keys": bKey.ID, "webhooks": bHook.ID,
 	}
 	bodyOf := map[string]any{
 		"PATCH /api/v1/users/{id}":             map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
 		"PATCH /api/v1/assets/{id}":            map[string]any{"name": "pwned"},
+		"PATCH /api/v1/webhooks/{id}":          map[string]any{"name": "pwned", "enabled": false},
 		"PATCH /api/v1/devices/{id}":           map[string]any{"name": "pwned", "asset_id": a.asset.ID},
 		"PATCH /api/v1/alert-rules/{id}":       map[string]any{"name": "pwned", "enabled": false},
 		"POST /api/v1/assets/{id}/maintenance": map[string]any{"from": testNow.Format(time.RFC3339), "to": testNow.Add(time.Hour).Format(time.RFC3339), "reason": "pwned"},
@@ -114,7 +127,32 @@ func TestTenancyWalk(t *testing.T) {
 				t.Errorf("renamed org %d, want A's %d", o.ID, a.org.ID)
 			}
 		},
-		"GET /api/v1/users": ok("GET", "/api/v1/users", nil, 200),
+		"GET /api/v1/users":            ok("GET", "/api/v1/users", nil, 200),
+		"GET /api/v1/me/notifications": ok("GET", "/api/v1/me/notifications", nil, 200),
+		"PUT /api/v1/me/notifications": func(t *testing.T) {
+			// B's asset cannot be a filter.
+			e.do(t, request{method: "PUT", path: "/api/v1/me/notifications", token: tok, body: map[string]any{"channels": []string{"email"}, "asset_ids": []int64{b.asset.ID}}}).
+				wantError(t, vibemon.EINVALID)
+			ok("PUT", "/api/v1/me/notifications", map[string]any{"channels": []string{"email"}, "min_severity": "critical"}, 200)(t)
+		},
+		"POST /api/v1/me/telegram-link": ok("POST", "/api/v1/me/telegram-link", nil, 503), // no Telegram in this server
+		"POST /api/v1/me/push-tokens": func(t *testing.T) {
+			// B's token becomes A's owner's (a device changes hands), which
+			// takes it from B: B's snapshot then differs, so use a new one.
+			ok("POST", "/api/v1/me/push-tokens", map[string]string{"token": "acme-token"}, 201)(t)
+		},
+		"DELETE /api/v1/me/push-tokens": func(t *testing.T) {
+			e.do(t, request{method: "DELETE", path: "/api/v1/me/push-tokens?token=bravo-token", token: tok}).wantError(t, vibemon.ENOTFOUND)
+		},
+		"GET /api/v1/webhooks": ok("GET", "/api/v1/webhooks", nil, 200),
+		"POST /api/v1/webhooks": func(t *testing.T) {
+			var h vibemon.Webhook
+			e.do(t, request{method: "POST", path: "/api/v1/webhooks", token: tok, body: map[string]any{"name": "ops", "url": "https://ops.acme.test/hook"}}).
+				wantStatus(t, 201).decode(t, &h)
+			if h.OrgID != a.org.ID || len(h.Secret) < 16 {
+				t.Errorf("created webhook %+v, want one of A with a generated secret", h)
+			}
+		},
 		"POST /api/v1/users": func(t *testing.T) {
 			// E-mails are unique across orgs, so B's is taken.
 			e.do(t, request{method: "POST", path: "/api/v1/users", token: tok,

@@ -23,6 +23,7 @@ type settings struct {
 	DatabaseURL   string
 	RedisURL      string
 	RedisPrefix   string
+	Notify        notifySettings
 	BlobURL       string
 	AdminEmail    string
 	AdminPassword string
@@ -114,6 +115,10 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 		}
 		if s.AdminPassword != "" && len(s.AdminPassword) < 8 {
 			return nil, &settingError{"", "VIBEMON_ADMIN_PASSWORD", "must be at least 8 characters"}
+		}
+		var err error
+		if s.Notify, err = parseNotify(getenv); err != nil {
+			return nil, err
 		}
 		return s, nil
 	}

@@ -276,6 +276,15 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"redis prefix with a space", []string{"serve"}, map[string]string{"VIBEMON_REDIS_PREFIX": "plant 2:"}, "VIBEMON_REDIS_PREFIX"},
 		{"redis prefix with a glob", []string{"serve"}, map[string]string{"VIBEMON_REDIS_PREFIX": "vibe*"}, "VIBEMON_REDIS_PREFIX"},
 		{"short admin password", []string{"serve"}, map[string]string{"VIBEMON_ADMIN_PASSWORD": "short"}, "VIBEMON_ADMIN_PASSWORD"},
+		{"public url without scheme", []string{"serve"}, map[string]string{"VIBEMON_PUBLIC_URL": "vibemon.plant.example"}, "VIBEMON_PUBLIC_URL"},
+		{"smtp url without from", []string{"serve"}, map[string]string{"VIBEMON_SMTP_URL": "smtp://mail.plant.example:587"}, "VIBEMON_SMTP_URL"},
+		{"smtp url scheme", []string{"serve"}, map[string]string{"VIBEMON_SMTP_URL": "http://mail.plant.example", "VIBEMON_SMTP_FROM": "a@b.example"}, "VIBEMON_SMTP_URL"},
+		{"smtp from", []string{"serve"}, map[string]string{"VIBEMON_SMTP_URL": "smtp://mail.plant.example:587", "VIBEMON_SMTP_FROM": "not an address"}, "VIBEMON_SMTP_FROM"},
+		{"telegram token", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "no-colon"}, "VIBEMON_TELEGRAM_TOKEN"},
+		{"telegram api url", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_API_URL": "localhost:8081"}, "VIBEMON_TELEGRAM_API_URL"},
+		{"telegram bot", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_BOT": "a b"}, "VIBEMON_TELEGRAM_BOT"},
+		{"fcm key missing", []string{"serve"}, map[string]string{"VIBEMON_FCM_CREDENTIALS": "/nonexistent/fcm.json"}, "VIBEMON_FCM_CREDENTIALS"},
+		{"fcm url", []string{"serve"}, map[string]string{"VIBEMON_FCM_URL": "ftp://fcm"}, "VIBEMON_FCM_URL"},
 		{"demo devices", []string{"demo", "--devices", "0"}, nil, "--devices"},
 		{"demo speed", []string{"demo", "--speed", "-1"}, nil, "--speed"},
 		{"unknown flag", []string{"serve", "--colour", "red"}, nil, "colour"},
@@ -317,5 +326,23 @@ func TestHelpPrintsFlagsAndExitsCleanly(t *testing.T) {
 		if !strings.Contains(out.String(), "-addr") || !strings.Contains(out.String(), "-data-dir") {
 			t.Fatalf("%s --help printed %q, want the flags", cmd, out.String())
 		}
+	}
+}
+
+// A wrong notification setting names itself but never prints the SMTP
+// password or the bot token.
+func TestNotificationSettingErrorsHideSecrets(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"smtp": {"VIBEMON_SMTP_URL": "smtp://alerts:s3cretpw@mail.plant.example:99999999?from=a@b.example"},
+		"fcm":  {"VIBEMON_FCM_CREDENTIALS": "/nonexistent/s3cretpw.json", "VIBEMON_TELEGRAM_TOKEN": "12345:s3cretpwTOKEN"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env["VIBEMON_DATA_DIR"] = t.TempDir()
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out, &out)
+			if err == nil || strings.Contains(err.Error(), "s3cretpwTOKEN") || (name == "smtp" && strings.Contains(err.Error(), "s3cretpw")) {
+				t.Errorf("error = %v, want one that hides the secret", err)
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vibemon/vibemon/ingest"
 	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/notify"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/redis"
 	"github.com/vibemon/vibemon/sqlite"
@@ -38,6 +39,7 @@ type app struct {
 	presence vibemon.Presence
 	hub      *ws.Hub
 	jobs     *jobs.Runner
+	telegram *notify.TelegramLinker // nil unless VIBEMON_TELEGRAM_TOKEN is set
 	issuer   *auth.Issuer
 	http     *http.Server
 	ln       net.Listener
@@ -157,6 +159,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	jcfg := jobs.Config{
 		Path: filepath.Join(s.DataDir, "jobs.db"), Store: store, Analysis: analytics, Orgs: store, Bus: a.bus,
 		Logger: log, InsertOnly: !s.hasRole("worker"),
+		Notify: &jobs.NotifyConfig{Channels: s.Notify.channels, PublicURL: s.Notify.PublicURL},
 	}
 	where := s.DataDir
 	if pg, isPG := store.(*postgres.Store); isPG {
@@ -169,10 +172,22 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if err := a.jobs.Start(ctx); err != nil {
 		return nil, err
 	}
+	notifications := httpapi.Notifications{Channels: s.Notify.channels.Names()}
+	if s.Notify.TelegramToken != "" {
+		links := &telegramLinks{store: store, bot: s.Notify.TelegramBot, now: time.Now}
+		notifications.TelegramLink = links.NewLinkCode
+		if s.hasRole("worker") {
+			// Telegram serves getUpdates to one poller at a time: run the
+			// worker role on one replica, or see docs/notifications.md.
+			if a.telegram, err = startTelegramLinker(ctx, s.Notify, store, log); err != nil {
+				return nil, err
+			}
+		}
+	}
 	handler := httpapi.NewServer(httpapi.Config{
 		Store: a.cached, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
 		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel, LoginRateLimit: a.loginLimit,
-		Waveforms: a.jobs, Ready: a.ready(s),
+		Waveforms: a.jobs, Ready: a.ready(s), Notifications: notifications,
 		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
 			return analytics.AssetHealth(ctx, orgID, assetID)
 		}),
@@ -244,6 +259,9 @@ func (a *app) close() {
 	}
 	if a.hub != nil {
 		a.hub.Stop()
+	}
+	if a.telegram != nil {
+		a.telegram.Stop()
 	}
 	if a.jobs != nil {
 		a.jobs.Stop()
