@@ -171,9 +171,16 @@ func (r *Runner) sendAll(ctx context.Context, orgID, userID int64, channel strin
 			ok = true
 		case notify.IsPermanent(err):
 			perm = err
-			if channel == vibemon.ChannelPush {
+			var de *notify.DeliveryError
+			switch {
+			case channel == vibemon.ChannelPush:
 				if derr := r.cfg.Store.DeletePushToken(ctx, orgID, userID, rc.Address); derr != nil {
 					r.log.Warn("drop a rejected push token", "user", userID, "err", derr)
+				}
+			case channel == vibemon.ChannelTelegram && errors.As(err, &de) && de.Status == 403:
+				// The user blocked the bot: stop writing to the chat.
+				if derr := r.cfg.Store.UnlinkTelegram(ctx, orgID, userID); derr != nil {
+					r.log.Warn("unlink a blocked Telegram chat", "user", userID, "err", derr)
 				}
 			}
 		default:
