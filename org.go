@@ -7,9 +7,14 @@ import (
 
 // Org is an organization: a tenant. Every other row belongs to exactly one.
 type Org struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// RetentionDays is how long the org's raw readings are kept: readings
+	// older than that many days are deleted by the retention job; rollups
+	// are kept (docs/postgres.md, "Retention"). 0 means unlimited, the
+	// default.
+	RetentionDays int       `json:"retention_days"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Role is what a user may do inside their organization.
@@ -87,7 +92,8 @@ type OrgStore interface {
 	CreateOrg(ctx context.Context, o *Org) error
 	// GetOrg returns ENOTFOUND when id does not exist.
 	GetOrg(ctx context.Context, id int64) (*Org, error)
-	// UpdateOrg renames an org; ENOTFOUND when it does not exist.
+	// UpdateOrg saves the name and retention; ENOTFOUND when the org does
+	// not exist, EINVALID as Org.Validate.
 	UpdateOrg(ctx context.Context, o *Org) error
 	// OrgIDs returns every org's id in ascending order, for background
 	// work that visits every tenant (training models, sweeps).

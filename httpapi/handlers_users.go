@@ -9,11 +9,20 @@ import (
 
 type orgPatch struct {
 	Name *string `json:"name"`
+	// RetentionDays: raw readings older than this many days are deleted;
+	// 0 keeps them forever.
+	RetentionDays *int `json:"retention_days"`
 }
 
 func (p orgPatch) validate() error {
+	if p.Name == nil && p.RetentionDays == nil {
+		return vibemon.Errorf(vibemon.EINVALID, "name or retention_days is required.")
+	}
+	if p.RetentionDays != nil && (*p.RetentionDays < 0 || *p.RetentionDays > vibemon.MaxRetentionDays) {
+		return vibemon.Errorf(vibemon.EINVALID, "retention_days must be 0 (keep raw readings forever) or 1 to %d days.", vibemon.MaxRetentionDays)
+	}
 	if p.Name == nil {
-		return vibemon.Errorf(vibemon.EINVALID, "name is required.")
+		return nil
 	}
 	return checkLen("name", *p.Name, 1, 200)
 }
@@ -39,7 +48,12 @@ func handleOrgPatch(s *server) http.Handler {
 		if err != nil {
 			return err
 		}
-		o.Name = strings.TrimSpace(*in.Name)
+		if in.Name != nil {
+			o.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.RetentionDays != nil {
+			o.RetentionDays = *in.RetentionDays
+		}
 		if err := s.store.UpdateOrg(r.Context(), o); err != nil {
 			return err
 		}

@@ -79,6 +79,12 @@ type Config struct {
 	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
 	// hour.
 	PartitionInterval time.Duration
+	// Retention, when set, is called by the periodic PruneReadings job
+	// (retention.go); nil means no such job.
+	Retention vibemon.ReadingPruner
+	// RetentionInterval is how often PruneReadings runs. Defaults to
+	// DefaultRetentionInterval.
+	RetentionInterval time.Duration
 	// EscalationInterval is how often CheckEscalations escalates and
 	// reminds about open alerts. Defaults to DefaultEscalationInterval.
 	EscalationInterval time.Duration
@@ -255,6 +261,7 @@ func (r *Runner) riverConfig() *river.Config {
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	r.addEscalationJob(workers, rc)
+	r.addRetentionJob(workers, rc)
 	if cfg.Notify != nil {
 		r.addNotifyJobs(workers, rc)
 	}

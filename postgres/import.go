@@ -38,11 +38,11 @@ func resetIdentity(ctx context.Context, tx pgx.Tx, table string) error {
 	return err
 }
 
-// ImportOrgs inserts orgs with their ids and creation times.
+// ImportOrgs inserts orgs with their ids, retention and creation times.
 func (s *Store) ImportOrgs(ctx context.Context, orgs []*vibemon.Org) error {
-	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, created_at) OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, orgs,
-		func(o *vibemon.Org) []any { return []any{o.ID, o.Name, utc(o.CreatedAt)} })
+	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, created_at) OVERRIDING SYSTEM VALUE
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, orgs,
+		func(o *vibemon.Org) []any { return []any{o.ID, o.Name, o.RetentionDays, utc(o.CreatedAt)} })
 }
 
 // ImportUsers inserts users with their ids and password hashes, so that

@@ -13,13 +13,12 @@ import (
 
 // CreateOrg inserts o and sets its ID and CreatedAt.
 func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" || len(o.Name) > 200 {
-		return vibemon.Errorf(vibemon.EINVALID, "name is required (at most 200 characters).")
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	now := s.nowUTC()
 	return s.tx(ctx, "create org", func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "INSERT INTO orgs (name, created_at) VALUES ($1, $2) RETURNING id", o.Name, now).Scan(&o.ID); err != nil {
+		if err := tx.QueryRow(ctx, "INSERT INTO orgs (name, retention_days, created_at) VALUES ($1, $2, $3) RETURNING id", o.Name, o.RetentionDays, now).Scan(&o.ID); err != nil {
 			return err
 		}
 		o.CreatedAt = now
@@ -30,7 +29,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 // GetOrg returns ENOTFOUND when id does not exist.
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
-	err := s.pool.QueryRow(ctx, "SELECT id, name, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.CreatedAt)
+	err := s.pool.QueryRow(ctx, "SELECT id, name, retention_days, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
@@ -40,14 +39,14 @@ func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	return &o, nil
 }
 
-// UpdateOrg renames an org; ENOTFOUND when it does not exist.
+// UpdateOrg saves the name and retention; ENOTFOUND when the org does not
+// exist.
 func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" || len(o.Name) > 200 {
-		return vibemon.Errorf(vibemon.EINVALID, "name is required (at most 200 characters).")
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	return s.tx(ctx, "update org", func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1 WHERE id = $2 RETURNING created_at", o.Name, o.ID).Scan(&o.CreatedAt)
+		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2 WHERE id = $3 RETURNING created_at", o.Name, o.RetentionDays, o.ID).Scan(&o.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("Organization")
 		}

@@ -11,13 +11,12 @@ import (
 
 // CreateOrg inserts o and sets its ID and CreatedAt.
 func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" || len(o.Name) > 200 {
-		return vibemon.Errorf(vibemon.EINVALID, "name is required (at most 200 characters).")
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	now := s.nowMS()
 	return s.writeTx(ctx, "create org", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO orgs (name, created_at) VALUES (?, ?)", o.Name, now)
+		res, err := tx.ExecContext(ctx, "INSERT INTO orgs (name, retention_days, created_at) VALUES (?, ?, ?)", o.Name, o.RetentionDays, now)
 		if err != nil {
 			return err
 		}
@@ -31,7 +30,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &created)
+	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, retention_days, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &created)
 	if err == sql.ErrNoRows {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
@@ -41,15 +40,15 @@ func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	return &o, nil
 }
 
-// UpdateOrg renames an org; ENOTFOUND when it does not exist.
+// UpdateOrg saves the name and retention; ENOTFOUND when the org does not
+// exist.
 func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
-	o.Name = strings.TrimSpace(o.Name)
-	if o.Name == "" || len(o.Name) > 200 {
-		return vibemon.Errorf(vibemon.EINVALID, "name is required (at most 200 characters).")
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	return s.writeTx(ctx, "update org", func(tx *sql.Tx) error {
 		var created int64
-		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ? WHERE id = ? RETURNING created_at", o.Name, o.ID).Scan(&created)
+		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ?, retention_days = ? WHERE id = ? RETURNING created_at", o.Name, o.RetentionDays, o.ID).Scan(&created)
 		if err == sql.ErrNoRows {
 			return notFound("Organization")
 		} else if err != nil {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Readings/InvalidQuery", testReadingsInvalid},
 		{"Readings/Concurrent", testReadingsConcurrent},
 		{"Readings/Rollups", testRollups},
+		{"Readings/Retention", testRetention},
 		{"Rules", testRules},
 		{"Rules/Kinds", testRuleKinds},
 		{"Maintenance", testMaintenance},

@@ -161,6 +161,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		Logger: log, InsertOnly: !s.hasRole("worker"),
 		Notify: &jobs.NotifyConfig{Channels: s.Notify.channels, PublicURL: s.Notify.PublicURL},
 	}
+	if pruner, ok := store.(vibemon.ReadingPruner); ok {
+		jcfg.Retention = pruner // per-org retention_days (docs/postgres.md, "Retention")
+	}
 	where := s.DataDir
 	if pg, isPG := store.(*postgres.Store); isPG {
 		jcfg.Path, jcfg.PGPool, jcfg.Partitions, where = "", pg.Pool(), pg, "PostgreSQL"

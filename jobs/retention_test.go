@@ -1,0 +1,57 @@
+package jobs_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/sqlite"
+)
+
+// TestPruneReadingsJobAppliesRetention starts a runner with Retention set:
+// the periodic job runs at start and removes the readings older than the
+// org's retention, by the injected clock, and keeps the rest.
+func TestPruneReadingsJobAppliesRetention(t *testing.T) {
+	dir := t.TempDir()
+	clock := func() time.Time { return now }
+	st, err := sqlite.Open(filepath.Join(dir, "vibemon.db"), sqlite.Options{Now: clock, Synchronous: "NORMAL"})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	org := &vibemon.Org{Name: "acme", RetentionDays: 7}
+	must(t, st.CreateOrg(ctx, org))
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node-1"}
+	_, err = st.RegisterDevice(ctx, dev)
+	must(t, err)
+	var rs []vibemon.Reading
+	for i := range 20 { // one a day, 19 days ago to today
+		rs = append(rs, vibemon.NewReading(dev.ID, int64(i), now.Add(-time.Duration(19-i)*24*time.Hour)))
+	}
+	_, err = st.InsertReadings(ctx, org.ID, rs)
+	must(t, err)
+
+	r, err := jobs.New(jobs.Config{Path: filepath.Join(dir, "jobs.db"), Store: st, Retention: st, Now: clock})
+	must(t, err)
+	t.Cleanup(r.Stop)
+	must(t, r.Start(ctx))
+
+	q := vibemon.ReadingQuery{DeviceID: dev.ID, From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Hour), Bucket: vibemon.BucketRaw}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pts, err := st.QueryReadings(ctx, org.ID, q)
+		must(t, err)
+		if len(pts) == 8 { // 7 days ago (exactly at the cutoff) to today
+			if cutoff := now.Add(-7 * 24 * time.Hour); pts[0].TS.Before(cutoff) {
+				t.Fatalf("oldest reading left is of %v, before the cutoff %v", pts[0].TS, cutoff)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d readings left after 20 s, want the 8 of the last 7 days", len(pts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,128 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vibemon/vibemon"
+)
+
+var _ vibemon.ReadingPruner = (*Store)(nil)
+
+// PruneReadings removes readings older than their org's retention in two
+// steps. When every org has a retention, the daily partitions that end at
+// least the longest retention before now are dropped whole (DETACH, DROP:
+// no row is visited, no dead tuple is left). Then, for each device of an
+// org with a retention, the rows still older than its org's cutoff are
+// deleted one device-day per statement, so each statement is bounded and
+// ingest goes on between them. Rollups and the idempotency bitmaps are
+// kept.
+func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
+	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
+	rows, err := s.pool.Query(ctx, "SELECT retention_days FROM orgs")
+	if err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	days, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	longest, unlimited := 0, len(days) == 0
+	for _, d := range days {
+		if d == 0 {
+			unlimited = true
+		}
+		longest = max(longest, int(d))
+	}
+	if !unlimited {
+		if rep.PartitionsDropped, err = s.dropPartitionsBefore(ctx, now.Add(-time.Duration(longest)*24*time.Hour)); err != nil {
+			return rep, err
+		}
+	}
+
+	type target struct {
+		device int64
+		cutoff time.Time
+	}
+	rows, err = s.pool.Query(ctx, `SELECT d.id, o.retention_days FROM devices d JOIN orgs o ON o.id = d.org_id
+		WHERE o.retention_days > 0 ORDER BY d.id`)
+	if err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	targets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (target, error) {
+		var t target
+		var days int32
+		err := r.Scan(&t.device, &days)
+		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour)
+		return t, err
+	})
+	if err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	for _, t := range targets {
+		var oldest *time.Time
+		if err := s.pool.QueryRow(ctx, "SELECT min(ts) FROM readings WHERE device_id = $1", t.device).Scan(&oldest); err != nil {
+			return rep, mapErr("prune readings", err)
+		}
+		if oldest == nil {
+			continue
+		}
+		for from := oldest.UTC().Truncate(24 * time.Hour); from.Before(t.cutoff); from = from.AddDate(0, 0, 1) {
+			to := from.AddDate(0, 0, 1)
+			if to.After(t.cutoff) {
+				to = t.cutoff
+			}
+			tag, err := s.pool.Exec(ctx, "DELETE FROM readings WHERE device_id = $1 AND ts >= $2 AND ts < $3", t.device, from, to)
+			if err != nil {
+				return rep, mapErr("prune readings", err)
+			}
+			rep.RowsDeleted += tag.RowsAffected()
+		}
+	}
+	return rep, nil
+}
+
+// dropPartitionsBefore detaches and drops every daily partition of readings
+// whose day ends at or before cutoff, oldest first, and returns their names.
+func (s *Store) dropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	names, err := s.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dropped := []string{}
+	for _, name := range names {
+		day, err := time.Parse("20060102", strings.TrimPrefix(name, "readings_"))
+		if err != nil || !strings.HasPrefix(name, "readings_") {
+			continue // not one of ours
+		}
+		if day.AddDate(0, 0, 1).After(cutoff) {
+			break // names sort by day
+		}
+		s.partMu.Lock()
+		err = s.tx(ctx, "drop partition", func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
+				return err
+			}
+			id := pgx.Identifier{name}.Sanitize()
+			if _, err := tx.Exec(ctx, "ALTER TABLE readings DETACH PARTITION "+id); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "DROP TABLE "+id)
+			return err
+		})
+		if err == nil {
+			delete(s.parts, name)
+		}
+		s.partMu.Unlock()
+		if err != nil {
+			return dropped, fmt.Errorf("drop partition %s: %w", name, err)
+		}
+		s.log.Info("dropped partition past retention", "name", name)
+		dropped = append(dropped, name)
+	}
+	return dropped, nil
+}

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/vibemon/vibemon"
+)
+
+// pruneBatch is how many readings one delete transaction removes at most:
+// small enough that ingest's writes, which share the one write connection,
+// wait only milliseconds between batches.
+const pruneBatch = 5000
+
+var _ vibemon.ReadingPruner = (*Store)(nil)
+
+// PruneReadings deletes, for every org with a retention, its devices'
+// readings older than now minus RetentionDays days, pruneBatch rows per
+// transaction. Rollups are kept.
+func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
+	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
+	type target struct {
+		device int64
+		cutoff int64 // unix ms
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, o.retention_days FROM devices d JOIN orgs o ON o.id = d.org_id
+		WHERE o.retention_days > 0 ORDER BY d.id`)
+	if err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	var targets []target
+	for rows.Next() {
+		var t target
+		var days int
+		if err := rows.Scan(&t.device, &days); err != nil {
+			rows.Close()
+			return rep, mapErr("prune readings", err)
+		}
+		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
+		targets = append(targets, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rep, mapErr("prune readings", err)
+	}
+	for _, t := range targets {
+		for {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			var n int64
+			err := s.writeTx(ctx, "prune readings", func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, `DELETE FROM readings WHERE device_id = ? AND seq IN
+					(SELECT seq FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)`, t.device, t.device, t.cutoff, pruneBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return rep, err
+			}
+			rep.RowsDeleted += n
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	return rep, nil
+}
