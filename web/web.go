@@ -39,14 +39,15 @@ type page struct {
 }
 
 var pages = map[string]page{
-	"login":    {"login.html", "Sign in", "", "js/login.js"},
-	"overview": {"overview.html", "Fleet", "overview", "js/overview.js"},
-	"device":   {"device.html", "Device", "overview", "js/device.js"},
-	"alerts":   {"alerts.html", "Alerts", "alerts", "js/alerts.js"},
-	"users":    {"users.html", "Users", "users", "js/users.js"},
-	"assets":   {"assets.html", "Machines", "assets", "js/assets.js"},
-	"asset":    {"asset.html", "Machine", "assets", "js/asset.js"},
-	"notfound": {"notfound.html", "Not found", "", ""},
+	"login":         {"login.html", "Sign in", "", "js/login.js"},
+	"overview":      {"overview.html", "Fleet", "overview", "js/overview.js"},
+	"device":        {"device.html", "Device", "overview", "js/device.js"},
+	"alerts":        {"alerts.html", "Alerts", "alerts", "js/alerts.js"},
+	"users":         {"users.html", "Users", "users", "js/users.js"},
+	"notifications": {"notifications.html", "Notifications", "notifications", "js/notifications.js"},
+	"assets":        {"assets.html", "Machines", "assets", "js/assets.js"},
+	"asset":         {"asset.html", "Machine", "assets", "js/asset.js"},
+	"notfound":      {"notfound.html", "Not found", "", ""},
 }
 
 // pageData is what every page template sees.
@@ -84,6 +85,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /login", h.page("login"))
 	mux.Handle("GET /alerts", h.page("alerts"))
 	mux.Handle("GET /users", h.page("users"))
+	mux.Handle("GET /notifications", h.page("notifications"))
 	mux.Handle("GET /assets", h.page("assets"))
 	mux.Handle("GET /assets/{id}", h.page("asset"))
 	mux.Handle("GET /devices/{id}", h.page("device"))

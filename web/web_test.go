@@ -73,6 +73,7 @@ func TestPagesAreHTMLWithStrictCSP(t *testing.T) {
 		{"/devices/42", 200, []string{`data-device-id="42"`, `id="chart-vel"`, `data-live-points="0"`, "uPlot.iife.min.js"}},
 		{"/alerts", 200, []string{`id="f-status"`, `id="f-severity"`}},
 		{"/users", 200, []string{`id="user-create"`}},
+		{"/notifications", 200, []string{`id="prefs"`, `id="telegram-link"`}},
 		{"/assets", 200, []string{`id="asset-form"`, `name="iso_group"`, `name="foundation"`}},
 		{"/assets/7", 200, []string{`data-asset-id="7"`, `id="health"`, `id="chart-trend"`, `id="chart-spectrum"`, `id="chart-envelope"`, `data-markers="0"`, `id="waterfall"`, "uPlot.iife.min.js", "<title>Machine · Plant 3</title>"}},
 		{"/assets/x", 404, []string{"Page not found"}},
