@@ -43,6 +43,7 @@ var pages = map[string]page{
 	"overview":      {"overview.html", "Fleet", "overview", "js/overview.js"},
 	"device":        {"device.html", "Device", "overview", "js/device.js"},
 	"alerts":        {"alerts.html", "Alerts", "alerts", "js/alerts.js"},
+	"alert":         {"alert.html", "Alert", "alerts", "js/alert.js"},
 	"users":         {"users.html", "Users", "users", "js/users.js"},
 	"notifications": {"notifications.html", "Notifications", "notifications", "js/notifications.js"},
 	"assets":        {"assets.html", "Machines", "assets", "js/assets.js"},
@@ -58,6 +59,7 @@ type pageData struct {
 	Script   string // versioned URL of the page's module, "" for none
 	DeviceID int64
 	AssetID  int64
+	AlertID  int64
 }
 
 type handler struct {
@@ -68,6 +70,7 @@ type handler struct {
 }
 
 // Handler returns the panel: the pages /login, /, /devices/{id}, /alerts,
+// /alerts/{id} (an alert, its timeline and the chart around its trigger),
 // /users, /assets, /assets/{id} (a machine's health and spectra) and the
 // static files under /static/. Mount it at "/" next
 // to the API; the more specific /api/ and /ws/ patterns take precedence.
@@ -84,6 +87,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /{$}", h.page("overview"))
 	mux.Handle("GET /login", h.page("login"))
 	mux.Handle("GET /alerts", h.page("alerts"))
+	mux.Handle("GET /alerts/{id}", h.page("alert"))
 	mux.Handle("GET /users", h.page("users"))
 	mux.Handle("GET /notifications", h.page("notifications"))
 	mux.Handle("GET /assets", h.page("assets"))
@@ -147,16 +151,19 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name string, st
 func (h *handler) page(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var d pageData
-		if name == "device" || name == "asset" {
+		if name == "device" || name == "asset" || name == "alert" {
 			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 			if err != nil || id <= 0 {
 				h.render(w, r, "notfound", http.StatusNotFound, pageData{})
 				return
 			}
-			if name == "device" {
+			switch name {
+			case "device":
 				d.DeviceID = id
-			} else {
+			case "asset":
 				d.AssetID = id
+			default:
+				d.AlertID = id
 			}
 		}
 		h.render(w, r, name, http.StatusOK, d)

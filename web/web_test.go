@@ -71,7 +71,9 @@ func TestPagesAreHTMLWithStrictCSP(t *testing.T) {
 		{"/login", 200, []string{`id="login-form"`, "<title>Sign in · Plant 3</title>", `autocomplete="current-password"`}},
 		{"/", 200, []string{`id="fleet"`, `id="live-state"`, "Plant 3"}},
 		{"/devices/42", 200, []string{`data-device-id="42"`, `id="chart-vel"`, `data-live-points="0"`, "uPlot.iife.min.js"}},
-		{"/alerts", 200, []string{`id="f-status"`, `id="f-severity"`}},
+		{"/alerts", 200, []string{`id="f-status"`, `id="f-severity"`, `id="f-assignee"`}},
+		{"/alerts/9", 200, []string{`data-alert-id="9"`, `id="alert-timeline"`, `id="chart-alert"`, "uPlot.iife.min.js", "<title>Alert · Plant 3</title>"}},
+		{"/alerts/x", 404, []string{"Page not found"}},
 		{"/users", 200, []string{`id="user-create"`}},
 		{"/notifications", 200, []string{`id="prefs"`, `id="telegram-link"`}},
 		{"/assets", 200, []string{`id="asset-form"`, `name="iso_group"`, `name="foundation"`}},
@@ -115,7 +117,7 @@ func TestPagesHaveNoInlineCode(t *testing.T) {
 	h := Handler(Config{})
 	inlineScript := regexp.MustCompile(`<script(?:\s[^>]*)?>`)
 	handlerAttr := regexp.MustCompile(`\son[a-z]+\s*=`)
-	for _, p := range []string{"/login", "/", "/devices/1", "/alerts", "/users", "/assets", "/assets/1", "/nope"} {
+	for _, p := range []string{"/login", "/", "/devices/1", "/alerts", "/alerts/1", "/users", "/assets", "/assets/1", "/nope"} {
 		b := body(t, get(t, h, p))
 		for _, tag := range inlineScript.FindAllString(b, -1) {
 			if !strings.Contains(tag, "src=") {
@@ -233,7 +235,7 @@ func TestEveryReferencedFileIsServed(t *testing.T) {
 	imp := regexp.MustCompile(`(?m)^\s*import\s[^;]*?from\s+"(\./[^"]+)"`)
 	seen := map[string]bool{}
 	var queue []string
-	for _, p := range []string{"/login", "/", "/devices/7", "/alerts", "/users", "/assets", "/assets/7", "/nope"} {
+	for _, p := range []string{"/login", "/", "/devices/7", "/alerts", "/alerts/7", "/users", "/assets", "/assets/7", "/nope"} {
 		for _, m := range ref.FindAllStringSubmatch(body(t, get(t, h, p)), -1) {
 			if !seen[m[1]] {
 				seen[m[1]] = true

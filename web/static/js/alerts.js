@@ -1,5 +1,6 @@
-// alerts.js: the alert list with status and severity filters, acknowledge and
-// resolve for engineers and above, live updates from /ws/alerts.
+// alerts.js: the alert list with status, severity and assignee filters,
+// acknowledge and resolve for engineers and above, live updates from
+// /ws/alerts. Each alert links to its page (alert.js).
 
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
@@ -9,18 +10,20 @@ import { alertItem, sortAlerts } from "./alertview.js";
 let user = null;
 const alerts = new Map();
 const names = new Map(); // device id -> name
-const fStatus = $("f-status"), fSev = $("f-severity");
+const fStatus = $("f-status"), fSev = $("f-severity"), fAsg = $("f-assignee");
 
 // The filters live in the URL so a link to "critical, open" can be shared.
 function readURL() {
   const q = new URLSearchParams(location.search);
   if (q.has("status")) fStatus.value = q.get("status");
   if (q.has("severity")) fSev.value = q.get("severity");
+  if (q.has("assignee")) fAsg.value = q.get("assignee");
 }
 function writeURL() {
   const q = new URLSearchParams();
   if (fStatus.value !== "active") q.set("status", fStatus.value);
   if (fSev.value) q.set("severity", fSev.value);
+  if (fAsg.value) q.set("assignee", fAsg.value);
   history.replaceState(null, "", location.pathname + (q.size ? "?" + q : ""));
 }
 
@@ -28,6 +31,8 @@ function matches(a) {
   const st = fStatus.value;
   if (st === "active" && a.status === "resolved") return false;
   if (st && st !== "active" && a.status !== st) return false;
+  if (fAsg.value === "me" && (!user || a.assignee_id !== user.id)) return false;
+  if (fAsg.value === "none" && a.assignee_id) return false;
   return !fSev.value || a.severity === fSev.value;
 }
 
@@ -41,10 +46,13 @@ async function load() {
   render();
 }
 
+const people = new Map(); // user id -> name
+
 async function loadNames() {
   try {
-    const d = await api("/devices");
+    const [d, us] = await Promise.all([api("/devices"), api("/users").catch(() => ({ items: [] }))]);
     for (const x of d.items) names.set(x.id, x.name || x.serial);
+    for (const u of us.items) people.set(u.id, u.name || u.email);
   } catch { /* names are cosmetic */ }
 }
 
@@ -61,6 +69,7 @@ function render() {
   el.replaceChildren(...list.map(a => alertItem(a, {
     canAct,
     deviceName: (id) => names.get(id) || "Device " + id,
+    userName: (id) => people.get(id) || "user " + id,
     onChange: (na) => { alerts.set(na.id, na); render(); refreshAlertCount(); },
     onError: (m) => showError(m),
   })));
@@ -72,12 +81,13 @@ async function main() {
     [user] = await Promise.all([shell(), loadNames()]);
     await load();
   } catch (e) { showError(e.message); return; }
-  for (const f of [fStatus, fSev]) f.addEventListener("change", () => { writeURL(); load().then(() => showError("")).catch(e => showError(e.message)); });
+  for (const f of [fStatus, fSev, fAsg]) f.addEventListener("change", () => { writeURL(); load().then(() => showError("")).catch(e => showError(e.message)); });
   new Live("/ws/alerts", {
     onMessage: (msg) => {
       if (msg.type !== "alert") return;
-      alerts.set(msg.data.id, msg.data);
-      if (msg.data.device_id && !names.has(msg.data.device_id)) loadNames().then(render);
+      const { event, ...a } = msg.data; // event: the timeline entry, shown on the alert's page
+      alerts.set(a.id, a);
+      if (a.device_id && !names.has(a.device_id)) loadNames().then(render);
       render();
       refreshAlertCount();
     },

@@ -25,13 +25,17 @@ export function alertItem(a, opts) {
       severityBadge(a.severity),
       h("span", { class: "alert-status", "data-status": a.status }, STATUS_TEXT[a.status] || a.status),
       h("time", { class: "muted small", datetime: a.opened_at, title: when(a.opened_at) }, "opened " + ago(a.opened_at))),
-    h("p", { class: "alert-msg" }, what),
+    h("p", { class: "alert-msg" }, h("a", { href: "/alerts/" + a.id, class: "alert-link" }, what)),
     h("p", { class: "muted small" },
       a.device_id ? h("a", { href: "/devices/" + a.device_id }, opts.deviceName(a.device_id)) : null,
       detail.length ? " · " + detail.join("") : ""),
     a.status !== "open" && a.acked_at ? h("p", { class: "small" },
       "Acknowledged " + ago(a.acked_at) + (a.ack_comment ? ": “" + a.ack_comment + "”" : "")) : null,
     a.status === "resolved" && a.resolved_at ? h("p", { class: "small" }, "Resolved " + ago(a.resolved_at)) : null,
+    a.assignee_id || a.escalation_level ? h("p", { class: "small alert-people" },
+      a.assignee_id ? "Assigned" + (opts.userName ? " to " + opts.userName(a.assignee_id) : "") : "",
+      a.assignee_id && a.escalation_level ? " · " : "",
+      a.escalation_level ? "Escalated to level " + a.escalation_level : "") : null,
   );
   if (opts.canAct && a.status !== "resolved") li.append(actions(a, opts));
   return li;

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserAlertPage drives an alert's page in headless Chromium as an
+// engineer on call would: from the alert list to the alert, whose chart
+// shows the hours before the trigger with the limit; assign it to
+// themselves, comment, change the rule's escalation; and watch an
+// acknowledgement made elsewhere (a colleague's phone, here the API)
+// arrive in the timeline without reloading.
+func TestBrowserAlertPage(t *testing.T) {
+	chromium := chromiumPath(t)
+	p := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
+	c := login(t, p.URL, testAdminEmail, testAdminPassword)
+	var me struct{ ID int64 }
+	if st := c.do("GET", "/api/v1/me", nil, &me); st != 200 {
+		t.Fatalf("me: status %d", st)
+	}
+	var asset, dev struct{ ID int64 }
+	if st := c.do("POST", "/api/v1/assets", map[string]any{"name": "Kiln fan K-2", "type": "fan", "rpm": 1480, "iso_group": 2, "foundation": "rigid"}, &asset); st != 201 {
+		t.Fatalf("create asset: status %d", st)
+	}
+	if st := c.do("POST", "/api/v1/devices", map[string]any{"serial": "AA:BB:CC:00:00:22", "name": "K-2 drive end", "asset_id": asset.ID}, &dev); st != 201 {
+		t.Fatalf("register device: status %d", st)
+	}
+	// Two calm hours, then the rule, then a breach that opens the alert.
+	now := time.Now().UTC()
+	var history []map[string]any
+	for i := range 120 {
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-121) * time.Minute).Format(time.RFC3339), "vel_rms_x": 2.0 + float64(i)/60})
+	}
+	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
+		t.Fatalf("ingest history: status %d", st)
+	}
+	var rule struct{ ID int64 }
+	if st := c.do("POST", "/api/v1/alert-rules", map[string]any{"name": "K-2 zone D", "device_id": dev.ID, "metric": "vel_rms_x", "op": "above",
+		"threshold": 7.1, "clear": 6.5, "severity": "critical", "remind_every_minutes": 10,
+		"escalation": []any{map[string]any{"after_minutes": 15, "user_ids": []int64{me.ID}}}}, &rule); st != 201 {
+		t.Fatalf("create alert rule: status %d", st)
+	}
+	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": []any{map[string]any{"device_id": dev.ID, "seq": 500, "ts": now.Format(time.RFC3339), "vel_rms_x": 8.4}}}, nil); st != 200 {
+		t.Fatalf("ingest breach: status %d", st)
+	}
+	var alerts struct{ Items []struct{ ID int64 } }
+	if st := c.do("GET", "/api/v1/alerts?status=open", nil, &alerts); st != 200 || len(alerts.Items) != 1 {
+		t.Fatalf("open alerts: status %d, %d alerts, want 1", st, len(alerts.Items))
+	}
+	alertID := alerts.Items[0].ID
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 1400))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	fail := func(step string, err error) {
+		t.Helper()
+		pageErr, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("page-error")||{}).textContent||""`))
+		url, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href`))
+		t.Fatalf("%s: %v (page %s, error banner %q)", step, err, url, pageErr)
+	}
+	poll := func(step, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			fail(step, err)
+		}
+	}
+
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(p.URL+"/login?next=/alerts"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item .alert-link")),
+		chromedp.Click(chromedp.CSS("#alerts .alert-item .alert-link")),
+		chromedp.WaitVisible(chromedp.CSS(`#alert-timeline li[data-kind="opened"]`)))
+	if err != nil {
+		fail("open the alert from the list", err)
+	}
+	if got, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.pathname`)); got != fmt.Sprintf("/alerts/%d", alertID) {
+		t.Errorf("the list's link went to %s, want /alerts/%d", got, alertID)
+	}
+	// The chart: two hours of 1-minute points before the trigger, drawn.
+	poll("chart drawn", `Number(document.getElementById("chart-alert").dataset.points) >= 100 && !!document.querySelector("#chart-alert canvas")`)
+	if note, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#chart-note"))); !strings.Contains(note, "limit 7.10") {
+		t.Errorf("chart note %q does not name the limit", note)
+	}
+
+	// Assign it to myself and comment.
+	err = chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS("#assignee"), fmt.Sprint(me.ID)),
+		chromedp.Click(chromedp.CSS("#btn-assign")))
+	if err != nil {
+		fail("assign", err)
+	}
+	poll("assigned", fmt.Sprintf(`document.getElementById("t-assignee").dataset.assigneeId === "%d" && !!document.querySelector('#alert-timeline li[data-kind="assigned"]')`, me.ID))
+	err = chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(`#comment-form input[name="comment"]`), "Fan blades caked with clinker; cleaning at 14:00"),
+		chromedp.Click(chromedp.CSS("#btn-comment")))
+	if err != nil {
+		fail("comment", err)
+	}
+	poll("comment in the timeline", `[...document.querySelectorAll('#alert-timeline li[data-kind="commented"] .tl-comment')].some(q => q.textContent.includes("clinker"))`)
+
+	// A colleague acknowledges elsewhere: the page hears it live.
+	if st := c.do("POST", fmt.Sprintf("/api/v1/alerts/%d/ack", alertID), map[string]any{"comment": "on my way"}, nil); st != 200 {
+		t.Fatalf("ack over the API: status %d", st)
+	}
+	poll("live acknowledgement", `document.getElementById("t-status").dataset.status === "acknowledged" && !!document.querySelector('#alert-timeline li[data-kind="acknowledged"]') && document.getElementById("ack-form").hidden`)
+
+	// Change the rule's policy: remind every 20 minutes.
+	err = chromedp.Do(bctx,
+		chromedp.SetValue(chromedp.CSS("#remind-every"), "20"),
+		chromedp.Click(chromedp.CSS("#policy-save")))
+	if err != nil {
+		fail("save policy", err)
+	}
+	poll("policy saved", `document.getElementById("policy-text").textContent.includes("every 20 min")`)
+	var saved struct {
+		RemindEveryMinutes int `json:"remind_every_minutes"`
+		Escalation         []struct {
+			AfterMinutes int     `json:"after_minutes"`
+			UserIDs      []int64 `json:"user_ids"`
+		} `json:"escalation"`
+	}
+	if st := c.do("GET", fmt.Sprintf("/api/v1/alert-rules/%d", rule.ID), nil, &saved); st != 200 || saved.RemindEveryMinutes != 20 ||
+		len(saved.Escalation) != 1 || saved.Escalation[0].AfterMinutes != 15 || saved.Escalation[0].UserIDs[0] != me.ID {
+		t.Errorf("rule after saving the form = %+v (status %d), want reminders every 20 min and the level-1 step kept", saved, st)
+	}
+
+	if dir := os.Getenv("VIBEMON_SCREENSHOT_DIR"); dir != "" {
+		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+			_ = os.WriteFile(dir+"/alert-page.png", png, 0o644)
+		}
+	}
+	if got, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(document.documentElement.dataset)`)); got != "{}" {
+		t.Errorf("the page counted problems: %s", got)
+	}
+}
