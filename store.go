@@ -19,6 +19,7 @@ type Store interface {
 	CompletenessStore
 	MaintenanceStore
 	NotificationStore
+	FirmwareStore
 	// Ping returns an error when the store cannot serve requests.
 	Ping(ctx context.Context) error
 	// Close flushes and releases the store; safe to call twice.

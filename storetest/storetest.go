@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Notifications/Webhooks", testWebhooks},
 		{"Notifications/Cursor", testNotifyCursor},
 		{"Notifications/DeliveryLedger", testDeliveryLedger},
+		{"Firmware/Images", testFirmwareImages},
+		{"Firmware/SettingsAndOTA", testDeviceSettingsAndOTA},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/vibemon/vibemon"
+)
+
+// deviceExists returns ENOTFOUND when deviceID is not a device of orgID.
+func deviceExists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, orgID, deviceID int64) error {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM devices WHERE org_id = ? AND id = ?", orgID, deviceID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("Device")
+	}
+	return nil
+}
+
+// GetDeviceSettings returns the device's settings, all zero when none
+// were set.
+func (s *Store) GetDeviceSettings(ctx context.Context, orgID, deviceID int64) (*vibemon.DeviceSettings, error) {
+	if err := deviceExists(ctx, s.rdb, orgID, deviceID); err != nil {
+		return nil, mapErr("get device settings", err)
+	}
+	out := &vibemon.DeviceSettings{DeviceID: deviceID}
+	var fw sql.NullInt64
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id, updated_at
+		FROM device_settings WHERE device_id = ?`, deviceID).Scan(&out.IntervalS, &out.RangeG, &out.SampleRateHz, &out.Window, &fw, &at)
+	if err == sql.ErrNoRows {
+		return out, nil
+	}
+	if err != nil {
+		return nil, mapErr("get device settings", err)
+	}
+	out.TargetFirmwareID, out.UpdatedAt = fw.Int64, msTime(at)
+	return out, nil
+}
+
+// PutDeviceSettings replaces the device's settings.
+func (s *Store) PutDeviceSettings(ctx context.Context, orgID int64, ds *vibemon.DeviceSettings) error {
+	if err := ds.Validate(); err != nil {
+		return err
+	}
+	now := s.nowMS()
+	return s.writeTx(ctx, "put device settings", func(tx *sql.Tx) error {
+		if err := deviceExists(ctx, tx, orgID, ds.DeviceID); err != nil {
+			return err
+		}
+		var fw sql.NullInt64
+		if ds.TargetFirmwareID != 0 {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM firmware_images WHERE org_id = ? AND id = ?", orgID, ds.TargetFirmwareID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return vibemon.Errorf(vibemon.EINVALID, "target_firmware_id %d is not a firmware image of this org; upload it first (POST /api/v1/firmware).", ds.TargetFirmwareID)
+			}
+			fw = sql.NullInt64{Int64: ds.TargetFirmwareID, Valid: true}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_settings (device_id, interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET interval_s = excluded.interval_s, range_g = excluded.range_g,
+			sample_rate_hz = excluded.sample_rate_hz, window_samples = excluded.window_samples,
+			target_firmware_id = excluded.target_firmware_id, updated_at = excluded.updated_at`,
+			ds.DeviceID, ds.IntervalS, ds.RangeG, ds.SampleRateHz, ds.Window, fw, now)
+		if err == nil {
+			ds.UpdatedAt = msTime(now)
+		}
+		return err
+	})
+}
+
+// CreateFirmware stores an image.
+func (s *Store) CreateFirmware(ctx context.Context, f *vibemon.FirmwareImage) error {
+	if err := f.Prepare(); err != nil {
+		return err
+	}
+	now := s.nowMS()
+	return s.writeTx(ctx, "create firmware", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO firmware_images (org_id, version, hardware, size, sha256, signature, notes, data, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, f.Data, now)
+		if err != nil {
+			return err
+		}
+		f.ID, err = res.LastInsertId()
+		f.CreatedAt = msTime(now)
+		return err
+	})
+}
+
+const firmwareCols = "id, org_id, version, hardware, size, sha256, signature, notes, created_at"
+
+func scanFirmware(sc interface{ Scan(...any) error }, extra ...any) (*vibemon.FirmwareImage, error) {
+	f := &vibemon.FirmwareImage{}
+	var at int64
+	if err := sc.Scan(append([]any{&f.ID, &f.OrgID, &f.Version, &f.Hardware, &f.Size, &f.SHA256, &f.Signature, &f.Notes, &at}, extra...)...); err != nil {
+		return nil, err
+	}
+	f.CreatedAt = msTime(at)
+	return f, nil
+}
+
+// ListFirmware returns the org's images without data, newest first.
+func (s *Store) ListFirmware(ctx context.Context, orgID int64) ([]*vibemon.FirmwareImage, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+firmwareCols+" FROM firmware_images WHERE org_id = ? ORDER BY id DESC", orgID)
+	if err != nil {
+		return nil, mapErr("list firmware", err)
+	}
+	defer rows.Close()
+	out := []*vibemon.FirmwareImage{}
+	for rows.Next() {
+		f, err := scanFirmware(rows)
+		if err != nil {
+			return nil, mapErr("list firmware", err)
+		}
+		out = append(out, f)
+	}
+	return out, mapErr("list firmware", rows.Err())
+}
+
+// GetFirmware returns one image, with its data when withData.
+func (s *Store) GetFirmware(ctx context.Context, orgID, id int64, withData bool) (*vibemon.FirmwareImage, error) {
+	q := "SELECT " + firmwareCols + ", x'' FROM firmware_images WHERE org_id = ? AND id = ?"
+	if withData {
+		q = "SELECT " + firmwareCols + ", data FROM firmware_images WHERE org_id = ? AND id = ?"
+	}
+	var data []byte
+	f, err := scanFirmware(s.rdb.QueryRowContext(ctx, q, orgID, id), &data)
+	if err == sql.ErrNoRows {
+		return nil, notFound("Firmware image")
+	}
+	if err != nil {
+		return nil, mapErr("get firmware", err)
+	}
+	if withData {
+		f.Data = data
+	}
+	return f, nil
+}
+
+// PutOTAStatus records the device's latest OTA progress.
+func (s *Store) PutOTAStatus(ctx context.Context, orgID int64, st *vibemon.OTAStatus) error {
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	now := s.nowMS()
+	return s.writeTx(ctx, "put ota status", func(tx *sql.Tx) error {
+		if err := deviceExists(ctx, tx, orgID, st.DeviceID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_ota_status (device_id, firmware_id, version, state, bytes_done, bytes_total, error, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET firmware_id = excluded.firmware_id, version = excluded.version,
+			state = excluded.state, bytes_done = excluded.bytes_done, bytes_total = excluded.bytes_total, error = excluded.error,
+			updated_at = excluded.updated_at`,
+			st.DeviceID, st.FirmwareID, st.Version, st.State, st.BytesDone, st.BytesTotal, st.Error, now)
+		if err == nil {
+			st.UpdatedAt = msTime(now)
+		}
+		return err
+	})
+}
+
+// GetOTAStatus returns the device's latest OTA progress.
+func (s *Store) GetOTAStatus(ctx context.Context, orgID, deviceID int64) (*vibemon.OTAStatus, error) {
+	if err := deviceExists(ctx, s.rdb, orgID, deviceID); err != nil {
+		return nil, mapErr("get ota status", err)
+	}
+	st := &vibemon.OTAStatus{DeviceID: deviceID}
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT firmware_id, version, state, bytes_done, bytes_total, error, updated_at
+		FROM device_ota_status WHERE device_id = ?`, deviceID).Scan(&st.FirmwareID, &st.Version, &st.State, &st.BytesDone, &st.BytesTotal, &st.Error, &at)
+	if err == sql.ErrNoRows {
+		return nil, vibemon.Errorf(vibemon.ENOTFOUND, "No OTA update was reported for this device.")
+	}
+	if err != nil {
+		return nil, mapErr("get ota status", err)
+	}
+	st.UpdatedAt = msTime(at)
+	return st, nil
+}
