@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"path/filepath"
 	"strings"
@@ -470,5 +472,115 @@ func TestNotifyStormBecomesSummary(t *testing.T) {
 	}
 	if s := msgs[3].Header.Get("Subject"); !strings.Contains(s, "27 more alert notifications") {
 		t.Errorf("summary subject = %q, want it to count the 27 held back", s)
+	}
+}
+
+// An escalation of a critical alert reaches the step's user at once, even
+// in their quiet hours, and nobody else; the opening of the same alert
+// waits for the end of the quiet hours.
+func TestNotifyCriticalEscalationBypassesQuietHours(t *testing.T) {
+	t.Parallel()
+	e := newNotifyEnv(t, time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC), nil)
+	oncall := e.addUser(t, "oncall@acme.example", vibemon.SeverityCritical)
+	ctx := context.Background()
+	for _, u := range []*vibemon.User{e.owner, oncall} {
+		p, _ := e.store.GetNotificationPrefs(ctx, e.org.ID, u.ID)
+		p.QuietStart, p.QuietEnd = "22:00", "07:00"
+		must(t, e.store.PutNotificationPrefs(ctx, p))
+	}
+	rule := &vibemon.Rule{OrgID: e.org.ID, Name: "critical vibration", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 11, Severity: vibemon.SeverityCritical,
+		Enabled: true, Escalation: []vibemon.EscalationStep{{AfterMinutes: 5, UserIDs: []int64{oncall.ID}}}}
+	must(t, e.store.CreateRule(ctx, rule))
+	a := &vibemon.Alert{OrgID: e.org.ID, RuleID: rule.ID, DeviceID: e.device.ID, Severity: vibemon.SeverityCritical, Metric: "vel_rms_x",
+		Value: 14, Threshold: 11, Message: "Compressor 2 vibration 14 mm/s", UpdatedAt: e.clock.Now()}
+	_, err := e.store.UpsertAlert(ctx, a)
+	must(t, err)
+	e.clock.Add(5 * time.Minute)
+	esc := &vibemon.AlertEvent{OrgID: e.org.ID, AlertID: a.ID, Kind: vibemon.EventEscalated, Level: 1, At: e.clock.Now()}
+	must(t, e.store.AddAlertEvent(ctx, esc))
+	r := e.runner(t)
+	_, err = r.DispatchNotifications(ctx)
+	must(t, err)
+	e.mail.wait(t, 1)
+	e.waitDelivery(t, jobs.DeliveryKey(esc.ID, oncall.ID, 0, "email"), vibemon.DeliveryDelivered)
+	msgs := e.mail.messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Header.Get("To"), "oncall@") || !strings.Contains(msgs[0].Header.Get("Subject"), "escalated (level 1)") {
+		t.Fatalf("messages during quiet hours = %d (first to %q, %q), want only the escalation to oncall", len(msgs), msgs[0].Header.Get("To"), msgs[0].Header.Get("Subject"))
+	}
+	if d := e.delivery(t, jobs.DeliveryKey(esc.ID, e.owner.ID, 0, "email")); d != nil {
+		t.Errorf("the owner, not in the escalation step, has delivery %+v", d)
+	}
+}
+
+// A webhook gets every event, signed with its secret, once; the receiver
+// verifies the signature as docs/notifications.md tells it to.
+func TestNotifyWebhookSigned(t *testing.T) {
+	t.Parallel()
+	e := newNotifyEnv(t, time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), nil)
+	type hit struct {
+		event, id string
+		err       error
+	}
+	hits := make(chan hit, 10)
+	const secret = "webhook-secret-0123456789"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		err := notify.VerifyWebhook(secret, r.Header.Get("X-VibeMon-Signature"), body, e.clock.Now(), 5*time.Minute)
+		hits <- hit{r.Header.Get("X-VibeMon-Event"), r.Header.Get("Idempotency-Key"), err}
+	}))
+	t.Cleanup(srv.Close)
+	e.cfg.Channels.Register(notify.ChannelWebhook, notify.NewWebhook(notify.WebhookConfig{Now: e.clock.Now}))
+	ctx := context.Background()
+	must(t, e.store.CreateWebhook(ctx, &vibemon.Webhook{OrgID: e.org.ID, Name: "cmms", URL: srv.URL, Secret: secret, Enabled: true}))
+	r := e.runner(t)
+	a := e.open(t, vibemon.SeverityWarning, "Fan 1 vibration 7.4 mm/s")
+	_, err := e.store.AckAlert(ctx, e.org.ID, a.ID, e.owner.ID, "on it", e.clock.Now())
+	must(t, err)
+	_, err = r.DispatchNotifications(ctx)
+	must(t, err)
+	seen := map[string]string{}
+	for len(seen) < 2 {
+		select {
+		case h := <-hits:
+			if h.err != nil {
+				t.Errorf("delivery %s: signature does not verify: %v", h.id, h.err)
+			}
+			seen[h.event] = h.id
+		case <-time.After(60 * time.Second):
+			t.Fatalf("webhook got %v after 60 s, want opened and acknowledged", seen)
+		}
+	}
+	if seen["opened"] == "" || seen["acknowledged"] == "" || !strings.Contains(seen["opened"], "/webhook:") {
+		t.Errorf("webhook events = %v, want opened and acknowledged with webhook keys", seen)
+	}
+	e.mail.wait(t, 1) // the owner hears of the opening, not of their own acknowledgement
+}
+
+// The daily digest goes out at the user's hour in their time zone, once a
+// day, listing the open alerts.
+func TestNotifyDailyDigest(t *testing.T) {
+	t.Parallel()
+	e := newNotifyEnv(t, time.Date(2026, 11, 30, 6, 10, 0, 0, time.UTC), nil)
+	ctx := context.Background()
+	p, _ := e.store.GetNotificationPrefs(ctx, e.org.ID, e.owner.ID)
+	p.Channels, p.Digest, p.DigestHour, p.TimeZone = []string{"email"}, true, 7, "Europe/Berlin" // 06:10 UTC is 07:10 in Berlin
+	p.MinSeverity = vibemon.SeverityCritical                                                     // single messages for critical only
+	must(t, e.store.PutNotificationPrefs(ctx, p))
+	e.open(t, vibemon.SeverityCritical, "Pump 3 vibration 11.2 mm/s")
+	e.open(t, vibemon.SeverityWarning, "Fan 1 vibration 7.4 mm/s") // below the filter: not in the digest either
+	r := e.runner(t)
+	n, err := r.QueueDigests(ctx)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("QueueDigests = %d, want 1", n)
+	}
+	if n, _ := r.QueueDigests(ctx); n != 0 {
+		t.Errorf("QueueDigests again the same day = %d, want 0", n)
+	}
+	e.waitDelivery(t, "digest:user:"+fmt.Sprint(e.owner.ID)+"/2026-11-30/email", vibemon.DeliveryDelivered)
+	e.mail.wait(t, 1)
+	msgs := e.mail.messages()
+	if s := msgs[0].Header.Get("Subject"); !strings.Contains(s, "daily digest 2026-11-30: 1 alerts, 1 open") {
+		t.Errorf("digest subject = %q", s)
 	}
 }
