@@ -86,6 +86,17 @@ type Rule struct {
 	// unacknowledged, ordered by AfterMinutes; empty (never nil after
 	// Validate or a store read): no escalation.
 	Escalation []EscalationStep `json:"escalation"`
+
+	// The fields of the other kinds (alert_kinds.go). Zone: iso_zone rules
+	// ("C", "D", "alarm", "trip"). WithinDays: forecast rules.
+	// OfflineMinutes: offline rules. Conditions and Match: threshold rules
+	// with several conditions (empty, never nil after Validate or a store
+	// read: the single Metric/Op/Threshold/Clear; Match "all" or "any").
+	Zone           string      `json:"zone"`
+	WithinDays     int         `json:"within_days"`
+	OfflineMinutes int         `json:"offline_minutes"`
+	Conditions     []Condition `json:"conditions"`
+	Match          string      `json:"match"`
 }
 
 // EscalationStep is one level of a rule's escalation policy: AfterMinutes
@@ -163,8 +174,8 @@ func (r *Rule) Validate() error {
 	switch {
 	case r.Name == "" || len(r.Name) > 200:
 		return Errorf(EINVALID, "name is required (at most 200 characters).")
-	case r.Kind != RuleThreshold && r.Kind != RuleDiagnosis:
-		return Errorf(EINVALID, "kind must be \"threshold\" or \"diagnosis\".")
+	case !validKind(r.Kind):
+		return Errorf(EINVALID, "kind must be \"threshold\", \"diagnosis\", \"iso_zone\", \"anomaly\", \"forecast\" or \"offline\".")
 	case !r.Severity.Valid():
 		return Errorf(EINVALID, "severity must be info, warning or critical.")
 	case r.AssetID < 0 || r.DeviceID < 0:
@@ -176,9 +187,20 @@ func (r *Rule) Validate() error {
 		return err
 	}
 	if r.Kind == RuleDiagnosis {
+		if len(r.Conditions) > 0 {
+			return Errorf(EINVALID, "conditions are for threshold rules only.")
+		}
+		r.Conditions, r.Match, r.Zone, r.WithinDays, r.OfflineMinutes = []Condition{}, MatchAll, "", 0, 0
 		return r.validateDiagnosis()
 	}
+	if r.Kind != RuleThreshold {
+		return r.validateOtherKind()
+	}
 	r.Fault, r.MinConfidence = "", 0
+	r.Zone, r.WithinDays, r.OfflineMinutes = "", 0, 0
+	if err := r.validateConditions(); err != nil {
+		return err
+	}
 	m, ok := ParseMetric(r.Metric)
 	switch {
 	case !ok:
@@ -486,7 +508,7 @@ func (a *Alert) Validate() error {
 	if !a.Severity.Valid() {
 		return Errorf(EINVALID, "severity must be info, warning or critical.")
 	}
-	if _, ok := ParseMetric(a.Metric); !ok {
+	if !validAlertMetric(a.Metric) {
 		return Errorf(EINVALID, "metric %q is not a reading metric.", a.Metric)
 	}
 	for _, v := range []float64{a.Value, a.Threshold} {

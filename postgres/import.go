@@ -76,15 +76,18 @@ func (s *Store) ImportDevices(ctx context.Context, devices []*vibemon.Device) er
 // ImportRules inserts alert rules with their ids.
 func (s *Store) ImportRules(ctx context.Context, rules []*vibemon.Rule) error {
 	return importRows(ctx, s, "rules", `INSERT INTO rules (id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
-		kind, for_seconds, clear_for_seconds, fault, min_confidence, remind_every_minutes, escalation)
-		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING`, rules,
+		kind, for_seconds, clear_for_seconds, fault, min_confidence, remind_every_minutes, escalation,
+		zone, within_days, offline_minutes, conditions, match_mode)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+		$20, $21, $22, $23, $24) ON CONFLICT DO NOTHING`, rules,
 		func(r *vibemon.Rule) []any {
 			kind := r.Kind
 			if kind == "" {
 				kind = vibemon.RuleThreshold
 			}
 			return []any{r.ID, r.OrgID, r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled, utc(r.CreatedAt),
-				string(kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, escalationJSON(r.Escalation)}
+				string(kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, escalationJSON(r.Escalation),
+				r.Zone, r.WithinDays, r.OfflineMinutes, conditionsJSON(r.Conditions), matchMode(r.Match)}
 		})
 }
 
@@ -109,6 +112,16 @@ func (s *Store) ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
 			return []any{a.ID, a.OrgID, a.RuleID, a.DeviceID, a.AssetID, string(a.Severity), string(a.Status), a.Metric,
 				a.Value, a.Peak, a.Threshold, a.Message, utc(a.OpenedAt), utc(a.UpdatedAt), utcPtr(a.AckedAt), a.AckedBy,
 				a.AckComment, utcPtr(a.ResolvedAt), a.ResolvedBy, a.AssigneeID, a.EscalationLevel}
+		})
+}
+
+// ImportAlertEvents inserts alert timeline events with their ids, so the
+// ids keep their order (the outbox readers' cursors stay meaningful).
+func (s *Store) ImportAlertEvents(ctx context.Context, es []*vibemon.AlertEvent) error {
+	return importRows(ctx, s, "alert_events", `INSERT INTO alert_events (id, org_id, alert_id, kind, at, user_id, assignee_id, level, comment)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, es,
+		func(e *vibemon.AlertEvent) []any {
+			return []any{e.ID, e.OrgID, e.AlertID, string(e.Kind), utc(e.At), e.UserID, e.AssigneeID, e.Level, e.Comment}
 		})
 }
 
@@ -137,7 +150,7 @@ func (s *Store) ImportModels(ctx context.Context, models []*vibemon.Model) error
 }
 
 // countTables are the tables CountRows counts, in copy order.
-var countTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
+var countTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
 // assets, devices, rules, maintenance_windows, alerts, waveforms, models and

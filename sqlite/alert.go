@@ -11,16 +11,20 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at, remind_every_minutes, escalation"
+const ruleCols = "id, org_id, name, kind, asset_id, device_id, metric, op, threshold, clear, for_seconds, clear_for_seconds, fault, min_confidence, severity, enabled, created_at, remind_every_minutes, escalation, zone, within_days, offline_minutes, conditions, match_mode"
 
 func scanRule(row interface{ Scan(...any) error }) (*vibemon.Rule, error) {
 	var r vibemon.Rule
 	var kind, op, sev string
 	var created int64
-	var esc string
+	var esc, conds string
 	if err := row.Scan(&r.ID, &r.OrgID, &r.Name, &kind, &r.AssetID, &r.DeviceID, &r.Metric, &op, &r.Threshold, &r.Clear,
-		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &created, &r.RemindEveryMinutes, &esc); err != nil {
+		&r.ForSeconds, &r.ClearForSeconds, &r.Fault, &r.MinConfidence, &sev, &r.Enabled, &created, &r.RemindEveryMinutes, &esc,
+		&r.Zone, &r.WithinDays, &r.OfflineMinutes, &conds, &r.Match); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(conds), &r.Conditions); err != nil || r.Conditions == nil {
+		r.Conditions = []vibemon.Condition{}
 	}
 	if err := json.Unmarshal([]byte(esc), &r.Escalation); err != nil || r.Escalation == nil {
 		r.Escalation = []vibemon.EscalationStep{}
@@ -60,7 +64,7 @@ func (s *Store) CreateRule(ctx context.Context, r *vibemon.Rule) error {
 		}
 		r.ID, _ = res.LastInsertId()
 		r.CreatedAt = msTime(now)
-		return nil
+		return saveRuleKind(ctx, tx, r)
 	})
 }
 
@@ -122,7 +126,10 @@ func (s *Store) UpdateRule(ctx context.Context, r *vibemon.Rule) error {
 			r.Name, r.AssetID, r.DeviceID, r.Metric, string(r.Op), r.Threshold, r.Clear, string(r.Severity), r.Enabled,
 			string(r.Kind), r.ForSeconds, r.ClearForSeconds, r.Fault, r.MinConfidence, r.RemindEveryMinutes, esc, r.OrgID, r.ID).Scan(&created)
 		r.CreatedAt = msTime(created)
-		return err
+		if err != nil {
+			return err
+		}
+		return saveRuleKind(ctx, tx, r)
 	})
 }
 

@@ -46,7 +46,7 @@ func testRuleKinds(t *testing.T, s vibemon.Store) {
 	}
 
 	for _, bad := range []*vibemon.Rule{
-		{Name: "unknown kind", Kind: "anomaly", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 1},
+		{Name: "unknown kind", Kind: "vibration", Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 1},
 		{Name: "no fault", Kind: vibemon.RuleDiagnosis},
 		{Name: "bad fault", Kind: vibemon.RuleDiagnosis, Fault: "Outer Race!"},
 		{Name: "confidence > 1", Kind: vibemon.RuleDiagnosis, Fault: "imbalance", MinConfidence: 1.5},

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Readings/Retention", testRetention},
 		{"Rules", testRules},
 		{"Rules/Kinds", testRuleKinds},
+		{"Rules/MoreKinds", testRuleMoreKinds},
 		{"Maintenance", testMaintenance},
 		{"Alerts/Lifecycle", testAlertLifecycle},
 		{"Alerts/ListAndTenancy", testAlertList},
