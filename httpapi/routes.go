@@ -78,6 +78,14 @@ func routes(s *server) []route {
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/telemetry", handleTelemetryQuery(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/completeness", handleCompleteness(s)),
 		may(vibemon.ActIngest, "POST "+v1+"/devices/{id}/gaps", handleGapReport(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/settings", handleDeviceSettingsGet(s)),
+		may(vibemon.ActManageAssets, "PUT "+v1+"/devices/{id}/settings", handleDeviceSettingsPut(s)),
+		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/ota-status", handleOTAStatusGet(s)),
+		may(vibemon.ActIngest, "POST "+v1+"/devices/{id}/ota-status", handleOTAStatusPost(s)),
+		may(vibemon.ActRead, "GET "+v1+"/firmware", handleFirmwareList(s)),
+		may(vibemon.ActManageUsers, "POST "+v1+"/firmware", handleFirmwareUpload(s)),
+		may(vibemon.ActRead, "GET "+v1+"/firmware/{id}", handleFirmwareGet(s)),
+		may(vibemon.ActRead, "GET "+v1+"/firmware/{id}/image", handleFirmwareImage(s)),
 
 		may(vibemon.ActIngest, "POST "+v1+"/telemetry", handleIngest(s)),
 

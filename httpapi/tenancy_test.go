@@ -36,6 +36,11 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 	add(e.store.ListMaintenance(ctx, org, 0, time.Time{}))
 	add(e.store.ListWebhooks(ctx, org))
 	add(e.store.ListNotificationPrefs(ctx, org))
+	add(e.store.ListFirmware(ctx, org))
+	add(e.store.GetDeviceSettings(ctx, org, tn.device.ID))
+	if st, err := e.store.GetOTAStatus(ctx, org, tn.device.ID); vibemon.ErrorCode(err) != vibemon.ENOTFOUND {
+		add(st, err)
+	}
 	for _, r := range []vibemon.Role{vibemon.RoleOwner, vibemon.RoleAdmin, vibemon.RoleEngineer, vibemon.RoleViewer} {
 		add(e.store.ListPushTokens(ctx, org, tn.users[r].ID))
 	}
@@ -72,6 +77,16 @@ func TestTenancyWalk(t *testing.T) {
 	if err := e.store.AddPushToken(context.Background(), &vibemon.PushToken{OrgID: b.org.ID, UserID: b.users[vibemon.RoleOwner].ID, Token: "bravo-token"}); err != nil {
 		t.Fatal(err)
 	}
+	bFirmware := &vibemon.FirmwareImage{OrgID: b.org.ID, Version: "2.0.0", Hardware: "sim", Signature: strings.Repeat("00", 64), Notes: "bravo build", Data: []byte("bravo image")}
+	if err := e.store.CreateFirmware(context.Background(), bFirmware); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutDeviceSettings(context.Background(), b.org.ID, &vibemon.DeviceSettings{DeviceID: b.device.ID, IntervalS: 30, TargetFirmwareID: bFirmware.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutOTAStatus(context.Background(), b.org.ID, &vibemon.OTAStatus{DeviceID: b.device.ID, FirmwareID: bFirmware.ID, State: vibemon.OTAStateTransferring, BytesDone: 3, BytesTotal: 11}); err != nil {
+		t.Fatal(err)
+	}
 	before := e.snapshot(t, b)
 	tok := a.token(vibemon.RoleOwner)
 
@@ -80,6 +95,7 @@ func TestTenancyWalk(t *testing.T) {
 	idOf := map[string]int64{
 		"users": b.users[vibemon.RoleViewer].ID, "assets": b.asset.ID, "devices": b.device.ID,
 		"alert-rules": b.rule.ID, "alerts": b.alert.ID, "api-keys": bKey.ID, "webhooks": bHook.ID,
+		"firmware": bFirmware.ID,
 	}
 	bodyOf := map[string]any{
 		"PATCH /api/v1/users/{id}":             map[string]any{"name": "pwned", "role": "viewer", "password": "new password"},
@@ -91,6 +107,8 @@ func TestTenancyWalk(t *testing.T) {
 		"POST /api/v1/alerts/{id}/ack":         map[string]any{"comment": "pwned"},
 		"POST /api/v1/alerts/{id}/assign":      map[string]any{"assignee_id": a.users[vibemon.RoleEngineer].ID},
 		"POST /api/v1/alerts/{id}/comments":    map[string]any{"comment": "pwned"},
+		"PUT /api/v1/devices/{id}/settings":    map[string]any{"interval_s": 1},
+		"POST /api/v1/devices/{id}/ota-status": map[string]any{"state": "failed", "error": "pwned"},
 		"POST /api/v1/devices/{id}/gaps":       map[string]any{"gaps": []any{map[string]any{"from_seq": 1, "to_seq": 2, "reason": "queue_full", "at": testNow.Format(time.RFC3339)}}},
 	}
 	// noB fails when an answer mentions anything of B (every name of B's
@@ -145,6 +163,16 @@ func TestTenancyWalk(t *testing.T) {
 			e.do(t, request{method: "DELETE", path: "/api/v1/me/push-tokens?token=bravo-token", token: tok}).wantError(t, vibemon.ENOTFOUND)
 		},
 		"GET /api/v1/webhooks": ok("GET", "/api/v1/webhooks", nil, 200),
+		"GET /api/v1/firmware": ok("GET", "/api/v1/firmware", nil, 200),
+		"POST /api/v1/firmware": func(t *testing.T) {
+			// B's version and hardware are free in A: a new image of A.
+			var f vibemon.FirmwareImage
+			e.do(t, request{method: "POST", path: "/api/v1/firmware?version=2.0.0&hardware=sim&signature=" + strings.Repeat("00", 64), token: tok, body: []byte("acme image")}).
+				wantStatus(t, 201).decode(t, &f)
+			if f.OrgID != a.org.ID || f.ID == bFirmware.ID {
+				t.Errorf("uploaded %+v, want an image of A", f)
+			}
+		},
 		"POST /api/v1/webhooks": func(t *testing.T) {
 			var h vibemon.Webhook
 			e.do(t, request{method: "POST", path: "/api/v1/webhooks", token: tok, body: map[string]any{"name": "ops", "url": "https://ops.acme.test/hook"}}).
