@@ -72,6 +72,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 			return copyTable(ctx, c, "maintenance_windows", c.src.ExportMaintenance, c.dst.ImportMaintenance)
 		},
 		func() error { return copyTable(ctx, c, "alerts", c.src.ExportAlerts, c.dst.ImportAlerts) },
+		func() error {
+			return copyTable(ctx, c, "alert_events", c.src.ExportAlertEvents, c.dst.ImportAlertEvents)
+		},
 		func() error { return c.copyWaveforms(ctx) },
 		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },
 		func() error { return c.copyReadings(ctx) },

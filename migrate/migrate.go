@@ -31,6 +31,8 @@ type Source interface {
 	ExportMaintenance(ctx context.Context) ([]*vibemon.MaintenanceWindow, error)
 	// ExportAlerts includes resolved alerts.
 	ExportAlerts(ctx context.Context) ([]*vibemon.Alert, error)
+	// ExportAlertEvents returns the alerts' timelines in id order.
+	ExportAlertEvents(ctx context.Context) ([]*vibemon.AlertEvent, error)
 	ExportModels(ctx context.Context) ([]*vibemon.Model, error)
 	// ExportWaveforms returns up to limit bursts with ids above afterID,
 	// in id order, with data and analysis.
@@ -53,13 +55,14 @@ type Target interface {
 	ImportRules(ctx context.Context, rules []*vibemon.Rule) error
 	ImportMaintenance(ctx context.Context, ws []*vibemon.MaintenanceWindow) error
 	ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
+	ImportAlertEvents(ctx context.Context, events []*vibemon.AlertEvent) error
 	ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) error
 	ImportModels(ctx context.Context, models []*vibemon.Model) error
 }
 
 // Tables are the tables a copy carries, in the order it copies them
 // (parents before children; readings last because they are the bulk).
-var Tables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
+var Tables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // Config configures Run. The zero value means the documented defaults.
 type Config struct {

@@ -79,6 +79,11 @@ func (s *Store) ExportAlerts(ctx context.Context) ([]*vibemon.Alert, error) {
 	return exportAll(ctx, s, "export alerts", "SELECT "+alertCols+" FROM alerts ORDER BY id", scanAlert)
 }
 
+// ExportAlertEvents returns every alert's timeline, in id order.
+func (s *Store) ExportAlertEvents(ctx context.Context) ([]*vibemon.AlertEvent, error) {
+	return exportAll(ctx, s, "export alert events", "SELECT "+eventCols+" FROM alert_events ORDER BY id", scanEvent)
+}
+
 // ExportModels returns every trained model.
 func (s *Store) ExportModels(ctx context.Context) ([]*vibemon.Model, error) {
 	return exportAll(ctx, s, "export models", "SELECT org_id, device_id, kind, data, rows, trained_at FROM models ORDER BY device_id, kind",
@@ -141,10 +146,10 @@ func (s *Store) ExportReadings(ctx context.Context, deviceID, afterSeq int64, li
 }
 
 // exportTables are the tables CountRows counts, in copy order.
-var exportTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "waveforms", "models", "readings"}
+var exportTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
-// assets, devices, rules, maintenance_windows, alerts, waveforms, models
+// assets, devices, rules, maintenance_windows, alerts, alert_events, waveforms, models
 // and readings.
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
 	out := make(map[string]int64, len(exportTables))
