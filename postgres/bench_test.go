@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,4 +127,135 @@ func BenchmarkHourlyQuery30d(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(durs)
 	b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds())/1000, "p95-ms")
+}
+
+// BenchmarkQueryYear: the query target on its fixture: 1,000
+// devices with a year of data, 365 daily partitions of readings, and
+// rollup_1h holding every hour of the year for every device (8.76 M rows,
+// written with generate_series, not through ingest; the hourly query reads
+// only rollup_1h). The fixture takes minutes to build, so it is kept in the
+// schema vibemon_bench_year and reused by later runs; drop it with
+// DROP SCHEMA vibemon_bench_year CASCADE. Sub-benchmarks: the 30-day hourly
+// query of one device (random device per op) from 1 and from 4 concurrent
+// callers, and a 1-hour raw query (which plans against the 365 partitions).
+// p95-ms is over the ops of the run.
+//
+//	go test ./postgres -run '^$' -bench QueryYear -benchtime 400x
+func BenchmarkQueryYear(b *testing.B) {
+	url := testURL(b)
+	const schema, devices, days = "vibemon_bench_year", 1000, 365
+	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.MaxConns = 8
+	opts.PartitionsBehind = days
+	opts.Now = func() time.Time { return end.Add(-time.Hour) }
+	s, err := postgres.Open(context.Background(), url, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var org int64
+	var ids []int64
+	err = s.Pool().QueryRow(ctx, "SELECT org_id, array_agg(id ORDER BY id) FROM devices GROUP BY org_id").Scan(&org, &ids)
+	var hours int64
+	if err == nil {
+		err = s.Pool().QueryRow(ctx, "SELECT count(*) FROM rollup_1h").Scan(&hours)
+	}
+	if err != nil || len(ids) != devices || hours != devices*days*24 {
+		b.Logf("building the fixture in schema %s (minutes; kept for later runs)", schema)
+		t0 := time.Now()
+		for _, st := range []string{"TRUNCATE rollup_1h", "DELETE FROM devices", "DELETE FROM orgs"} {
+			if _, err := s.Pool().Exec(ctx, st); err != nil {
+				b.Fatal(err)
+			}
+		}
+		o := &vibemon.Org{Name: "bench"}
+		if err := s.CreateOrg(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+		org, ids = o.ID, nil
+		for i := 0; i < devices; i++ {
+			d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("BENCH-%05d", i)}
+			if _, err := s.RegisterDevice(ctx, d); err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, d.ID)
+		}
+		cols, vals := "device_id, bucket_start, count", "d, h, 60"
+		for _, m := range vibemon.AllMetrics() {
+			cols += fmt.Sprintf(", %[1]s_n, %[1]s_sum, %[1]s_min, %[1]s_max", m)
+			vals += ", 60, 60 * random(), random() * 0.1, 1 + random()"
+		}
+		for i := 0; i < devices; i += 50 {
+			_, err := s.Pool().Exec(ctx, "INSERT INTO rollup_1h ("+cols+") SELECT "+vals+
+				" FROM unnest($1::bigint[]) d, generate_series($2::timestamptz - $3 * interval '1 day', $2::timestamptz - interval '1 hour', interval '1 hour') h",
+				ids[i:i+50], end, days)
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.Pool().Exec(ctx, "VACUUM ANALYZE rollup_1h"); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("fixture built in %s", time.Since(t0).Round(time.Second))
+	}
+	// A day of raw readings for the raw query, in the last partition.
+	if _, err := s.Pool().Exec(ctx, "TRUNCATE readings, reading_seen"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.InsertReadings(ctx, org, bench.Rows(ids[:100], 100*60, 0, end.Add(-2*time.Hour), 1)); err != nil {
+		b.Fatal(err)
+	}
+	hourly := func(i int) (vibemon.ReadingQuery, int) {
+		return vibemon.ReadingQuery{DeviceID: ids[(i*7919)%len(ids)], From: end.Add(-30 * 24 * time.Hour), To: end, Bucket: vibemon.BucketHour}, 720
+	}
+	raw := func(i int) (vibemon.ReadingQuery, int) {
+		return vibemon.ReadingQuery{DeviceID: ids[i%100], From: end.Add(-3 * time.Hour), To: end.Add(-time.Hour), Bucket: vibemon.BucketRaw}, 60
+	}
+	for _, tc := range []struct {
+		name    string
+		q       func(int) (vibemon.ReadingQuery, int)
+		callers int
+	}{
+		{"hourly30d", hourly, 1},
+		{"hourly30d-4callers", hourly, 4},
+		{"raw1h-365partitions", raw, 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			durs := make([]time.Duration, b.N)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for c := 0; c < tc.callers; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := int(next.Add(1) - 1)
+						if i >= b.N {
+							return
+						}
+						q, want := tc.q(i)
+						t0 := time.Now()
+						pts, err := s.QueryReadings(ctx, org, q)
+						durs[i] = time.Since(t0)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if len(pts) != want {
+							b.Errorf("%d points, want %d", len(pts), want)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			slices.Sort(durs)
+			b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds())/1000, "p95-ms")
+			b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
 }

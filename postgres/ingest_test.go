@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -147,6 +149,52 @@ func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 		}
 		if isNew[i] != want {
 			t.Errorf("seq %d after the upgrade: new = %v, want %v", r.Seq, isNew[i], want)
+		}
+	}
+}
+
+// TestQueryDecodesBothFormats: the query path decodes binary results itself
+// and falls back to pgx's Scan for text results (a URL with
+// default_query_exec_mode=simple_protocol, as behind pgbouncer); both give
+// the same points, NULLs as NaN.
+func TestQueryDecodesBothFormats(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	simple := openStore(t, url+"&default_query_exec_mode=simple_protocol", schema, testOptions(schema))
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := s.RegisterDevice(ctx, d)
+	must(t, err)
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	var rs []vibemon.Reading
+	for i := 0; i < 300; i++ {
+		r := vibemon.NewReading(d.ID, int64(i), base.Add(time.Duration(i)*37*time.Second))
+		r.Values[vibemon.TempC] = 20 + float64(i%7)
+		if i%2 == 0 {
+			r.Values[vibemon.VelRMSX] = float64(i) / 100
+		}
+		rs = append(rs, r)
+	}
+	insertN(t, s, o.ID, rs, len(rs))
+	for _, b := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+		q := vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(4 * time.Hour), Bucket: b}
+		bin, err := s.QueryReadings(ctx, o.ID, q)
+		must(t, err)
+		txt, err := simple.QueryReadings(ctx, o.ID, q)
+		must(t, err)
+		if len(bin) == 0 || len(bin) != len(txt) {
+			t.Fatalf("%s: %d points (binary) and %d (text), want the same, more than 0", b, len(bin), len(txt))
+		}
+		for i := range bin {
+			if fmt.Sprint(bin[i]) != fmt.Sprint(txt[i]) {
+				t.Fatalf("%s point %d: binary %v, text %v", b, i, bin[i], txt[i])
+			}
+		}
+		if p := bin[0]; !math.IsNaN(p.Avg[vibemon.AccRMSX]) || p.Avg[vibemon.TempC] < 20 {
+			t.Errorf("%s first point: acc_rms_x %v (want NaN: never measured), temp_c %v", b, p.Avg[vibemon.AccRMSX], p.Avg[vibemon.TempC])
 		}
 	}
 }

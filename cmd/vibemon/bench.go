@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -213,17 +216,22 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpu0 := cpuNow(ctx, store)
 	h, err := bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes, clients)
 	if err != nil {
 		return fmt.Errorf("HTTP ingest: %w", err)
 	}
+	cpu1 := cpuNow(ctx, store)
 	fmt.Fprintln(stdout, h)
+	fmt.Fprintln(stdout, cpu1.sub(cpu0).per(h.Readings))
 	n, elapsed, err := store.CopyBaseline(ctx, rows, clients)
 	if err != nil {
 		return err
 	}
+	cpu2 := cpuNow(ctx, store)
 	c := bench.Result{Name: fmt.Sprintf("raw COPY, same layout (%d callers)", clients), Readings: n, Elapsed: elapsed}
 	fmt.Fprintln(stdout, c)
+	fmt.Fprintln(stdout, cpu2.sub(cpu1).per(n))
 	st := store.IngestStats()
 	if st.Transactions > 0 {
 		fmt.Fprintf(stdout, "ingest transactions: %d (%.1f calls each)\n", st.Transactions, float64(st.Calls)/float64(st.Transactions))
@@ -243,4 +251,64 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuTimes is CPU time used so far by this process and by the database's
+// server processes connected to the bench database. On a machine shared
+// with other work, CPU per reading varies much less than readings/s.
+type cpuTimes struct {
+	self, db time.Duration
+	dbOK     bool
+}
+
+// cpuNow reads this process's rusage and, when PostgreSQL runs on this
+// machine, the /proc CPU times of the backends of the store's database.
+// Backends that disconnect in between are not counted (the pool keeps its
+// connections for the run).
+func cpuNow(ctx context.Context, store *postgres.Store) cpuTimes {
+	var t cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		t.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	rows, err := store.Pool().Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		return t
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return t
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state is 3,
+		// utime 14 and stime 15, in clock ticks (100 per second on Linux).
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 == nil && err2 == nil {
+			t.db += time.Duration(u+st) * 10 * time.Millisecond
+			t.dbOK = true
+		}
+	}
+	return t
+}
+
+func (t cpuTimes) sub(u cpuTimes) cpuTimes {
+	return cpuTimes{self: t.self - u.self, db: t.db - u.db, dbOK: t.dbOK && u.dbOK}
+}
+
+// per formats the CPU of a run of n readings.
+func (t cpuTimes) per(n int) string {
+	db := "database CPU n/a (not on this machine)"
+	if t.dbOK {
+		db = fmt.Sprintf("database %.2fs = %.1f µs/reading", t.db.Seconds(), float64(t.db.Microseconds())/float64(n))
+	}
+	return fmt.Sprintf("  CPU: this process %.2fs = %.1f µs/reading; %s", t.self.Seconds(), float64(t.self.Microseconds())/float64(n), db)
 }
