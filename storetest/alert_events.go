@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -368,5 +369,83 @@ func testRuleEscalation(t *testing.T, s vibemon.Store) {
 	must(t, err)
 	if len(due) != 0 {
 		t.Errorf("DueAlerts after the last id = %d alerts", len(due))
+	}
+}
+
+// testAlertEventsAfterConcurrent reads the outbox while writers append to
+// it: a reader that only remembers the last id it saw must still see every
+// event (ids increase in commit order, also with concurrent writers).
+func testAlertEventsAfterConcurrent(t *testing.T, s vibemon.Store) {
+	a := newTenant(t, s, "a")
+	rule := newRule(t, s, a)
+	start, err := s.AlertEventsAfter(ctx(t), 0, 1000)
+	must(t, err)
+	var cursor int64
+	if len(start) > 0 {
+		cursor = start[len(start)-1].ID
+	}
+	first := cursor
+	const writers, rounds = 4, 8
+	devices := make([]*vibemon.Device, writers)
+	for i := range devices {
+		devices[i] = a.addDevice(t, s, fmt.Sprintf("a-node-w%d", i))
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := context.Background()
+			for r := 0; r < rounds; r++ {
+				at := base.Add(time.Duration(r) * time.Hour)
+				al := newAlert(a, rule, 8, at)
+				al.DeviceID = devices[w].ID
+				if _, err := s.UpsertAlert(c, al); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.AddAlertEvent(c, &vibemon.AlertEvent{OrgID: a.org.ID, AlertID: al.ID, Kind: vibemon.EventCommented,
+					At: at, UserID: a.user.ID, Comment: "checked"}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.ResolveAlert(c, a.org.ID, al.ID, 0, at.Add(time.Minute)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	var seen []int64
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		page, err := s.AlertEventsAfter(ctx(t), cursor, 7)
+		must(t, err)
+		for _, e := range page {
+			seen = append(seen, e.ID)
+			cursor = e.ID
+		}
+		if finished && len(page) == 0 {
+			break
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatalf("writer: %v", err)
+	}
+	all, err := s.AlertEventsAfter(ctx(t), first, 1000)
+	must(t, err)
+	if len(all) != writers*rounds*3 {
+		t.Fatalf("%d events stored, want %d", len(all), writers*rounds*3)
+	}
+	if len(seen) != len(all) {
+		t.Errorf("a reader polling during the writes saw %d of %d events: ids arrive out of commit order", len(seen), len(all))
 	}
 }

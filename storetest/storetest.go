@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Alerts/Timeline", testAlertTimeline},
 		{"Alerts/EscalationOnce", testAlertEscalationOnce},
 		{"Alerts/EventsAfter", testAlertEventsAfter},
+		{"Alerts/EventsAfterConcurrent", testAlertEventsAfterConcurrent},
 		{"Rules/Escalation", testRuleEscalation},
 		{"Waveforms/RoundTrip", testWaveformRoundTrip},
 		{"Waveforms/Analysis", testWaveformAnalysis},

@@ -76,7 +76,7 @@ func TestBrowserAlertPage(t *testing.T) {
 	}
 	poll := func(step, expr string) {
 		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 			fail(step, err)
 		}
 	}
