@@ -37,6 +37,10 @@ type Engine struct {
 
 	mu      sync.Mutex
 	pending map[pendingKey]pending
+
+	levelsOf func(ctx context.Context, orgID, assetID int64) (ISOLevels, error)
+	levelsMu sync.Mutex
+	levels   map[[2]int64]cachedLevels
 }
 
 // pendingKey names one rule on one device.
@@ -56,6 +60,10 @@ type Config struct {
 	Store  Store
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Levels returns an asset's ISO 10816-3 levels for iso_zone rules
+	// (analysis.Service.ISOLevels); the engine keeps each for LevelsTTL.
+	// nil: iso_zone rules raise nothing.
+	Levels func(ctx context.Context, orgID, assetID int64) (ISOLevels, error)
 }
 
 // NewEngine returns an engine over cfg.Store.
@@ -66,7 +74,8 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pending: map[pendingKey]pending{}}
+	return &Engine{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, pending: map[pendingKey]pending{},
+		levelsOf: cfg.Levels, levels: map[[2]int64]cachedLevels{}}
 }
 
 // Evaluate runs the org's enabled rules over new readings, in time order per
@@ -115,7 +124,7 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 		rs := byDevice[id]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].TS.Before(rs[j].TS) })
 		for _, rule := range rules {
-			if !rule.Applies(dev) {
+			if !watchesReadings(rule, dev) {
 				continue
 			}
 			out, err := e.evaluateRule(ctx, rule, dev, rs, byAsset[dev.AssetID])
@@ -129,16 +138,39 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 }
 
 // evaluateRule walks one device's readings through one rule's state machine
-// and writes only the transitions, plus one update of an alert that stays
-// open, so a batch of thousands of breaching readings costs one write.
-// Inside one of the asset's maintenance windows no alert opens, and a
-// breach counts from the end of the window; an open alert is updated and
-// resolved as usual.
+// (run).
 func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibemon.Device, rs []vibemon.Reading, maintenance []*vibemon.MaintenanceWindow) ([]*vibemon.Alert, error) {
-	metric, ok := vibemon.ParseMetric(rule.Metric)
-	if !ok {
-		return nil, nil
+	sampler, err := e.samplerFor(ctx, rule, dev)
+	if err != nil || sampler == nil {
+		return nil, err
 	}
+	return e.run(ctx, rule, dev, len(rs), func(i int, lead string) (sample, bool) {
+		return sampler(rs[i], lead)
+	}, maintenance)
+}
+
+// sample is one observation of what a rule watches on a device: the value
+// (of metric, compared with threshold by op), and whether it breaches the
+// rule or is cleared. A sample that is neither keeps things as they are.
+type sample struct {
+	ts        time.Time
+	metric    string
+	op        vibemon.Op
+	v         float64
+	threshold float64
+	trig      bool
+	clear     bool
+	describe  func() string // the alert's message; nil for message(rule, dev, s)
+}
+
+// run walks n samples, in time order, through the rule's state machine and
+// writes only the transitions, plus one update of an alert that stays
+// open, so a batch of thousands of breaching readings costs one write.
+// at returns sample i given the metric of the open alert ("" when none),
+// or false to skip it. Inside one of the asset's maintenance windows no
+// alert opens, and a breach counts from the end of the window; an open
+// alert is updated and resolved as usual.
+func (e *Engine) run(ctx context.Context, rule *vibemon.Rule, dev *vibemon.Device, n int, at func(i int, lead string) (sample, bool), maintenance []*vibemon.MaintenanceWindow) ([]*vibemon.Alert, error) {
 	open, err := e.store.UnresolvedAlert(ctx, rule.OrgID, rule.ID, dev.ID)
 	if vibemon.ErrorCode(err) == vibemon.ENOTFOUND {
 		open, err = nil, nil
@@ -170,31 +202,41 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 	}()
 	forDur := time.Duration(rule.ForSeconds) * time.Second
 	clearDur := time.Duration(rule.ClearForSeconds) * time.Second
-	for _, r := range rs {
-		v := r.Values[metric]
-		if math.IsNaN(v) {
-			continue
+	for i := 0; i < n; i++ {
+		lead := ""
+		if open != nil {
+			lead = open.Metric
+		}
+		s, ok := at(i, lead)
+		if !ok || (math.IsNaN(s.v) && !s.clear) {
+			continue // no value; a clear without one (no forecast) still counts
 		}
 		switch {
-		case open == nil && rule.Triggered(v):
-			if silenced(maintenance, r.TS) {
+		case open == nil && s.trig:
+			if silenced(maintenance, s.ts) {
 				hasPending = false
 				continue
 			}
 			if !hasPending {
-				p, hasPending = pending{since: r.TS, peak: v}, true
-			} else if worse(rule.Op, v, p.peak) {
-				p.peak = v
+				p, hasPending = pending{since: s.ts, peak: s.v}, true
+			} else if worse(s.op, s.v, p.peak) {
+				p.peak = s.v
 			}
-			if r.TS.Sub(p.since) < forDur {
+			if s.ts.Sub(p.since) < forDur {
 				continue // not breaching long enough yet
+			}
+			msg := ""
+			if s.describe != nil {
+				msg = s.describe()
+			} else {
+				msg = message(rule, dev, s)
 			}
 			a := &vibemon.Alert{
 				OrgID: rule.OrgID, RuleID: rule.ID, DeviceID: dev.ID, AssetID: dev.AssetID,
-				Severity: rule.Severity, Status: vibemon.AlertOpen, Metric: rule.Metric,
-				Value: v, Peak: p.peak, Threshold: rule.Threshold,
-				Message:  message(rule, dev, v),
-				OpenedAt: p.since, UpdatedAt: r.TS,
+				Severity: rule.Severity, Status: vibemon.AlertOpen, Metric: s.metric,
+				Value: s.v, Peak: p.peak, Threshold: s.threshold,
+				Message:  msg,
+				OpenedAt: p.since, UpdatedAt: s.ts,
 			}
 			if _, err := e.store.UpsertAlert(ctx, a); err != nil {
 				return changed, fmt.Errorf("open alert: %w", err)
@@ -204,17 +246,17 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 			changed = append(changed, &opened)
 		case open == nil:
 			hasPending = false // the breach was interrupted
-		case rule.Triggered(v):
-			open.Value, open.UpdatedAt = v, r.TS
-			if worse(rule.Op, v, open.Peak) {
-				open.Peak = v
+		case s.trig:
+			open.Value, open.UpdatedAt = s.v, s.ts
+			if s.metric == open.Metric && worse(s.op, s.v, open.Peak) {
+				open.Peak = s.v
 			}
 			dirty, hasPending = true, false
-		case rule.Cleared(v):
+		case s.clear:
 			if !hasPending {
-				p, hasPending = pending{since: r.TS, alert: open.ID}, true
+				p, hasPending = pending{since: s.ts, alert: open.ID}, true
 			}
-			if r.TS.Sub(p.since) < clearDur {
+			if s.ts.Sub(p.since) < clearDur {
 				continue // not cleared long enough yet
 			}
 			if dirty {
@@ -222,7 +264,7 @@ func (e *Engine) evaluateRule(ctx context.Context, rule *vibemon.Rule, dev *vibe
 					return changed, fmt.Errorf("update alert: %w", err)
 				}
 			}
-			resolved, err := e.store.ResolveAlert(ctx, rule.OrgID, open.ID, 0, r.TS)
+			resolved, err := e.store.ResolveAlert(ctx, rule.OrgID, open.ID, 0, s.ts)
 			if err != nil {
 				return changed, fmt.Errorf("resolve alert: %w", err)
 			}
@@ -279,8 +321,8 @@ func worse(op vibemon.Op, v, peak float64) bool {
 	return v < peak
 }
 
-func message(rule *vibemon.Rule, dev *vibemon.Device, v float64) string {
-	m, _ := vibemon.ParseMetric(rule.Metric)
+func message(rule *vibemon.Rule, dev *vibemon.Device, s sample) string {
+	m, _ := vibemon.ParseMetric(s.metric)
 	name := dev.Name
 	if name == "" {
 		name = dev.Serial
@@ -289,5 +331,5 @@ func message(rule *vibemon.Rule, dev *vibemon.Device, v float64) string {
 	if unit != "" {
 		unit = " " + unit
 	}
-	return fmt.Sprintf("%s: %s %.3g%s is %s %.3g%s (rule %q).", name, rule.Metric, v, unit, rule.Op, rule.Threshold, unit, rule.Name)
+	return fmt.Sprintf("%s: %s %.3g%s is %s %.3g%s (rule %q).", name, s.metric, s.v, unit, s.op, s.threshold, unit, rule.Name)
 }
