@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,8 @@ type Bus struct {
 	psMu sync.Mutex
 	ps   *goredis.PubSub
 
-	bufs sync.Pool
+	writerOnce sync.Once
+	pubq       chan *pubReq
 
 	downUntil     atomic.Int64 // unix ns before which Publish fails at once
 	published     atomic.Int64
@@ -96,6 +98,7 @@ type Bus struct {
 	dropped       atomic.Int64
 	reconnects    atomic.Int64
 	corrupt       atomic.Int64
+	pipelines     atomic.Int64
 }
 
 var _ vibemon.Bus = (*Bus)(nil)
@@ -139,6 +142,7 @@ func NewBus(cfg BusConfig) (*Bus, error) {
 		ctx: ctx, cancel: cancel,
 		subs:  make(map[*fanout.Subscriber]struct{}),
 		ready: make(chan struct{}),
+		pubq:  make(chan *pubReq, 1024),
 	}, nil
 }
 
@@ -168,51 +172,119 @@ func (b *Bus) Publish(ctx context.Context, events ...vibemon.Event) error {
 		b.publishErrors.Add(1)
 		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "Redis failed a moment ago; retrying in %v.", time.Duration(b.downUntil.Load()-now).Round(time.Millisecond)))
 	}
-	callerCtx := ctx
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	defer cancel()
-
-	bufp, _ := b.bufs.Get().(*[]byte)
-	if bufp == nil {
-		bufp = new([]byte)
+	// A copy: a caller that gives up waiting may reuse its slice.
+	req := &pubReq{events: slices.Clone(events), done: make(chan error, 1)}
+	b.writerOnce.Do(func() { go b.write() })
+	timer := time.NewTimer(b.cfg.PublishTimeout)
+	defer timer.Stop()
+	select {
+	case b.pubq <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("publish events: %w", ctx.Err())
+	case <-b.ctx.Done():
+		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "The bus is closed."))
+	case <-timer.C:
+		b.publishErrors.Add(1)
+		return fmt.Errorf("publish %d events to redis: %w", len(events), vibemon.Errorf(vibemon.EUNAVAILABLE, "Redis did not take the events within %v.", b.cfg.PublishTimeout))
 	}
-	defer func() {
-		if cap(*bufp) <= 1<<20 { // do not keep the buffer of a huge call
-			b.bufs.Put(bufp)
-		}
-	}()
-	buf := (*bufp)[:0]
 	var err error
-	if len(events) <= b.cfg.MaxBatch {
-		buf = appendEvents(buf, events)
-		err = b.client.Publish(ctx, b.channel, buf).Err()
-	} else {
-		// Encode every chunk into one buffer first: the pipeline writes
-		// them at Exec, so no chunk's bytes may move before then.
-		var ends []int
-		for i := 0; i < len(events); i += b.cfg.MaxBatch {
-			buf = appendEvents(buf, events[i:min(i+b.cfg.MaxBatch, len(events))])
-			ends = append(ends, len(buf))
-		}
-		pipe := b.client.Pipeline()
-		start := 0
-		for _, end := range ends {
-			pipe.Publish(ctx, b.channel, buf[start:end])
-			start = end
-		}
-		_, err = pipe.Exec(ctx)
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		return fmt.Errorf("publish events: %w", ctx.Err()) // the writer still sends them
+	case <-b.ctx.Done():
+		return fmt.Errorf("publish events: %w", vibemon.Errorf(vibemon.EUNAVAILABLE, "The bus is closed."))
 	}
-	*bufp = buf
 	if err != nil {
 		b.publishErrors.Add(1)
-		if callerCtx.Err() == nil { // Redis's fault, not the caller's
-			b.downUntil.Store(time.Now().Add(b.cfg.RetryAfter).UnixNano())
-		}
 		return fmt.Errorf("publish %d events to redis: %w", len(events), err)
 	}
 	b.published.Add(int64(len(events)))
 	return nil
 }
+
+// pubReq is one Publish call's events, waiting for the writer.
+type pubReq struct {
+	events []vibemon.Event
+	done   chan error
+}
+
+// maxCoalesce bounds the events of one round trip.
+const maxCoalesce = 20000
+
+// write sends queued Publish calls until the bus is closed: the events of
+// whatever calls are waiting are encoded together into messages of up to
+// MaxBatch events and sent in one round trip (one PUBLISH, or a pipeline).
+// So concurrent publishers (several ingest requests at once) share round
+// trips and messages: fewer PUBLISHes for Redis and fewer messages for
+// every subscriber to receive. A single publisher still waits one round
+// trip per call. The events keep the order of the calls' arrival, and a
+// caller's next call starts after this one returned, so each publisher's
+// order holds.
+func (b *Bus) write() {
+	var reqs []*pubReq
+	var buf []byte
+	var ends []int
+	var all []vibemon.Event
+	for {
+		reqs = reqs[:0]
+		select {
+		case <-b.ctx.Done():
+			return
+		case r := <-b.pubq:
+			reqs = append(reqs, r)
+		}
+		n := len(reqs[0].events)
+	drain:
+		for n < maxCoalesce {
+			select {
+			case r := <-b.pubq:
+				reqs = append(reqs, r)
+				n += len(r.events)
+			default:
+				break drain
+			}
+		}
+		all = all[:0]
+		for _, r := range reqs {
+			all = append(all, r.events...)
+		}
+		buf, ends = buf[:0], ends[:0]
+		for i := 0; i < len(all); i += b.cfg.MaxBatch {
+			buf = appendEvents(buf, all[i:min(i+b.cfg.MaxBatch, len(all))])
+			ends = append(ends, len(buf))
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
+		var err error
+		if len(ends) == 1 {
+			err = b.client.Publish(ctx, b.channel, buf).Err()
+		} else {
+			pipe := b.client.Pipeline()
+			start := 0
+			for _, end := range ends {
+				pipe.Publish(ctx, b.channel, buf[start:end])
+				start = end
+			}
+			_, err = pipe.Exec(ctx)
+		}
+		cancel()
+		if cap(buf) > 4<<20 {
+			buf = nil // do not keep the buffer of a huge round
+		}
+		clear(all)
+		if err != nil && b.ctx.Err() == nil {
+			b.downUntil.Store(time.Now().Add(b.cfg.RetryAfter).UnixNano())
+		}
+		b.pipelines.Add(1)
+		for _, r := range reqs {
+			r.done <- err
+		}
+	}
+}
+
+// Pipelines returns how many round trips Publish calls took together
+// (at most one per call; fewer when concurrent calls shared one).
+func (b *Bus) Pipelines() int64 { return b.pipelines.Load() }
 
 // Subscribe calls fn, from a goroutine of its own, for every event that
 // reaches this process after Subscribe returns, until cancel is called.

@@ -37,6 +37,9 @@ afterwards.
 `
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "latency" {
+		return runBenchLatency(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		fmt.Fprint(stdout, benchUsage)
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
