@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -582,5 +583,59 @@ func TestNotifyDailyDigest(t *testing.T) {
 	msgs := e.mail.messages()
 	if s := msgs[0].Header.Get("Subject"); !strings.Contains(s, "daily digest 2026-11-30: 1 alerts, 1 open") {
 		t.Errorf("digest subject = %q", s)
+	}
+}
+
+// A channel that answers 429 with Retry-After is tried again no sooner
+// than it asked, and then once.
+func TestNotifyHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	e := newNotifyEnv(t, time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), nil)
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.Header().Set("Retry-After", "600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	e.cfg.Channels.Register(notify.ChannelWebhook, notify.NewWebhook(notify.WebhookConfig{Now: e.clock.Now}))
+	ctx := context.Background()
+	hook := &vibemon.Webhook{OrgID: e.org.ID, Name: "cmms", URL: srv.URL, Secret: "webhook-secret-0123456789", Enabled: true, MinSeverity: vibemon.SeverityCritical}
+	must(t, e.store.CreateWebhook(ctx, hook))
+	r := e.runner(t)
+	start := e.clock.Now()
+	e.open(t, vibemon.SeverityCritical, "Pump 3 vibration 11.2 mm/s")
+	_, err := r.DispatchNotifications(ctx)
+	must(t, err)
+	key := jobs.DeliveryKey(lastEventID(t, e.store), 0, hook.ID, "webhook")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		states, err := r.JobStates(ctx, "notify_delivery")
+		must(t, err)
+		if slices.Contains(states, "retryable") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery job states = %v after 60 s, want the webhook's retryable", states)
+		}
+		time.Sleep(20 * time.Millisecond) // polling River's table: no event crosses into the test
+	}
+	due, err := r.JobScheduledAt(ctx, "notify_delivery")
+	must(t, err)
+	// The owner's e-mail went out; the webhook's retry is the latest job.
+	if last := slices.MaxFunc(due, func(a, b time.Time) int { return a.Compare(b) }); last.Before(start.Add(600 * time.Second)) {
+		t.Fatalf("retry due at %v, want 600 s after %v or later", last, start)
+	}
+	e.clock.Add(601 * time.Second)
+	e.waitDelivery(t, key, vibemon.DeliveryDelivered)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 {
+		t.Errorf("webhook called %d times, want 2", calls)
 	}
 }
