@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/alerting"
 	"github.com/vibemon/vibemon/analysis"
 )
 
@@ -91,6 +92,15 @@ type Config struct {
 	// Notify, when set, delivers alert notifications (notify.go): the
 	// dispatcher, delivery, summary and digest jobs. nil means none.
 	Notify *NotifyConfig
+	// Alerts raises the alerts of the offline, anomaly and forecast rules
+	// (rule_kinds.go). Defaults to an engine over Store with Now.
+	Alerts *alerting.Engine
+	// OfflineInterval is how often CheckOfflineRules runs. Defaults to
+	// DefaultOfflineInterval.
+	OfflineInterval time.Duration
+	// HealthRuleInterval is how often CheckHealthRules runs. Defaults to
+	// DefaultHealthRuleInterval.
+	HealthRuleInterval time.Duration
 	// RiverNow, when set, is River's clock too (scheduled, snoozed and
 	// retried jobs become due by it), so that tests with a frozen Now
 	// can move time forward. Defaults to River's own clock (time.Now).
@@ -117,6 +127,9 @@ type Runner struct {
 	notify *NotifyConfig // Config.Notify with defaults; nil: no notifications
 
 	ruleMu sync.Mutex // serializes creating an org's diagnosis rules
+
+	alertsOnce sync.Once
+	engine     *alerting.Engine // the rule-kind jobs' (alerts())
 
 	mu       sync.Mutex
 	started  bool
@@ -261,6 +274,7 @@ func (r *Runner) riverConfig() *river.Config {
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	r.addEscalationJob(workers, rc)
+	r.addRuleKindJobs(workers, rc)
 	r.addRetentionJob(workers, rc)
 	if cfg.Notify != nil {
 		r.addNotifyJobs(workers, rc)

@@ -1,0 +1,156 @@
+package jobs_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/sqlite"
+)
+
+// offlineEnv is a store with an org, an asset with two devices that
+// reported at t0, and an offline rule (15 minutes) over the asset.
+type offlineEnv struct {
+	store  *sqlite.Store
+	clock  *frozenClock
+	org    *vibemon.Org
+	asset  *vibemon.Asset
+	a, b   *vibemon.Device
+	rule   *vibemon.Rule
+	runner *jobs.Runner
+	bus    *chanBus
+	t0     time.Time
+}
+
+func newOfflineEnv(t *testing.T) *offlineEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &offlineEnv{clock: &frozenClock{}, t0: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC), bus: &chanBus{ch: make(chan vibemon.Event, 100)}}
+	e.clock.set(e.t0)
+	dir := t.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "vibemon.db"), sqlite.Options{Now: e.clock.now, Synchronous: "NORMAL"})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	e.store = st
+	e.org = &vibemon.Org{Name: "acme"}
+	must(t, st.CreateOrg(ctx, e.org))
+	e.asset = &vibemon.Asset{OrgID: e.org.ID, Name: "Kiln fan", ISOGroup: 2, Foundation: vibemon.FoundationRigid}
+	must(t, st.CreateAsset(ctx, e.asset))
+	e.a = &vibemon.Device{OrgID: e.org.ID, Serial: "node-a", AssetID: e.asset.ID}
+	e.b = &vibemon.Device{OrgID: e.org.ID, Serial: "node-b", AssetID: e.asset.ID}
+	for _, d := range []*vibemon.Device{e.a, e.b} {
+		_, err := st.RegisterDevice(ctx, d)
+		must(t, err)
+	}
+	e.report(t, e.a, e.t0)
+	e.report(t, e.b, e.t0)
+	e.rule = &vibemon.Rule{OrgID: e.org.ID, Name: "silent 15 min", Kind: vibemon.RuleOffline, AssetID: e.asset.ID,
+		OfflineMinutes: 15, Severity: vibemon.SeverityWarning, Enabled: true}
+	must(t, st.CreateRule(ctx, e.rule))
+	e.runner, err = jobs.New(jobs.Config{Path: filepath.Join(dir, "jobs.db"), Store: st, Orgs: st, Bus: e.bus, Now: e.clock.now})
+	must(t, err)
+	t.Cleanup(e.runner.Stop)
+	return e
+}
+
+// report stores one reading of d at ts (what moves last_seen_at).
+func (e *offlineEnv) report(t *testing.T, d *vibemon.Device, ts time.Time) {
+	t.Helper()
+	r := vibemon.NewReading(d.ID, int64(ts.Sub(e.t0)/time.Second), ts)
+	r.Values[vibemon.VelRMSX] = 1.5
+	_, err := e.store.InsertReadings(context.Background(), e.org.ID, []vibemon.Reading{r})
+	must(t, err)
+}
+
+// check runs CheckOfflineRules at t0+after and returns how many alerts it
+// opened.
+func (e *offlineEnv) check(t *testing.T, after time.Duration) int {
+	t.Helper()
+	e.clock.set(e.t0.Add(after))
+	n, err := e.runner.CheckOfflineRules(context.Background())
+	must(t, err)
+	return n
+}
+
+func (e *offlineEnv) alerts(t *testing.T) []*vibemon.Alert {
+	t.Helper()
+	as, err := e.store.ListAlerts(context.Background(), e.org.ID, vibemon.AlertFilter{})
+	must(t, err)
+	return as
+}
+
+func TestOfflineRuleOpensOnceUpdatesAndResolves(t *testing.T) {
+	e := newOfflineEnv(t)
+	// Device a keeps reporting; b falls silent after t0.
+	for m := 1; m <= 14; m++ {
+		e.report(t, e.a, e.t0.Add(time.Duration(m)*time.Minute))
+		if n := e.check(t, time.Duration(m)*time.Minute); n != 0 {
+			t.Fatalf("minute %d: %d alerts opened, want none before 15 minutes of silence", m, n)
+		}
+	}
+	e.report(t, e.a, e.t0.Add(15*time.Minute))
+	if n := e.check(t, 15*time.Minute); n != 1 {
+		t.Fatalf("b silent for 15 minutes: %d alerts opened, want 1", n)
+	}
+	// The job runs every minute (and twice on a restart): one alert.
+	for m := 16; m <= 30; m++ {
+		e.report(t, e.a, e.t0.Add(time.Duration(m)*time.Minute))
+		e.check(t, time.Duration(m)*time.Minute)
+		e.check(t, time.Duration(m)*time.Minute)
+	}
+	as := e.alerts(t)
+	if len(as) != 1 || as[0].DeviceID != e.b.ID || as[0].Status != vibemon.AlertOpen || as[0].Metric != vibemon.AlertMetricOffline || as[0].Value != 30 {
+		t.Fatalf("alerts after 30 minutes = %+v, want one open offline alert for b at 30 minutes", as)
+	}
+	// b reports again: the next run resolves the alert.
+	e.report(t, e.b, e.t0.Add(31*time.Minute))
+	e.check(t, 31*time.Minute+30*time.Second)
+	as = e.alerts(t)
+	if len(as) != 1 || as[0].Status != vibemon.AlertResolved || as[0].ResolvedBy != 0 {
+		t.Fatalf("alerts after b reported = %+v, want the alert resolved automatically", as)
+	}
+	select {
+	case ev := <-e.bus.ch:
+		if ev.Type != vibemon.EventAlert || ev.DeviceID != e.b.ID {
+			t.Errorf("published %+v, want an alert event of b", ev)
+		}
+	default:
+		t.Error("no live alert event published")
+	}
+}
+
+func TestOfflineRuleSilencedByMaintenance(t *testing.T) {
+	e := newOfflineEnv(t)
+	w := &vibemon.MaintenanceWindow{OrgID: e.org.ID, AssetID: e.asset.ID, From: e.t0, To: e.t0.Add(2 * time.Hour), Reason: "fan stopped for inspection"}
+	must(t, e.store.CreateMaintenance(context.Background(), w))
+	for m := 15; m < 120; m += 15 {
+		if n := e.check(t, time.Duration(m)*time.Minute); n != 0 {
+			t.Fatalf("minute %d of maintenance: %d alerts opened, want none", m, n)
+		}
+	}
+	// After the window both devices, still silent, raise one alert each.
+	if n := e.check(t, 2*time.Hour); n != 2 {
+		t.Fatalf("after maintenance: %d alerts opened, want 2 (both devices silent)", n)
+	}
+}
+
+func TestHealthRulesSkipDevicesWithoutEnoughData(t *testing.T) {
+	// A fresh device has no anomaly model and no trend: anomaly and
+	// forecast rules raise nothing (rather than a false alarm).
+	e := newOfflineEnv(t)
+	ctx := context.Background()
+	for _, r := range []*vibemon.Rule{
+		{OrgID: e.org.ID, Name: "anomalous", Kind: vibemon.RuleAnomaly, Severity: vibemon.SeverityWarning, Enabled: true},
+		{OrgID: e.org.ID, Name: "alarm within 30 days", Kind: vibemon.RuleForecast, WithinDays: 30, Severity: vibemon.SeverityWarning, Enabled: true},
+	} {
+		must(t, e.store.CreateRule(ctx, r))
+	}
+	n, err := e.runner.CheckHealthRules(ctx)
+	must(t, err)
+	if n != 0 || len(e.alerts(t)) != 0 {
+		t.Fatalf("health rules on devices without a model or trend opened %d alerts, want none", n)
+	}
+}
