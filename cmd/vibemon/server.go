@@ -119,9 +119,10 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	}
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
 	a.cached = vibemon.NewCachedStore(store, a.lookups)
+	analytics := &analysis.Service{Store: store, Logger: log}
 	telemetry := ingest.New(ingest.Config{
 		Store: a.cached, Bus: a.bus, Presence: a.presence, Logger: log, Devices: a.lookups,
-		Alerts: alerting.NewEngine(alerting.Config{Store: store, Logger: log}),
+		Alerts: alerting.NewEngine(alerting.Config{Store: store, Logger: log, Levels: isoLevels(analytics)}),
 	})
 	var live, panel http.Handler
 	if s.hasRole("ws") {
@@ -155,7 +156,6 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	// Analytics: River jobs in their own SQLite file, or in the shared
 	// PostgreSQL database (one queue per cluster; periodic jobs on River's
 	// leader); only the worker role works them, every role may enqueue.
-	analytics := &analysis.Service{Store: store, Logger: log}
 	jcfg := jobs.Config{
 		Path: filepath.Join(s.DataDir, "jobs.db"), Store: store, Analysis: analytics, Orgs: store, Bus: a.bus,
 		Logger: log, InsertOnly: !s.hasRole("worker"),
