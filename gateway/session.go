@@ -184,6 +184,11 @@ func (s *nodeSession) check(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if held >= c.buffered {
+		if s.floor != 0 && held < int(c.seq-s.floor) { // see infer.go
+			if err := s.recordInferredLoss(ctx, s.floor, c.seq); err != nil {
+				return false, err
+			}
+		}
 		if err := q.SetAcked(ctx, s.serial, c.seq); err != nil {
 			return false, err
 		}

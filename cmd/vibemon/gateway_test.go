@@ -730,3 +730,50 @@ func TestGatewayRecordsWhatANodeLostToRingOverflow(t *testing.T) {
 		t.Errorf("the server explains %d losses, the nodes reported %d", e, gapN)
 	}
 }
+
+// TestGatewayInfersLossesWhoseReportWasLost: a node the gateway already
+// acknowledged overflows its ring of 10 while the gateway is away, and
+// the radio drops its EventDataLost (the first notification after the
+// reconnect). Summaries being numbered densely, the gateway's next
+// acknowledgement finds the seqs it has no trace of and records them as
+// node_ring_overflow gaps; the server explains them all.
+func TestGatewayInfersLossesWhoseReportWasLost(t *testing.T) {
+	t.Parallel()
+	r := newGatewayRigRing(t, 1, blelink.LinkConfig{}, 0, 10)
+	serial := r.fleet.Nodes()[0].Serial()
+	r.startGateway()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		d, err := r.q.Device(context.Background(), serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Acked > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway never acknowledged the node")
+		}
+	}
+	r.stopGateway()
+	time.Sleep(2 * time.Second) // ~24 summaries into a ring of 10
+	r.fleet.SetLink(blelink.LinkConfig{Drop: 1})
+	before := r.fleet.Stats().Dropped
+	r.startGateway()
+	// Events go first: once anything was dropped, the loss report was.
+	for deadline := time.Now().Add(20 * time.Second); r.fleet.Stats().Dropped == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the node sent nothing after reconnecting")
+		}
+	}
+	r.fleet.SetLink(blelink.LinkConfig{})
+	_, gaps := r.verify(244)
+	if lost := r.metric("vibemon_gateway_node_lost_total"); lost != 0 {
+		t.Fatalf("node_lost_total %g: the loss report was not dropped, nothing to infer", lost)
+	}
+	if n := len(gaps[serial]); n < 5 {
+		t.Errorf("%d seqs recorded lost, want the ring's overflow (>= 5)", n)
+	}
+	if e := r.ledger(gaps, "node_ring_overflow"); e < int64(len(gaps[serial])) {
+		t.Errorf("the server explains %d losses, the gateway inferred %d", e, len(gaps[serial]))
+	}
+}
