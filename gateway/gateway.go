@@ -45,6 +45,13 @@ type Config struct {
 	BurstEvery time.Duration
 	// BurstFrames is the burst length asked for. Defaults to 4096.
 	BurstFrames int
+	// ManageEvery is how often a session fetches its node's desired
+	// settings and target firmware (GET /devices/{id}/settings) and
+	// applies them; also once on the node's first status. Defaults to 30 s.
+	ManageEvery time.Duration
+	// FirmwareDir keeps downloaded firmware images; defaults to a
+	// "firmware" directory next to the queue file.
+	FirmwareDir string
 
 	// BatchSize is the first upload batch; it halves on 413 or a timeout
 	// and doubles back on success up to MaxBatch. Defaults to 1,000.
@@ -89,6 +96,7 @@ func (c *Config) defaults() error {
 	def(&c.ScanEvery, time.Second)
 	def(&c.AckEvery, 10*time.Second)
 	def(&c.AckGrace, 500*time.Millisecond)
+	def(&c.ManageEvery, 30*time.Second)
 	def(&c.MinBackoff, 250*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)
 	if c.BurstFrames <= 0 {
@@ -125,6 +133,7 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	stopped  bool
 	bursts   chan burst
+	nodes    map[string]*nodeTrack // settings delivered and OTA per serial; under mu
 }
 
 // New returns a Gateway; Start runs it.

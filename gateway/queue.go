@@ -96,8 +96,9 @@ type DeviceRecord struct {
 // goroutine commits whatever is queued in one transaction); Flush waits
 // until everything added before it is durable.
 type Queue struct {
-	db  *sql.DB
-	cfg QueueConfig
+	db   *sql.DB
+	cfg  QueueConfig
+	path string
 
 	in      chan addReq
 	done    chan struct{}
@@ -187,7 +188,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
 	}
-	qu := &Queue{db: db, cfg: cfg, in: make(chan addReq, 4096), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	qu := &Queue{db: db, cfg: cfg, path: path, in: make(chan addReq, 4096), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	var n, d int64
 	if err := db.QueryRow(`SELECT count(*) FROM readings WHERE state = 0`).Scan(&n); err != nil {
 		db.Close()
@@ -199,6 +200,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 	go qu.writer()
 	return qu, nil
 }
+
+// Path returns the queue file's path; the OTA relay keeps firmware
+// images in a directory next to it.
+func (q *Queue) Path() string { return q.path }
 
 // Close stops the writer after committing what was added, and closes the
 // file. Safe twice.

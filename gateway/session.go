@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/vibemon/vibemon/wire"
@@ -58,7 +59,7 @@ func (g *Gateway) session(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	s := &nodeSession{g: g, conn: conn, serial: serial, floor: rec.Acked,
+	s := &nodeSession{g: g, conn: conn, serial: serial, floor: rec.Acked, info: info,
 		reasm: wire.NewReassembler(max(int(info.MaxBurst), 1))}
 	if err := s.write(ctx, wire.Command{Op: wire.OpSetTime, Time: uint64(g.cfg.Now().UnixMilli())}); err != nil {
 		return err
@@ -67,7 +68,10 @@ func (g *Gateway) session(ctx context.Context, addr string) error {
 		return err
 	}
 	g.log.Debug("node connected", "addr", addr, "serial", serial, "resume_from", s.floor)
-	return s.run(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	defer s.otaWG.Wait()
+	defer cancel() // ends an OTA relay of this session
+	return s.run(sctx)
 }
 
 type nodeSession struct {
@@ -90,6 +94,13 @@ type nodeSession struct {
 	newStatus bool
 	lastNote  time.Time
 	cmd       []byte
+
+	info       wire.DeviceInfo
+	deviceID   int64 // the server's, once known
+	haveStatus bool
+	managed    bool // manage ran once
+	live       liveRanges
+	otaWG      sync.WaitGroup
 }
 
 func (s *nodeSession) write(ctx context.Context, c wire.Command) error {
@@ -113,6 +124,8 @@ func (s *nodeSession) run(ctx context.Context) error {
 		defer bt.Stop()
 		burstC = bt.C
 	}
+	manage := time.NewTicker(s.g.cfg.ManageEvery)
+	defer manage.Stop()
 	notes := s.conn.Notifications()
 	if err := s.write(ctx, wire.Command{Op: wire.OpRequestStatus}); err != nil {
 		return err
@@ -137,6 +150,16 @@ func (s *nodeSession) run(ctx context.Context) error {
 			if s.newStatus {
 				s.newStatus = false
 				grace.Reset(s.g.cfg.AckGrace)
+				if !s.managed {
+					s.managed = true
+					if err := s.manage(ctx); err != nil {
+						return err
+					}
+				}
+			}
+		case <-manage.C:
+			if err := s.manage(ctx); err != nil {
+				return err
 			}
 		case <-grace.C:
 			done, err := s.check(ctx)
@@ -224,6 +247,9 @@ func (s *nodeSession) packet(pkt []byte) {
 			s.g.m.badPackets.Inc()
 			return
 		}
+		if h.Flags&wire.FlagReplay == 0 {
+			s.live = liveRanges{ok: true, rangeG: s.sum.RangeG, rate: s.sum.SampleRate, window: s.sum.Samples}
+		}
 		r := Reading{Serial: s.serial, Seq: h.Seq}
 		for i := range r.Values {
 			r.Values[i] = math.NaN()
@@ -260,6 +286,7 @@ func (s *nodeSession) packet(pkt []byte) {
 			}
 			s.early = nil
 		}
+		s.haveStatus = true
 		s.pending = &statusCheck{seq: h.Seq, buffered: int(s.st.Buffered), at: time.Now()}
 		s.newStatus = true
 	case wire.TypeEvent:

@@ -2,6 +2,7 @@ package blelink
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -66,6 +67,11 @@ type FleetConfig struct {
 	Seed uint64
 	// Clock is the simulated time; nil means real time.
 	Clock *Clock
+	// OTAKey is the release key the nodes verify firmware images with;
+	// nil: the nodes have no OTA (DeviceInfo without CapOTA).
+	OTAKey ed25519.PublicKey
+	// Firmware is the version the nodes run first; defaults to 1.0.0.
+	Firmware [3]uint8
 }
 
 // Fleet runs simulated nodes (the real firmware core on simulated sensors)
@@ -227,12 +233,14 @@ type SimNode struct {
 	link   *link
 	store  *recStore
 	sensor *simSensor
+	boot   *simBoot // flash partitions, across reboots
 	inbox  chan request
 	wake   chan struct{}
 	conns  uint64 // node goroutine (inside call) only
 
-	mu       sync.Mutex
-	produced map[uint32]time.Time // seq -> simulated time the ring stored it
+	mu        sync.Mutex
+	produced  map[uint32]time.Time // seq -> simulated time the ring stored it
+	onOTAData func(next uint32)
 }
 
 type request struct {
@@ -248,6 +256,10 @@ func newSimNode(f *Fleet, i int) (*SimNode, error) {
 	n.link = &link{cfg: f.cfg.Link, rng: rand.New(rand.NewPCG(f.cfg.Seed, uint64(i)))}
 	n.store = &recStore{MemStore: fw.NewMemStore(), n: n}
 	n.sensor = newSimSensor(f, i)
+	n.boot = &simBoot{running: f.cfg.Firmware}
+	if n.boot.running == ([3]uint8{}) {
+		n.boot.running = [3]uint8{1, 0, 0}
+	}
 	return n, nil
 }
 
@@ -317,10 +329,18 @@ func (n *SimNode) call(ctx context.Context, c *conn, fn func(*fw.Node) error) er
 }
 
 func (n *SimNode) newNode(reset wire.ResetReason) (*fw.Node, error) {
+	version, why := n.boot.boot()
+	if reset != wire.ResetPowerOn {
+		reset = why
+	}
 	cfg := fw.Config{Interval: n.f.cfg.Interval, Window: n.f.cfg.Window, RingCapacity: n.f.cfg.RingCapacity,
-		Timeouts: n.f.cfg.Timeouts, Firmware: [3]uint8{1, 0, 0}, Hardware: wire.HardwareSim, Serial: n.serial,
+		Timeouts: n.f.cfg.Timeouts, Firmware: version, Hardware: wire.HardwareSim, Serial: n.serial,
 		Now: n.f.clock.Now, MaxBurst: 4096}
-	return fw.NewNode(cfg, fw.Hardware{Sensor: n.sensor, Link: n.link, Store: n.store}, reset)
+	hw := fw.Hardware{Sensor: n.sensor, Link: n.link, Store: n.store}
+	if n.f.cfg.OTAKey != nil {
+		hw.Slot, hw.Boot, hw.Verifier = n.boot, n.boot, fw.Ed25519Verifier{PublicKey: n.f.cfg.OTAKey}
+	}
+	return fw.NewNode(cfg, hw, reset)
 }
 
 // loop steps the node as its board's main loop would, sleeping (in

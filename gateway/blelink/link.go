@@ -105,8 +105,12 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 	if c == nil {
 		return errNotConnected
 	}
+	if ch == wire.CharOTAControl {
+		c.notifyOTA(b)
+		return nil
+	}
 	if ch != wire.CharTelemetry {
-		return nil // OTA status: not used by the gateway yet
+		return nil
 	}
 	l.mu.Lock()
 	cfg := l.cfg
@@ -151,6 +155,7 @@ type conn struct {
 	n      *SimNode
 	mid    chan []byte // node → pump
 	out    chan []byte // pump → central
+	otaOut chan []byte // OTA status notifications → central
 	closed chan struct{}
 	once   sync.Once
 	held   []byte // reordered notification (node goroutine only)
@@ -163,7 +168,7 @@ type conn struct {
 }
 
 func newConn(n *SimNode, cfg LinkConfig, seed uint64) *conn {
-	c := &conn{n: n, mid: make(chan []byte, cfg.QueueLen), out: make(chan []byte), closed: make(chan struct{}),
+	c := &conn{n: n, mid: make(chan []byte, cfg.QueueLen), out: make(chan []byte), otaOut: make(chan []byte, 64), closed: make(chan struct{}),
 		delay: cfg.Delay, rng: rand.New(rand.NewPCG(seed, 7)), rssi: -55 - int(seed%30)}
 	go c.pump()
 	return c

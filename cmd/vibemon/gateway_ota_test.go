@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	fw "github.com/vibemon/vibemon/firmware"
+	"github.com/vibemon/vibemon/gateway"
+	"github.com/vibemon/vibemon/gateway/blelink"
+)
+
+// otaRig is a real server, one simulated node with OTA (release key pub)
+// on a sped-up clock and a gateway that manages it every 100 ms.
+type otaRig struct {
+	*gwRig
+	priv  ed25519.PrivateKey
+	node  *blelink.SimNode
+	devID int64
+}
+
+func newOTARig(t *testing.T, link blelink.LinkConfig) *otaRig {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &otaRig{gwRig: &gwRig{t: t, env: map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, addr: freeAddr(t),
+		queue: filepath.Join(t.TempDir(), "queue.db")}, priv: priv}
+	r.startServer()
+	r.clock = blelink.NewClock(time.Now().Add(-2*time.Hour), 60)
+	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: 1, Interval: 5 * time.Second, Seed: 11, Clock: r.clock, Link: link,
+		Timeouts: fw.Timeouts{Sleep: 20 * time.Second, Reconnect: 20 * time.Second}, OTAKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.node = r.fleet.Nodes()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := r.fleet.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); r.fleet.Stop() })
+
+	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.q, r.reg = q, prometheus.NewRegistry()
+	r.gw, err = gateway.New(gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, Token: r.c.token,
+		ScanEvery: 50 * time.Millisecond, AckEvery: 150 * time.Millisecond, AckGrace: 60 * time.Millisecond, ManageEvery: 100 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Now: r.clock.Now, Registerer: r.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stopGateway)
+	r.devID = r.await("the gateway registers the node", func() (int64, bool) {
+		var devs struct{ Items []struct{ ID int64 } }
+		r.c.do("GET", "/api/v1/devices", nil, &devs)
+		if len(devs.Items) == 1 {
+			return devs.Items[0].ID, true
+		}
+		return 0, false
+	})
+	return r
+}
+
+// await polls the server (what a user would look at) until ok, for at
+// most 60 s.
+func (r *otaRig) await(what string, f func() (int64, bool)) int64 {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if v, ok := f(); ok {
+			return v
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatalf("timed out waiting until %s", what)
+	return 0
+}
+
+// upload posts a signed image as an admin and returns its id.
+func (r *otaRig) upload(version string, image, sig []byte) int64 {
+	r.t.Helper()
+	q := url.Values{"version": {version}, "hardware": {"sim"}, "signature": {hex.EncodeToString(sig)}}
+	req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/firmware?"+q.Encode(), bytes.NewReader(image))
+	req.Header.Set("Authorization", "Bearer "+r.c.token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ ID int64 }
+	if resp.StatusCode != 201 {
+		r.t.Fatalf("upload firmware: status %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		r.t.Fatal(err)
+	}
+	return out.ID
+}
+
+type otaStatusJSON struct {
+	FirmwareID int64  `json:"firmware_id"`
+	Version    string `json:"version"`
+	State      string `json:"state"`
+	BytesDone  int64  `json:"bytes_done"`
+	BytesTotal int64  `json:"bytes_total"`
+	Error      string `json:"error"`
+}
+
+func (r *otaRig) otaStatus() (otaStatusJSON, int) {
+	var raw json.RawMessage
+	var st otaStatusJSON
+	code := r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d/ota-status", r.devID), nil, &raw)
+	if code == 200 {
+		if err := json.Unmarshal(raw, &st); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return st, code
+}
+
+// TestGatewayAppliesServerSettings: an interval set on the server reaches
+// the node, whose summaries then arrive 30 s apart.
+func TestGatewayAppliesServerSettings(t *testing.T) {
+	r := newOTARig(t, blelink.LinkConfig{})
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"interval_s": 30}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.await("three summaries in a row arrive 30 s apart", func() (int64, bool) {
+		var out struct {
+			Items []struct {
+				TS time.Time `json:"ts"`
+			} `json:"items"`
+		}
+		from := r.clock.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)
+		to := r.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=raw&limit=100000&from=%s&to=%s", r.devID, url.QueryEscape(from), url.QueryEscape(to)), nil, &out)
+		run := 0
+		for i := 1; i < len(out.Items); i++ {
+			if d := out.Items[i].TS.Sub(out.Items[i-1].TS); d > 29*time.Second && d < 31*time.Second {
+				run++
+			} else {
+				run = 0
+			}
+		}
+		return 0, run >= 3
+	})
+	if got := r.metric("vibemon_gateway_settings_applied_total"); got < 1 {
+		t.Errorf("settings_applied_total = %v, want at least 1", got)
+	}
+}
+
+// TestGatewayRelaysSignedFirmware: an image signed with the release key
+// reaches the node over a link losing 5 % of the writes, with the link
+// broken mid-transfer (the relay resumes where the node's OTA status
+// says); the node verifies it, reboots into it and reports the new
+// version, which the device API shows.
+func TestGatewayRelaysSignedFirmware(t *testing.T) {
+	r := newOTARig(t, blelink.LinkConfig{Drop: 0.05})
+	img := blelink.SimImage([3]uint8{1, 1, 0}, 40000, 3)
+	_, sig := blelink.SignImage(r.priv, img)
+	id := r.upload("1.1.0", img, sig)
+	var once sync.Once
+	cut := make(chan uint32, 1)
+	var mu sync.Mutex
+	resumedAt := -1 // the node's offset after the first chunk past the cut
+	r.node.OnOTAData(func(next uint32) {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-cut:
+			cut <- 0
+			if resumedAt < 0 {
+				resumedAt = int(next)
+			}
+			return
+		default:
+		}
+		if next >= 20000 {
+			once.Do(func() { cut <- next; r.node.Disconnect() })
+		}
+	})
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.await("the device API shows the update done", func() (int64, bool) {
+		st, code := r.otaStatus()
+		if code == 200 && st.State == "failed" {
+			t.Fatalf("OTA failed: %+v", st)
+		}
+		return 0, code == 200 && st.State == "done" && st.Version == "1.1.0" && st.BytesDone == int64(len(img))
+	})
+	mu.Lock()
+	if resumedAt < 20000 {
+		t.Errorf("after the cut the node was at offset %d: the relay did not resume from its status (want >= 20000)", resumedAt)
+	}
+	mu.Unlock()
+	if v := r.node.Firmware(); v != [3]uint8{1, 1, 0} {
+		t.Errorf("node runs %v, want 1.1.0", v)
+	}
+	var dev struct {
+		FirmwareVersion string `json:"firmware_version"`
+	}
+	r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d", r.devID), nil, &dev)
+	if dev.FirmwareVersion != "1.1.0" {
+		t.Errorf("device firmware_version = %q, want 1.1.0", dev.FirmwareVersion)
+	}
+	if got := r.metric("vibemon_gateway_ota_updates_total"); got != 1 {
+		t.Errorf("ota_updates_total = %v, want 1", got)
+	}
+	if sent := r.metric("vibemon_gateway_ota_bytes_sent_total"); sent < float64(len(img)) {
+		t.Errorf("ota_bytes_sent_total = %v, want at least the image (%d)", sent, len(img))
+	}
+}
+
+// TestGatewayReportsARefusedSignature: an image signed with another key
+// is transferred, refused by the node at commit, reported failed, and not
+// tried again; the node keeps its firmware.
+func TestGatewayReportsARefusedSignature(t *testing.T) {
+	r := newOTARig(t, blelink.LinkConfig{})
+	_, other, _ := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{9}, 64)))
+	img := blelink.SimImage([3]uint8{1, 2, 0}, 9000, 4)
+	_, sig := blelink.SignImage(other, img)
+	id := r.upload("1.2.0", img, sig)
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.await("the device API shows the update failed", func() (int64, bool) {
+		st, code := r.otaStatus()
+		return 0, code == 200 && st.State == "failed"
+	})
+	st, _ := r.otaStatus()
+	if !strings.Contains(st.Error, "signature") || st.Version != "1.2.0" {
+		t.Errorf("OTA status = %+v, want failed naming the signature", st)
+	}
+	if v := r.node.Firmware(); v != [3]uint8{1, 0, 0} {
+		t.Errorf("node runs %v, want 1.0.0 still", v)
+	}
+	if got := r.metric("vibemon_gateway_ota_failures_total"); got != 1 {
+		t.Errorf("ota_failures_total = %v, want 1 (a refused image is not retried)", got)
+	}
+}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/vibemon/vibemon/wire"
+)
+
+// OTAConn is a Conn that also reaches the OTA characteristics. A Conn
+// without them gets settings but no firmware updates.
+type OTAConn interface {
+	Conn
+	// WriteOTAControl writes one OTA command to OTA Control (write with
+	// response); the node answers with an OTA status notification.
+	WriteOTAControl(ctx context.Context, cmd []byte) error
+	// WriteOTAData writes one OTA data chunk (write without response: it
+	// may be lost; the node's next status says where to go on).
+	WriteOTAData(ctx context.Context, chunk []byte) error
+	// OTANotifications delivers OTA Control notifications (OTA status
+	// packets, in fragments when the MTU is small).
+	OTANotifications() <-chan []byte
+}
+
+// desiredSettings is GET /devices/{id}/settings.
+type desiredSettings struct {
+	IntervalS        int   `json:"interval_s"`
+	RangeG           int   `json:"range_g"`
+	SampleRateHz     int   `json:"sample_rate_hz"`
+	Window           int   `json:"window"`
+	TargetFirmwareID int64 `json:"target_firmware_id"`
+}
+
+// nodeTrack is what the gateway remembers of a node across sessions: the
+// settings it last delivered (to tell a delivery from a conflict) and the
+// OTA it runs or gave up on.
+type nodeTrack struct {
+	applied    desiredSettings
+	otaRunning bool
+	otaFailed  string // "<firmware id>:<sha256>" of an image the node refused
+	otaTarget  int64  // the firmware id of the last transfer started
+	otaDone    int64  // the firmware id reported done
+	otaCounted int64  // the firmware id counted in ota_updates_total
+}
+
+func (g *Gateway) track(serial string) *nodeTrack {
+	if g.nodes == nil {
+		g.nodes = map[string]*nodeTrack{}
+	}
+	t := g.nodes[serial]
+	if t == nil {
+		t = &nodeTrack{}
+		g.nodes[serial] = t
+	}
+	return t
+}
+
+// liveRanges are the ranges a live (not replayed) summary reported.
+type liveRanges struct {
+	ok     bool
+	rangeG uint8
+	rate   uint16
+	window uint16
+}
+
+// manage fetches the node's desired settings and target firmware and
+// applies them: the server wins. A node reporting a value other than the
+// one this gateway delivered before is a conflict (logged, counted); a
+// value the server changed since is a delivery. Server errors skip the
+// round (the next one retries).
+func (s *nodeSession) manage(ctx context.Context) error {
+	g := s.g
+	id, err := g.register(ctx, s.serial)
+	if err != nil {
+		g.log.Debug("settings: device not registered yet", "serial", s.serial, "err", err)
+		return nil
+	}
+	if s.deviceID == 0 {
+		s.deviceID = id // set before any relay goroutine reads it
+	}
+	var ds desiredSettings
+	status, err := g.do(ctx, "GET", "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/settings", nil, &ds)
+	if err != nil || status != 200 {
+		g.log.Debug("settings: not fetched", "serial", s.serial, "status", status, "err", err)
+		return nil
+	}
+	g.mu.Lock()
+	tr := g.track(s.serial)
+	applied := tr.applied
+	g.mu.Unlock()
+	if ds.IntervalS > 0 && s.haveStatus && int(s.st.IntervalS) != ds.IntervalS {
+		s.settingDiffers("interval_s", int(s.st.IntervalS), ds.IntervalS, applied.IntervalS == ds.IntervalS)
+		if err := s.write(ctx, wire.Command{Op: wire.OpSetInterval, IntervalS: uint16(ds.IntervalS)}); err != nil {
+			return err
+		}
+		s.st.IntervalS = uint16(ds.IntervalS) // the next status confirms it
+	}
+	rangesKnown := ds.RangeG > 0 && s.live.ok
+	if rangesKnown && (int(s.live.rangeG) != ds.RangeG || int(s.live.rate) != ds.SampleRateHz || int(s.live.window) != ds.Window) {
+		same := applied.RangeG == ds.RangeG && applied.SampleRateHz == ds.SampleRateHz && applied.Window == ds.Window
+		s.settingDiffers("ranges", fmt.Sprintf("%dg/%dHz/%d", s.live.rangeG, s.live.rate, s.live.window),
+			fmt.Sprintf("%dg/%dHz/%d", ds.RangeG, ds.SampleRateHz, ds.Window), same)
+		if err := s.write(ctx, wire.Command{Op: wire.OpSetRanges, RangeG: uint8(ds.RangeG), SampleRate: uint16(ds.SampleRateHz), Window: uint16(ds.Window)}); err != nil {
+			return err
+		}
+		s.live.ok = false // compare again on a summary measured with them
+	}
+	// From here on a node that reports other values has diverged from
+	// what it was given: a conflict.
+	g.mu.Lock()
+	if ds.IntervalS > 0 && s.haveStatus {
+		tr.applied.IntervalS = ds.IntervalS
+	}
+	if rangesKnown {
+		tr.applied.RangeG, tr.applied.SampleRateHz, tr.applied.Window = ds.RangeG, ds.SampleRateHz, ds.Window
+	}
+	g.mu.Unlock()
+	if ds.TargetFirmwareID != 0 {
+		s.startOTA(ctx, ds.TargetFirmwareID)
+	}
+	return nil
+}
+
+// settingDiffers logs and counts a node value that is not the server's.
+func (s *nodeSession) settingDiffers(name string, node, server any, conflict bool) {
+	if conflict {
+		s.g.m.settingsConflicts.Inc()
+		s.g.log.Warn("settings conflict: the node reports another value; the server wins", "serial", s.serial,
+			"setting", name, "node", node, "server", server)
+		return
+	}
+	s.g.m.settingsApplied.Inc()
+	s.g.log.Info("settings applied", "serial", s.serial, "setting", name, "from", node, "to", server)
+}
