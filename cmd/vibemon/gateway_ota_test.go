@@ -138,13 +138,35 @@ func (r *otaRig) otaStatus() (otaStatusJSON, int) {
 }
 
 // TestGatewayAppliesServerSettings: an interval set on the server reaches
-// the node, whose summaries then arrive 30 s apart.
+// the node, whose summaries then arrive 30 s apart; after the node
+// reboots to its built-in 5 s (a conflict, logged and counted) the
+// server's 30 s wins again.
 func TestGatewayAppliesServerSettings(t *testing.T) {
 	r := newOTARig(t, blelink.LinkConfig{})
 	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"interval_s": 30}, nil); st != 200 {
 		t.Fatalf("PUT settings: status %d", st)
 	}
-	r.await("three summaries in a row arrive 30 s apart", func() (int64, bool) {
+	r.awaitInterval(30*time.Second, time.Time{})
+	if got := r.metric("vibemon_gateway_settings_applied_total"); got < 1 {
+		t.Errorf("settings_applied_total = %v, want at least 1", got)
+	}
+	if got := r.metric("vibemon_gateway_settings_conflicts_total"); got != 0 {
+		t.Errorf("settings_conflicts_total = %v before any conflict", got)
+	}
+	if err := r.node.Reboot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.await("the gateway counts the rebooted node's 5 s as a conflict", func() (int64, bool) {
+		return 0, r.metric("vibemon_gateway_settings_conflicts_total") >= 1
+	})
+	r.awaitInterval(30*time.Second, r.clock.Now())
+}
+
+// awaitInterval waits until the server's last four summaries, all
+// measured after since, are spaced d apart.
+func (r *otaRig) awaitInterval(d time.Duration, since time.Time) {
+	r.t.Helper()
+	r.await(fmt.Sprintf("three summaries in a row arrive %s apart", d), func() (int64, bool) {
 		var out struct {
 			Items []struct {
 				TS time.Time `json:"ts"`
@@ -153,19 +175,20 @@ func TestGatewayAppliesServerSettings(t *testing.T) {
 		from := r.clock.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)
 		to := r.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 		r.c.do("GET", fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=raw&limit=100000&from=%s&to=%s", r.devID, url.QueryEscape(from), url.QueryEscape(to)), nil, &out)
-		run := 0
-		for i := 1; i < len(out.Items); i++ {
-			if d := out.Items[i].TS.Sub(out.Items[i-1].TS); d > 29*time.Second && d < 31*time.Second {
-				run++
-			} else {
-				run = 0
+		if len(out.Items) < 4 {
+			return 0, false
+		}
+		last := out.Items[len(out.Items)-4:]
+		if !last[0].TS.After(since) {
+			return 0, false
+		}
+		for i := 1; i < len(last); i++ {
+			if gap := last[i].TS.Sub(last[i-1].TS); gap < d-time.Second || gap > d+time.Second {
+				return 0, false
 			}
 		}
-		return 0, run >= 3
+		return 0, true
 	})
-	if got := r.metric("vibemon_gateway_settings_applied_total"); got < 1 {
-		t.Errorf("settings_applied_total = %v, want at least 1", got)
-	}
 }
 
 // TestGatewayRelaysSignedFirmware: an image signed with the release key

@@ -193,3 +193,10 @@ func (c *conn) notifyOTA(b []byte) {
 }
 
 var _ gateway.OTAConn = (*conn)(nil)
+
+// Reboot restarts the node as a Reboot command would: settings given
+// over the link since boot (interval, ranges) are lost, as on the board.
+func (n *SimNode) Reboot(ctx context.Context) error {
+	cmd := wire.AppendCommand(nil, &wire.Command{Op: wire.OpReboot})
+	return n.call(ctx, nil, func(node *fw.Node) error { return node.HandleControl(cmd) })
+}
