@@ -30,6 +30,13 @@ type ruleInput struct {
 
 	RemindEveryMinutes *int            `json:"remind_every_minutes"`
 	Escalation         escalationInput `json:"escalation"`
+
+	// The other kinds (rule_kinds.go).
+	Zone           *string              `json:"zone"`
+	WithinDays     *int                 `json:"within_days"`
+	OfflineMinutes *int                 `json:"offline_minutes"`
+	Conditions     *[]vibemon.Condition `json:"conditions"`
+	Match          *string              `json:"match"`
 }
 
 // escalationInput tells a rule body's "escalation": null (remove it) from
@@ -53,15 +60,8 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 		}
 		rule.Kind = *in.Kind
 	}
-	if rule.IsThreshold() {
-		if in.Threshold == nil && rule.ID == 0 {
-			return invalidf("threshold is required.")
-		}
-		if in.Fault != nil || in.MinConfidence != nil {
-			return invalidf("fault and min_confidence are for diagnosis rules (kind \"diagnosis\").")
-		}
-	} else if in.Metric != nil || in.Op != nil || in.Threshold != nil || in.Clear != nil || in.ForSeconds != nil || in.ClearForSeconds != nil {
-		return invalidf("metric, op, threshold, clear, for_seconds and clear_for_seconds are for threshold rules.")
+	if err := checkKindFields(in, rule); err != nil {
+		return err
 	}
 	if in.Name != nil {
 		rule.Name = *in.Name
@@ -111,6 +111,7 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 	if in.Escalation.set {
 		rule.Escalation = in.Escalation.steps // null or []: no escalation
 	}
+	applyKindFields(in, rule)
 	if err := rule.Validate(); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func TestRuleKindsOverTheAPI(t *testing.T) {
 	}
 
 	bad := map[string]map[string]any{
-		"unknown kind":                 {"name": "x", "kind": "anomaly", "severity": "info"},
+		"unknown kind":                 {"name": "x", "kind": "vibration", "severity": "info"},
 		"diagnosis without fault":      {"name": "x", "kind": "diagnosis", "severity": "info"},
 		"diagnosis with a threshold":   {"name": "x", "kind": "diagnosis", "fault": "imbalance", "threshold": 3, "severity": "info"},
 		"threshold with a fault":       {"name": "x", "metric": "temp_c", "op": "above", "threshold": 80, "fault": "imbalance", "severity": "info"},
