@@ -48,6 +48,7 @@ var pages = map[string]page{
 	"notifications": {"notifications.html", "Notifications", "notifications", "js/notifications.js"},
 	"assets":        {"assets.html", "Machines", "assets", "js/assets.js"},
 	"asset":         {"asset.html", "Machine", "assets", "js/asset.js"},
+	"rules":         {"rules.html", "Alert rules", "alerts", "js/rules.js"},
 	"notfound":      {"notfound.html", "Not found", "", ""},
 }
 
@@ -88,6 +89,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /login", h.page("login"))
 	mux.Handle("GET /alerts", h.page("alerts"))
 	mux.Handle("GET /alerts/{id}", h.page("alert"))
+	mux.Handle("GET /rules", h.page("rules"))
 	mux.Handle("GET /users", h.page("users"))
 	mux.Handle("GET /notifications", h.page("notifications"))
 	mux.Handle("GET /assets", h.page("assets"))
