@@ -35,8 +35,14 @@ func TestImportRulesKeepsKindAndDurations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want.Escalation == nil {
+		if want.Escalation == nil { // what a rule without a policy reads back as
 			want.Escalation = []vibemon.EscalationStep{}
+		}
+		if want.Match == "" {
+			want.Match = vibemon.MatchAll
+		}
+		if want.Conditions == nil {
+			want.Conditions = []vibemon.Condition{}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("imported rule = %+v, want %+v", got, want)
