@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestBenchIngestPostgres runs `vibemon bench ingest --database-url` at a
+// small size: a server on a scratch database takes every reading through
+// the HTTP API, the raw COPY baseline copies the same rows, the ratio is
+// printed, and the scratch database is gone afterwards. Needs
+// VIBEMON_TEST_DATABASE_URL (skips without it, fails without it under
+// VIBEMON_TEST_STRICT=1).
+func TestBenchIngestPostgres(t *testing.T) {
+	base := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+			t.Fatal("VIBEMON_TEST_DATABASE_URL is not set and VIBEMON_TEST_STRICT=1")
+		}
+		t.Skip("VIBEMON_TEST_DATABASE_URL is not set; skipping the PostgreSQL ingest benchmark command")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	scratch := func() int {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname LIKE 'vibemon_bench_%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := scratch()
+	var out, errb bytes.Buffer
+	err = run(context.Background(), []string{"bench", "ingest", "--database-url", base, "--readings", "3000", "--devices", "10"},
+		func(string) string { return "" }, &out, &errb)
+	if err != nil {
+		t.Fatalf("bench ingest: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{
+		`HTTP API \(4 clients\) +3000 readings in`,
+		`raw COPY, same layout \(4 callers\) +3000 readings in`,
+		`ratio API/raw COPY: [0-9]+\.[0-9]+`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if after := scratch(); after > before {
+		t.Errorf("%d scratch databases left behind, want 0", after-before)
+	}
+}
