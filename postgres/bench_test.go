@@ -42,7 +42,8 @@ func benchStore(b *testing.B, n int, maxBatch, workers int) (*postgres.Store, in
 // BenchmarkInsertReadings: batches of 1,000 readings interleaving 100
 // devices from 4 concurrent callers, through InsertReadings (idempotent,
 // rollups, last-seen), coalesced (the default) or one transaction per call,
-// and as a raw COPY of the same rows into a plain table. One op is one batch. Run with a fixed count, e.g.
+// and as a raw COPY of the same rows into a table of the readings' layout
+// (CopyBaseline). One op is one batch. Run with a fixed count, e.g.
 //
 //	go test ./postgres -run '^$' -bench InsertReadings -benchtime 300x
 func BenchmarkInsertReadings(b *testing.B) {

@@ -48,10 +48,11 @@ type Options struct {
 	// goroutine).
 	MaxBatch int
 	// IngestWorkers is how many coalesced ingest transactions may run at
-	// once. Defaults to 1: batches that share devices serialize on the
-	// devices' row locks anyway, and one worker coalesces more calls per
-	// transaction (measured in docs/postgres.md). Raise it when gateways
-	// write disjoint sets of devices and the database has cores to spare.
+	// once. Defaults to 1: batches that share devices wait for each other
+	// on their seen-bitmap and rollup rows anyway, one worker coalesces
+	// more calls per transaction, and 2 or 3 workers measured no better
+	// (docs/postgres.md). Raise it when gateways write disjoint sets of
+	// devices and the database has cores to spare.
 	IngestWorkers int
 	// MaintenanceInterval is how often the store calls EnsurePartitions
 	// by itself. Defaults to 1h; negative disables it (call
