@@ -154,3 +154,55 @@ func TestHealthRulesSkipDevicesWithoutEnoughData(t *testing.T) {
 		t.Fatalf("health rules on devices without a model or trend opened %d alerts, want none", n)
 	}
 }
+
+func TestForecastRuleOpensOnARisingTrend(t *testing.T) {
+	e := newOfflineEnv(t)
+	ctx := context.Background()
+	// 20 days of readings, one an hour, on device a: a calm first day
+	// (baseline 1.5 mm/s, so alarm = 1.5 + 0.25 x 2.8 = 2.2 mm/s for group
+	// 2 rigid), then a rise of 0.02 mm/s a day: the alarm level is about
+	// 16 days ahead of day 20.
+	start := e.t0
+	var rs []vibemon.Reading
+	for hr := 0; hr < 20*24; hr++ {
+		ts := start.Add(time.Duration(hr) * time.Hour)
+		r := vibemon.NewReading(e.a.ID, int64(1000+hr), ts)
+		day := float64(hr) / 24
+		r.Values[vibemon.VelRMSX] = 1.5 + 0.02*day + 0.001*float64(hr%3)
+		rs = append(rs, r)
+	}
+	_, err := e.store.InsertReadings(ctx, e.org.ID, rs)
+	must(t, err)
+	e.clock.set(start.Add(20 * 24 * time.Hour))
+	rule := &vibemon.Rule{OrgID: e.org.ID, Name: "alarm within 30 days", Kind: vibemon.RuleForecast, DeviceID: e.a.ID, WithinDays: 30,
+		Severity: vibemon.SeverityWarning, Enabled: true}
+	must(t, e.store.CreateRule(ctx, rule))
+	n, err := e.runner.CheckHealthRules(ctx)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("rising trend: %d alerts opened, want 1", n)
+	}
+	// The next run updates the same alert.
+	e.clock.set(start.Add(20*24*time.Hour + 10*time.Minute))
+	n, err = e.runner.CheckHealthRules(ctx)
+	must(t, err)
+	as := e.alerts(t)
+	if n != 0 || len(as) != 1 || as[0].Metric != vibemon.AlertMetricForecast || as[0].Value <= 0 || as[0].Value > 30 || as[0].DeviceID != e.a.ID {
+		t.Fatalf("after a second run: %d opened, alerts %+v; want the one forecast alert of device a, within 30 days", n, as)
+	}
+	// A rule that looks only 3 days ahead raises nothing.
+	rule.WithinDays = 3
+	must(t, e.store.UpdateRule(ctx, rule))
+	must(t, e.store.DeleteRule(ctx, e.org.ID, e.rule.ID)) // the offline rule: device b is silent
+	short := &vibemon.Rule{OrgID: e.org.ID, Name: "alarm within 3 days", Kind: vibemon.RuleForecast, DeviceID: e.a.ID, WithinDays: 3,
+		Severity: vibemon.SeverityWarning, Enabled: true}
+	must(t, e.store.CreateRule(ctx, short))
+	if _, err := e.runner.CheckHealthRules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range e.alerts(t) {
+		if a.RuleID == short.ID {
+			t.Errorf("a crossing about %g days ahead raised an alert of a 3-day rule: %+v", as[0].Value, a)
+		}
+	}
+}
