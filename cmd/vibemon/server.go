@@ -132,7 +132,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 				c, err := a.issuer.Verify(token)
 				return c.OrgID, c.UserID, err
 			},
-			VerifyKey: httpapi.VerifyAPIKey(store, time.Now, log), // API keys, as on the HTTP API
+			VerifyKey: httpapi.VerifyAPIKey(a.cached, time.Now, log), // API keys, as on the HTTP API (cached, forgotten on revoke)
 			Devices: func(ctx context.Context, orgID, deviceID int64) (int64, error) {
 				d, err := a.cached.Device(ctx, orgID, deviceID)
 				if err != nil {
