@@ -254,3 +254,45 @@ func TestObserveForecast(t *testing.T) {
 		t.Fatalf("no crossing forecast any more: %+v, want resolved", got)
 	}
 }
+
+// TestFlappingSignalOnTheOtherReadingKinds: the flapping signal of
+// TestFlappingSignal (20 minutes, 2 minutes in zone D, 1 minute calm, in
+// 2-minute batches) makes one alert for an iso_zone rule and for a rule
+// with conditions, given for 60 s and clear for 5 min; without durations
+// it makes one per swing.
+func TestFlappingSignalOnTheOtherReadingKinds(t *testing.T) {
+	kinds := map[string]func() *vibemon.Rule{
+		"iso_zone": func() *vibemon.Rule {
+			return &vibemon.Rule{Name: "zone D", Kind: vibemon.RuleISOZone, Zone: vibemon.ZoneD}
+		},
+		"conditions": func() *vibemon.Rule {
+			return &vibemon.Rule{Name: "shaking on x or y", Match: vibemon.MatchAny, Conditions: []vibemon.Condition{
+				{Metric: "vel_rms_x", Op: vibemon.OpAbove, Threshold: 4.5}, {Metric: "vel_rms_y", Op: vibemon.OpAbove, Threshold: 4.5}}}
+		},
+	}
+	for name, mk := range kinds {
+		for _, tc := range []struct {
+			forS, clearForS, want int
+		}{{0, 0, 7}, {60, 300, 1}} {
+			t.Run(name, func(t *testing.T) {
+				f := newFixture(t)
+				calls := 0
+				e := levelsEngine(f, &calls)
+				r := mk()
+				r.ForSeconds, r.ClearForSeconds = tc.forS, tc.clearForS
+				f.kindRule(t, r)
+				vs := flapping()
+				for i := 0; i < len(vs); i += 12 {
+					var rows []map[vibemon.Metric]float64
+					for _, v := range vs[i : i+12] {
+						rows = append(rows, vel(v, 1, 1))
+					}
+					f.evaluate(t, e, f.readings(time.Duration(i)*10*time.Second, rows...))
+				}
+				if got := len(f.alerts(t)); got != tc.want {
+					t.Fatalf("20 minutes of flapping with for %d s, clear for %d s made %d alerts, want %d", tc.forS, tc.clearForS, got, tc.want)
+				}
+			})
+		}
+	}
+}
