@@ -239,7 +239,8 @@ type SimNode struct {
 	conns  uint64 // node goroutine (inside call) only
 
 	mu        sync.Mutex
-	produced  map[uint32]time.Time // seq -> simulated time the ring stored it
+	produced  map[uint32]time.Time // seq -> the simulated time the node measured it at
+	bootAt    time.Time            // simulated time the current core started
 	onOTAData func(next uint32)
 }
 
@@ -282,9 +283,10 @@ func (n *SimNode) Produced() []uint32 {
 	return out
 }
 
-// StoredAt returns the simulated time at which the node stored summary seq
-// in its ring, just after measuring it; false if it never made it.
-func (n *SimNode) StoredAt(seq uint32) (time.Time, bool) {
+// MeasuredAt returns the simulated time summary seq was measured at, as the
+// node stamped it (its boot time plus uptime until a central set its
+// clock); false if the node never made it.
+func (n *SimNode) MeasuredAt(seq uint32) (time.Time, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	t, ok := n.produced[seq]
@@ -340,6 +342,9 @@ func (n *SimNode) newNode(reset wire.ResetReason) (*fw.Node, error) {
 	if n.f.cfg.OTAKey != nil {
 		hw.Slot, hw.Boot, hw.Verifier = n.boot, n.boot, fw.Ed25519Verifier{PublicKey: n.f.cfg.OTAKey}
 	}
+	n.mu.Lock()
+	n.bootAt = n.f.clock.Now()
+	n.mu.Unlock()
 	return fw.NewNode(cfg, hw, reset)
 }
 
@@ -396,10 +401,18 @@ type recStore struct {
 
 func (s *recStore) Put(key uint16, val []byte) error {
 	if key >= fw.KeyRingSlot && len(val) == wire.SummaryPacketLen {
-		seq := binary.LittleEndian.Uint32(val[4:])
-		s.n.mu.Lock()
-		s.n.produced[seq] = s.n.f.clock.Now()
-		s.n.mu.Unlock()
+		var h wire.Header
+		if _, err := wire.DecodeHeader(val, &h); err == nil {
+			s.n.mu.Lock()
+			at := time.UnixMilli(int64(h.Time))
+			if h.Flags&wire.FlagUptime != 0 {
+				at = s.n.bootAt.Add(time.Duration(h.Time) * time.Millisecond)
+			}
+			if _, seen := s.n.produced[h.Seq]; !seen { // a replayed slot keeps its first time
+				s.n.produced[h.Seq] = at
+			}
+			s.n.mu.Unlock()
+		}
 	}
 	return s.MemStore.Put(key, val)
 }
