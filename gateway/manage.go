@@ -64,18 +64,21 @@ type liveRanges struct {
 	window uint16
 }
 
-// manage fetches the node's desired settings and target firmware and
+// manage (once the device has its server id) fetches the node's desired settings and target firmware and
 // applies them: the server wins. A node reporting a value other than the
 // one this gateway delivered before is a conflict (logged, counted); a
 // value the server changed since is a delivery. Server errors skip the
 // round (the next one retries).
 func (s *nodeSession) manage(ctx context.Context) error {
 	g := s.g
-	id, err := g.register(ctx, s.serial)
-	if err != nil {
-		g.log.Debug("settings: device not registered yet", "serial", s.serial, "err", err)
+	// The upload path registers the device (and counts a failure);
+	// settings wait for its id.
+	rec, err := g.cfg.Queue.Device(ctx, s.serial)
+	if err != nil || rec.DeviceID == 0 {
 		return nil
 	}
+	id := rec.DeviceID
+	s.managed = true
 	if s.deviceID == 0 {
 		s.deviceID = id // set before any relay goroutine reads it
 	}

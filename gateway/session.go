@@ -151,7 +151,6 @@ func (s *nodeSession) run(ctx context.Context) error {
 				s.newStatus = false
 				grace.Reset(s.g.cfg.AckGrace)
 				if !s.managed {
-					s.managed = true
 					if err := s.manage(ctx); err != nil {
 						return err
 					}
