@@ -6,7 +6,7 @@
 
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit } from "./ui.js";
+import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, ALERT_ONLY_METRICS } from "./ui.js";
 
 const root = $("alert");
 const id = Number(root.dataset.alertId);
@@ -190,7 +190,7 @@ function chartOpts(width) {
 let chartRange = [0, 1]; // x range in s: the whole window, also the part still to come
 
 async function loadChart() {
-  if (!alert.metric || !alert.device_id) return;
+  if (!alert.metric || !alert.device_id || ALERT_ONLY_METRICS.includes(alert.metric)) return; // no readings to chart
   const opened = Date.parse(alert.opened_at);
   const from = new Date(opened - BEFORE), to = new Date(Math.min(opened + AFTER, Date.now()));
   chartRange = [from.getTime() / 1000, (opened + AFTER) / 1000];

@@ -131,13 +131,18 @@ export function metricLabel(m) {
     acc_rms_x: "Accel. RMS X", acc_rms_y: "Accel. RMS Y", acc_rms_z: "Accel. RMS Z",
     acc_peak_x: "Accel. peak X", acc_peak_y: "Accel. peak Y", acc_peak_z: "Accel. peak Z",
     temp_c: "Temperature", battery_v: "Battery", rssi_dbm: "Signal",
+    anomaly_score: "Anomaly score", forecast_days: "Days to the alarm level", offline_minutes: "Minutes without a reading",
   };
   return names[m] || m;
 }
+
+/** ALERT_ONLY_METRICS are the metrics of anomaly, forecast and offline
+ * alerts: values of the alert, not of readings (no telemetry to chart). */
+export const ALERT_ONLY_METRICS = ["anomaly_score", "forecast_days", "offline_minutes"];
 
 /** metricUnit returns the unit of a metric. */
 export function metricUnit(m) {
   if (m.startsWith("vel_")) return "mm/s";
   if (m.startsWith("acc_")) return "g";
-  return { temp_c: "°C", battery_v: "V", rssi_dbm: "dBm" }[m] || "";
+  return { temp_c: "°C", battery_v: "V", rssi_dbm: "dBm", forecast_days: "days", offline_minutes: "min" }[m] || "";
 }
