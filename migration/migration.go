@@ -61,3 +61,18 @@ func Latest(fsys fs.FS, dir string) int {
 	}
 	return ms[len(ms)-1].Version
 }
+
+// Pending returns the migrations of ms whose version is not in applied, in
+// version order. A migration numbered below one already applied (two
+// branches each added one) is still pending: stores apply every missing
+// one rather than only those above the highest applied, which would skip
+// it silently.
+func Pending(ms []Migration, applied map[int]bool) []Migration {
+	var out []Migration
+	for _, m := range ms {
+		if !applied[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out
+}

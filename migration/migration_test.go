@@ -38,3 +38,14 @@ func TestLoadOrdersByVersionAndRejectsAmbiguousNames(t *testing.T) {
 		}
 	}
 }
+
+func TestPendingIncludesAMissingLowerVersion(t *testing.T) {
+	ms := []migration.Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 5, Name: "0005_b.sql"}, {Version: 7, Name: "0007_c.sql"}, {Version: 9, Name: "0009_d.sql"}}
+	got := migration.Pending(ms, map[int]bool{1: true, 9: true})
+	if len(got) != 2 || got[0].Version != 5 || got[1].Version != 7 {
+		t.Fatalf("pending %+v, want 0005 and 0007 (applied 0001 and 0009)", got)
+	}
+	if got := migration.Pending(ms, map[int]bool{1: true, 5: true, 7: true, 9: true}); len(got) != 0 {
+		t.Fatalf("pending %+v with everything applied, want none", got)
+	}
+}

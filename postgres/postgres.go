@@ -298,14 +298,19 @@ func (s *Store) migrate(ctx context.Context) error {
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`); err != nil {
 			return err
 		}
-		var cur int
-		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&cur); err != nil {
+		rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			if m.Version <= cur {
-				continue
-			}
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return err
+		}
+		applied := map[int]bool{}
+		for _, v := range versions {
+			applied[int(v)] = true
+		}
+		for _, m := range migration.Pending(ms, applied) {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}

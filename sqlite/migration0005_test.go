@@ -83,4 +83,17 @@ func TestMigration0005GivesOldAlertsTheirTimeline(t *testing.T) {
 	if a.AssigneeID != 0 || a.EscalationLevel != 0 {
 		t.Errorf("old alert after 0005 = %+v, want unassigned at level 0", a)
 	}
+	// 0006 starts the notification dispatcher after these events: an
+	// upgrade must not notify everybody of every old alert.
+	events, err := s.AlertEventsAfter(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.NotifyCursor(t.Context(), "alert_events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 6 || cur != events[len(events)-1].ID {
+		t.Errorf("notification cursor after the upgrade at %d, want the last of the %d backfilled events", cur, len(events))
+	}
 }

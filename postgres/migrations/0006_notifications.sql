@@ -52,6 +52,11 @@ CREATE TABLE notify_cursors (
     name     text    PRIMARY KEY,
     position bigint NOT NULL
 );
+-- An installation that had alerts before this version gets their timeline
+-- from migration 0005; the dispatcher starts after it, so upgrading does not
+-- notify everybody of every old alert.
+INSERT INTO notify_cursors (name, position)
+SELECT 'alert_events', coalesce(max(id), 0) FROM alert_events;
 
 CREATE TABLE notification_deliveries (
     key        text    PRIMARY KEY, -- the idempotency key
