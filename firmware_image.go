@@ -107,11 +107,14 @@ func ParseVersion(v string) ([3]uint8, error) {
 	return out, nil
 }
 
-// Prepare validates f and computes Size and SHA256 from Data.
+// Prepare validates f, normalizes Version and computes Size and SHA256
+// from Data.
 func (f *FirmwareImage) Prepare() error {
-	if _, err := ParseVersion(f.Version); err != nil {
+	v, err := ParseVersion(f.Version)
+	if err != nil {
 		return err
 	}
+	f.Version = FormatVersion(v) // "01.2.3" is 1.2.3, as the node reports it
 	if _, ok := HardwareCode(f.Hardware); !ok {
 		return Errorf(EINVALID, "hardware must be esp32c3, esp32s3 or sim.")
 	}
