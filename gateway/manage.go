@@ -120,7 +120,7 @@ func (s *nodeSession) manage(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	if ds.TargetFirmwareID != 0 {
-		s.startOTA(ctx, ds.TargetFirmwareID)
+		s.startOTA(ctx, ds.TargetFirmwareID, s.haveStatus && s.st.ResetReason == wire.ResetRollback)
 	}
 	return nil
 }

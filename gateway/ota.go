@@ -50,7 +50,8 @@ var otaErrors = map[wire.OTAError]string{
 // startOTA starts the relay of firmware fwID to the node unless one runs,
 // the node runs that version already (reported done once) or refused
 // that image before.
-func (s *nodeSession) startOTA(ctx context.Context, fwID int64) {
+// rolledBack says the node's last status gave a rollback as its reset reason.
+func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack bool) {
 	g := s.g
 	oc, ok := s.conn.(OTAConn)
 	if !ok || s.info.Caps&wire.CapOTA == 0 {
@@ -69,7 +70,7 @@ func (s *nodeSession) startOTA(ctx context.Context, fwID int64) {
 	s.otaWG.Add(1)
 	go func() {
 		defer s.otaWG.Done()
-		err := s.relay(ctx, oc, fwID)
+		err := s.relay(ctx, oc, fwID, rolledBack)
 		g.mu.Lock()
 		tr.otaRunning = false
 		g.mu.Unlock()
@@ -80,7 +81,7 @@ func (s *nodeSession) startOTA(ctx context.Context, fwID int64) {
 }
 
 // relay downloads the image, transfers it and commits it.
-func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64) error {
+func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledBack bool) error {
 	g := s.g
 	var meta firmwareMeta
 	status, err := g.do(ctx, "GET", "/api/v1/firmware/"+strconv.FormatInt(fwID, 10), nil, &meta)
@@ -136,6 +137,11 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64) error {
 		rep.State, rep.Error = "failed", msg
 		s.report(ctx, rep)
 		return nil
+	}
+	if started && rolledBack {
+		// The image verified and booted but did not confirm itself: do
+		// not send it again and again.
+		return fail("the node rolled back to " + running + ": the new image did not confirm itself")
 	}
 	if hw := hardwareNames[s.info.Hardware]; hw != meta.Hardware {
 		return fail(fmt.Sprintf("image is for %s, the node is %s", meta.Hardware, hw))
