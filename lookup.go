@@ -14,7 +14,7 @@ const EventForget = "forget"
 // LookupCache keeps the hot lookups of ingest, the WebSocket hub and the
 // API-key check — a device by id, an API key by hash — for a short time.
 // Only found values are kept: a miss always asks load. Implementations:
-// inproc.Lookups (one process, the default) and redis.Lookups (shared by
+// lookup.Cache (one process, the default) and redis.Lookups (shared by
 // replicas, with invalidation over the bus).
 type LookupCache interface {
 	// Device returns the cached device or calls load and caches what it

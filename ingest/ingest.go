@@ -12,7 +12,7 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/alerting"
-	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/lookup"
 )
 
 // Config configures a Service. Bus, Presence and Alerts may be nil; Logger
@@ -31,7 +31,7 @@ type Config struct {
 	// to 5 s; negative disables the cache. Used for the default Devices.
 	DeviceCacheTTL time.Duration
 	// Devices caches device lookups (positive ones only). Defaults to an
-	// inproc.Lookups of DeviceCacheTTL; a cluster passes redis.Lookups,
+	// lookup.Cache of DeviceCacheTTL; a cluster passes redis.Lookups,
 	// whose entries every replica forgets when a device is changed through
 	// a vibemon.CachedStore.
 	Devices vibemon.LookupCache
@@ -61,7 +61,7 @@ func New(cfg Config) *Service {
 		cfg.DeviceCacheTTL = 5 * time.Second
 	}
 	if cfg.Devices == nil && cfg.DeviceCacheTTL > 0 {
-		cfg.Devices = inproc.NewLookups(inproc.LookupsConfig{TTL: cfg.DeviceCacheTTL, Now: cfg.Now})
+		cfg.Devices = lookup.New(lookup.Config{TTL: cfg.DeviceCacheTTL, Now: cfg.Now})
 	}
 	return &Service{cfg: cfg}
 }

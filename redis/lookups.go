@@ -11,7 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vibemon/vibemon"
-	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/lookup"
 )
 
 // LookupsConfig configures Lookups. Client and Bus are required; the zero
@@ -39,7 +39,7 @@ type LookupsConfig struct {
 }
 
 // Lookups is a vibemon.LookupCache shared by replicas: each replica keeps
-// its own copy for LocalTTL (inproc.Lookups), then asks Redis, where a
+// its own copy for LocalTTL (lookup.Cache), then asks Redis, where a
 // looked-up device or API key is kept as JSON for TTL, and only then the
 // store. Forget deletes the Redis entry and publishes an EventForget on the
 // bus, on which every replica drops its own copy, so a revoked API key is
@@ -47,7 +47,7 @@ type LookupsConfig struct {
 // When Redis fails, lookups go to the store.
 type Lookups struct {
 	cfg    LookupsConfig
-	local  *inproc.Lookups
+	local  *lookup.Cache
 	log    *slog.Logger
 	prefix string
 	cancel func()
@@ -82,7 +82,7 @@ func NewLookups(cfg LookupsConfig) (*Lookups, error) {
 	}
 	l := &Lookups{
 		cfg: cfg, log: cfg.Logger, prefix: prefixOr(cfg.Prefix) + "lookup:",
-		local: inproc.NewLookups(inproc.LookupsConfig{TTL: cfg.LocalTTL, Now: cfg.Now}),
+		local: lookup.New(lookup.Config{TTL: cfg.LocalTTL, Now: cfg.Now}),
 	}
 	l.cancel = cfg.Bus.Subscribe(func(ev vibemon.Event) {
 		if ev.Type != vibemon.EventForget {
@@ -108,16 +108,16 @@ func (l *Lookups) Forgotten() int64 { return l.forgotten.Load() }
 
 // Device implements vibemon.LookupCache.
 func (l *Lookups) Device(ctx context.Context, orgID, id int64, load func(context.Context) (*vibemon.Device, error)) (*vibemon.Device, error) {
-	key := inproc.DeviceKey(orgID, id)
-	return inproc.Lookup(l.local, ctx, key, func(ctx context.Context) (*vibemon.Device, error) {
+	key := lookup.DeviceKey(orgID, id)
+	return lookup.Get(l.local, ctx, key, func(ctx context.Context) (*vibemon.Device, error) {
 		return shared(l, ctx, key, load)
 	})
 }
 
 // APIKey implements vibemon.LookupCache.
 func (l *Lookups) APIKey(ctx context.Context, hash string, load func(context.Context) (*vibemon.APIKey, error)) (*vibemon.APIKey, error) {
-	key := inproc.APIKeyKey(hash)
-	return inproc.Lookup(l.local, ctx, key, func(ctx context.Context) (*vibemon.APIKey, error) {
+	key := lookup.APIKeyKey(hash)
+	return lookup.Get(l.local, ctx, key, func(ctx context.Context) (*vibemon.APIKey, error) {
 		return shared(l, ctx, key, load)
 	})
 }
@@ -195,12 +195,12 @@ func (l *Lookups) down(err error) {
 
 // ForgetDevice implements vibemon.LookupCache.
 func (l *Lookups) ForgetDevice(ctx context.Context, orgID, id int64) {
-	l.forget(ctx, inproc.DeviceKey(orgID, id), vibemon.Event{OrgID: orgID, DeviceID: id})
+	l.forget(ctx, lookup.DeviceKey(orgID, id), vibemon.Event{OrgID: orgID, DeviceID: id})
 }
 
 // ForgetAPIKey implements vibemon.LookupCache.
 func (l *Lookups) ForgetAPIKey(ctx context.Context, hash string) {
-	l.forget(ctx, inproc.APIKeyKey(hash), vibemon.Event{})
+	l.forget(ctx, lookup.APIKeyKey(hash), vibemon.Event{})
 }
 
 // forget drops key here, in Redis and, through the bus, on every replica.

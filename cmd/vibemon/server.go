@@ -23,6 +23,7 @@ import (
 	"github.com/vibemon/vibemon/ingest"
 	"github.com/vibemon/vibemon/inproc"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/lookup"
 	"github.com/vibemon/vibemon/notify"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/redis"
@@ -351,7 +352,7 @@ type liveBus interface {
 func (a *app) openLive(ctx context.Context, s *settings) error {
 	if s.RedisURL == "" {
 		a.bus = inproc.NewBus(inproc.BusConfig{Logger: a.log})
-		a.lookups = inproc.NewLookups(inproc.LookupsConfig{})
+		a.lookups = lookup.New(lookup.Config{})
 		p := inproc.NewPresence(inproc.PresenceConfig{})
 		a.presence = p
 		a.sweep = func(_ context.Context, now time.Time) ([]inproc.DeviceRef, error) { return p.Sweep(now), nil }

@@ -1,4 +1,4 @@
-package inproc
+package lookup
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
-// LookupsConfig configures Lookups. Its zero value is ready to use.
-type LookupsConfig struct {
+// Config configures a Cache. Its zero value is ready to use.
+type Config struct {
 	// TTL is how long a looked-up device or API key is reused. Defaults to
 	// 5 s; a change made through a CachedStore is seen at once, one made
 	// behind its back (another tool writing to the database) within TTL.
@@ -22,10 +22,10 @@ type LookupsConfig struct {
 	Now func() time.Time
 }
 
-// Lookups is a vibemon.LookupCache inside one process: the default, and
+// Cache is a vibemon.LookupCache inside one process: the default, and
 // the local layer of redis.Lookups.
-type Lookups struct {
-	cfg LookupsConfig
+type Cache struct {
+	cfg Config
 
 	mu      sync.Mutex
 	entries map[string]entry
@@ -37,10 +37,10 @@ type entry struct {
 	expires time.Time
 }
 
-var _ vibemon.LookupCache = (*Lookups)(nil)
+var _ vibemon.LookupCache = (*Cache)(nil)
 
-// NewLookups returns an empty cache.
-func NewLookups(cfg LookupsConfig) *Lookups {
+// New returns an empty cache.
+func New(cfg Config) *Cache {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 5 * time.Second
 	}
@@ -50,35 +50,37 @@ func NewLookups(cfg LookupsConfig) *Lookups {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Lookups{cfg: cfg, entries: map[string]entry{}}
+	return &Cache{cfg: cfg, entries: map[string]entry{}}
 }
 
 // DeviceKey and APIKeyKey name cache entries; redis.Lookups uses the same
 // names after its prefix.
-func DeviceKey(orgID, id int64) string { return "dev:" + strconv.FormatInt(orgID, 10) + ":" + strconv.FormatInt(id, 10) }
+func DeviceKey(orgID, id int64) string {
+	return "dev:" + strconv.FormatInt(orgID, 10) + ":" + strconv.FormatInt(id, 10)
+}
 
 // APIKeyKey names an API key's cache entry by the key's hash.
 func APIKeyKey(hash string) string { return "key:" + hash }
 
 // Device implements vibemon.LookupCache.
-func (l *Lookups) Device(ctx context.Context, orgID, id int64, load func(context.Context) (*vibemon.Device, error)) (*vibemon.Device, error) {
-	return Lookup(l, ctx, DeviceKey(orgID, id), load)
+func (l *Cache) Device(ctx context.Context, orgID, id int64, load func(context.Context) (*vibemon.Device, error)) (*vibemon.Device, error) {
+	return Get(l, ctx, DeviceKey(orgID, id), load)
 }
 
 // APIKey implements vibemon.LookupCache.
-func (l *Lookups) APIKey(ctx context.Context, hash string, load func(context.Context) (*vibemon.APIKey, error)) (*vibemon.APIKey, error) {
-	return Lookup(l, ctx, APIKeyKey(hash), load)
+func (l *Cache) APIKey(ctx context.Context, hash string, load func(context.Context) (*vibemon.APIKey, error)) (*vibemon.APIKey, error) {
+	return Get(l, ctx, APIKeyKey(hash), load)
 }
 
 // ForgetDevice implements vibemon.LookupCache (this process only).
-func (l *Lookups) ForgetDevice(_ context.Context, orgID, id int64) { l.Forget(DeviceKey(orgID, id)) }
+func (l *Cache) ForgetDevice(_ context.Context, orgID, id int64) { l.Forget(DeviceKey(orgID, id)) }
 
 // ForgetAPIKey implements vibemon.LookupCache (this process only).
-func (l *Lookups) ForgetAPIKey(_ context.Context, hash string) { l.Forget(APIKeyKey(hash)) }
+func (l *Cache) ForgetAPIKey(_ context.Context, hash string) { l.Forget(APIKeyKey(hash)) }
 
 // Forget drops the entry named key, and keeps a load that is under way
 // from caching what it read before.
-func (l *Lookups) Forget(key string) {
+func (l *Cache) Forget(key string) {
 	l.mu.Lock()
 	delete(l.entries, key)
 	l.gen++
@@ -86,7 +88,7 @@ func (l *Lookups) Forget(key string) {
 }
 
 // Len returns how many entries are cached (expired ones included).
-func (l *Lookups) Len() int {
+func (l *Cache) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.entries)
@@ -94,7 +96,7 @@ func (l *Lookups) Len() int {
 
 // Lookup returns a copy of the value cached under key, or calls load and
 // caches a copy of its result unless a Forget happened meanwhile.
-func Lookup[T any](l *Lookups, ctx context.Context, key string, load func(context.Context) (*T, error)) (*T, error) {
+func Get[T any](l *Cache, ctx context.Context, key string, load func(context.Context) (*T, error)) (*T, error) {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	e, ok := l.entries[key]
@@ -116,7 +118,7 @@ func Lookup[T any](l *Lookups, ctx context.Context, key string, load func(contex
 }
 
 // Generation returns the current Forget count, for Put.
-func (l *Lookups) Generation() uint64 {
+func (l *Cache) Generation() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.gen
@@ -124,7 +126,7 @@ func (l *Lookups) Generation() uint64 {
 
 // Put caches a copy of v under key, unless a Forget happened since gen was
 // read.
-func Put[T any](l *Lookups, key string, v *T, gen uint64) {
+func Put[T any](l *Cache, key string, v *T, gen uint64) {
 	c := *v
 	l.mu.Lock()
 	defer l.mu.Unlock()

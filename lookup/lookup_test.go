@@ -1,4 +1,4 @@
-package inproc_test
+package lookup_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
-	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/lookup"
 )
 
 // TestLookupsCacheForTTLAndForget: a found device is reused until its TTL
@@ -16,7 +16,7 @@ import (
 func TestLookupsCacheForTTLAndForget(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	l := inproc.NewLookups(inproc.LookupsConfig{TTL: 5 * time.Second, Now: func() time.Time { return now }})
+	l := lookup.New(lookup.Config{TTL: 5 * time.Second, Now: func() time.Time { return now }})
 	loads := 0
 	asset := int64(10)
 	load := func(context.Context) (*vibemon.Device, error) {
@@ -69,7 +69,7 @@ func TestLookupsCacheForTTLAndForget(t *testing.T) {
 // put its (maybe old) value in the cache.
 func TestLookupsForgetDuringLoad(t *testing.T) {
 	ctx := context.Background()
-	l := inproc.NewLookups(inproc.LookupsConfig{TTL: time.Hour})
+	l := lookup.New(lookup.Config{TTL: time.Hour})
 	_, err := l.APIKey(ctx, "h", func(context.Context) (*vibemon.APIKey, error) {
 		l.ForgetAPIKey(ctx, "h") // a revoke lands while the store is read
 		return &vibemon.APIKey{ID: 1}, nil
