@@ -274,12 +274,19 @@ func OfflineObservation(rule *vibemon.Rule, dev *vibemon.Device, now time.Time) 
 
 // AnomalyObservation is what an anomaly rule sees of dev at now: its
 // anomaly score against the rule's level (Threshold), cleared at or below
-// Clear.
-func AnomalyObservation(rule *vibemon.Rule, dev *vibemon.Device, score float64, now time.Time) Observation {
+// Clear. deviating says that the device's latest readings are far outside
+// its baseline (the health page's "anomalous" by robust deviation, where
+// the Isolation Forest, blind beyond its training range, scores low): that
+// breaches whatever the score, and keeps the alert from clearing.
+func AnomalyObservation(rule *vibemon.Rule, dev *vibemon.Device, score float64, deviating bool, now time.Time) Observation {
+	why := fmt.Sprintf("anomaly score %.2f is above %.2f", score, rule.Threshold)
+	if deviating && score <= rule.Threshold {
+		why = fmt.Sprintf("readings are far outside the baseline (anomaly score %.2f)", score)
+	}
 	return Observation{
 		At: now, Metric: vibemon.AlertMetricAnomaly, Op: vibemon.OpAbove, Value: score, Threshold: rule.Threshold,
-		Breaching: score > rule.Threshold, Cleared: score <= rule.Clear,
-		Message: fmt.Sprintf("%s: anomaly score %.2f is above %.2f (rule %q).", devName(dev), score, rule.Threshold, rule.Name),
+		Breaching: score > rule.Threshold || deviating, Cleared: score <= rule.Clear && !deviating,
+		Message: fmt.Sprintf("%s: %s (rule %q).", devName(dev), why, rule.Name),
 	}
 }
 

@@ -210,7 +210,7 @@ func TestObserveAnomalyAndMaintenance(t *testing.T) {
 	ctx := context.Background()
 	f.maintenance(t, 0, 10*time.Minute)
 	observe := func(after time.Duration, score float64) []*vibemon.Alert {
-		changed, err := f.engine.Observe(ctx, rule, f.dev, alerting.AnomalyObservation(rule, f.dev, score, f.t0.Add(after)))
+		changed, err := f.engine.Observe(ctx, rule, f.dev, alerting.AnomalyObservation(rule, f.dev, score, false, f.t0.Add(after)))
 		must(t, err)
 		return changed
 	}
@@ -224,6 +224,11 @@ func TestObserveAnomalyAndMaintenance(t *testing.T) {
 	observe(30*time.Minute, 0.95)
 	if as := f.alerts(t); len(as) != 1 || as[0].Peak != 0.95 || as[0].Status != vibemon.AlertOpen {
 		t.Fatalf("alerts = %+v, want one open alert with peak 0.95", as)
+	}
+	// Far outside the baseline with a low score (the forest is blind
+	// there): still breaching, not cleared.
+	if got, err := f.engine.Observe(ctx, rule, f.dev, alerting.AnomalyObservation(rule, f.dev, 0.5, true, f.t0.Add(35*time.Minute))); err != nil || len(got) != 1 || got[0].Status != vibemon.AlertOpen {
+		t.Fatalf("deviating with score 0.5: %+v (%v), want the alert still open", got, err)
 	}
 	if got := observe(40*time.Minute, 0.5); len(got) != 1 || got[0].Status != vibemon.AlertResolved {
 		t.Fatalf("score back to 0.5: %+v, want resolved", got)

@@ -203,7 +203,10 @@ func (r *Runner) CheckHealthRules(ctx context.Context) (int, error) {
 					if h.Score == nil {
 						continue // learning: no model or no recent readings
 					}
-					o = alerting.AnomalyObservation(rule, d, *h.Score, now)
+					// "anomalous" with a score below AnomalousScore is the
+					// robust deviation from the baseline speaking.
+					deviating := h.Status == "anomalous" && *h.Score < analysis.AnomalousScore
+					o = alerting.AnomalyObservation(rule, d, *h.Score, deviating, now)
 				case vibemon.RuleForecast:
 					if d.AssetID == 0 {
 						continue

@@ -206,3 +206,63 @@ func TestForecastRuleOpensOnARisingTrend(t *testing.T) {
 		}
 	}
 }
+
+func TestAnomalyRuleOpensOnceAndResolves(t *testing.T) {
+	e := newOfflineEnv(t)
+	ctx := context.Background()
+	must(t, e.store.DeleteRule(ctx, e.org.ID, e.rule.ID)) // only the anomaly rule
+	// Eight hours of a calm machine, a reading a minute, are device a's
+	// baseline; the model is trained at the end of them.
+	seq := int64(100)
+	put := func(from time.Time, minutes int, vel, temp float64) {
+		var rs []vibemon.Reading
+		for i := range minutes {
+			r := vibemon.NewReading(e.a.ID, seq, from.Add(time.Duration(i)*time.Minute))
+			seq++
+			j := float64(i%7) / 7
+			r.Values[vibemon.VelRMSX], r.Values[vibemon.VelRMSY], r.Values[vibemon.VelRMSZ] = vel+0.1*j, vel*0.8+0.1*j, vel*0.6+0.05*j
+			r.Values[vibemon.AccRMSX], r.Values[vibemon.KurtosisX], r.Values[vibemon.CrestX] = 0.2+0.02*j, 3+0.1*j, 3.5+0.1*j
+			r.Values[vibemon.TempC] = temp + j
+			rs = append(rs, r)
+		}
+		_, err := e.store.InsertReadings(ctx, e.org.ID, rs)
+		must(t, err)
+	}
+	put(e.t0, 480, 1.5, 40)
+	e.clock.set(e.t0.Add(8 * time.Hour))
+	must(t, e.runner.TrainAll(ctx))
+	rule := &vibemon.Rule{OrgID: e.org.ID, Name: "K-2 behaves oddly", Kind: vibemon.RuleAnomaly, DeviceID: e.a.ID,
+		Threshold: 0.6, Clear: 0.55, Severity: vibemon.SeverityWarning, Enabled: true}
+	must(t, e.store.CreateRule(ctx, rule))
+
+	check := func() int {
+		n, err := e.runner.CheckHealthRules(ctx)
+		must(t, err)
+		return n
+	}
+	// Calm: nothing.
+	put(e.t0.Add(8*time.Hour), 15, 1.5, 40)
+	e.clock.set(e.t0.Add(8*time.Hour + 15*time.Minute))
+	if n := check(); n != 0 {
+		t.Fatalf("calm machine: %d alerts opened, want none", n)
+	}
+	// Shaking and hot: one alert, updated by the next runs.
+	put(e.t0.Add(9*time.Hour), 15, 9, 75)
+	for i := range 3 {
+		e.clock.set(e.t0.Add(9*time.Hour + time.Duration(15+i)*time.Minute))
+		if n := check(); (i == 0) != (n == 1) {
+			t.Fatalf("run %d on a shaking machine opened %d alerts, want 1 on the first run only", i, n)
+		}
+	}
+	as := e.alerts(t)
+	if len(as) != 1 || as[0].Metric != vibemon.AlertMetricAnomaly || as[0].Status != vibemon.AlertOpen {
+		t.Fatalf("alerts = %+v, want one open anomaly alert", as)
+	}
+	// Calm again: resolved.
+	put(e.t0.Add(10*time.Hour), 15, 1.5, 40)
+	e.clock.set(e.t0.Add(10*time.Hour + 15*time.Minute))
+	check()
+	if as := e.alerts(t); len(as) != 1 || as[0].Status != vibemon.AlertResolved {
+		t.Fatalf("alerts after the machine calmed down = %+v, want the one alert resolved", as)
+	}
+}
