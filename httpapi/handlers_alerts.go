@@ -129,7 +129,7 @@ func (s *server) applyRule(ctx context.Context, in ruleInput, rule *vibemon.Rule
 			return err
 		}
 	}
-	return nil
+	return s.checkKindScope(ctx, rule)
 }
 
 func handleRuleList(s *server) http.Handler {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strings"
@@ -73,4 +74,21 @@ func applyKindFields(in ruleInput, rule *vibemon.Rule) {
 	if in.Match != nil {
 		rule.Match = *in.Match
 	}
+}
+
+// checkKindScope refuses an iso_zone or forecast rule for one device that
+// is not attached to a machine: it could never fire (the levels are the
+// machine's).
+func (s *server) checkKindScope(ctx context.Context, rule *vibemon.Rule) error {
+	if rule.DeviceID == 0 || (rule.Kind != vibemon.RuleISOZone && rule.Kind != vibemon.RuleForecast) {
+		return nil
+	}
+	d, err := s.store.GetDevice(ctx, rule.OrgID, rule.DeviceID)
+	if err != nil {
+		return nil // applyRule reports a missing device
+	}
+	if d.AssetID == 0 {
+		return invalidf("device_id %d is not attached to a machine; %s rules compare with the machine's ISO levels: attach the device first, or set asset_id.", rule.DeviceID, rule.Kind)
+	}
+	return nil
 }

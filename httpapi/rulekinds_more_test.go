@@ -59,6 +59,15 @@ func TestMoreRuleKindsOverTheAPI(t *testing.T) {
 		})
 	}
 
+	// A machine's levels need a machine: an iso_zone rule for a loose device is refused.
+	var loose vibemon.Device
+	e.do(t, request{method: "POST", path: "/api/v1/devices", token: tok, body: map[string]any{"serial": "loose-1"}}).wantStatus(t, 201).decode(t, &loose)
+	d := e.do(t, request{method: "POST", path: "/api/v1/alert-rules", token: tok, body: map[string]any{
+		"name": "x", "kind": "iso_zone", "zone": "C", "device_id": loose.ID, "severity": "info"}}).wantError(t, vibemon.EINVALID)
+	if !strings.Contains(d.Message, "attach the device") {
+		t.Errorf("iso_zone rule for a device without a machine: message %q does not say to attach it", d.Message)
+	}
+
 	// PATCH changes a kind's own field and keeps the rest.
 	var off vibemon.Rule
 	e.do(t, request{method: "PATCH", path: fmt.Sprintf("/api/v1/alert-rules/%d", rules[3].ID), token: tok,

@@ -20,6 +20,11 @@
 //   - EnsurePartitions, periodic (hourly, leader only, when
 //     Config.Partitions is set), creates the store's time partitions
 //     ahead of their day.
+//   - CheckOfflineRules, periodic (every minute, leader only), opens,
+//     updates and resolves the alerts of offline rules from the devices'
+//     last_seen_at; CheckHealthRules (every 10 minutes, leader only) those
+//     of anomaly and forecast rules from the asset health analytics
+//     (rule_kinds.go, docs/alerts.md "More rule kinds").
 //
 // Every job is idempotent: running it twice stores the same result and
 // updates the same alert, so River may retry freely.
