@@ -229,7 +229,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // Channels is the registry of senders by channel name. The zero value is
-// empty and ready to use; it is not safe for registration concurrent with
+// empty and ready to use, and a nil *Channels has no channel; it is not safe for registration concurrent with
 // lookups, so register everything at start-up.
 type Channels struct {
 	m map[string]Sender
@@ -246,7 +246,11 @@ func (c *Channels) Register(name string, s Sender) {
 // Get returns the sender of name, or an EINVALID *vibemon.Error when no such
 // channel is configured.
 func (c *Channels) Get(name string) (Sender, error) {
-	s, ok := c.m[name]
+	var s Sender
+	ok := false
+	if c != nil {
+		s, ok = c.m[name]
+	}
 	if !ok {
 		return nil, vibemon.Errorf(vibemon.EINVALID, "notification channel %q is not configured (configured: %s).", name, strings.Join(c.Names(), ", "))
 	}
@@ -255,6 +259,9 @@ func (c *Channels) Get(name string) (Sender, error) {
 
 // Names returns the registered channel names, sorted.
 func (c *Channels) Names() []string {
+	if c == nil {
+		return []string{}
+	}
 	out := make([]string, 0, len(c.m))
 	for n := range c.m {
 		out = append(out, n)

@@ -125,6 +125,14 @@ func TestChannelsRegistry(t *testing.T) {
 	if _, err := ch.Get("sms"); err == nil {
 		t.Error("Get(sms) succeeded")
 	}
+	// A server started without notification settings has no registry.
+	var none *notify.Channels
+	if names := none.Names(); len(names) != 0 {
+		t.Errorf("nil registry Names = %v, want none", names)
+	}
+	if err := none.Send(context.Background(), notify.ChannelEmail, notify.Recipient{Address: "a@b.c"}, alertMessage(), "k"); !notify.IsPermanent(err) {
+		t.Errorf("send through a nil registry: err = %v, want a permanent 'not configured'", err)
+	}
 }
 
 func TestDeliveryErrorMatchesOneSentinel(t *testing.T) {
