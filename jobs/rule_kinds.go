@@ -69,7 +69,9 @@ func (w *healthRuleWorker) Work(ctx context.Context, _ *river.Job[CheckHealthRul
 }
 
 // Timeout allows scoring every watched device of every org.
-func (w *healthRuleWorker) Timeout(*river.Job[CheckHealthRules]) time.Duration { return 10 * time.Minute }
+func (w *healthRuleWorker) Timeout(*river.Job[CheckHealthRules]) time.Duration {
+	return 10 * time.Minute
+}
 
 // addRuleKindJobs registers the workers and periodic jobs.
 func (r *Runner) addRuleKindJobs(workers *river.Workers, rc *river.Config) {
