@@ -327,9 +327,12 @@ func (n *Node) enter(prev State, now time.Time) {
 		n.hw.Link.Advertise(AdvOff)
 		n.nextStatus = now // status on connect
 		if n.hw.Boot != nil && n.hw.Boot.Pending() {
-			// Connected with working sensors: keep the new image.
-			n.hw.Boot.Confirm()
-			n.confirmBy = time.Time{}
+			// Connected with working sensors: keep the new image. A
+			// confirmation that failed leaves it on trial: it rolls back
+			// at confirmBy unless a later connection confirms it.
+			if n.hw.Boot.Confirm() == nil {
+				n.confirmBy = time.Time{}
+			}
 		}
 	}
 }

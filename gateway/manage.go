@@ -120,7 +120,8 @@ func (s *nodeSession) manage(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	if ds.TargetFirmwareID != 0 {
-		s.startOTA(ctx, ds.TargetFirmwareID, s.haveStatus && s.st.ResetReason == wire.ResetRollback)
+		s.startOTA(ctx, ds.TargetFirmwareID, s.haveStatus && s.st.ResetReason == wire.ResetRollback,
+			s.haveStatus && s.st.Flags&wire.StatusPendingOTA != 0)
 	}
 	return nil
 }

@@ -50,8 +50,9 @@ var otaErrors = map[wire.OTAError]string{
 // startOTA starts the relay of firmware fwID to the node unless one runs,
 // the node runs that version already (reported done once) or refused
 // that image before.
-// rolledBack says the node's last status gave a rollback as its reset reason.
-func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack bool) {
+// rolledBack says the node's last status gave a rollback as its reset
+// reason, onTrial that it runs an image not confirmed yet.
+func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack, onTrial bool) {
 	g := s.g
 	oc, ok := s.conn.(OTAConn)
 	if !ok || s.info.Caps&wire.CapOTA == 0 {
@@ -70,7 +71,7 @@ func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack bool)
 	s.otaWG.Add(1)
 	go func() {
 		defer s.otaWG.Done()
-		err := s.relay(ctx, oc, fwID, rolledBack)
+		err := s.relay(ctx, oc, fwID, rolledBack, onTrial)
 		g.mu.Lock()
 		tr.otaRunning = false
 		g.mu.Unlock()
@@ -81,7 +82,7 @@ func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack bool)
 }
 
 // relay downloads the image, transfers it and commits it.
-func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledBack bool) error {
+func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledBack, onTrial bool) error {
 	g := s.g
 	var meta firmwareMeta
 	status, err := g.do(ctx, "GET", "/api/v1/firmware/"+strconv.FormatInt(fwID, 10), nil, &meta)
@@ -99,8 +100,8 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 	started, done := tr.otaTarget == fwID, tr.otaDone == fwID
 	g.mu.Unlock()
 	if running == meta.Version {
-		if done {
-			return nil
+		if done || onTrial {
+			return nil // on trial: done once the image confirmed itself
 		}
 		if started && tr.otaCounted != fwID {
 			// The device record says what the node runs now.

@@ -281,3 +281,34 @@ func TestGatewayReportsARefusedSignature(t *testing.T) {
 		t.Errorf("ota_failures_total = %v, want 1 (a refused image is not retried)", got)
 	}
 }
+
+// TestGatewayReportsARollback: a correctly signed image that boots but
+// never confirms itself is rolled back by the node after its 10-minute
+// trial; the gateway does not call that done, reports it failed, and does
+// not send it again.
+func TestGatewayReportsARollback(t *testing.T) {
+	r := newOTARig(t, blelink.LinkConfig{})
+	img := blelink.SimImageNoConfirm([3]uint8{1, 3, 0}, 6000, 5)
+	_, sig := blelink.SignImage(r.priv, img)
+	id := r.upload("1.3.0", img, sig)
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.await("the device API shows the update failed", func() (int64, bool) {
+		st, code := r.otaStatus()
+		if code == 200 && st.State == "done" {
+			t.Fatalf("an image on trial was reported done: %+v", st)
+		}
+		return 0, code == 200 && st.State == "failed"
+	})
+	st, _ := r.otaStatus()
+	if !strings.Contains(st.Error, "rolled back") {
+		t.Errorf("OTA status = %+v, want failed saying the node rolled back", st)
+	}
+	if v := r.node.Firmware(); v != [3]uint8{1, 0, 0} {
+		t.Errorf("node runs %v after the rollback, want 1.0.0", v)
+	}
+	if got := r.metric("vibemon_gateway_ota_updates_total"); got != 0 {
+		t.Errorf("ota_updates_total = %v, want 0", got)
+	}
+}

@@ -22,18 +22,28 @@ const SlotSize = 1 << 20
 var simImageMagic = []byte("VIBEMON-SIM-IMG\x00")
 
 // SimImage returns a firmware image a simulated node can boot: the magic,
-// the version and size-19 bytes of seeded filler.
+// the version, a flags byte (0) and seeded filler up to size.
 func SimImage(version [3]uint8, size int, seed uint64) []byte {
-	size = max(size, len(simImageMagic)+3)
+	size = max(size, len(simImageMagic)+4)
 	b := make([]byte, size)
 	copy(b, simImageMagic)
 	copy(b[len(simImageMagic):], version[:])
 	rng := rand.New(rand.NewPCG(seed, 11))
-	for i := len(simImageMagic) + 3; i < size; i++ {
+	for i := len(simImageMagic) + 4; i < size; i++ {
 		b[i] = byte(rng.Uint32())
 	}
 	return b
 }
+
+// SimImageNoConfirm is SimImage for a broken build: it boots but never
+// confirms itself, so the node rolls back after Config.ConfirmWithin.
+func SimImageNoConfirm(version [3]uint8, size int, seed uint64) []byte {
+	b := SimImage(version, size, seed)
+	b[len(simImageMagic)+3] = simNoConfirm
+	return b
+}
+
+const simNoConfirm = 1
 
 // SignImage returns the image's SHA-256 and its Ed25519 signature with
 // priv, as the release tooling makes them (firmware/README.md).
@@ -52,7 +62,9 @@ type simBoot struct {
 	running  [3]uint8
 	previous [3]uint8
 	next     *[3]uint8 // activated: boots next, on trial
+	nextBad  bool      // the activated image never confirms
 	trial    bool
+	broken   bool // the running trial image never confirms
 	rolled   bool // the last boot was a rollback
 }
 
@@ -86,11 +98,13 @@ func (b *simBoot) ReadAt(p []byte, off uint32) error {
 // image boots next, on trial; anything else does not boot (flash error).
 func (b *simBoot) Activate() error {
 	n := len(simImageMagic)
-	if len(b.slot) < n+3 || !bytes.Equal(b.slot[:n], simImageMagic) {
+	if len(b.slot) < n+4 || !bytes.Equal(b.slot[:n], simImageMagic) {
 		return errors.New("blelink: the slot does not hold a bootable image")
 	}
 	v := [3]uint8{b.slot[n], b.slot[n+1], b.slot[n+2]}
-	b.next = &v
+	b.mu.Lock()
+	b.next, b.nextBad = &v, b.slot[n+3]&simNoConfirm != 0
+	b.mu.Unlock()
 	return nil
 }
 
@@ -102,14 +116,17 @@ func (b *simBoot) Pending() bool {
 
 func (b *simBoot) Confirm() error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broken {
+		return errors.New("blelink: this image never confirms")
+	}
 	b.trial = false
-	b.mu.Unlock()
 	return nil
 }
 
 func (b *simBoot) Rollback() error {
 	b.mu.Lock()
-	b.running, b.trial, b.next, b.rolled = b.previous, false, nil, true
+	b.running, b.trial, b.broken, b.next, b.rolled = b.previous, false, false, nil, true
 	b.mu.Unlock()
 	return nil
 }
@@ -120,7 +137,7 @@ func (b *simBoot) boot() ([3]uint8, wire.ResetReason) {
 	defer b.mu.Unlock()
 	switch {
 	case b.next != nil:
-		b.previous, b.running, b.trial, b.next = b.running, *b.next, true, nil
+		b.previous, b.running, b.trial, b.broken, b.next = b.running, *b.next, true, b.nextBad, nil
 		return b.running, wire.ResetOTA
 	case b.rolled:
 		b.rolled = false
