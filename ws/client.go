@@ -27,8 +27,11 @@ const (
 )
 
 // client is one WebSocket connection. Its reader runs on the HTTP handler's
-// goroutine and its writer on a goroutine of its own; the hub's fan-out
-// only ever touches queue, closing and subs.
+// goroutine; a writer goroutine runs only while messages wait or the
+// connection closes, and pings run on a timer, so an idle connection holds
+// one goroutine and no queue (10,000 idle connections are measured in
+// docs/benchmarks.md). The hub's fan-out only ever touches the queue,
+// closing and subs.
 type client struct {
 	hub    *Hub
 	ep     endpoint
@@ -39,10 +42,17 @@ type client struct {
 	// orgID and userID (or keyID, for an API key) are set by the reader
 	// before register.
 	orgID, userID, keyID int64
-	auth          atomic.Int32
+	auth                 atomic.Int32
 
-	queue chan []byte
-	subs  atomic.Pointer[subscriptions]
+	subs atomic.Pointer[subscriptions]
+
+	// mu guards the queue and the writer's state.
+	mu      sync.Mutex
+	queue   [][]byte // at most hub.cfg.QueueSize; nil when empty
+	writing bool     // a writer goroutine runs; after closing, for good
+	closed  bool     // closeWith ran: the writer sends the close frame
+	writers sync.WaitGroup
+	ping    *time.Timer
 
 	closeOnce   sync.Once
 	closing     chan struct{}
@@ -92,31 +102,49 @@ func (c *client) wants(ev vibemon.Event) bool {
 // send queues msg without blocking; a full queue disconnects the client as
 // a slow consumer.
 func (c *client) send(msg []byte) {
-	select {
-	case <-c.closing:
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		c.hub.metrics.dropped.Inc()
 		return
-	default:
 	}
-	select {
-	case c.queue <- msg:
-	default:
+	if len(c.queue) >= c.hub.cfg.QueueSize {
+		c.mu.Unlock()
 		c.hub.metrics.dropped.Inc()
 		if c.closeWith(websocket.StatusPolicyViolation, "slow consumer", nil) {
 			c.hub.metrics.slow.Inc()
-			c.hub.log.Info("ws: disconnecting slow client", "endpoint", c.ep, "org_id", c.orgID, "user_id", c.userID, "queue", cap(c.queue))
+			c.hub.log.Info("ws: disconnecting slow client", "endpoint", c.ep, "org_id", c.orgID, "user_id", c.userID, "queue", c.hub.cfg.QueueSize)
 		}
+		return
 	}
+	c.queue = append(c.queue, msg)
+	c.startWriterLocked()
+	c.mu.Unlock()
 }
 
-// closeWith asks the writer to send msg (if any) and then close with code.
-// Only the first call counts; it reports whether it was this one.
+// startWriterLocked starts the writer unless one runs; c.mu is held.
+func (c *client) startWriterLocked() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
+}
+
+// closeWith asks the writer to send msg (if any) and then close with code;
+// queued messages are dropped. Only the first call counts; it reports
+// whether it was this one.
 func (c *client) closeWith(code websocket.StatusCode, reason string, msg []byte) bool {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
+		c.mu.Lock()
 		c.closeCode, c.closeReason, c.closeMsg = code, reason, msg
+		c.closed = true
 		close(c.closing)
+		c.startWriterLocked()
+		c.mu.Unlock()
 	})
 	return first
 }
@@ -138,16 +166,46 @@ func closeReason(status websocket.StatusCode) string {
 
 // serve runs the connection until it is closed.
 func (c *client) serve(queryToken string) {
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
+	c.startPings()
 	c.readLoop(queryToken)
 	// The peer is gone or the writer closed the connection; either way the
 	// writer must end.
 	c.closeWith(websocket.StatusNormalClosure, "", nil)
-	<-writerDone
+	c.stopPings()
+	c.writers.Wait()
+}
+
+// startPings pings the peer every PingInterval from a timer, so an idle
+// connection has no goroutine waiting to ping. A failed ping drops it.
+func (c *client) startPings() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ping = time.AfterFunc(c.hub.cfg.PingInterval, func() {
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+		err := c.conn.Ping(ctx)
+		cancel()
+		if err != nil {
+			c.drop()
+			return
+		}
+		c.mu.Lock()
+		if !c.closed {
+			c.ping.Reset(c.hub.cfg.PingInterval)
+		}
+		c.mu.Unlock()
+	})
+}
+
+func (c *client) stopPings() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ping.Stop()
 }
 
 // readLoop reads client messages until the connection fails. After a
@@ -391,35 +449,32 @@ func (c *client) snapshot(ctx context.Context, m clientMessage) []int64 {
 	return ids
 }
 
-// writeLoop writes queued messages and pings until the client is closing,
-// then sends the close frame.
+// writeLoop writes the queued messages and returns when the queue is
+// empty; once the client is closing it sends the close frame instead, and
+// stays the last writer.
 func (c *client) writeLoop() {
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
+	defer c.writers.Done()
 	for {
-		select {
-		case <-c.closing:
+		c.mu.Lock()
+		if c.closed {
+			c.queue = nil
+			c.mu.Unlock()
 			c.finish()
 			return
-		default:
 		}
-		select {
-		case <-c.closing:
-			c.finish()
+		if len(c.queue) == 0 {
+			c.queue = nil // an idle client keeps no buffer
+			c.writing = false
+			c.mu.Unlock()
 			return
-		case msg := <-c.queue:
-			if err := c.write(msg); err != nil {
-				c.drop()
-				return
-			}
-		case <-ping.C:
-			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
-			err := c.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				c.drop()
-				return
-			}
+		}
+		msg := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+		if err := c.write(msg); err != nil {
+			c.drop() // writing stays true: no other writer starts
+			return
 		}
 	}
 }

@@ -275,7 +275,6 @@ func (h *Hub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		hub:     h,
 		ep:      ep,
-		queue:   make(chan []byte, h.cfg.QueueSize),
 		closing: make(chan struct{}),
 	}
 	if !h.track(c) {
