@@ -48,7 +48,7 @@ var pages = map[string]page{
 	"notifications": {"notifications.html", "Notifications", "notifications", "js/notifications.js"},
 	"assets":        {"assets.html", "Machines", "assets", "js/assets.js"},
 	"asset":         {"asset.html", "Machine", "assets", "js/asset.js"},
-	"rules":         {"rules.html", "Alert rules", "alerts", "js/rules.js"},
+	"rules":         {"rules.html", "Alert rules", "rules", "js/rules.js"},
 	"notfound":      {"notfound.html", "Not found", "", ""},
 }
 

@@ -42,11 +42,14 @@ func TestBrowserRuleForm(t *testing.T) {
 		}
 	}
 	err := chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login?next=/rules"),
+		chromedp.Navigate(p.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
 		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
 		chromedp.Click(chromedp.CSS("#login-submit")),
+		// The page is one click away from anywhere: the main navigation.
+		chromedp.WaitVisible(chromedp.CSS(`nav.nav a[href="/rules"]`)),
+		chromedp.Click(chromedp.CSS(`nav.nav a[href="/rules"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#rule-create")))
 	if err != nil {
 		fail("open the rules page", err)
