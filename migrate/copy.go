@@ -67,6 +67,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 		func() error { return copyTable(ctx, c, "users", c.src.ExportUsers, c.dst.ImportUsers) },
 		func() error { return copyTable(ctx, c, "assets", c.src.ExportAssets, c.dst.ImportAssets) },
 		func() error { return copyTable(ctx, c, "devices", c.src.ExportDevices, c.dst.ImportDevices) },
+		func() error { return copyTable(ctx, c, "api_keys", c.src.ExportAPIKeys, c.dst.ImportAPIKeys) },
 		func() error { return copyTable(ctx, c, "rules", c.src.ExportRules, c.dst.ImportRules) },
 		func() error {
 			return copyTable(ctx, c, "maintenance_windows", c.src.ExportMaintenance, c.dst.ImportMaintenance)

@@ -27,6 +27,8 @@ type Source interface {
 	ExportUsers(ctx context.Context) ([]*vibemon.User, error)
 	ExportAssets(ctx context.Context) ([]*vibemon.Asset, error)
 	ExportDevices(ctx context.Context) ([]*vibemon.Device, error)
+	// ExportAPIKeys returns every API key (revoked ones too) with its hash.
+	ExportAPIKeys(ctx context.Context) ([]*vibemon.APIKey, error)
 	ExportRules(ctx context.Context) ([]*vibemon.Rule, error)
 	ExportMaintenance(ctx context.Context) ([]*vibemon.MaintenanceWindow, error)
 	// ExportAlerts includes resolved alerts.
@@ -52,9 +54,12 @@ type Target interface {
 	ImportUsers(ctx context.Context, users []*vibemon.User) error
 	ImportAssets(ctx context.Context, assets []*vibemon.Asset) error
 	ImportDevices(ctx context.Context, devices []*vibemon.Device) error
+	ImportAPIKeys(ctx context.Context, keys []*vibemon.APIKey) error
 	ImportRules(ctx context.Context, rules []*vibemon.Rule) error
 	ImportMaintenance(ctx context.Context, ws []*vibemon.MaintenanceWindow) error
 	ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
+	// ImportAlertEvents also moves the notification dispatcher past the
+	// imported events: they were notified (or not) by the source.
 	ImportAlertEvents(ctx context.Context, events []*vibemon.AlertEvent) error
 	ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) error
 	ImportModels(ctx context.Context, models []*vibemon.Model) error
@@ -62,7 +67,7 @@ type Target interface {
 
 // Tables are the tables a copy carries, in the order it copies them
 // (parents before children; readings last because they are the bulk).
-var Tables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
+var Tables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // Config configures Run. The zero value means the documented defaults.
 type Config struct {

@@ -118,10 +118,28 @@ func (s *Store) ImportAlerts(ctx context.Context, alerts []*vibemon.Alert) error
 // ImportAlertEvents inserts alert timeline events with their ids, so the
 // ids keep their order (the outbox readers' cursors stay meaningful).
 func (s *Store) ImportAlertEvents(ctx context.Context, es []*vibemon.AlertEvent) error {
-	return importRows(ctx, s, "alert_events", `INSERT INTO alert_events (id, org_id, alert_id, kind, at, user_id, assignee_id, level, comment)
+	err := importRows(ctx, s, "alert_events", `INSERT INTO alert_events (id, org_id, alert_id, kind, at, user_id, assignee_id, level, comment)
 		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, es,
 		func(e *vibemon.AlertEvent) []any {
 			return []any{e.ID, e.OrgID, e.AlertID, string(e.Kind), utc(e.At), e.UserID, e.AssigneeID, e.Level, e.Comment}
+		})
+	if err != nil {
+		return err
+	}
+	// The source notified (or chose not to notify) of these events; the
+	// dispatcher here starts after them, so moving up sends nothing old.
+	_, err = s.pool.Exec(ctx, `INSERT INTO notify_cursors (name, position) SELECT 'alert_events', coalesce(max(id), 0) FROM alert_events
+		ON CONFLICT (name) DO UPDATE SET position = greatest(notify_cursors.position, excluded.position)`)
+	return mapErr("import alert events", err)
+}
+
+// ImportAPIKeys inserts API keys with their ids and hashes, so gateways keep
+// working with the keys they have.
+func (s *Store) ImportAPIKeys(ctx context.Context, keys []*vibemon.APIKey) error {
+	return importRows(ctx, s, "api_keys", `INSERT INTO api_keys (id, org_id, name, role, prefix, hash, created_by, created_at, last_used_at, revoked_at)
+		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`, keys,
+		func(k *vibemon.APIKey) []any {
+			return []any{k.ID, k.OrgID, k.Name, string(k.Role), k.Prefix, k.Hash, k.CreatedBy, utc(k.CreatedAt), utcPtr(k.LastUsedAt), utcPtr(k.RevokedAt)}
 		})
 }
 
@@ -150,7 +168,7 @@ func (s *Store) ImportModels(ctx context.Context, models []*vibemon.Model) error
 }
 
 // countTables are the tables CountRows counts, in copy order.
-var countTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
+var countTables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
 // assets, devices, rules, maintenance_windows, alerts, waveforms, models and

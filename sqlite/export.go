@@ -79,6 +79,11 @@ func (s *Store) ExportAlerts(ctx context.Context) ([]*vibemon.Alert, error) {
 	return exportAll(ctx, s, "export alerts", "SELECT "+alertCols+" FROM alerts ORDER BY id", scanAlert)
 }
 
+// ExportAPIKeys returns every API key, revoked ones too, in id order.
+func (s *Store) ExportAPIKeys(ctx context.Context) ([]*vibemon.APIKey, error) {
+	return exportAll(ctx, s, "export api keys", "SELECT "+apiKeyCols+" FROM api_keys ORDER BY id", scanAPIKey)
+}
+
 // ExportAlertEvents returns every alert's timeline, in id order.
 func (s *Store) ExportAlertEvents(ctx context.Context) ([]*vibemon.AlertEvent, error) {
 	return exportAll(ctx, s, "export alert events", "SELECT "+eventCols+" FROM alert_events ORDER BY id", scanEvent)
@@ -146,7 +151,7 @@ func (s *Store) ExportReadings(ctx context.Context, deviceID, afterSeq int64, li
 }
 
 // exportTables are the tables CountRows counts, in copy order.
-var exportTables = []string{"orgs", "users", "assets", "devices", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
+var exportTables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
 
 // CountRows returns the number of rows of each copied table: orgs, users,
 // assets, devices, rules, maintenance_windows, alerts, alert_events, waveforms, models

@@ -65,6 +65,7 @@ type migSource struct {
 	alertIDs  []int64
 	password  string // alice's
 	aliceMail string
+	apiKey    string // a gateway key of org 1
 }
 
 // buildSource fills a SQLite store with two orgs, their users, assets,
@@ -128,6 +129,9 @@ func buildSource(t *testing.T) *migSource {
 	_, err = s.ResolveAlert(ctx, 1, src.alertIDs[1], 1, now)
 	must(err)
 	src.device = devices[0]
+	key, hash := vibemon.NewAPIKey()
+	must(s.CreateAPIKey(ctx, &vibemon.APIKey{OrgID: 1, Name: "gateway hall 2", Role: vibemon.RoleEngineer, Prefix: key[:8], Hash: hash, CreatedBy: 1}))
+	src.apiKey = key
 
 	data := make([]int16, 512)
 	for i := range data {
@@ -267,6 +271,27 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 	want := map[int64]string{src.alertIDs[0]: "acknowledged", src.alertIDs[1]: "resolved"}
 	if len(got) != 2 || got[src.alertIDs[0]] != want[src.alertIDs[0]] || got[src.alertIDs[1]] != want[src.alertIDs[1]] {
 		t.Errorf("org 1's alerts on the target: %v; want %v", got, want)
+	}
+	// The gateway's key works against the target as it did before.
+	gw := &client{t: t, base: c.base, token: src.apiKey}
+	var devs struct{ Items []struct{ ID int64 } }
+	if st := gw.do("GET", "/api/v1/devices", nil, &devs); st != 200 || len(devs.Items) != 2 {
+		t.Errorf("a gateway's API key after the copy: status %d, %d devices; want 200 and org 1's 2", st, len(devs.Items))
+	}
+	// The dispatcher starts after the copied timeline: nobody is notified
+	// of old alerts on the new server.
+	conn, err := pgx.Connect(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var cursor, last int64
+	if err := conn.QueryRow(context.Background(), `SELECT (SELECT position FROM notify_cursors WHERE name = 'alert_events'),
+		(SELECT max(id) FROM alert_events)`).Scan(&cursor, &last); err != nil {
+		t.Fatal(err)
+	}
+	if cursor != last || last == 0 {
+		t.Errorf("notification cursor on the target at %d, want the last copied event %d", cursor, last)
 	}
 	// New rows get fresh ids past the copied ones.
 	var dev struct{ ID int64 }
