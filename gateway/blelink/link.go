@@ -27,6 +27,9 @@ type LinkConfig struct {
 	// Delay is the most a notification waits (real time, uniform) before
 	// delivery.
 	Delay time.Duration
+	// DropEvents loses every event packet (all of its fragments), so a
+	// test can lose exactly a node's reports and nothing else.
+	DropEvents bool
 	// Disconnect is the probability that the link breaks right after a
 	// notification; what is still in flight is lost, as in a radio.
 	Disconnect float64
@@ -125,10 +128,15 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 			return errQueueFull
 		}
 		c.remaining = max(wire.PacketLen(b), len(b))
+		c.dropPacket = cfg.DropEvents && len(b) > 1 && wire.Type(b[1]) == wire.TypeEvent
 	}
 	c.remaining = max(0, c.remaining-len(b))
 	p := append([]byte(nil), b...)
 	st := &c.n.f.stats
+	if c.dropPacket {
+		st.dropped.Add(1)
+		return nil
+	}
 	if drop < cfg.Drop {
 		st.dropped.Add(1)
 		return nil
@@ -160,11 +168,13 @@ type conn struct {
 	once   sync.Once
 	held   []byte // reordered notification (node goroutine only)
 	// remaining is the bytes of the packet being fragmented still to
-	// come (node goroutine only).
-	remaining int
-	delay     time.Duration
-	rng       *rand.Rand // pump only
-	rssi      int
+	// come, and dropPacket whether all of them are lost (node goroutine
+	// only).
+	remaining  int
+	dropPacket bool
+	delay      time.Duration
+	rng        *rand.Rand // pump only
+	rssi       int
 }
 
 func newConn(n *SimNode, cfg LinkConfig, seed uint64) *conn {
