@@ -713,7 +713,19 @@ func TestGatewayRecordsWhatANodeLostToRingOverflow(t *testing.T) {
 	t.Parallel()
 	const ring = 10
 	r := newGatewayRigRing(t, 2, blelink.LinkConfig{}, 0, ring)
-	time.Sleep(2 * time.Second) // ~24 summaries each into rings of 10, no gateway yet
+	// 24 summaries each into rings of 10, no gateway yet: each loses 14.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		made := 24
+		for _, n := range r.fleet.Nodes() {
+			made = min(made, len(n.Produced()))
+		}
+		if made >= 24 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes made fewer than 24 summaries in 30 s")
+		}
+	}
 	r.startGateway()
 	time.Sleep(500 * time.Millisecond)
 	n, gaps := r.verify(244)
