@@ -420,7 +420,12 @@ func TestGatewayQueueBoundDropsOldestAndCountsThem(t *testing.T) {
 	r := newGatewayRig(t, 2, blelink.LinkConfig{}, bound)
 	r.srv.Stop(t)
 	r.startGateway()
-	time.Sleep(2 * time.Second) // ~48 summaries into a queue of 25
+	// Summaries pile up in a queue of 25 until the oldest are dropped.
+	for deadline := time.Now().Add(30 * time.Second); r.metric("vibemon_gateway_queue_dropped_total") < 10; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue of %d dropped fewer than 10 summaries in 30 s with the server down", bound)
+		}
+	}
 	// The bound may be exceeded by what arrives during one upload attempt.
 	if d := r.metric("vibemon_gateway_queue_depth"); d > 2*bound {
 		t.Errorf("queue depth %g far over its bound %d", d, bound)
