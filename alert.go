@@ -535,3 +535,26 @@ func WorsePeak(threshold, peak, v float64) float64 {
 	}
 	return peak
 }
+
+// ValidateAdded checks an event for AlertStore.AddAlertEvent: only
+// commented, reminded and escalated events are added on their own (the
+// others come with their state change). It trims the comment and clears
+// the fields the kind does not use.
+func (e *AlertEvent) ValidateAdded() error {
+	e.Comment = strings.TrimSpace(e.Comment)
+	switch {
+	case e.Kind != EventCommented && e.Kind != EventReminded && e.Kind != EventEscalated:
+		return Errorf(EINVALID, "only commented, reminded and escalated events can be added; %q comes with its state change.", e.Kind)
+	case e.At.IsZero():
+		return Errorf(EINVALID, "the event's time is required.")
+	case e.Kind == EventCommented && (e.Comment == "" || len(e.Comment) > MaxAlertComment):
+		return Errorf(EINVALID, "comment is required (at most %d characters).", MaxAlertComment)
+	case e.Kind == EventEscalated && e.Level <= 0:
+		return Errorf(EINVALID, "an escalated event needs its level (1, 2, ...).")
+	}
+	if e.Kind != EventEscalated {
+		e.Level = 0
+	}
+	e.AssigneeID = 0
+	return nil
+}

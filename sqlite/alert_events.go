@@ -114,30 +114,10 @@ func (s *Store) AssignAlert(ctx context.Context, orgID, id, assigneeID, byUserID
 	return out, err
 }
 
-// checkAddEvent validates an event for AddAlertEvent.
-func checkAddEvent(e *vibemon.AlertEvent) error {
-	e.Comment = strings.TrimSpace(e.Comment)
-	switch {
-	case e.Kind != vibemon.EventCommented && e.Kind != vibemon.EventReminded && e.Kind != vibemon.EventEscalated:
-		return vibemon.Errorf(vibemon.EINVALID, "only commented, reminded and escalated events can be added; %q comes with its state change.", e.Kind)
-	case e.At.IsZero():
-		return vibemon.Errorf(vibemon.EINVALID, "the event's time is required.")
-	case e.Kind == vibemon.EventCommented && (e.Comment == "" || len(e.Comment) > vibemon.MaxAlertComment):
-		return vibemon.Errorf(vibemon.EINVALID, "comment is required (at most %d characters).", vibemon.MaxAlertComment)
-	case e.Kind == vibemon.EventEscalated && e.Level <= 0:
-		return vibemon.Errorf(vibemon.EINVALID, "an escalated event needs its level (1, 2, ...).")
-	}
-	if e.Kind != vibemon.EventEscalated {
-		e.Level = 0
-	}
-	e.AssigneeID = 0
-	return nil
-}
-
 // AddAlertEvent appends a "commented", "reminded" or "escalated" event; see
 // vibemon.AlertStore.
 func (s *Store) AddAlertEvent(ctx context.Context, e *vibemon.AlertEvent) error {
-	if err := checkAddEvent(e); err != nil {
+	if err := e.ValidateAdded(); err != nil {
 		return err
 	}
 	e.At = e.At.UTC().Truncate(time.Millisecond)
