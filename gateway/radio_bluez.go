@@ -103,6 +103,12 @@ func (r *radio) Scan(ctx context.Context) ([]string, error) {
 // fails while Scan is still starting (it has not registered the scan yet),
 // so it is retried until it takes or Scan returned by itself. It is only
 // called here, never from the callback, so the scan is stopped once.
+// (This touches the adapter's scan state without its lock, a data race by
+// the Go memory model. A scan left running would avoid StopScan, but
+// while discovery runs BlueZ signals a known device again only when a
+// property changes (and, as far as we know, filters small RSSI changes),
+// so a node sitting still could go unheard; a new discovery per window
+// hears every advertising node afresh. Not verified on hardware.)
 func (r *radio) stopScan(done <-chan error) error {
 	for {
 		if r.a.StopScan() == nil {
