@@ -193,6 +193,9 @@ func (r *radio) setup(d bluetooth.Device) (*radioConn, error) {
 	// Telemetry's CCCD needs an encrypted link: on a bonded node BlueZ
 	// encrypts with the stored key; on an unbonded one this fails.
 	if err := c.tele.EnableNotifications(func(b []byte) { c.notes.push(b) }); err != nil {
+		// A failed StartNotify leaves tinygo's signal channel registered:
+		// unregister it, or D-Bus signals pile up for it.
+		c.tele.EnableNotifications(nil)
 		c.notes.Close()
 		c.otaNotes.Close()
 		return nil, linkError("subscribe to Telemetry (is the node bonded? see docs/gateway.md)", err, c.connected())
@@ -200,6 +203,7 @@ func (r *radio) setup(d bluetooth.Device) (*radioConn, error) {
 	if p.HasOTA() {
 		c.otaCtl, c.otaData, c.ota = chars[p.OTAControl], chars[p.OTAData], true
 		if err := c.otaCtl.EnableNotifications(func(b []byte) { c.otaNotes.push(b) }); err != nil {
+			c.otaCtl.EnableNotifications(nil)
 			c.ota = false // the session runs without OTA
 		}
 	}
