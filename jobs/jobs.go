@@ -192,7 +192,7 @@ func New(cfg Config) (*Runner, error) {
 	db.SetMaxOpenConns(1)
 	r.db = db
 	driver := riversqlite.New(db)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: cfg.Logger})
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: riverLogger(cfg.Logger)})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("new jobs runner: %w", err)
@@ -221,7 +221,7 @@ const migrateLockKey int64 = 0x76696265_72697672
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: riverLogger(log)})
 	if err != nil {
 		return fmt.Errorf("migrate river tables: %w", err)
 	}
@@ -250,7 +250,7 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver
 // periodic jobs unless InsertOnly.
 func (r *Runner) riverConfig() *river.Config {
 	cfg := r.cfg
-	rc := &river.Config{Logger: cfg.Logger, MaxAttempts: cfg.MaxAttempts}
+	rc := &river.Config{Logger: riverLogger(cfg.Logger), MaxAttempts: cfg.MaxAttempts}
 	if cfg.RiverNow != nil {
 		rc.Test.Time = riverClock(cfg.RiverNow)
 	}
