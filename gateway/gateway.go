@@ -132,7 +132,6 @@ type Gateway struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopped  bool
-	bursts   chan burst
 	nodes    map[string]*nodeTrack // settings delivered and OTA per serial; under mu
 }
 
@@ -141,7 +140,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, sessions: map[string]bool{}, bursts: make(chan burst, 16)}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, sessions: map[string]bool{}}
 	g.m = newMetrics(cfg.Queue)
 	if cfg.Registerer != nil {
 		if err := g.m.register(cfg.Registerer); err != nil {

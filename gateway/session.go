@@ -18,16 +18,6 @@ type statusCheck struct {
 	at       time.Time // arrival, real time
 }
 
-// burst is a reassembled raw burst waiting for upload.
-type burst struct {
-	serial string
-	ts     time.Time
-	rateHz float64
-	scale  float32
-	axes   int
-	data   []int16
-}
-
 // session runs one connection to the node at addr until the link is lost
 // or ctx ends.
 func (g *Gateway) session(ctx context.Context, addr string) error {
@@ -314,12 +304,12 @@ func (s *nodeSession) packet(pkt []byte) {
 		if done {
 			meta, data, ok := s.reasm.Burst()
 			if ok {
-				b := burst{serial: s.serial, ts: s.burstTS, rateHz: float64(meta.RateMilliHz) / 1000, scale: meta.Scale,
-					axes: int(meta.Axes), data: append([]int16(nil), data...)}
-				select {
-				case s.g.bursts <- b:
-				default:
-					s.g.log.Warn("burst dropped: upload queue full", "serial", s.serial)
+				b := Burst{Serial: s.serial, TS: s.burstTS, RateHz: float64(meta.RateMilliHz) / 1000, Scale: meta.Scale,
+					Axes: int(meta.Axes), Data: data}
+				if dropped, err := s.g.cfg.Queue.AddBurst(context.Background(), b); err != nil {
+					s.g.log.Error("burst not queued", "serial", s.serial, "err", err)
+				} else if dropped > 0 {
+					s.g.log.Warn("queue full of bursts: dropped the oldest", "serial", s.serial, "dropped", dropped)
 				}
 			}
 			s.reasm.Reset()

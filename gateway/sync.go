@@ -278,39 +278,39 @@ func (g *Gateway) syncOnce(ctx context.Context, batch *int) (int, error) {
 	return len(rs), nil
 }
 
-// syncBursts uploads the reassembled bursts waiting in memory. Bursts are
-// best effort: they are not in the disk queue, and a server without the
-// waveform route (404) drops them.
+// syncBursts uploads the bursts waiting in the queue, oldest first. A
+// burst leaves the queue after a 2xx, or a 4xx that retrying cannot change
+// (a server without the waveform route answers 404); otherwise it stays
+// for the next round.
 func (g *Gateway) syncBursts(ctx context.Context) error {
 	for {
-		var b burst
-		select {
-		case b = <-g.bursts:
-		default:
-			return nil
-		}
-		id, err := g.register(ctx, b.serial)
-		if err != nil {
+		bs, err := g.cfg.Queue.Bursts(ctx, 4)
+		if err != nil || len(bs) == 0 {
 			return err
 		}
-		raw := make([]byte, 2*len(b.data))
-		for i, v := range b.data {
-			binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
-		}
-		body, _ := json.Marshal(map[string]any{"ts": b.ts.UTC().Format(time.RFC3339Nano), "sample_rate_hz": b.rateHz,
-			"scale_g": b.scale, "axes": b.axes, "data": base64.StdEncoding.EncodeToString(raw)})
-		status, err := g.do(ctx, "POST", "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/waveforms", body, nil)
-		if err != nil {
-			select { // keep it for the retry
-			case g.bursts <- b:
-			default:
+		for _, b := range bs {
+			id, err := g.register(ctx, b.Serial)
+			if err != nil {
+				return err
 			}
-			return err
-		}
-		if status/100 == 2 {
-			g.m.waveforms.Inc()
-		} else {
-			g.log.Warn("burst not accepted", "serial", b.serial, "status", status)
+			raw := make([]byte, 2*len(b.Data))
+			for i, v := range b.Data {
+				binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
+			}
+			body, _ := json.Marshal(map[string]any{"ts": b.TS.UTC().Format(time.RFC3339Nano), "sample_rate_hz": b.RateHz,
+				"scale_g": b.Scale, "axes": b.Axes, "data": base64.StdEncoding.EncodeToString(raw)})
+			status, err := g.do(ctx, "POST", "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/waveforms", body, nil)
+			if err != nil {
+				return err // kept on disk for the retry
+			}
+			if status/100 == 2 {
+				g.m.waveforms.Inc()
+			} else {
+				g.log.Warn("burst not accepted", "serial", b.Serial, "status", status)
+			}
+			if err := g.cfg.Queue.DeleteBurst(ctx, b.ID); err != nil {
+				return err
+			}
 		}
 	}
 }
