@@ -49,6 +49,7 @@ type client struct {
 	// mu guards the queue and the writer's state.
 	mu      sync.Mutex
 	queue   [][]byte // at most hub.cfg.QueueSize; nil when empty
+	started bool     // serve runs: conn and ctx are set, a writer may start
 	writing bool     // a writer goroutine runs; after closing, for good
 	closed  bool     // closeWith ran: the writer sends the close frame
 	writers sync.WaitGroup
@@ -122,9 +123,11 @@ func (c *client) send(msg []byte) {
 	c.mu.Unlock()
 }
 
-// startWriterLocked starts the writer unless one runs; c.mu is held.
+// startWriterLocked starts the writer unless one runs or the connection
+// is not served yet (Stop may close a client before its upgrade is done);
+// c.mu is held.
 func (c *client) startWriterLocked() {
-	if c.writing {
+	if c.writing || !c.started {
 		return
 	}
 	c.writing = true
@@ -166,6 +169,12 @@ func closeReason(status websocket.StatusCode) string {
 
 // serve runs the connection until it is closed.
 func (c *client) serve(queryToken string) {
+	c.mu.Lock()
+	c.started = true
+	if c.closed { // closed while upgrading: send the close frame now
+		c.startWriterLocked()
+	}
+	c.mu.Unlock()
 	c.startPings()
 	c.readLoop(queryToken)
 	// The peer is gone or the writer closed the connection; either way the
