@@ -188,7 +188,12 @@ type Node struct {
 
 	pending []wire.Event
 	pkt     [wire.MaxPacket]byte
-	rec     [8]byte
+	// tail is the rest of a packet that went partly on air (see notify);
+	// a new connection drops it.
+	tailBuf  [wire.MaxPacket]byte
+	tail     []byte
+	tailChar wire.Char
+	rec      [8]byte
 }
 
 // NewNode returns a node in PowerOn. reset is why the board started.
@@ -290,13 +295,41 @@ func (n *Node) connected() bool {
 }
 
 // notify sends pkt, in MTU-sized fragments when the MTU is small.
+//
+// A packet larger than the MTU is several notifications. When the first
+// fails nothing is on air and the error goes to the caller, who sends the
+// packet again later. When a later one fails, the packet is already half
+// on air: its rest is kept and goes out before anything else, so the
+// central never gets half a packet followed by another (its
+// defragmenter could not tell them apart); the packet counts as sent.
 func (n *Node) notify(c wire.Char, pkt []byte) error {
+	if err := n.flushTail(); err != nil {
+		return err
+	}
+	mtu := n.hw.Link.MTU()
 	for rest := pkt; len(rest) > 0; {
-		var frag []byte
-		frag, rest = wire.NextFragment(rest, n.hw.Link.MTU())
+		frag, next := wire.NextFragment(rest, mtu)
 		if err := n.hw.Link.Notify(c, frag); err != nil {
+			if len(rest) == len(pkt) {
+				return err
+			}
+			n.tail, n.tailChar = append(n.tailBuf[:0], rest...), c
+			return nil
+		}
+		rest = next
+	}
+	return nil
+}
+
+// flushTail sends the rest of a packet a failed notification cut short.
+func (n *Node) flushTail() error {
+	mtu := n.hw.Link.MTU()
+	for len(n.tail) > 0 {
+		frag, next := wire.NextFragment(n.tail, mtu)
+		if err := n.hw.Link.Notify(n.tailChar, frag); err != nil {
 			return err
 		}
+		n.tail = next
 	}
 	return nil
 }
@@ -319,11 +352,13 @@ func (n *Node) enter(prev State, now time.Time) {
 	case Disconnected:
 		n.hw.Link.Advertise(AdvOff)
 		n.streaming = false
+		n.tail = nil
 		n.ring.Rewind()
 	case ConnectedIdle:
 		if prev == Streaming {
 			return
 		}
+		n.tail = nil // a new central: nothing of the last link's packets
 		n.hw.Link.Advertise(AdvOff)
 		n.nextStatus = now // status on connect
 		if n.hw.Boot != nil && n.hw.Boot.Pending() {

@@ -55,6 +55,10 @@ type simLink struct {
 	adv               fw.AdvMode
 	defrag            wire.Defragmenter
 	pkts              [][]byte
+	// failEvery > 0 makes every failEvery-th notification fail, as a full
+	// BLE transmit queue does; corrupt counts notifications a central's
+	// defragmenter could not place (half a packet followed by another).
+	failEvery, calls, corrupt int
 }
 
 func (l *simLink) Connected() bool              { return l.connected }
@@ -65,9 +69,14 @@ func (l *simLink) Notify(c wire.Char, b []byte) error {
 	if !l.connected {
 		return errors.New("not connected")
 	}
+	l.calls++
+	if l.failEvery > 0 && l.calls%l.failEvery == 0 {
+		return errors.New("ble: transmit queue full")
+	}
 	pkt, err := l.defrag.Feed(b)
 	if err != nil {
-		return err
+		l.corrupt++
+		return nil // it went on air; the central drops it
 	}
 	if pkt != nil {
 		l.pkts = append(l.pkts, append([]byte(nil), pkt...))
@@ -78,6 +87,9 @@ func (l *simLink) Notify(c wire.Char, b []byte) error {
 // take returns the decoded headers and payloads received so far, by type.
 func (l *simLink) take(t *testing.T) map[wire.Type][][]byte {
 	t.Helper()
+	if l.corrupt > 0 {
+		t.Fatalf("the node put %d notifications on air that break a packet", l.corrupt)
+	}
 	out := map[wire.Type][][]byte{}
 	for _, p := range l.pkts {
 		var h wire.Header
@@ -294,6 +306,33 @@ func TestSmallMTUFragments(t *testing.T) {
 	r.run(r.clk.t.Add(12 * time.Second))
 	if n := len(r.link.take(t)[wire.TypeSummary]); n != 2 {
 		t.Errorf("%d summaries over a 20-byte MTU, want 2", n)
+	}
+}
+
+// TestAFailedFragmentNeverBreaksAPacket: over a 20-byte MTU a packet is
+// several notifications; when one after the first fails (the radio's
+// transmit queue is full), the rest of that packet goes out before
+// anything else, so the central never gets half a packet followed by
+// another, and every summary arrives once.
+func TestAFailedFragmentNeverBreaksAPacket(t *testing.T) {
+	r := newRig(t, fw.Config{Interval: 10 * time.Second})
+	r.link.mtu = 20
+	r.link.failEvery = 3
+	r.connectAndStream(t)
+	r.command(t, wire.Command{Op: wire.OpRequestBurst, Frames: 300, SampleRate: 1000})
+	r.run(r.clk.t.Add(10 * time.Minute))
+	got := r.link.take(t) // fails on any broken packet
+	seqs := summarySeqs(t, got[wire.TypeSummary])
+	if len(seqs) < 55 {
+		t.Fatalf("%d summaries in 10 minutes at one per 10 s", len(seqs))
+	}
+	for i, s := range seqs {
+		if s != uint32(i) {
+			t.Fatalf("summary %d has seq %d: %v", i, s, seqs)
+		}
+	}
+	if len(got[wire.TypeBurstChunk]) == 0 || len(got[wire.TypeStatus]) == 0 {
+		t.Errorf("%d burst chunks, %d statuses: the failures starved them", len(got[wire.TypeBurstChunk]), len(got[wire.TypeStatus]))
 	}
 }
 
