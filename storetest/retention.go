@@ -91,4 +91,3 @@ func testRetention(t *testing.T, s vibemon.Store) {
 		t.Errorf("second PruneReadings = %+v, want nothing left to remove", rep)
 	}
 }
-
