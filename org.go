@@ -2,6 +2,7 @@ package vibemon
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -141,4 +142,19 @@ type SessionStore interface {
 	UseSession(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
 	// RevokeFamily revokes every token of the family (logout).
 	RevokeFamily(ctx context.Context, familyID string) error
+}
+
+// Validate trims the e-mail and checks what every store requires of a user:
+// an e-mail address, a name of at most 200 characters, a known role.
+func (u *User) Validate() error {
+	u.Email = strings.TrimSpace(u.Email)
+	switch {
+	case u.Email == "" || len(u.Email) > 254 || !strings.Contains(u.Email, "@"):
+		return Errorf(EINVALID, "email must be an e-mail address.")
+	case len(u.Name) > 200:
+		return Errorf(EINVALID, "name is longer than 200 characters.")
+	case !u.Role.Valid():
+		return Errorf(EINVALID, "role must be owner, admin, engineer or viewer.")
+	}
+	return nil
 }

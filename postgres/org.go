@@ -71,23 +71,10 @@ func scanUser(row pgx.Row) (*vibemon.User, error) {
 	return &u, nil
 }
 
-func validUser(u *vibemon.User) error {
-	u.Email = strings.TrimSpace(u.Email)
-	switch {
-	case u.Email == "" || len(u.Email) > 254 || !strings.Contains(u.Email, "@"):
-		return vibemon.Errorf(vibemon.EINVALID, "email must be an e-mail address.")
-	case len(u.Name) > 200:
-		return vibemon.Errorf(vibemon.EINVALID, "name is longer than 200 characters.")
-	case !u.Role.Valid():
-		return vibemon.Errorf(vibemon.EINVALID, "role must be owner, admin, engineer or viewer.")
-	}
-	return nil
-}
-
 // CreateUser inserts u; ECONFLICT when the e-mail is taken in any org,
 // compared without case; EINVALID when the org does not exist.
 func (s *Store) CreateUser(ctx context.Context, u *vibemon.User) error {
-	if err := validUser(u); err != nil {
+	if err := u.Validate(); err != nil {
 		return err
 	}
 	now := s.nowUTC()
