@@ -11,6 +11,7 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/presencetest"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -75,75 +76,23 @@ func TestBusClosed(t *testing.T) {
 	}
 }
 
+type inprocPresence struct{ *inproc.Presence }
+
+func (p inprocPresence) Sweep(_ context.Context, now time.Time) ([]presencetest.Ref, error) {
+	var out []presencetest.Ref
+	for _, d := range p.Presence.Sweep(now) {
+		out = append(out, presencetest.Ref{OrgID: d.OrgID, DeviceID: d.DeviceID})
+	}
+	return out, nil
+}
+
+// TestPresence runs the presence specification; replicas of one process
+// share one inproc.Presence.
 func TestPresence(t *testing.T) {
-	ctx := context.Background()
-	p := inproc.NewPresence(inproc.PresenceConfig{}) // TTL 60 s
-	if got, want := p.TTL(), 60*time.Second; got != want {
-		t.Fatalf("default TTL = %v, want %v", got, want)
-	}
-	steps := []struct {
-		name       string
-		org, dev   int64
-		at         time.Duration
-		cameOnline bool
-	}{
-		{"first sighting", 1, 10, 0, true},
-		{"seen again within TTL", 1, 10, 30 * time.Second, false},
-		{"other device", 1, 11, 10 * time.Second, true},
-		{"same id in another org is another device", 2, 10, 10 * time.Second, true},
-		{"late sighting does not move last seen back", 1, 10, 5 * time.Second, false},
-		{"after TTL since last sighting", 1, 11, 71 * time.Second, true},
-	}
-	for _, s := range steps {
-		got, err := p.Touch(ctx, s.org, s.dev, t0.Add(s.at))
-		if err != nil {
-			t.Fatalf("%s: Touch: %v", s.name, err)
-		}
-		if got != s.cameOnline {
-			t.Errorf("%s: cameOnline = %v, want %v", s.name, got, s.cameOnline)
-		}
-	}
-
-	online := []struct {
-		org  int64
-		at   time.Duration
-		want []int64
-	}{
-		{1, 40 * time.Second, []int64{10, 11}},
-		{1, 89 * time.Second, []int64{10, 11}}, // 10 last seen at 30 s
-		{1, 90 * time.Second, []int64{11}},
-		{1, 131 * time.Second, []int64{}},
-		{2, 40 * time.Second, []int64{10}},
-		{3, 40 * time.Second, []int64{}},
-	}
-	for _, o := range online {
-		got, err := p.Online(ctx, o.org, t0.Add(o.at))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, o.want) {
-			t.Errorf("Online(org %d, +%v) = %v, want %v", o.org, o.at, got, o.want)
-		}
-	}
-
-	sweeps := []struct {
-		at   time.Duration
-		want []inproc.DeviceRef
-	}{
-		{60 * time.Second, nil},
-		{70 * time.Second, []inproc.DeviceRef{{OrgID: 2, DeviceID: 10}}},
-		{95 * time.Second, []inproc.DeviceRef{{OrgID: 1, DeviceID: 10}}},
-		{100 * time.Second, nil}, // reported once only
-		{200 * time.Second, []inproc.DeviceRef{{OrgID: 1, DeviceID: 11}}},
-	}
-	for _, s := range sweeps {
-		if got := p.Sweep(t0.Add(s.at)); !slices.Equal(got, s.want) {
-			t.Errorf("Sweep(+%v) = %v, want %v", s.at, got, s.want)
-		}
-	}
-	if got, _ := p.Touch(ctx, 1, 10, t0.Add(300*time.Second)); !got {
-		t.Error("Touch after the device was swept: cameOnline = false, want true")
-	}
+	presencetest.Run(t, func(t *testing.T, ttl time.Duration) func() presencetest.Presence {
+		p := inprocPresence{inproc.NewPresence(inproc.PresenceConfig{TTL: ttl})}
+		return func() presencetest.Presence { return p }
+	})
 }
 
 func TestLimiter(t *testing.T) {
