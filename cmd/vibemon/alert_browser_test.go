@@ -85,11 +85,19 @@ func TestBrowserAlertPage(t *testing.T) {
 		chromedp.Navigate(p.URL+"/login?next=/alerts"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item .alert-link")),
-		chromedp.Click(chromedp.CSS("#alerts .alert-item .alert-link")),
-		chromedp.WaitVisible(chromedp.CSS(`#alert-timeline li[data-kind="opened"]`)))
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
+	if err == nil {
+		err = clickToPage(bctx, "#login-submit")
+	}
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item .alert-link")))
+	}
+	if err == nil {
+		err = clickToPage(bctx, "#alerts .alert-item .alert-link")
+	}
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#alert-timeline li[data-kind="opened"]`)))
+	}
 	if err != nil {
 		fail("open the alert from the list", err)
 	}

@@ -35,6 +35,17 @@ func chromiumPath(t *testing.T) string {
 	return p
 }
 
+// clickToPage clicks sel, which leads to another page, and returns once that
+// page has loaded. A query that runs while a navigation replaces the
+// document can fail with "Could not find node with given id" (the old
+// document's node ids go stale under it; CI saw it after the sign-in and a
+// navigation link), so the steps after a page change start from the loaded
+// page.
+func clickToPage(ctx context.Context, sel string) error {
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+	return err
+}
+
 // postReadings sends one reading per tick for device until ctx ends, as a
 // gateway would. It runs in its own goroutine, so it reports by returning.
 func postReadings(ctx context.Context, base, token string, device int64, firstSeq int) error {
@@ -133,12 +144,15 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 
 	signIn := func(page, email, password string) error {
-		return chromedp.Do(bctx,
+		err := chromedp.Do(bctx,
 			chromedp.Navigate(p.URL+page),
 			chromedp.WaitVisible(chromedp.CSS("#email")),
 			chromedp.SendKeys(chromedp.CSS("#email"), email),
-			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Click(chromedp.CSS("#login-submit")))
+			chromedp.SendKeys(chromedp.CSS("#password"), password))
+		if err != nil {
+			return err
+		}
+		return clickToPage(bctx, "#login-submit")
 	}
 	poll := func(expr string) error {
 		_, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
@@ -401,9 +415,13 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 		chromedp.Navigate(p.URL+"/login?next="+url.QueryEscape(fmt.Sprintf("/assets/%d", asset.ID))),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#health-body")))
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
+	if err == nil {
+		err = clickToPage(bctx, "#login-submit")
+	}
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#health-body")))
+	}
 	if err == nil {
 		err = poll(`(() => { const s = document.getElementById("chart-spectrum").dataset, e = document.getElementById("chart-envelope").dataset;
 			return +s.points > 0 && +s.markers > 0 && +e.points > 0 && +e.markers > 0 &&

@@ -42,9 +42,13 @@ func TestBrowserNotificationSettings(t *testing.T) {
 		chromedp.Navigate(p.URL+"/login?next=/notifications"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		chromedp.WaitVisible(chromedp.CSS(`[data-channel="email"]`)))
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
+	if err == nil {
+		err = clickToPage(bctx, "#login-submit")
+	}
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`[data-channel="email"]`)))
+	}
 	if err != nil {
 		fail("sign in and open the page", err)
 	}

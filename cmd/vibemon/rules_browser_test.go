@@ -45,12 +45,20 @@ func TestBrowserRuleForm(t *testing.T) {
 		chromedp.Navigate(p.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-		// The page is one click away from anywhere: the main navigation.
-		chromedp.WaitVisible(chromedp.CSS(`nav.nav a[href="/rules"]`)),
-		chromedp.Click(chromedp.CSS(`nav.nav a[href="/rules"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#rule-create")))
+		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
+	if err == nil {
+		err = clickToPage(bctx, "#login-submit")
+	}
+	// The page is one click away from anywhere: the main navigation.
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`nav.nav a[href="/rules"]`)))
+	}
+	if err == nil {
+		err = clickToPage(bctx, `nav.nav a[href="/rules"]`)
+	}
+	if err == nil {
+		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#rule-create")))
+	}
 	if err != nil {
 		fail("open the rules page", err)
 	}
