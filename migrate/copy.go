@@ -20,6 +20,10 @@ const chunk = 500
 // waveformPage is how many bursts one page carries (each up to 384 KiB).
 const waveformPage = 20
 
+// firmwarePage is how many firmware images one page carries (each up to
+// 4 MiB).
+const firmwarePage = 4
+
 func (c *copier) stored(ctx context.Context, table string, n int64) error {
 	c.st.Copied[table] += n
 	if err := c.st.save(); err != nil {
@@ -68,6 +72,22 @@ func (c *copier) copyAll(ctx context.Context) error {
 		func() error { return copyTable(ctx, c, "assets", c.src.ExportAssets, c.dst.ImportAssets) },
 		func() error { return copyTable(ctx, c, "devices", c.src.ExportDevices, c.dst.ImportDevices) },
 		func() error { return copyTable(ctx, c, "api_keys", c.src.ExportAPIKeys, c.dst.ImportAPIKeys) },
+		func() error {
+			return copyTable(ctx, c, "notification_prefs", c.src.ExportNotificationPrefs, c.dst.ImportNotificationPrefs)
+		},
+		func() error {
+			return copyTable(ctx, c, "telegram_links", c.src.ExportTelegramLinks, c.dst.ImportTelegramLinks)
+		},
+		func() error { return copyTable(ctx, c, "push_tokens", c.src.ExportPushTokens, c.dst.ImportPushTokens) },
+		func() error { return copyTable(ctx, c, "webhooks", c.src.ExportWebhooks, c.dst.ImportWebhooks) },
+		func() error { return c.copyFirmware(ctx) },
+		func() error {
+			return copyTable(ctx, c, "device_settings", c.src.ExportDeviceSettings, c.dst.ImportDeviceSettings)
+		},
+		func() error {
+			return copyTable(ctx, c, "device_ota_status", c.src.ExportOTAStatus, c.dst.ImportOTAStatus)
+		},
+		func() error { return copyTable(ctx, c, "device_gaps", c.src.ExportDeviceGaps, c.dst.ImportDeviceGaps) },
 		func() error { return copyTable(ctx, c, "rules", c.src.ExportRules, c.dst.ImportRules) },
 		func() error {
 			return copyTable(ctx, c, "maintenance_windows", c.src.ExportMaintenance, c.dst.ImportMaintenance)
@@ -75,6 +95,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 		func() error { return copyTable(ctx, c, "alerts", c.src.ExportAlerts, c.dst.ImportAlerts) },
 		func() error {
 			return copyTable(ctx, c, "alert_events", c.src.ExportAlertEvents, c.dst.ImportAlertEvents)
+		},
+		func() error {
+			return copyTable(ctx, c, "notification_deliveries", c.src.ExportDeliveries, c.dst.ImportDeliveries)
 		},
 		func() error { return c.copyWaveforms(ctx) },
 		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },
@@ -109,6 +132,32 @@ func (c *copier) copyWaveforms(ctx context.Context) error {
 		}
 	}
 	c.st.Done["waveforms"] = true
+	return c.st.save()
+}
+
+// copyFirmware copies the firmware images a few per page (each up to
+// 4 MiB), recording the last id stored.
+func (c *copier) copyFirmware(ctx context.Context) error {
+	if c.st.Done["firmware_images"] {
+		return nil
+	}
+	for {
+		fs, err := c.src.ExportFirmware(ctx, c.st.FirmwareAfter, firmwarePage)
+		if err != nil {
+			return fmt.Errorf("copy firmware images: %w", err)
+		}
+		if len(fs) == 0 {
+			break
+		}
+		if err := c.dst.ImportFirmware(ctx, fs); err != nil {
+			return fmt.Errorf("copy firmware images: %w", err)
+		}
+		c.st.FirmwareAfter = fs[len(fs)-1].ID
+		if err := c.stored(ctx, "firmware_images", int64(len(fs))); err != nil {
+			return err
+		}
+	}
+	c.st.Done["firmware_images"] = true
 	return c.st.save()
 }
 

@@ -1,6 +1,7 @@
-// Package migrate copies one VibeMon store into another: every org, user
-// (with password hashes), asset, device, alert rule, alert, waveform, model
-// and raw reading, keeping ids. It takes the stores as the small Source and
+// Package migrate copies one VibeMon store into another: every table of
+// Tables (orgs, users with password hashes, devices, API keys,
+// notification settings, webhooks, firmware, alerts, waveforms, raw
+// readings, ...), keeping ids. It takes the stores as the small Source and
 // Target interfaces (sqlite.Store is a Source, postgres.Store a Target), so
 // it imports no adapter.
 //

@@ -36,6 +36,28 @@ type Source interface {
 	// ExportAlertEvents returns the alerts' timelines in id order.
 	ExportAlertEvents(ctx context.Context) ([]*vibemon.AlertEvent, error)
 	ExportModels(ctx context.Context) ([]*vibemon.Model, error)
+	// ExportNotificationPrefs returns the preferences users saved (not the
+	// defaults of users who saved none), by user id.
+	ExportNotificationPrefs(ctx context.Context) ([]*vibemon.NotificationPrefs, error)
+	// ExportTelegramLinks returns the users' /start codes (hashes), used
+	// or not.
+	ExportTelegramLinks(ctx context.Context) ([]*TelegramLink, error)
+	ExportPushTokens(ctx context.Context) ([]*vibemon.PushToken, error)
+	// ExportWebhooks returns every webhook with its secret.
+	ExportWebhooks(ctx context.Context) ([]*vibemon.Webhook, error)
+	// ExportDeliveries returns the notification ledger, by key.
+	ExportDeliveries(ctx context.Context) ([]*vibemon.Delivery, error)
+	// ExportDeviceGaps returns the gaps gateways reported.
+	ExportDeviceGaps(ctx context.Context) ([]*DeviceGap, error)
+	// ExportFirmware returns up to limit firmware images with ids above
+	// afterID, in id order, with their data.
+	ExportFirmware(ctx context.Context, afterID int64, limit int) ([]*vibemon.FirmwareImage, error)
+	// ExportDeviceSettings returns the settings of the devices that have
+	// any.
+	ExportDeviceSettings(ctx context.Context) ([]*vibemon.DeviceSettings, error)
+	// ExportOTAStatus returns the OTA progress of the devices that
+	// reported any.
+	ExportOTAStatus(ctx context.Context) ([]*vibemon.OTAStatus, error)
 	// ExportWaveforms returns up to limit bursts with ids above afterID,
 	// in id order, with data and analysis.
 	ExportWaveforms(ctx context.Context, afterID int64, limit int) ([]*vibemon.Waveform, error)
@@ -63,11 +85,50 @@ type Target interface {
 	ImportAlertEvents(ctx context.Context, events []*vibemon.AlertEvent) error
 	ImportWaveforms(ctx context.Context, ws []*vibemon.Waveform) error
 	ImportModels(ctx context.Context, models []*vibemon.Model) error
+	// ImportNotificationPrefs keeps UpdatedAt and the linked Telegram chat.
+	ImportNotificationPrefs(ctx context.Context, prefs []*vibemon.NotificationPrefs) error
+	ImportTelegramLinks(ctx context.Context, links []*TelegramLink) error
+	ImportPushTokens(ctx context.Context, tokens []*vibemon.PushToken) error
+	ImportWebhooks(ctx context.Context, hooks []*vibemon.Webhook) error
+	ImportDeliveries(ctx context.Context, ds []*vibemon.Delivery) error
+	ImportDeviceGaps(ctx context.Context, gaps []*DeviceGap) error
+	ImportFirmware(ctx context.Context, images []*vibemon.FirmwareImage) error
+	// ImportDeviceSettings keeps UpdatedAt and the target firmware.
+	ImportDeviceSettings(ctx context.Context, settings []*vibemon.DeviceSettings) error
+	ImportOTAStatus(ctx context.Context, sts []*vibemon.OTAStatus) error
+}
+
+// TelegramLink is a user's one-time Telegram /start code, kept as its
+// SHA-256 (telegram_links). ChatID is the chat that used it, if any.
+type TelegramLink struct {
+	CodeHash  string
+	OrgID     int64
+	UserID    int64
+	ExpiresAt time.Time
+	ChatID    string
+}
+
+// DeviceGap is a run of sequence numbers a gateway reported lost for a
+// device (device_gaps), and when the server stored the report.
+type DeviceGap struct {
+	DeviceID int64
+	vibemon.ReportedGap
+	CreatedAt time.Time
 }
 
 // Tables are the tables a copy carries, in the order it copies them
 // (parents before children; readings last because they are the bulk).
-var Tables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
+// Both stores count these (CountRows) for the check at the end.
+//
+// Not copied: sessions (refresh tokens: everyone logs in again), the
+// notification dispatcher's cursor (the target's starts after the copied
+// timeline, see ImportAlertEvents), and rollups (InsertReadings rebuilds
+// them from the copied readings).
+var Tables = []string{"orgs", "users", "assets", "devices", "api_keys",
+	"notification_prefs", "telegram_links", "push_tokens", "webhooks",
+	"firmware_images", "device_settings", "device_ota_status", "device_gaps",
+	"rules", "maintenance_windows", "alerts", "alert_events", "notification_deliveries",
+	"waveforms", "models", "readings"}
 
 // Config configures Run. The zero value means the documented defaults.
 type Config struct {

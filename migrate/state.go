@@ -23,6 +23,8 @@ type state struct {
 	Copied map[string]int64 `json:"copied"`
 	// WaveformAfter is the last waveform id stored.
 	WaveformAfter int64 `json:"waveform_after"`
+	// FirmwareAfter is the last firmware image id stored.
+	FirmwareAfter int64 `json:"firmware_after"`
 	// ReadingsAfter is the last seq stored per device id; ReadingsDone the
 	// devices whose readings are all copied.
 	ReadingsAfter map[string]int64 `json:"readings_after"`

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/migrate"
 )
 
 // This file loads rows copied from another store with their ids kept, for
@@ -167,15 +168,12 @@ func (s *Store) ImportModels(ctx context.Context, models []*vibemon.Model) error
 	})
 }
 
-// countTables are the tables CountRows counts, in copy order.
-var countTables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
-
-// CountRows returns the number of rows of each copied table: orgs, users,
-// assets, devices, rules, maintenance_windows, alerts, waveforms, models and
-// readings (all partitions; a reading stored twice would count twice).
+// CountRows returns the number of rows of each table a copy carries
+// (migrate.Tables; readings in all partitions, so a reading stored twice
+// would count twice).
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
-	out := make(map[string]int64, len(countTables))
-	for _, t := range countTables {
+	out := make(map[string]int64, len(migrate.Tables))
+	for _, t := range migrate.Tables {
 		var n int64
 		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
 			return nil, mapErr("count "+t, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/migrate"
 )
 
 // This file lists everything the store keeps, across orgs and in id order,
@@ -150,15 +151,11 @@ func (s *Store) ExportReadings(ctx context.Context, deviceID, afterSeq int64, li
 	return out, mapErr("export readings", rows.Err())
 }
 
-// exportTables are the tables CountRows counts, in copy order.
-var exportTables = []string{"orgs", "users", "assets", "devices", "api_keys", "rules", "maintenance_windows", "alerts", "alert_events", "waveforms", "models", "readings"}
-
-// CountRows returns the number of rows of each copied table: orgs, users,
-// assets, devices, rules, maintenance_windows, alerts, alert_events, waveforms, models
-// and readings.
+// CountRows returns the number of rows of each table a copy carries
+// (migrate.Tables).
 func (s *Store) CountRows(ctx context.Context) (map[string]int64, error) {
-	out := make(map[string]int64, len(exportTables))
-	for _, t := range exportTables {
+	out := make(map[string]int64, len(migrate.Tables))
+	for _, t := range migrate.Tables {
 		var n int64
 		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil {
 			return nil, mapErr(fmt.Sprintf("count %s", t), err)

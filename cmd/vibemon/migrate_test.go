@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/auth"
+	"github.com/vibemon/vibemon/migrate"
+	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/sqlite"
 )
 
@@ -57,15 +62,17 @@ func freshPostgres(t *testing.T, prefix string) string {
 
 // migSource is what the test put into the SQLite source.
 type migSource struct {
-	path      string
-	device    *vibemon.Device // org 1's first device
-	from, to  time.Time       // covers every reading
-	hourly    []vibemon.Point // the device's 1h buckets of vel_rms_x in [from, to)
-	readings  int
-	alertIDs  []int64
-	password  string // alice's
-	aliceMail string
-	apiKey    string // a gateway key of org 1
+	path       string
+	device     *vibemon.Device // org 1's first device
+	from, to   time.Time       // covers every reading
+	hourly     []vibemon.Point // the device's 1h buckets of vel_rms_x in [from, to)
+	readings   int
+	alertIDs   []int64
+	password   string // alice's
+	aliceMail  string
+	apiKey     string   // a gateway key of org 1
+	tgCode     string   // alice's unused Telegram /start code
+	deliveries []string // keys of notification deliveries
 }
 
 // buildSource fills a SQLite store with two orgs, their users, assets,
@@ -141,6 +148,7 @@ func buildSource(t *testing.T) *migSource {
 	must(s.CreateWaveform(ctx, w))
 	must(s.SetWaveformAnalysis(ctx, 1, w.ID, vibemon.AnalysisDone, []byte(`{"ok":true}`)))
 	must(s.SaveModel(ctx, &vibemon.Model{OrgID: 1, DeviceID: src.device.ID, Kind: "iforest", Data: []byte("model"), Rows: 10, TrainedAt: now}))
+	addUserData(t, s, src, devices, now)
 
 	for _, d := range devices {
 		rs := make([]vibemon.Reading, 1500)
@@ -157,6 +165,209 @@ func buildSource(t *testing.T) *migSource {
 		Bucket: vibemon.BucketHour, Metrics: []vibemon.Metric{vibemon.VelRMSX}})
 	must(err)
 	return src
+}
+
+// addUserData gives the source what users set up besides telemetry:
+// notification preferences (alice's saved, Globex's owner linked to a
+// Telegram chat), an unused Telegram code, a push token, a webhook, the
+// notification ledger, firmware images, device settings that target one,
+// OTA progress and gaps a gateway reported.
+func addUserData(t *testing.T, s *sqlite.Store, src *migSource, devices []*vibemon.Device, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PutNotificationPrefs(ctx, &vibemon.NotificationPrefs{OrgID: 1, UserID: 1, Channels: []string{vibemon.ChannelEmail, vibemon.ChannelPush},
+		MinSeverity: vibemon.SeverityCritical, AssetIDs: []int64{1}, QuietStart: "22:00", QuietEnd: "07:00", TimeZone: "Europe/Berlin",
+		Digest: true, DigestHour: 6, Email: "night-shift@acme.example"}))
+	src.tgCode = "alice-unused-code"
+	must(s.CreateTelegramLink(ctx, 1, 1, src.tgCode, now.Add(time.Hour)))
+	must(s.CreateTelegramLink(ctx, 2, 2, "globex-code", now.Add(time.Hour)))
+	must(s.LinkTelegram(ctx, "globex-code", "424242", now))
+	must(s.AddPushToken(ctx, &vibemon.PushToken{OrgID: 1, UserID: 1, Token: "fcm-registration-token-of-alice"}))
+	must(s.CreateWebhook(ctx, &vibemon.Webhook{OrgID: 1, Name: "maintenance system", URL: "https://cmms.acme.example/hook",
+		Secret: "a webhook secret of 32 characters", MinSeverity: vibemon.SeverityWarning, Enabled: true}))
+	for i, status := range []vibemon.DeliveryStatus{vibemon.DeliveryDelivered, vibemon.DeliveryFailed, vibemon.DeliveryBatched} {
+		d := &vibemon.Delivery{Key: fmt.Sprintf("event:%d/user:1/email", i+1), OrgID: 1, EventID: int64(i + 1), AlertID: src.alertIDs[0],
+			UserID: 1, Channel: vibemon.ChannelEmail}
+		// The third is over a limit of 1 per hour: batched for a summary.
+		limit := 0
+		if status == vibemon.DeliveryBatched {
+			limit = 1
+		}
+		got, err := s.ClaimDelivery(ctx, d, limit, now.Add(-time.Hour))
+		must(err)
+		if got.Status != vibemon.DeliverySending && got.Status != status {
+			t.Fatalf("delivery %d claimed as %s", i, got.Status)
+		}
+		if status == vibemon.DeliveryFailed {
+			must(s.FinishDelivery(ctx, d.Key, status, "550 mailbox unavailable"))
+		} else if status == vibemon.DeliveryDelivered {
+			must(s.FinishDelivery(ctx, d.Key, status, ""))
+		}
+		src.deliveries = append(src.deliveries, d.Key)
+	}
+	var fws []*vibemon.FirmwareImage
+	for i, hw := range []string{"esp32c3", "esp32s3"} {
+		img := make([]byte, 70_000+i)
+		for j := range img {
+			img[j] = byte(j*7 + i)
+		}
+		f := &vibemon.FirmwareImage{OrgID: 1, Version: fmt.Sprintf("1.%d.0", i+2), Hardware: hw, Signature: strings.Repeat("ab", 64), Notes: "bearing model " + hw, Data: img}
+		must(s.CreateFirmware(ctx, f))
+		fws = append(fws, f)
+	}
+	must(s.PutDeviceSettings(ctx, 1, &vibemon.DeviceSettings{DeviceID: devices[0].ID, IntervalS: 30, RangeG: 4, SampleRateHz: 400, Window: 1024, TargetFirmwareID: fws[1].ID}))
+	must(s.PutDeviceSettings(ctx, 1, &vibemon.DeviceSettings{DeviceID: devices[1].ID, IntervalS: 120}))
+	must(s.PutOTAStatus(ctx, 1, &vibemon.OTAStatus{DeviceID: devices[0].ID, FirmwareID: fws[1].ID, Version: "1.3.0",
+		State: vibemon.OTAStateFailed, BytesDone: 4096, BytesTotal: 70_001, Error: "node rejected the signature"}))
+	_, err := s.ReportGaps(ctx, 1, devices[0].ID, []vibemon.ReportedGap{
+		{FromSeq: 1500, ToSeq: 1519, Reason: vibemon.GapQueueFull, At: now.Add(-time.Minute).Truncate(time.Millisecond)},
+		{FromSeq: 1530, ToSeq: 1530, Reason: vibemon.GapRejected, At: now.Truncate(time.Millisecond)},
+	})
+	must(err)
+	_, err = s.ReportGaps(ctx, 2, devices[2].ID, []vibemon.ReportedGap{{FromSeq: 1600, ToSeq: 1700, Reason: vibemon.GapNodeRingOverflow, At: now.Truncate(time.Millisecond)}})
+	must(err)
+}
+
+// sameJSON fails the test when got and want differ once encoded (times
+// compared in UTC by their callers).
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s on the target:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+// checkUserData compares, field by field, what addUserData put into the
+// source with what the target store returns.
+func checkUserData(t *testing.T, srcPath, target string, tgCode string, deliveries []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(srcPath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := postgres.Open(ctx, target, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for org := int64(1); org <= 2; org++ {
+		sp, err := s.ListNotificationPrefs(ctx, org)
+		must(err)
+		dp, err := d.ListNotificationPrefs(ctx, org)
+		must(err)
+		for _, p := range append(sp, dp...) {
+			p.UpdatedAt = p.UpdatedAt.UTC()
+		}
+		sameJSON(t, fmt.Sprintf("notification preferences of org %d", org), dp, sp)
+		sw, err := s.ListWebhooks(ctx, org)
+		must(err)
+		dw, err := d.ListWebhooks(ctx, org)
+		must(err)
+		for _, w := range append(sw, dw...) {
+			w.CreatedAt = w.CreatedAt.UTC()
+		}
+		sameJSON(t, fmt.Sprintf("webhooks of org %d", org), dw, sw)
+		sf, err := s.ListFirmware(ctx, org)
+		must(err)
+		df, err := d.ListFirmware(ctx, org)
+		must(err)
+		for _, f := range append(sf, df...) {
+			f.CreatedAt = f.CreatedAt.UTC()
+		}
+		sameJSON(t, fmt.Sprintf("firmware images of org %d", org), df, sf)
+		for _, f := range sf {
+			a, err := s.GetFirmware(ctx, org, f.ID, true)
+			must(err)
+			b, err := d.GetFirmware(ctx, org, f.ID, true)
+			must(err)
+			if !bytes.Equal(a.Data, b.Data) {
+				t.Errorf("firmware %d: the target's image (%d bytes) differs from the source's (%d bytes)", f.ID, len(b.Data), len(a.Data))
+			}
+		}
+		users, err := s.ListUsers(ctx, org)
+		must(err)
+		for _, u := range users {
+			st, err := s.ListPushTokens(ctx, org, u.ID)
+			must(err)
+			dt, err := d.ListPushTokens(ctx, org, u.ID)
+			must(err)
+			for _, p := range append(st, dt...) {
+				p.CreatedAt = p.CreatedAt.UTC()
+			}
+			sameJSON(t, fmt.Sprintf("push tokens of user %d", u.ID), dt, st)
+		}
+		devs, err := s.ListDevices(ctx, org)
+		must(err)
+		for _, dev := range devs {
+			ss, err := s.GetDeviceSettings(ctx, org, dev.ID)
+			must(err)
+			ds, err := d.GetDeviceSettings(ctx, org, dev.ID)
+			must(err)
+			ss.UpdatedAt, ds.UpdatedAt = ss.UpdatedAt.UTC(), ds.UpdatedAt.UTC()
+			sameJSON(t, fmt.Sprintf("settings of device %d", dev.ID), ds, ss)
+			so, serr := s.GetOTAStatus(ctx, org, dev.ID)
+			do, derr := d.GetOTAStatus(ctx, org, dev.ID)
+			if vibemon.ErrorCode(serr) != vibemon.ErrorCode(derr) {
+				t.Errorf("OTA status of device %d: target error %v, source error %v", dev.ID, derr, serr)
+			} else if serr == nil {
+				so.UpdatedAt, do.UpdatedAt = so.UpdatedAt.UTC(), do.UpdatedAt.UTC()
+				sameJSON(t, fmt.Sprintf("OTA status of device %d", dev.ID), do, so)
+			}
+		}
+	}
+	for _, key := range deliveries {
+		a, err := s.GetDelivery(ctx, key)
+		must(err)
+		b, err := d.GetDelivery(ctx, key)
+		must(err)
+		a.CreatedAt, a.UpdatedAt, b.CreatedAt, b.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC(), b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+		sameJSON(t, "delivery "+key, b, a)
+	}
+	gaps, err := s.ExportDeviceGaps(ctx)
+	must(err)
+	rows, err := d.Pool().Query(ctx, "SELECT device_id, from_seq, to_seq, reason, at, created_at FROM device_gaps ORDER BY device_id, from_seq, to_seq, reason")
+	must(err)
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*migrate.DeviceGap, error) {
+		var g migrate.DeviceGap
+		err := r.Scan(&g.DeviceID, &g.FromSeq, &g.ToSeq, &g.Reason, &g.At, &g.CreatedAt)
+		g.At, g.CreatedAt = g.At.UTC(), g.CreatedAt.UTC()
+		return &g, err
+	})
+	must(err)
+	if len(gaps) != 3 {
+		t.Fatalf("the source holds %d reported gaps; the test put in 3", len(gaps))
+	}
+	sameJSON(t, "reported gaps", got, gaps)
+	// Alice's Telegram code, created before the move and not used yet,
+	// links her chat on the new server.
+	must(d.LinkTelegram(ctx, tgCode, "777", time.Now()))
+	p, err := d.GetNotificationPrefs(ctx, 1, 1)
+	must(err)
+	if p.TelegramChatID != "777" || p.Email != "night-shift@acme.example" {
+		t.Errorf("alice's preferences after linking on the target: chat %q e-mail %q; want 777 and her saved address", p.TelegramChatID, p.Email)
+	}
 }
 
 // TestMigrateCopiesAnInstallationIntoPostgreSQL interrupts a copy in the
@@ -220,6 +431,14 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 	if n != src.readings || keys != src.readings {
 		t.Fatalf("target holds %d readings with %d distinct (device, seq); want %d of each (no duplicates)", n, keys, src.readings)
 	}
+
+	for _, table := range []string{"notification_prefs", "telegram_links", "push_tokens", "webhooks", "notification_deliveries",
+		"firmware_images", "device_settings", "device_ota_status", "device_gaps"} {
+		if !regexp.MustCompile(`(?m)^` + table + ` +[1-9]\d* +[1-9]\d* +ok$`).MatchString(out.String()) {
+			t.Errorf("the report has no matching non-zero line for %s:\n%s", table, &out)
+		}
+	}
+	checkUserData(t, src.path, target, src.tgCode, src.deliveries)
 
 	// Without the state file the target looks foreign: refused.
 	if err := os.Remove(src.path + ".migrate.json"); err != nil {
