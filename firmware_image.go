@@ -26,9 +26,20 @@ type DeviceSettings struct {
 	SampleRateHz int `json:"sample_rate_hz"`
 	Window       int `json:"window"`
 	// TargetFirmwareID is the firmware image the device should run; 0 none.
-	TargetFirmwareID int64     `json:"target_firmware_id"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	TargetFirmwareID int64 `json:"target_firmware_id"`
+	// BurstEveryS is how often (seconds, 10..604800) the gateway asks the
+	// node for a raw burst (the trigger); BurstFrames is the burst's size
+	// in frames per axis (256..65535; the node caps it at its own maximum,
+	// 4096 on the reference board). 0 leaves each to the gateway's
+	// --burst-every / --burst-frames.
+	BurstEveryS int       `json:"burst_every_s"`
+	BurstFrames int       `json:"burst_frames"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// MaxBurstEveryS is the longest burst interval a device can be given: a
+// week.
+const MaxBurstEveryS = 7 * 24 * 3600
 
 // Validate checks the settings against what the node's commands accept.
 func (s *DeviceSettings) Validate() error {
@@ -51,6 +62,12 @@ func (s *DeviceSettings) Validate() error {
 		return Errorf(EINVALID, "window must be a power of two from 256 to 4096.")
 	case s.TargetFirmwareID < 0:
 		return Errorf(EINVALID, "target_firmware_id must be a firmware id or 0.")
+	case s.BurstEveryS != 0 && (s.BurstEveryS < 10 || s.BurstEveryS > MaxBurstEveryS):
+		return Errorf(EINVALID, "burst_every_s must be 10..%d seconds (a week), or 0 for the gateway's --burst-every; got %d.", MaxBurstEveryS, s.BurstEveryS)
+	case s.BurstFrames != 0 && (s.BurstFrames < 256 || s.BurstFrames > 65535):
+		return Errorf(EINVALID, "burst_frames must be 256..65535 frames (the server stores bursts of at least 256 samples per axis), or 0 for the gateway's --burst-frames; got %d.", s.BurstFrames)
+	case s.BurstEveryS != 0 && s.BurstFrames != 0 && s.BurstFrames >= s.BurstEveryS*1000:
+		return Errorf(EINVALID, "a burst of %d frames takes %.1f s at 1 kHz, longer than burst_every_s (%d s): the next request would cut it off; ask for fewer frames or a longer interval.", s.BurstFrames, float64(s.BurstFrames)/1000, s.BurstEveryS)
 	}
 	return nil
 }

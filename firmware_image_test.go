@@ -41,6 +41,14 @@ func TestDeviceSettingsValidate(t *testing.T) {
 		{DeviceSettings{RangeG: 16, SampleRateHz: 9, Window: 256}, false},
 		{DeviceSettings{RangeG: 16, SampleRateHz: 10, Window: 128}, false},
 		{DeviceSettings{TargetFirmwareID: -1}, false},
+		{DeviceSettings{BurstEveryS: 10, BurstFrames: 256}, true},
+		{DeviceSettings{BurstEveryS: MaxBurstEveryS, BurstFrames: 65535}, true},
+		{DeviceSettings{BurstEveryS: 9}, false},
+		{DeviceSettings{BurstEveryS: MaxBurstEveryS + 1}, false},
+		{DeviceSettings{BurstEveryS: -1}, false},
+		{DeviceSettings{BurstFrames: 255}, false},
+		{DeviceSettings{BurstFrames: 65536}, false},
+		{DeviceSettings{BurstEveryS: 10, BurstFrames: 10000}, false}, // 10 s of capture every 10 s
 	} {
 		t.Run(fmt.Sprintf("%+v", c.s), func(t *testing.T) {
 			if err := c.s.Validate(); (err == nil) != c.ok {

@@ -41,10 +41,16 @@ type Config struct {
 	// AckGrace is how long a status waits for notifications still in
 	// flight before a shortfall is treated as a loss. Defaults to 500 ms.
 	AckGrace time.Duration
-	// BurstEvery asks each node for a raw burst this often; 0 never.
+	// BurstEvery asks each node for a raw burst this often, on the
+	// gateway's clock (Now); 0 never. A device whose settings name
+	// burst_every_s gets that instead (the server wins).
 	BurstEvery time.Duration
-	// BurstFrames is the burst length asked for. Defaults to 4096.
+	// BurstFrames is the burst length asked for, unless the device's
+	// settings name burst_frames. Defaults to 4096.
 	BurstFrames int
+	// BurstCheck is how often (real time) a session looks whether a burst
+	// is due. Defaults to 1 s.
+	BurstCheck time.Duration
 	// ManageEvery is how often a session fetches its node's desired
 	// settings and target firmware (GET /devices/{id}/settings) and
 	// applies them; also once on the node's first status. Defaults to 30 s.
@@ -97,6 +103,7 @@ func (c *Config) defaults() error {
 	def(&c.AckEvery, 10*time.Second)
 	def(&c.AckGrace, 500*time.Millisecond)
 	def(&c.ManageEvery, 30*time.Second)
+	def(&c.BurstCheck, time.Second)
 	def(&c.MinBackoff, 250*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)
 	if c.BurstFrames <= 0 {

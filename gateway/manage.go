@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/vibemon/vibemon/wire"
 )
@@ -30,6 +31,8 @@ type desiredSettings struct {
 	SampleRateHz     int   `json:"sample_rate_hz"`
 	Window           int   `json:"window"`
 	TargetFirmwareID int64 `json:"target_firmware_id"`
+	BurstEveryS      int   `json:"burst_every_s"`
+	BurstFrames      int   `json:"burst_frames"`
 }
 
 // nodeTrack is what the gateway remembers of a node across sessions: the
@@ -119,6 +122,7 @@ func (s *nodeSession) manage(ctx context.Context) error {
 		tr.applied.RangeG, tr.applied.SampleRateHz, tr.applied.Window = ds.RangeG, ds.SampleRateHz, ds.Window
 	}
 	g.mu.Unlock()
+	s.setBurstSchedule(ds.BurstEveryS, ds.BurstFrames)
 	if ds.TargetFirmwareID != 0 {
 		s.startOTA(ctx, ds.TargetFirmwareID, s.haveStatus && s.st.ResetReason == wire.ResetRollback,
 			s.haveStatus && s.st.Flags&wire.StatusPendingOTA != 0)
@@ -136,4 +140,28 @@ func (s *nodeSession) settingDiffers(name string, node, server any, conflict boo
 	}
 	s.g.m.settingsApplied.Inc()
 	s.g.log.Info("settings applied", "serial", s.serial, "setting", name, "from", node, "to", server)
+}
+
+// setBurstSchedule applies the device's burst settings: how often the
+// session asks the node for a raw burst and how many frames; 0 leaves each
+// to the gateway's Config (--burst-every, --burst-frames). Bursts are asked
+// for by the gateway, so there is nothing on the node to conflict with: a
+// change is logged and takes effect at once.
+func (s *nodeSession) setBurstSchedule(everyS, frames int) {
+	every, n := s.g.cfg.BurstEvery, s.g.cfg.BurstFrames
+	if everyS > 0 {
+		every = time.Duration(everyS) * time.Second
+	}
+	if frames > 0 {
+		n = frames
+	}
+	if every == s.burstEvery && n == s.burstFrames {
+		return
+	}
+	s.g.log.Info("burst schedule", "serial", s.serial, "every", every, "frames", n,
+		"server_every_s", everyS, "server_frames", frames)
+	if n > int(s.info.MaxBurst) && s.info.MaxBurst > 0 {
+		s.g.log.Warn("burst larger than the node can hold: it sends its maximum", "serial", s.serial, "frames", n, "node_max", s.info.MaxBurst)
+	}
+	s.burstEvery, s.burstFrames = every, n
 }

@@ -91,6 +91,12 @@ type nodeSession struct {
 	managed    bool // manage ran once
 	live       liveRanges
 	otaWG      sync.WaitGroup
+
+	// The burst schedule: every (on the gateway's clock, Config.Now) and
+	// frames, from the device's settings or the Config's defaults.
+	burstEvery  time.Duration
+	burstFrames int
+	lastBurst   time.Time
 }
 
 func (s *nodeSession) write(ctx context.Context, c wire.Command) error {
@@ -108,12 +114,11 @@ func (s *nodeSession) run(ctx context.Context) error {
 	grace := time.NewTimer(time.Hour)
 	grace.Stop()
 	defer grace.Stop()
-	var burstC <-chan time.Time
-	if s.g.cfg.BurstEvery > 0 {
-		bt := time.NewTicker(s.g.cfg.BurstEvery)
-		defer bt.Stop()
-		burstC = bt.C
-	}
+	// Bursts follow the gateway's clock (simulated time with simulated
+	// nodes), checked every BurstCheck of real time.
+	s.burstEvery, s.burstFrames, s.lastBurst = s.g.cfg.BurstEvery, s.g.cfg.BurstFrames, s.g.cfg.Now()
+	burstT := time.NewTicker(s.g.cfg.BurstCheck)
+	defer burstT.Stop()
 	manage := time.NewTicker(s.g.cfg.ManageEvery)
 	defer manage.Stop()
 	notes := s.conn.Notifications()
@@ -164,9 +169,12 @@ func (s *nodeSession) run(ctx context.Context) error {
 					return err
 				}
 			}
-		case <-burstC:
-			if err := s.write(ctx, wire.Command{Op: wire.OpRequestBurst, Frames: uint16(s.g.cfg.BurstFrames), SampleRate: 1000}); err != nil {
-				return err
+		case <-burstT.C:
+			if now := s.g.cfg.Now(); s.burstEvery > 0 && now.Sub(s.lastBurst) >= s.burstEvery {
+				s.lastBurst = now
+				if err := s.write(ctx, wire.Command{Op: wire.OpRequestBurst, Frames: uint16(min(s.burstFrames, 65535)), SampleRate: 1000}); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -68,6 +68,20 @@ func TestDeviceSettingsAndOTAStatus(t *testing.T) {
 	if got.IntervalS != 5 || got.TargetFirmwareID != f.ID {
 		t.Errorf("settings = %+v", got)
 	}
+	d = e.do(t, request{method: "PUT", path: p, token: a.token(vibemon.RoleEngineer), body: map[string]any{"burst_every_s": 5}}).wantError(t, vibemon.EINVALID)
+	if !bytes.Contains([]byte(d.Message), []byte("burst_every_s must be 10..")) {
+		t.Errorf("message %q does not name burst_every_s and its range", d.Message)
+	}
+	d = e.do(t, request{method: "PUT", path: p, token: a.token(vibemon.RoleEngineer), body: map[string]any{"burst_every_s": 10, "burst_frames": 20000}}).wantError(t, vibemon.EINVALID)
+	if !bytes.Contains([]byte(d.Message), []byte("20000 frames takes 20.0 s")) {
+		t.Errorf("message %q does not say the burst outlasts its interval", d.Message)
+	}
+	e.do(t, request{method: "PUT", path: p, token: a.token(vibemon.RoleEngineer), body: map[string]any{"interval_s": 5, "burst_every_s": 600, "burst_frames": 2048}}).wantStatus(t, 200)
+	got = vibemon.DeviceSettings{}
+	e.do(t, request{method: "GET", path: p, token: a.token(vibemon.RoleViewer)}).wantStatus(t, 200).decode(t, &got)
+	if got.BurstEveryS != 600 || got.BurstFrames != 2048 || got.IntervalS != 5 || got.TargetFirmwareID != 0 {
+		t.Errorf("settings = %+v, want the bursts set and the target left out (0)", got)
+	}
 	op := fmt.Sprintf("/api/v1/devices/%d/ota-status", a.device.ID)
 	e.do(t, request{method: "GET", path: op, token: a.token(vibemon.RoleViewer)}).wantError(t, vibemon.ENOTFOUND)
 	e.do(t, request{method: "POST", path: op, token: a.token(vibemon.RoleEngineer), body: map[string]any{"firmware_id": f.ID, "version": "1.1.0", "state": "transferring", "bytes_done": 10, "bytes_total": 5}}).wantError(t, vibemon.EINVALID)

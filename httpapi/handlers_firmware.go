@@ -17,6 +17,8 @@ type settingsInput struct {
 	SampleRateHz     int   `json:"sample_rate_hz"`
 	Window           int   `json:"window"`
 	TargetFirmwareID int64 `json:"target_firmware_id"`
+	BurstEveryS      int   `json:"burst_every_s"`
+	BurstFrames      int   `json:"burst_frames"`
 }
 
 // handleDeviceSettingsGet returns what the server wants the node to run;
@@ -49,7 +51,7 @@ func handleDeviceSettingsPut(s *server) http.Handler {
 			return err
 		}
 		ds := &vibemon.DeviceSettings{DeviceID: id, IntervalS: in.IntervalS, RangeG: in.RangeG, SampleRateHz: in.SampleRateHz,
-			Window: in.Window, TargetFirmwareID: in.TargetFirmwareID}
+			Window: in.Window, TargetFirmwareID: in.TargetFirmwareID, BurstEveryS: in.BurstEveryS, BurstFrames: in.BurstFrames}
 		if err := s.store.PutDeviceSettings(r.Context(), claimsFrom(r.Context()).OrgID, ds); err != nil {
 			return err
 		}

@@ -30,8 +30,8 @@ func (s *Store) GetDeviceSettings(ctx context.Context, orgID, deviceID int64) (*
 	out := &vibemon.DeviceSettings{DeviceID: deviceID}
 	var fw sql.NullInt64
 	var at int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id, updated_at
-		FROM device_settings WHERE device_id = ?`, deviceID).Scan(&out.IntervalS, &out.RangeG, &out.SampleRateHz, &out.Window, &fw, &at)
+	err := s.rdb.QueryRowContext(ctx, `SELECT interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id, burst_every_s, burst_frames, updated_at
+		FROM device_settings WHERE device_id = ?`, deviceID).Scan(&out.IntervalS, &out.RangeG, &out.SampleRateHz, &out.Window, &fw, &out.BurstEveryS, &out.BurstFrames, &at)
 	if err == sql.ErrNoRows {
 		return out, nil
 	}
@@ -63,11 +63,13 @@ func (s *Store) PutDeviceSettings(ctx context.Context, orgID int64, ds *vibemon.
 			}
 			fw = sql.NullInt64{Int64: ds.TargetFirmwareID, Valid: true}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO device_settings (device_id, interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET interval_s = excluded.interval_s, range_g = excluded.range_g,
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_settings (device_id, interval_s, range_g, sample_rate_hz, window_samples, target_firmware_id,
+			burst_every_s, burst_frames, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET interval_s = excluded.interval_s, range_g = excluded.range_g,
 			sample_rate_hz = excluded.sample_rate_hz, window_samples = excluded.window_samples,
-			target_firmware_id = excluded.target_firmware_id, updated_at = excluded.updated_at`,
-			ds.DeviceID, ds.IntervalS, ds.RangeG, ds.SampleRateHz, ds.Window, fw, now)
+			target_firmware_id = excluded.target_firmware_id, burst_every_s = excluded.burst_every_s,
+			burst_frames = excluded.burst_frames, updated_at = excluded.updated_at`,
+			ds.DeviceID, ds.IntervalS, ds.RangeG, ds.SampleRateHz, ds.Window, fw, ds.BurstEveryS, ds.BurstFrames, now)
 		if err == nil {
 			ds.UpdatedAt = msTime(now)
 		}

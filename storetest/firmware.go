@@ -67,7 +67,8 @@ func testDeviceSettingsAndOTA(t *testing.T, s vibemon.Store) {
 	}
 	f := &vibemon.FirmwareImage{OrgID: a.org.ID, Version: "1.1.0", Hardware: "sim", Signature: strings.Repeat("00", 64), Data: []byte("image")}
 	must(t, s.CreateFirmware(ctx(t), f))
-	want := vibemon.DeviceSettings{DeviceID: a.device.ID, IntervalS: 5, RangeG: 8, SampleRateHz: 500, Window: 512, TargetFirmwareID: f.ID}
+	want := vibemon.DeviceSettings{DeviceID: a.device.ID, IntervalS: 5, RangeG: 8, SampleRateHz: 500, Window: 512, TargetFirmwareID: f.ID,
+		BurstEveryS: 600, BurstFrames: 2048}
 	in := want
 	must(t, s.PutDeviceSettings(ctx(t), a.org.ID, &in))
 	got, err = s.GetDeviceSettings(ctx(t), a.org.ID, a.device.ID)
@@ -77,11 +78,13 @@ func testDeviceSettingsAndOTA(t *testing.T, s vibemon.Store) {
 		t.Errorf("settings = %+v, want %+v", got, want)
 	}
 	for name, bad := range map[string]vibemon.DeviceSettings{
-		"interval":   {DeviceID: a.device.ID, IntervalS: 70000},
-		"range half": {DeviceID: a.device.ID, RangeG: 8},
-		"range":      {DeviceID: a.device.ID, RangeG: 3, SampleRateHz: 500, Window: 512},
-		"window":     {DeviceID: a.device.ID, RangeG: 8, SampleRateHz: 500, Window: 500},
-		"B firmware": {DeviceID: a.device.ID, TargetFirmwareID: f.ID + 1000},
+		"interval":     {DeviceID: a.device.ID, IntervalS: 70000},
+		"range half":   {DeviceID: a.device.ID, RangeG: 8},
+		"range":        {DeviceID: a.device.ID, RangeG: 3, SampleRateHz: 500, Window: 512},
+		"window":       {DeviceID: a.device.ID, RangeG: 8, SampleRateHz: 500, Window: 500},
+		"B firmware":   {DeviceID: a.device.ID, TargetFirmwareID: f.ID + 1000},
+		"burst every":  {DeviceID: a.device.ID, BurstEveryS: 5},
+		"burst frames": {DeviceID: a.device.ID, BurstFrames: 100},
 	} {
 		t.Run(name, func(t *testing.T) { wantCode(t, s.PutDeviceSettings(ctx(t), a.org.ID, &bad), vibemon.EINVALID) })
 	}

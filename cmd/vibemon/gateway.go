@@ -35,6 +35,7 @@ type gatewayFlags struct {
 	physics                                   bool
 	seed                                      uint64
 	burstEvery                                time.Duration
+	burstFrames                               int
 	verbose                                   bool
 }
 
@@ -56,7 +57,8 @@ func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFl
 	fs.Float64Var(&f.disconnect, "disconnect", 0, "simulated link: probability the link breaks after a notification")
 	fs.BoolVar(&f.physics, "physics", true, "simulated sensors from the signal model (false: a cheap sine)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated nodes and link faults")
-	fs.DurationVar(&f.burstEvery, "burst-every", 0, "ask each node for a raw burst this often (0: never)")
+	fs.DurationVar(&f.burstEvery, "burst-every", 0, "ask each node for a raw burst this often, on the nodes' clock (0: never); a device's burst_every_s setting on the server wins")
+	fs.IntVar(&f.burstFrames, "burst-frames", 4096, "frames per axis of a raw burst; a device's burst_frames setting on the server wins")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
 
@@ -93,6 +95,10 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 		return fmt.Errorf("gateway: --speed %g is not positive", f.speed)
 	case f.maxQueue <= 0:
 		return fmt.Errorf("gateway: --max-queue %d is not positive", f.maxQueue)
+	case f.burstEvery < 0:
+		return fmt.Errorf("gateway: --burst-every %s is negative", f.burstEvery)
+	case f.burstFrames < 256 || f.burstFrames > 65535:
+		return fmt.Errorf("gateway: --burst-frames %d must be 256..65535 (the server stores bursts of at least 256 samples)", f.burstFrames)
 	}
 	level := slog.LevelInfo
 	if f.verbose {
@@ -136,7 +142,7 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 		tokens = &gateway.PasswordLogin{Server: strings.TrimSuffix(f.server, "/"), Email: f.email, Password: f.password}
 	}
 	g, err := gateway.New(gateway.Config{Central: central, Queue: q, Server: f.server, TokenSource: tokens, Now: now, Logger: log,
-		Registerer: reg, BurstEvery: f.burstEvery, Seed: f.seed})
+		Registerer: reg, BurstEvery: f.burstEvery, BurstFrames: f.burstFrames, Seed: f.seed})
 	if err != nil {
 		return err
 	}

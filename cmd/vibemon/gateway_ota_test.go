@@ -22,26 +22,42 @@ import (
 	"github.com/vibemon/vibemon/gateway/blelink"
 )
 
-// otaRig is a real server, one simulated node with OTA (release key pub)
-// on a sped-up clock and a gateway that manages it every 100 ms.
+// otaRig is a real server, simulated nodes (one by default) with OTA
+// (release key pub) on a sped-up clock and a gateway that manages them
+// every 100 ms.
 type otaRig struct {
 	*gwRig
-	priv  ed25519.PrivateKey
-	node  *blelink.SimNode
-	devID int64
+	priv   ed25519.PrivateKey
+	node   *blelink.SimNode // the first node
+	devID  int64            // its device id
+	devIDs map[string]int64 // every node's, by serial
+	tweak  func(*gateway.Config)
+}
+
+// rigOpts are newManagedRig's options; the zero value is newOTARig's rig.
+type rigOpts struct {
+	nodes int // default 1
+	link  blelink.LinkConfig
+	// gw changes the gateway's Config before each start.
+	gw func(*gateway.Config)
 }
 
 func newOTARig(t *testing.T, link blelink.LinkConfig) *otaRig {
+	t.Helper()
+	return newManagedRig(t, rigOpts{link: link})
+}
+
+func newManagedRig(t *testing.T, o rigOpts) *otaRig {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &otaRig{gwRig: &gwRig{t: t, env: map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, addr: freeAddr(t),
-		queue: filepath.Join(t.TempDir(), "queue.db")}, priv: priv}
+		queue: filepath.Join(t.TempDir(), "queue.db")}, priv: priv, tweak: o.gw}
 	r.startServer()
 	r.clock = blelink.NewClock(time.Now().Add(-2*time.Hour), 60)
-	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: 1, Interval: 5 * time.Second, Seed: 11, Clock: r.clock, Link: link,
+	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: max(o.nodes, 1), Interval: 5 * time.Second, Seed: 11, Clock: r.clock, Link: o.link,
 		Timeouts: fw.Timeouts{Sleep: 20 * time.Second, Reconnect: 20 * time.Second}, OTAKey: pub})
 	if err != nil {
 		t.Fatal(err)
@@ -52,31 +68,51 @@ func newOTARig(t *testing.T, link blelink.LinkConfig) *otaRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); r.fleet.Stop() })
+	r.startManagingGateway()
+	t.Cleanup(r.stopGateway)
+	r.await("the gateway registers the nodes", func() (int64, bool) {
+		var devs struct {
+			Items []struct {
+				ID     int64
+				Serial string
+			}
+		}
+		r.c.do("GET", "/api/v1/devices", nil, &devs)
+		if len(devs.Items) < len(r.fleet.Nodes()) {
+			return 0, false
+		}
+		r.devIDs = map[string]int64{}
+		for _, d := range devs.Items {
+			r.devIDs[d.Serial] = d.ID
+		}
+		return 0, true
+	})
+	r.devID = r.devIDs[r.node.Serial()]
+	return r
+}
 
+// startManagingGateway opens the queue file and starts a gateway on it
+// (again after stopGateway: a gateway restart).
+func (r *otaRig) startManagingGateway() {
+	r.t.Helper()
 	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
 	r.q, r.reg = q, prometheus.NewRegistry()
-	r.gw, err = gateway.New(gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, Token: r.c.token,
+	cfg := gateway.Config{Central: r.fleet, Queue: q, Server: "http://" + r.addr, Token: r.c.token,
 		ScanEvery: 50 * time.Millisecond, AckEvery: 150 * time.Millisecond, AckGrace: 60 * time.Millisecond, ManageEvery: 100 * time.Millisecond,
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Now: r.clock.Now, Registerer: r.reg})
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Now: r.clock.Now, Registerer: r.reg}
+	if r.tweak != nil {
+		r.tweak(&cfg)
+	}
+	r.gw, err = gateway.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
 	if err := r.gw.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	t.Cleanup(r.stopGateway)
-	r.devID = r.await("the gateway registers the node", func() (int64, bool) {
-		var devs struct{ Items []struct{ ID int64 } }
-		r.c.do("GET", "/api/v1/devices", nil, &devs)
-		if len(devs.Items) == 1 {
-			return devs.Items[0].ID, true
-		}
-		return 0, false
-	})
-	return r
 }
 
 // await polls the server (what a user would look at) until ok, for at
