@@ -22,6 +22,39 @@ func (o *Org) Validate() error {
 	return nil
 }
 
+// RetentionHorizon is the oldest reading time an org that keeps raw
+// readings retentionDays days accepts and keeps at now: now minus
+// retentionDays × 24 h. It is the zero time when retentionDays is 0
+// (unlimited).
+func RetentionHorizon(retentionDays int, now time.Time) time.Time {
+	if retentionDays <= 0 {
+		return time.Time{}
+	}
+	return now.Add(-time.Duration(retentionDays) * 24 * time.Hour)
+}
+
+// CheckRetention returns EINVALID when the reading is older than the
+// retention horizon of its org (retentionDays, 0: unlimited) at now.
+//
+// This is the rule that keeps ingest idempotent across retention: once
+// PruneReadings removed a reading (and, on PostgreSQL, its seen bitmap),
+// nothing is left to tell a resend of it from a new reading, so it would
+// be stored, and counted in the kept rollups, a second time. Every reading
+// PruneReadings removes is older than the horizon at any later time, so
+// refusing what is older than the horizon refuses every such resend. The
+// price: a gateway that syncs readings older than the retention (a queue
+// kept offline longer than that) has them refused; it records them as a
+// gap with reason "rejected".
+func (r *Reading) CheckRetention(retentionDays int, now time.Time) error {
+	h := RetentionHorizon(retentionDays, now)
+	if h.IsZero() || !r.TS.Before(h) {
+		return nil
+	}
+	return Errorf(EINVALID, "ts %s is older than this organization's retention of %d days (raw readings before %s are deleted); "+
+		"it is not stored: sent again after its deletion it could not be told from a new reading.",
+		r.TS.UTC().Format(time.RFC3339), retentionDays, h.UTC().Format(time.RFC3339))
+}
+
 // RetentionReport says what one PruneReadings call removed.
 type RetentionReport struct {
 	// PartitionsDropped names the whole daily partitions dropped
@@ -29,6 +62,10 @@ type RetentionReport struct {
 	PartitionsDropped []string `json:"partitions_dropped"`
 	// RowsDeleted counts readings deleted row by row.
 	RowsDeleted int64 `json:"rows_deleted"`
+	// SeenBlocksDeleted counts the idempotency bitmaps deleted
+	// (PostgreSQL's reading_seen rows, one per device and 4096 sequence
+	// numbers, whose newest reading is older than the horizon).
+	SeenBlocksDeleted int64 `json:"seen_blocks_deleted"`
 }
 
 // ReadingPruner removes raw readings older than their org's retention.
@@ -37,6 +74,10 @@ type RetentionReport struct {
 type ReadingPruner interface {
 	// PruneReadings deletes every reading whose ts is more than its org's
 	// RetentionDays × 24 h before now (orgs with 0 keep everything), in
-	// bounded steps so that ingest goes on meanwhile. Rollups are kept.
+	// bounded steps so that ingest goes on meanwhile, and the idempotency
+	// keys of those readings where the store keeps them apart (PostgreSQL's
+	// reading_seen). Rollups are kept. Ingest refuses readings older than
+	// the horizon (Reading.CheckRetention), so a pruned reading sent again
+	// is not stored again.
 	PruneReadings(ctx context.Context, now time.Time) (RetentionReport, error)
 }

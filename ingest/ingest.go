@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -44,6 +45,16 @@ type Config struct {
 // Service runs the pipeline. It is safe for concurrent use.
 type Service struct {
 	cfg Config
+
+	// retention caches each org's retention_days for DeviceCacheTTL (see
+	// retentionDays).
+	retMu     sync.Mutex
+	retention map[int64]cachedRetention
+}
+
+type cachedRetention struct {
+	days int
+	at   time.Time // when it was read (wall clock)
 }
 
 // New returns a Service.
@@ -63,7 +74,38 @@ func New(cfg Config) *Service {
 	if cfg.Devices == nil && cfg.DeviceCacheTTL > 0 {
 		cfg.Devices = lookup.New(lookup.Config{TTL: cfg.DeviceCacheTTL, Now: cfg.Now})
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, retention: map[int64]cachedRetention{}}
+}
+
+// retentionDays returns the org's retention_days, read at most once per
+// DeviceCacheTTL. A retention shortened through another replica applies
+// here within that time; PruneReadings runs hourly, so a reading it
+// removes is older than the horizon this cache gives long before.
+func (s *Service) retentionDays(ctx context.Context, orgID int64) (int, error) {
+	ttl := s.cfg.DeviceCacheTTL
+	if ttl > 0 {
+		s.retMu.Lock()
+		c, ok := s.retention[orgID]
+		s.retMu.Unlock()
+		if ok && time.Since(c.at) < ttl {
+			return c.days, nil
+		}
+	}
+	o, err := s.cfg.Store.GetOrg(ctx, orgID)
+	days := 0
+	switch vibemon.ErrorCode(err) {
+	case "":
+		days = o.RetentionDays
+	case vibemon.ENOTFOUND:
+	default:
+		return 0, fmt.Errorf("look up org %d: %w", orgID, err)
+	}
+	if ttl > 0 {
+		s.retMu.Lock()
+		s.retention[orgID] = cachedRetention{days: days, at: time.Now()}
+		s.retMu.Unlock()
+	}
+	return days, nil
 }
 
 // Ingest stores the valid readings of rs for orgID and reports, per reading,
@@ -75,9 +117,17 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	now := s.cfg.Now()
 	devices := map[int64]*vibemon.Device{}
 	valid := make([]vibemon.Reading, 0, len(rs))
+	days, err := s.retentionDays(ctx, orgID)
+	if err != nil {
+		return vibemon.IngestResult{}, err
+	}
 	for i := range rs {
 		r := &rs[i]
 		if err := r.Validate(now); err != nil {
+			res.Rejected = append(res.Rejected, reject(i, err))
+			continue
+		}
+		if err := r.CheckRetention(days, now); err != nil {
 			res.Rejected = append(res.Rejected, reject(i, err))
 			continue
 		}

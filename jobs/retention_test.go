@@ -2,12 +2,18 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/sqlite"
 )
 
@@ -51,6 +57,73 @@ func TestPruneReadingsJobAppliesRetention(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d readings left after 20 s, want the 8 of the last 7 days", len(pts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPruneReadingsJobPrunesSeenBlocksOnPostgres runs the periodic job on
+// River over PostgreSQL: the readings older than the org's retention go,
+// and so does the idempotency bitmap (reading_seen) of their block of
+// sequence numbers; the block of the kept readings stays.
+func TestPruneReadingsJobPrunesSeenBlocksOnPostgres(t *testing.T) {
+	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1")
+		}
+		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping retention on PostgreSQL")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "vibemon_jobs_ret_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), url); err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	ctx := context.Background()
+	clock := func() time.Time { return now }
+	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, Now: clock})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	org := &vibemon.Org{Name: "acme", RetentionDays: 7}
+	must(t, st.CreateOrg(ctx, org))
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node-1"}
+	_, err = st.RegisterDevice(ctx, dev)
+	must(t, err)
+	// Block 0: 10 readings 20 days old; block 1 (seq 4096 on): 10 of today.
+	var rs []vibemon.Reading
+	for i := range 10 {
+		rs = append(rs, vibemon.NewReading(dev.ID, int64(i), now.Add(-20*24*time.Hour+time.Duration(i)*time.Minute)),
+			vibemon.NewReading(dev.ID, 4096+int64(i), now.Add(-time.Duration(i)*time.Minute)))
+	}
+	for i := range rs {
+		rs[i].Values[vibemon.TempC] = 40
+	}
+	_, err = st.InsertReadings(ctx, org.ID, rs)
+	must(t, err)
+
+	r, err := jobs.New(jobs.Config{PGPool: st.Pool(), Store: st, Retention: st, Now: clock})
+	must(t, err)
+	t.Cleanup(r.Stop)
+	must(t, r.Start(ctx))
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var readings int
+		var blocks []int64
+		must(t, st.Pool().QueryRow(ctx, "SELECT count(*) FROM readings WHERE device_id = $1", dev.ID).Scan(&readings))
+		rows, err := st.Pool().Query(ctx, "SELECT block FROM reading_seen WHERE device_id = $1 ORDER BY block", dev.ID)
+		must(t, err)
+		blocks, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		must(t, err)
+		if readings == 10 && len(blocks) == 1 && blocks[0] == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s: %d readings and seen blocks %v; want the 10 of today and block [1]", readings, blocks)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -19,8 +19,16 @@ var _ vibemon.ReadingPruner = (*Store)(nil)
 // no row is visited, no dead tuple is left). Then, for each device of an
 // org with a retention, the rows still older than its org's cutoff are
 // deleted one device-day per statement, so each statement is bounded and
-// ingest goes on between them. Rollups and the idempotency bitmaps are
-// kept.
+// ingest goes on between them. Each such device's reading_seen blocks whose
+// newest reading (ts_max) is older than the cutoff are deleted too: every
+// reading they mark is gone, and ingest refuses a resend of any of them
+// (vibemon.Reading.CheckRetention), so the bits would never be read again.
+// Rollups are kept.
+//
+// A block an ingest transaction is claiming meanwhile is safe either way:
+// if the ingest commits first, its ts_max is recent and the delete's
+// re-check skips the row; if the delete commits first, the claim's upsert
+// inserts the block afresh with the batch's bits.
 func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
 	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
 	rows, err := s.pool.Query(ctx, "SELECT retention_days FROM orgs")
@@ -64,6 +72,11 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 		return rep, mapErr("prune readings", err)
 	}
 	for _, t := range targets {
+		tag, err := s.pool.Exec(ctx, "DELETE FROM reading_seen WHERE device_id = $1 AND ts_max < $2", t.device, t.cutoff)
+		if err != nil {
+			return rep, mapErr("prune reading_seen", err)
+		}
+		rep.SeenBlocksDeleted += tag.RowsAffected()
 		var oldest *time.Time
 		if err := s.pool.QueryRow(ctx, "SELECT min(ts) FROM readings WHERE device_id = $1", t.device).Scan(&oldest); err != nil {
 			return rep, mapErr("prune readings", err)

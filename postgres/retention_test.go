@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/vibemon/vibemon"
 )
 
@@ -112,5 +114,108 @@ func TestRetentionDropsWholePartitions(t *testing.T) {
 	r := vibemon.NewReading(orgs[0].dev.ID, int64(n), now)
 	if _, err := s.InsertReadings(ctx, orgs[0].org.ID, []vibemon.Reading{r}); err != nil {
 		t.Fatalf("insert after pruning: %v", err)
+	}
+}
+
+// TestRetentionPrunesSeenBlocks: the reading_seen bitmaps of blocks whose
+// newest reading is older than the org's retention go with the readings;
+// a block with any reading inside the retention stays (its readings are
+// still refused as duplicates), and so does every block of an org that
+// keeps everything. Ingest meanwhile is not disturbed.
+func TestRetentionPrunesSeenBlocks(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.Now = func() time.Time { return now }
+	s := openStore(t, url, schema, opts)
+	ctx := context.Background()
+
+	// blocks: 0 all 30 days old, 1 all 12 days old, 2 from 12 to 2 days
+	// old (spans the 10-day cutoff), 3 a day old.
+	at := map[int64][]time.Time{
+		0: {now.AddDate(0, 0, -30), now.AddDate(0, 0, -30).Add(time.Hour)},
+		1: {now.AddDate(0, 0, -12)},
+		2: {now.AddDate(0, 0, -12), now.AddDate(0, 0, -2)},
+		3: {now.AddDate(0, 0, -1)},
+	}
+	type plant struct {
+		days int
+		org  *vibemon.Org
+		dev  *vibemon.Device
+		rs   []vibemon.Reading
+	}
+	plants := []*plant{{days: 10}, {days: 0}}
+	for _, p := range plants {
+		p.org = &vibemon.Org{Name: "plant", RetentionDays: p.days}
+		if err := s.CreateOrg(ctx, p.org); err != nil {
+			t.Fatal(err)
+		}
+		p.dev = &vibemon.Device{OrgID: p.org.ID, Serial: "node"}
+		if _, err := s.RegisterDevice(ctx, p.dev); err != nil {
+			t.Fatal(err)
+		}
+		for block, tss := range at {
+			for i, ts := range tss {
+				r := vibemon.NewReading(p.dev.ID, block<<12+int64(i)*100, ts)
+				r.Values[vibemon.TempC] = 40
+				p.rs = append(p.rs, r)
+			}
+		}
+		if _, err := s.InsertReadings(ctx, p.org.ID, p.rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocks := func(dev int64) []int64 {
+		t.Helper()
+		rows, err := s.Pool().Query(ctx, "SELECT block FROM reading_seen WHERE device_id = $1 ORDER BY block", dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs
+	}
+	if got := blocks(plants[0].dev.ID); !slices.Equal(got, []int64{0, 1, 2, 3}) {
+		t.Fatalf("before pruning the device has blocks %v, want 0..3", got)
+	}
+
+	rep, err := s.PruneReadings(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SeenBlocksDeleted != 2 {
+		t.Errorf("PruneReadings = %+v, want 2 seen blocks deleted (0 and 1)", rep)
+	}
+	if got := blocks(plants[0].dev.ID); !slices.Equal(got, []int64{2, 3}) {
+		t.Errorf("the 10-day org's device keeps blocks %v, want [2 3]", got)
+	}
+	if got := blocks(plants[1].dev.ID); !slices.Equal(got, []int64{0, 1, 2, 3}) {
+		t.Errorf("the unlimited org's device keeps blocks %v, want all four", got)
+	}
+	// What is kept is still a duplicate; a new reading in a kept block is new.
+	kept := []vibemon.Reading{}
+	for _, r := range plants[0].rs {
+		if !r.TS.Before(now.AddDate(0, 0, -10)) {
+			kept = append(kept, r)
+		}
+	}
+	isNew, err := s.InsertReadings(ctx, plants[0].org.ID, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(isNew, true) {
+		t.Errorf("kept readings sent again after pruning: new %v, want all duplicates", isNew)
+	}
+	fresh := vibemon.NewReading(plants[0].dev.ID, 2<<12+1, now)
+	fresh.Values[vibemon.TempC] = 41
+	if isNew, err := s.InsertReadings(ctx, plants[0].org.ID, []vibemon.Reading{fresh}); err != nil || !isNew[0] {
+		t.Errorf("a new reading in a kept block after pruning: new %v, err %v; want stored", isNew, err)
+	}
+	rep, err = s.PruneReadings(ctx, now)
+	if err != nil || rep.SeenBlocksDeleted != 0 {
+		t.Errorf("second PruneReadings = %+v, %v; want no block left to delete", rep, err)
 	}
 }

@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/ingest"
 )
 
 // testRetention: each org's raw readings older than its retention_days go,
@@ -87,7 +90,82 @@ func testRetention(t *testing.T, s vibemon.Store) {
 	}
 	rep, err = p.PruneReadings(ctx(t), now)
 	must(t, err)
-	if rep.RowsDeleted != 0 || len(rep.PartitionsDropped) != 0 {
+	if rep.RowsDeleted != 0 || len(rep.PartitionsDropped) != 0 || rep.SeenBlocksDeleted != 0 {
 		t.Errorf("second PruneReadings = %+v, want nothing left to remove", rep)
+	}
+
+	testRetentionKeepsIngestIdempotent(t, s, p, short, now, total)
+}
+
+// testRetentionKeepsIngestIdempotent: after pruning, a gateway resending
+// pruned readings through the ingest pipeline gets each rejected (with
+// its index and a reason naming the retention) and the kept rollups still
+// count every reading once; a resend of kept readings is a duplicate, also
+// where a device's old and new readings fall in different blocks of 4096
+// sequence numbers (PostgreSQL prunes the old block's seen bitmap); a new
+// reading exactly at the horizon is accepted, one a millisecond older is
+// not.
+func testRetentionKeepsIngestIdempotent(t *testing.T, s vibemon.Store, p vibemon.ReadingPruner, short *tenant, now time.Time, total int64) {
+	svc := ingest.New(ingest.Config{Store: s, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	horizon := vibemon.RetentionHorizon(short.org.RetentionDays, now)
+	rolled := func(dev int64) int64 {
+		t.Helper()
+		var n int64
+		q := vibemon.ReadingQuery{DeviceID: dev, From: base.Add(-60 * 24 * time.Hour), To: now.Add(48 * time.Hour), Bucket: vibemon.BucketDay, Limit: 10000}
+		for _, pt := range query(t, s, short.org.ID, q) {
+			n += pt.Count
+		}
+		return n
+	}
+
+	// The first device's pruned readings (40 to 11 days old), sent again.
+	start := base.Add(-40 * 24 * time.Hour)
+	old := series(short.device.ID, 0, 8, start, 6*time.Hour)
+	res, err := svc.Ingest(ctx(t), short.org.ID, old)
+	must(t, err)
+	if res.Accepted != 0 || res.Duplicates != 0 || len(res.Rejected) != len(old) {
+		t.Fatalf("resending %d pruned readings: %+v; want every one rejected", len(old), res)
+	}
+	for i, rj := range res.Rejected {
+		if rj.Index != i || rj.Code != vibemon.EINVALID || !strings.Contains(rj.Message, "retention of 10 days") {
+			t.Errorf("rejection %d = %+v; want index %d, code invalid and a message naming the retention", i, rj, i)
+		}
+	}
+	if got := rolled(short.device.ID); got != total {
+		t.Errorf("after the resend the daily rollups count %d readings, want still %d", got, total)
+	}
+
+	// A second device: 10 readings 40 days ago in seq block 0, 10 a day
+	// ago in block 1 (seq 5000 on).
+	dev := &vibemon.Device{OrgID: short.org.ID, Serial: "retention-blocks"}
+	_, err = s.RegisterDevice(ctx(t), dev)
+	must(t, err)
+	oldRs := series(dev.ID, 0, 10, start, time.Minute)
+	newRs := series(dev.ID, 5000, 10, base.Add(-24*time.Hour), time.Minute)
+	insert(t, s, short.org.ID, append(append([]vibemon.Reading{}, oldRs...), newRs...))
+	rep, err := p.PruneReadings(ctx(t), now)
+	must(t, err)
+	if rep.RowsDeleted != int64(len(oldRs)) {
+		t.Errorf("PruneReadings after the second device = %+v, want its %d old readings deleted", rep, len(oldRs))
+	}
+	res, err = svc.Ingest(ctx(t), short.org.ID, append(append([]vibemon.Reading{}, oldRs...), newRs...))
+	must(t, err)
+	if res.Accepted != 0 || res.Duplicates != len(newRs) || len(res.Rejected) != len(oldRs) {
+		t.Errorf("resending the second device's readings: accepted %d, duplicates %d, rejected %d; want 0, %d, %d",
+			res.Accepted, res.Duplicates, len(res.Rejected), len(newRs), len(oldRs))
+	}
+	if isNew := insert(t, s, short.org.ID, newRs); countTrue(isNew) != 0 {
+		t.Errorf("InsertReadings of kept readings after pruning stored %d again, want 0 (duplicates)", countTrue(isNew))
+	}
+	if got, want := rolled(dev.ID), int64(len(oldRs)+len(newRs)); got != want {
+		t.Errorf("second device's daily rollups count %d readings, want %d", got, want)
+	}
+
+	// The horizon itself: at it is kept, a millisecond before is refused.
+	edge := series(dev.ID, 6000, 2, horizon.Add(-time.Millisecond), time.Millisecond)
+	res, err = svc.Ingest(ctx(t), short.org.ID, edge)
+	must(t, err)
+	if res.Accepted != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 0 {
+		t.Errorf("readings a millisecond before and at the horizon %s: %+v; want the first rejected, the second accepted", horizon, res)
 	}
 }
