@@ -104,9 +104,11 @@ func (s *Store) ImportFirmware(ctx context.Context, images []*vibemon.FirmwareIm
 // and UpdatedAt.
 func (s *Store) ImportDeviceSettings(ctx context.Context, settings []*vibemon.DeviceSettings) error {
 	return importKeyed(ctx, s, "device_settings", `INSERT INTO device_settings (device_id, interval_s, range_g, sample_rate_hz,
-		window_samples, target_firmware_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, settings,
+		window_samples, target_firmware_id, burst_every_s, burst_frames, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT DO NOTHING`, settings,
 		func(d *vibemon.DeviceSettings) []any {
-			return []any{d.DeviceID, d.IntervalS, d.RangeG, d.SampleRateHz, d.Window, nullID(d.TargetFirmwareID), utc(d.UpdatedAt)}
+			return []any{d.DeviceID, d.IntervalS, d.RangeG, d.SampleRateHz, d.Window, nullID(d.TargetFirmwareID),
+				d.BurstEveryS, d.BurstFrames, utc(d.UpdatedAt)}
 		})
 }
 

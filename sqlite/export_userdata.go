@@ -90,11 +90,12 @@ func (s *Store) ExportFirmware(ctx context.Context, afterID int64, limit int) ([
 // by device id.
 func (s *Store) ExportDeviceSettings(ctx context.Context) ([]*vibemon.DeviceSettings, error) {
 	return exportAll(ctx, s, "export device settings", `SELECT device_id, interval_s, range_g, sample_rate_hz, window_samples,
-		coalesce(target_firmware_id, 0), updated_at FROM device_settings ORDER BY device_id`,
+		coalesce(target_firmware_id, 0), burst_every_s, burst_frames, updated_at FROM device_settings ORDER BY device_id`,
 		func(row interface{ Scan(...any) error }) (*vibemon.DeviceSettings, error) {
 			var d vibemon.DeviceSettings
 			var at int64
-			if err := row.Scan(&d.DeviceID, &d.IntervalS, &d.RangeG, &d.SampleRateHz, &d.Window, &d.TargetFirmwareID, &at); err != nil {
+			if err := row.Scan(&d.DeviceID, &d.IntervalS, &d.RangeG, &d.SampleRateHz, &d.Window, &d.TargetFirmwareID,
+				&d.BurstEveryS, &d.BurstFrames, &at); err != nil {
 				return nil, err
 			}
 			d.UpdatedAt = msTime(at)

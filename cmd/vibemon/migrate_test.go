@@ -221,7 +221,8 @@ func addUserData(t *testing.T, s *sqlite.Store, src *migSource, devices []*vibem
 		must(s.CreateFirmware(ctx, f))
 		fws = append(fws, f)
 	}
-	must(s.PutDeviceSettings(ctx, 1, &vibemon.DeviceSettings{DeviceID: devices[0].ID, IntervalS: 30, RangeG: 4, SampleRateHz: 400, Window: 1024, TargetFirmwareID: fws[1].ID}))
+	must(s.PutDeviceSettings(ctx, 1, &vibemon.DeviceSettings{DeviceID: devices[0].ID, IntervalS: 30, RangeG: 4, SampleRateHz: 400, Window: 1024,
+		TargetFirmwareID: fws[1].ID, BurstEveryS: 600, BurstFrames: 2048}))
 	must(s.PutDeviceSettings(ctx, 1, &vibemon.DeviceSettings{DeviceID: devices[1].ID, IntervalS: 120}))
 	must(s.PutOTAStatus(ctx, 1, &vibemon.OTAStatus{DeviceID: devices[0].ID, FirmwareID: fws[1].ID, Version: "1.3.0",
 		State: vibemon.OTAStateFailed, BytesDone: 4096, BytesTotal: 70_001, Error: "node rejected the signature"}))
