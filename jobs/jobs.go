@@ -80,6 +80,12 @@ type Config struct {
 	// PartitionInterval is how often EnsurePartitions runs. Defaults to 1
 	// hour.
 	PartitionInterval time.Duration
+	// Rollups, when set, is called by the periodic MergeRollups job
+	// (rollups.go); nil means no such job.
+	Rollups RollupMerger
+	// RollupInterval is how often MergeRollups runs. Defaults to
+	// DefaultRollupInterval.
+	RollupInterval time.Duration
 	// Retention, when set, is called by the periodic PruneReadings job
 	// (retention.go); nil means no such job.
 	Retention vibemon.ReadingPruner
@@ -276,6 +282,7 @@ func (r *Runner) riverConfig() *river.Config {
 	r.addEscalationJob(workers, rc)
 	r.addRuleKindJobs(workers, rc)
 	r.addRetentionJob(workers, rc)
+	r.addRollupJob(workers, rc)
 	if cfg.Notify != nil {
 		r.addNotifyJobs(workers, rc)
 	}

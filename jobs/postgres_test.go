@@ -56,7 +56,7 @@ func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []
 	defer cancel()
 	stores := make([]*postgres.Store, n)
 	for i := range stores {
-		st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, Now: func() time.Time { return now }})
+		st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
 		must(t, err)
 		t.Cleanup(func() { st.Close() })
 		stores[i] = st
@@ -69,6 +69,7 @@ func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []
 			runners[i], errs[i] = jobs.New(jobs.Config{
 				PGPool: stores[i].Pool(), Store: stores[i], Orgs: stores[i], Now: func() time.Time { return now },
 				Partitions: countingPartitions{stores[i], calls},
+				Rollups:    stores[i], RollupInterval: 200 * time.Millisecond,
 			})
 		})
 	}
@@ -133,6 +134,34 @@ func TestPostgresReplicasRunEachJobOnce(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := calls.Load(); got != 1 {
 		t.Errorf("EnsurePartitions ran %d times on two replicas, want 1", got)
+	}
+	// The stores do not merge rollup deltas themselves: the MergeRollups
+	// job does, and queries see the readings before and after.
+	rs := make([]vibemon.Reading, 120)
+	for i := range rs {
+		rs[i] = vibemon.NewReading(dev.ID, int64(i), now.Add(time.Duration(i-120)*time.Minute))
+		rs[i].Values[vibemon.TempC] = float64(i)
+	}
+	_, err = st.InsertReadings(ctx, org.ID, rs)
+	must(t, err)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := st.PendingRollupDeltas(ctx)
+		must(t, err)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rollup deltas still unmerged after 20 s; the MergeRollups job did not run", n)
+		}
+	}
+	pts, err := stores[1].QueryReadings(ctx, org.ID, vibemon.ReadingQuery{DeviceID: dev.ID, From: now.Add(-3 * time.Hour), To: now, Bucket: vibemon.BucketDay})
+	must(t, err)
+	var count int64
+	for _, p := range pts {
+		count += p.Count
+	}
+	if count != 120 {
+		t.Errorf("daily rollups count %d readings after the merge job, want 120", count)
 	}
 	for _, r := range runners {
 		r.Stop()

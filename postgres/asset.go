@@ -257,6 +257,10 @@ func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 			"DELETE FROM rollup_1m WHERE device_id = $1",
 			"DELETE FROM rollup_1h WHERE device_id = $1",
 			"DELETE FROM rollup_1d WHERE device_id = $1",
+			// Deltas a running merge holds are its: it waits for this
+			// transaction on the device row and then drops them.
+			// Waiting for them here instead would deadlock with it.
+			"DELETE FROM rollup_delta WHERE ctid = ANY (ARRAY(SELECT ctid FROM rollup_delta WHERE device_id = $1 FOR UPDATE SKIP LOCKED))",
 		} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return err

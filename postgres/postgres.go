@@ -58,6 +58,12 @@ type Options struct {
 	// by itself. Defaults to 1h; negative disables it (call
 	// EnsurePartitions from a job instead).
 	MaintenanceInterval time.Duration
+	// MergeInterval is how often the store merges rollup deltas into the
+	// rollup tables by itself (MergeRollups). Defaults to
+	// DefaultMergeInterval; negative disables it (call MergeRollups from
+	// a job instead). Queries are right either way; the merge keeps them
+	// fast.
+	MergeInterval time.Duration
 }
 
 // Store is the PostgreSQL implementation of vibemon.Store.
@@ -108,6 +114,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
 	}
+	if opts.MergeInterval == 0 {
+		opts.MergeInterval = DefaultMergeInterval
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -150,6 +159,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.maintain()
+	if opts.MergeInterval > 0 {
+		s.workers.Add(1)
+		go s.merger()
+	}
 	if opts.MaxBatch > 0 {
 		for range opts.IngestWorkers {
 			s.workers.Add(1)

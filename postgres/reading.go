@@ -68,33 +68,31 @@ var (
 	last_seen_at = greatest(d.last_seen_at, x.last_ts)
 	FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::float8[]) AS x(device_id, last_ts, batt_ts, batt)
 	WHERE d.id = x.device_id`
-	upsertRollupSQL = rollupUpserts()
+	insertDeltaSQL = deltaInsert()
 )
 
-// rollupUpserts returns, per resolution, the statement that adds the deltas
-// computed in Go (one row per device and bucket, passed as arrays) to the
-// rollup table: additive count, n and sum, least/greatest for min and max.
-func rollupUpserts() [3]string {
-	var out [3]string
-	for i, ru := range rollups {
-		cols := []string{"device_id", "bucket_start", "count"}
-		args := []string{"$1::bigint[]", "$2::timestamptz[]", "$3::bigint[]"}
-		sets := []string{"count = t.count + excluded.count"}
-		for _, m := range metricCols() {
-			cols = append(cols, m+"_n", m+"_sum", m+"_min", m+"_max")
-			k := len(args)
-			args = append(args, fmt.Sprintf("$%d::bigint[]", k+1), fmt.Sprintf("$%d::float8[]", k+2),
-				fmt.Sprintf("$%d::float8[]", k+3), fmt.Sprintf("$%d::float8[]", k+4))
-			sets = append(sets,
-				fmt.Sprintf("%[1]s_n = t.%[1]s_n + excluded.%[1]s_n", m),
-				fmt.Sprintf("%[1]s_sum = t.%[1]s_sum + excluded.%[1]s_sum", m),
-				fmt.Sprintf("%[1]s_min = least(t.%[1]s_min, excluded.%[1]s_min)", m),
-				fmt.Sprintf("%[1]s_max = greatest(t.%[1]s_max, excluded.%[1]s_max)", m))
-		}
-		out[i] = fmt.Sprintf("INSERT INTO %s AS t (%s)\n\tSELECT * FROM unnest(%s)\n\tON CONFLICT (device_id, bucket_start) DO UPDATE SET %s",
-			ru.table, strings.Join(cols, ", "), strings.Join(args, ", "), strings.Join(sets, ", "))
+// aggCols are the columns of a rollup row after device_id: bucket_start,
+// count, then n, sum, min and max of each metric.
+func aggCols() []string {
+	cols := []string{"bucket_start", "count"}
+	for _, m := range metricCols() {
+		cols = append(cols, m+"_n", m+"_sum", m+"_min", m+"_max")
 	}
-	return out
+	return cols
+}
+
+// deltaInsert returns the statement that appends a batch's minute deltas,
+// computed in Go (one row per device and minute, passed as arrays), to
+// rollup_delta.
+func deltaInsert() string {
+	args := []string{"$1::bigint[]", "$2::timestamptz[]", "$3::bigint[]"}
+	for range metricCols() {
+		k := len(args)
+		args = append(args, fmt.Sprintf("$%d::bigint[]", k+1), fmt.Sprintf("$%d::float8[]", k+2),
+			fmt.Sprintf("$%d::float8[]", k+3), fmt.Sprintf("$%d::float8[]", k+4))
+	}
+	return fmt.Sprintf("INSERT INTO rollup_delta (device_id, %s)\n\tSELECT * FROM unnest(%s)",
+		strings.Join(aggCols(), ", "), strings.Join(args, ", "))
 }
 
 // readingSource feeds readings to COPY in readingCols order, reusing one
@@ -234,7 +232,7 @@ type ingestPlan struct {
 	fresh   []*vibemon.Reading
 	seen    map[seenKey]*[seenBytes]byte // new bits of this batch
 	seenMax map[seenKey]time.Time
-	rollup  [3]map[bucketKey]*delta
+	minutes map[bucketKey]*delta // what the batch adds to each device's minutes
 	devs    map[int64]*deviceState
 }
 
@@ -242,11 +240,9 @@ type ingestPlan struct {
 // repeated, the first) in each call's isNew and aggregates them. stored
 // holds the bitmaps read from reading_seen.
 func plan(live []*ingestReq, stored map[seenKey][]byte) *ingestPlan {
-	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{}}
-	for i := range p.rollup {
-		p.rollup[i] = map[bucketKey]*delta{}
-	}
-	var last [3]struct {
+	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{},
+		minutes: map[bucketKey]*delta{}}
+	var last struct {
 		k bucketKey
 		d *delta
 	}
@@ -275,18 +271,15 @@ func plan(live []*ingestReq, stored map[seenKey][]byte) *ingestPlan {
 			}
 			req.isNew[i] = true
 			p.fresh = append(p.fresh, r)
-			for j, ru := range rollups {
-				bk := bucketKey{r.DeviceID, ts.Truncate(ru.bucket.Duration()).Unix()}
-				if last[j].d == nil || last[j].k != bk {
-					d := p.rollup[j][bk]
-					if d == nil {
-						d = &delta{}
-						p.rollup[j][bk] = d
-					}
-					last[j].k, last[j].d = bk, d
+			if bk := (bucketKey{r.DeviceID, ts.Truncate(time.Minute).Unix()}); last.d == nil || last.k != bk {
+				d := p.minutes[bk]
+				if d == nil {
+					d = &delta{}
+					p.minutes[bk] = d
 				}
-				last[j].d.add(r)
+				last.k, last.d = bk, d
 			}
+			last.d.add(r)
 			st := p.devs[r.DeviceID]
 			if st == nil {
 				st = &deviceState{}
@@ -324,8 +317,8 @@ func cmpInt(a, b int64) int {
 // one planned as new, between its read of the bitmaps and its claim.
 var errClaimLost = errors.New("a concurrent transaction claimed some of the same readings")
 
-// queueWrites queues the statements that write p's bits, rollups and
-// device state, each row set in key order.
+// queueWrites queues the statements that write p's bits, rollup deltas
+// and device state, each row set in key order.
 func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 	keys := make([]seenKey, 0, len(p.seen))
 	for k := range p.seen {
@@ -357,9 +350,7 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 		return nil
 	})
 
-	for j := range rollups {
-		b.Queue(upsertRollupSQL[j], rollupArgs(p.rollup[j])...)
-	}
+	b.Queue(insertDeltaSQL, rollupArgs(p.minutes)...)
 
 	ids := make([]int64, 0, len(p.devs))
 	for id := range p.devs {
@@ -378,8 +369,8 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 	b.Queue(updateDevicesSQL, ids, last, battTS, batt)
 }
 
-// rollupArgs turns one resolution's deltas into the column arrays of its
-// upsert, in (device, bucket) order.
+// rollupArgs turns a batch's minute deltas into the column arrays of
+// insertDeltaSQL, in (device, minute) order.
 func rollupArgs(m map[bucketKey]*delta) []any {
 	keys := make([]bucketKey, 0, len(m))
 	for k := range m {
@@ -423,9 +414,10 @@ func rollupArgs(m map[bucketKey]*delta) []any {
 // transaction (a concurrent DeleteDevice waits for the commit and then
 // deletes these readings too) and reads their seen bitmaps; Go rejects the
 // calls that name another org's device, picks the new readings and
-// aggregates them; one COPY writes the new readings into readings; one
-// batch claims their bits, adds the rollup deltas and moves the devices'
-// last-seen state; commit.
+// aggregates them per device and minute; one COPY writes the new readings
+// into readings; one batch claims their bits, appends the minute deltas to
+// rollup_delta (merged into the rollups later, rollup.go) and moves the
+// devices' last-seen state; commit.
 //
 // The bitmaps are read without a lock, so concurrent transactions COPY in
 // parallel; the claim is what serializes them: it ORs the batch's bits into
@@ -433,10 +425,10 @@ func rollupArgs(m map[bucketKey]*delta) []any {
 // row's lock (waiting for a concurrent transaction that holds it). When a
 // concurrent transaction stored one of the same readings in between, a
 // claim matches fewer rows; the transaction is rolled back and run again,
-// and its new read sees the other's readings. Rollups and devices are
-// updated additively (n, sum, count) or monotonically (min, max, last
-// seen), every row set in key order, so concurrent transactions need no
-// other lock and do not deadlock. When the transaction fails, every call
+// and its new read sees the other's readings. Deltas are appended (no
+// unique key, no row lock) and devices updated monotonically (last seen),
+// in key order, so concurrent transactions need no other lock and do not
+// deadlock. When the transaction fails, every call
 // that was in it gets the error and nothing of any of them is stored.
 func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 	var devs []int64
@@ -552,10 +544,10 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 
 // InsertReadings stores the readings that are new and reports which were.
 // Concurrent calls are coalesced (up to Options.MaxBatch readings) into one
-// transaction that COPYs them into a staging table, then in one statement
-// claims the new (device, seq) keys, inserts their readings, updates the
-// rollups and the devices' last-seen state. When it returns nil all of that
-// is committed; on error nothing of the call is stored. ENOTFOUND when a
+// transaction (ingest) that claims the new (device, seq) keys, COPYs their
+// readings, appends their rollup deltas and moves the devices' last-seen
+// state. When it returns nil all of that is committed, and every query
+// (raw or bucketed) includes the readings; on error nothing of the call is stored. ENOTFOUND when a
 // reading's device is not the org's (only this call fails). Of a (device,
 // seq) repeated within the call, or across coalesced calls, the first is
 // the new one.
@@ -667,8 +659,8 @@ func (s *Store) failQueued() {
 // QueryReadings returns one device's points in [q.From, q.To), ordered by
 // time, at most q.Limit of them (0: no limit), the oldest first. Raw
 // queries read the partitions of the range through their (device_id, ts)
-// index; bucketed queries read only the rollup table, from the bucket that
-// contains q.From. ENOTFOUND when the device is not the org's; EINVALID for
+// index; bucketed queries read the rollup table and the deltas not merged
+// into it yet (rollup.go), from the bucket that contains q.From. ENOTFOUND when the device is not the org's; EINVALID for
 // a bad bucket, range, limit or metric.
 func (s *Store) QueryReadings(ctx context.Context, orgID int64, q vibemon.ReadingQuery) ([]vibemon.Point, error) {
 	switch {
@@ -693,45 +685,26 @@ func (s *Store) QueryReadings(ctx context.Context, orgID int64, q vibemon.Readin
 		l := int64(q.Limit)
 		limit = &l
 	}
-	var sql string
-	from := q.From
-	if q.Bucket == vibemon.BucketRaw {
-		cols := make([]string, len(ms))
-		for i, m := range ms {
-			cols[i] = m.String()
-		}
-		sql = "SELECT seq, ts, " + strings.Join(cols, ", ") + ` FROM readings
-			WHERE device_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, seq LIMIT $4`
-	} else {
-		var ru rollup
-		for _, r := range rollups {
-			if r.bucket == q.Bucket {
-				ru = r
-			}
-		}
-		cols := make([]string, 0, 4*len(ms))
-		for _, m := range ms {
-			n := m.String()
-			cols = append(cols, n+"_sum / nullif("+n+"_n, 0)", n+"_min", n+"_max")
-		}
-		from = from.Truncate(q.Bucket.Duration()) // UTC-aligned: Go's zero time is a UTC midnight
-		sql = "SELECT bucket_start, count, " + strings.Join(cols, ", ") + " FROM " + ru.table +
-			" WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3 ORDER BY bucket_start LIMIT $4"
+	if q.Bucket != vibemon.BucketRaw {
+		return s.queryBuckets(ctx, orgID, q, ms, limit)
 	}
+	cols := make([]string, len(ms))
+	for i, m := range ms {
+		cols[i] = m.String()
+	}
+	sql := "SELECT seq, ts, " + strings.Join(cols, ", ") + ` FROM readings
+		WHERE device_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, seq LIMIT $4`
 	// One round trip: the tenancy check and the query travel together; a
 	// repeatable-read snapshot is not needed because a device that is
 	// deleted in between simply returns no points.
 	b := &pgx.Batch{}
 	var ok bool
-	b.Queue("SELECT EXISTS (SELECT 1 FROM devices WHERE org_id = $1 AND id = $2)", orgID, q.DeviceID).QueryRow(func(row pgx.Row) error {
+	b.Queue(deviceOfOrgSQL, orgID, q.DeviceID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&ok)
 	})
 	pts := []vibemon.Point{}
-	b.Queue(sql, q.DeviceID, from, q.To, limit).Query(func(rows pgx.Rows) error {
-		if q.Bucket == vibemon.BucketRaw {
-			return scanRaw(rows, len(ms), &pts)
-		}
-		return scanRollup(rows, len(ms), &pts)
+	b.Queue(sql, q.DeviceID, q.From, q.To, limit).Query(func(rows pgx.Rows) error {
+		return scanRaw(rows, len(ms), &pts)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, mapErr("query readings", err)
@@ -741,6 +714,8 @@ func (s *Store) QueryReadings(ctx context.Context, orgID int64, q vibemon.Readin
 	}
 	return pts, nil
 }
+
+const deviceOfOrgSQL = "SELECT EXISTS (SELECT 1 FROM devices WHERE org_id = $1 AND id = $2)"
 
 // The scanners below decode PostgreSQL's binary format directly from the
 // rows' raw values when every column arrived in it (pgx asks for binary
@@ -822,36 +797,6 @@ func scanRaw(rows pgx.Rows, nm int, pts *[]vibemon.Point) error {
 	return rows.Err()
 }
 
-func scanRollup(rows pgx.Rows, nm int, pts *[]vibemon.Point) error {
-	if !allBinary(rows) {
-		return scanRollupGeneric(rows, nm, pts)
-	}
-	for rows.Next() {
-		v := rows.RawValues()
-		if len(v) != 2+3*nm {
-			return errBadBinary
-		}
-		var p vibemon.Point
-		var ok1, ok2 bool
-		p.TS, ok1 = binTime(v[0])
-		p.Count, ok2 = binInt(v[1])
-		if !ok1 || !ok2 {
-			return errBadBinary
-		}
-		vals := make([]float64, 3*nm) // one allocation for avg, min and max
-		for i := range vals {
-			f, ok := binFloat(v[2+i])
-			if !ok {
-				return errBadBinary
-			}
-			vals[i%3*nm+i/3] = f
-		}
-		p.Avg, p.Min, p.Max = vals[:nm:nm], vals[nm:2*nm:2*nm], vals[2*nm:]
-		*pts = append(*pts, p)
-	}
-	return rows.Err()
-}
-
 func scanRawGeneric(rows pgx.Rows, nm int, pts *[]vibemon.Point) error {
 	vals := make([]*float64, nm)
 	dst := make([]any, 2+nm)
@@ -883,30 +828,3 @@ func nullNaN(v *float64) float64 {
 	return *v
 }
 
-func scanRollupGeneric(rows pgx.Rows, nm int, pts *[]vibemon.Point) error {
-	avgs := make([]*float64, nm)
-	mins := make([]*float64, nm)
-	maxs := make([]*float64, nm)
-	dst := make([]any, 2+3*nm)
-	for rows.Next() {
-		var start time.Time
-		var p vibemon.Point
-		dst[0], dst[1] = &start, &p.Count
-		for i := 0; i < nm; i++ {
-			avgs[i], mins[i], maxs[i] = nil, nil, nil
-			dst[2+3*i], dst[3+3*i], dst[4+3*i] = &avgs[i], &mins[i], &maxs[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return err
-		}
-		p.TS = start.UTC()
-		p.Avg = make([]float64, nm)
-		p.Min = make([]float64, nm)
-		p.Max = make([]float64, nm)
-		for i := 0; i < nm; i++ {
-			p.Avg[i], p.Min[i], p.Max[i] = nullNaN(avgs[i]), nullNaN(mins[i]), nullNaN(maxs[i])
-		}
-		*pts = append(*pts, p)
-	}
-	return rows.Err()
-}

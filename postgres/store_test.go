@@ -58,8 +58,10 @@ func newSchema(t testing.TB, url string) string {
 
 // testOptions keeps test stores small: a few connections and partitions,
 // no background maintenance.
+// testOptions: no background maintenance and no background merge of
+// rollup deltas, so that each test decides when they happen.
 func testOptions(schema string) postgres.Options {
-	return postgres.Options{Schema: schema, MaxConns: 3, PartitionsAhead: 2, PartitionsBehind: 1, MaintenanceInterval: -1}
+	return postgres.Options{Schema: schema, MaxConns: 3, PartitionsAhead: 2, PartitionsBehind: 1, MaintenanceInterval: -1, MergeInterval: -1}
 }
 
 func openStore(t testing.TB, url, schema string, opts postgres.Options) *postgres.Store {
@@ -77,6 +79,26 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) vibemon.Store {
 		schema := newSchema(t, url)
 		return openStore(t, url, schema, testOptions(schema))
+	})
+}
+
+// mergedStore merges every rollup delta before each query, so that the
+// suite's bucketed queries read rollup rows (TestConformance reads them
+// from the deltas: nothing merges there).
+type mergedStore struct{ *postgres.Store }
+
+func (s mergedStore) QueryReadings(ctx context.Context, orgID int64, q vibemon.ReadingQuery) ([]vibemon.Point, error) {
+	if _, err := s.MergeRollups(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.QueryReadings(ctx, orgID, q)
+}
+
+func TestConformanceMerged(t *testing.T) {
+	url := testURL(t)
+	storetest.Run(t, func(t *testing.T) vibemon.Store {
+		schema := newSchema(t, url)
+		return mergedStore{openStore(t, url, schema, testOptions(schema))}
 	})
 }
 
@@ -386,12 +408,15 @@ func TestCoalescedCallsFailAlone(t *testing.T) {
 	t.Logf("%d calls in %d transactions", st.Calls, st.Transactions)
 }
 
-// TestDeleteDeviceDuringIngestLeavesNothing: ingest and DeleteDevice race;
-// whichever commits first, no reading, key or rollup of the device is left.
+// TestDeleteDeviceDuringIngestLeavesNothing: ingest, the merge of rollup
+// deltas and DeleteDevice race; whichever commits first, no reading, key,
+// rollup or delta of the device is left.
 func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 	url := testURL(t)
 	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	opts := testOptions(schema)
+	opts.MergeInterval = time.Millisecond // merges race both as well
+	s := openStore(t, url, schema, opts)
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(ctx, o))
@@ -421,7 +446,7 @@ func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 		time.Sleep(time.Duration(round*20) * time.Millisecond)
 		must(t, s.DeleteDevice(ctx, o.ID, d.ID))
 		wg.Wait()
-		for _, table := range []string{"readings", "reading_seen", "rollup_1m", "rollup_1h", "rollup_1d"} {
+		for _, table := range []string{"readings", "reading_seen", "rollup_1m", "rollup_1h", "rollup_1d", "rollup_delta"} {
 			var n int
 			must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE device_id = $1", d.ID).Scan(&n))
 			if n != 0 {

@@ -69,6 +69,8 @@ func openStore(ctx context.Context, s *settings, log *slog.Logger) (vibemon.Stor
 			// cluster; processes without the worker role keep the
 			// store's own hourly maintenance.
 			opts.MaintenanceInterval = -1
+			// Likewise the MergeRollups job merges rollup deltas.
+			opts.MergeInterval = -1
 		}
 		store, err := postgres.Open(pctx, s.DatabaseURL, opts)
 		if err != nil {
@@ -167,7 +169,7 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	}
 	where := s.DataDir
 	if pg, isPG := store.(*postgres.Store); isPG {
-		jcfg.Path, jcfg.PGPool, jcfg.Partitions, where = "", pg.Pool(), pg, "PostgreSQL"
+		jcfg.Path, jcfg.PGPool, jcfg.Partitions, jcfg.Rollups, where = "", pg.Pool(), pg, pg, "PostgreSQL"
 	}
 	a.jobs, err = jobs.New(jcfg)
 	if err != nil {

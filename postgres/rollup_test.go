@@ -1,0 +1,175 @@
+package postgres_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/postgres"
+)
+
+// TestMergeWhileIngesting: two replicas ingest three devices' readings
+// (three days at one per minute, values with gaps) from four writers while
+// both merge rollup deltas every millisecond. Bucketed queries at every
+// resolution, in the middle (part merged, part not) and after a final
+// merge, give exactly the counts, minima and maxima computed in Go from the
+// readings, and averages equal to within rounding; nothing is left in
+// rollup_delta after the final merge.
+func TestMergeWhileIngesting(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	opts := testOptions(schema)
+	opts.MergeInterval = time.Millisecond
+	a := openStore(t, url, schema, opts)
+	b := openStore(t, url, schema, opts)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, a.CreateOrg(ctx, o))
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	const perDevice = 3 * 24 * 60
+	var devs []int64
+	all := map[int64][]vibemon.Reading{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 3; i++ {
+		d := &vibemon.Device{OrgID: o.ID, Serial: "n" + string(rune('a'+i))}
+		_, err := a.RegisterDevice(ctx, d)
+		must(t, err)
+		devs = append(devs, d.ID)
+		for seq := 0; seq < perDevice; seq++ {
+			r := vibemon.NewReading(d.ID, int64(seq), base.Add(time.Duration(seq)*time.Minute+time.Duration(rng.IntN(59))*time.Second))
+			r.Values[vibemon.TempC] = 20 + 60*rng.Float64()
+			if seq%7 != 0 { // a metric that is missing from some readings
+				r.Values[vibemon.VelRMSX] = 10 * rng.Float64()
+			}
+			all[d.ID] = append(all[d.ID], r)
+		}
+	}
+	// Four writers, two per replica, each sending batches of 240 of every
+	// device in turn, in an order of their own; every reading is sent by
+	// two writers.
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < perDevice/240; k++ {
+				start := ((k + w*5) % (perDevice / 240)) * 240
+				for _, id := range devs {
+					if _, err := s.InsertReadings(ctx, o.ID, all[id][start:start+240]); err != nil {
+						t.Errorf("InsertReadings: %v", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, id := range devs {
+			for _, bucket := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+				q := vibemon.ReadingQuery{DeviceID: id, From: base, To: base.Add(3 * 24 * time.Hour), Bucket: bucket,
+					Metrics: []vibemon.Metric{vibemon.TempC, vibemon.VelRMSX}}
+				got, err := b.QueryReadings(ctx, o.ID, q)
+				must(t, err)
+				want := expectBuckets(all[id], bucket, q.Metrics)
+				comparePoints(t, when+" "+string(bucket), got, want)
+			}
+		}
+	}
+	wg.Wait()
+	check("with merges running")
+	for _, s := range []*postgres.Store{a, b} {
+		_, err := s.MergeRollups(ctx)
+		must(t, err)
+	}
+	if n, err := a.PendingRollupDeltas(ctx); err != nil || n != 0 {
+		t.Errorf("after the final merge rollup_delta holds %d rows (err %v), want 0", n, err)
+	}
+	check("after the final merge")
+}
+
+// expectBuckets aggregates rs as a rollup should: per UTC-aligned bucket,
+// the count, and per metric the average, minimum and maximum of the values
+// present (NaN when none).
+func expectBuckets(rs []vibemon.Reading, bucket vibemon.Bucket, ms []vibemon.Metric) []vibemon.Point {
+	var out []vibemon.Point
+	sums := make([]float64, len(ms))
+	ns := make([]int, len(ms))
+	for _, r := range rs { // in time order
+		ts := r.TS.Truncate(bucket.Duration())
+		if len(out) == 0 || !out[len(out)-1].TS.Equal(ts) {
+			if len(out) > 0 {
+				finish(&out[len(out)-1], sums, ns)
+			}
+			p := vibemon.Point{TS: ts, Avg: make([]float64, len(ms)), Min: make([]float64, len(ms)), Max: make([]float64, len(ms))}
+			for i := range ms {
+				p.Min[i], p.Max[i], sums[i], ns[i] = math.NaN(), math.NaN(), 0, 0
+			}
+			out = append(out, p)
+		}
+		p := &out[len(out)-1]
+		p.Count++
+		for i, m := range ms {
+			v := r.Values[m]
+			if math.IsNaN(v) {
+				continue
+			}
+			if ns[i] == 0 || v < p.Min[i] {
+				p.Min[i] = v
+			}
+			if ns[i] == 0 || v > p.Max[i] {
+				p.Max[i] = v
+			}
+			sums[i] += v
+			ns[i]++
+		}
+	}
+	if len(out) > 0 {
+		finish(&out[len(out)-1], sums, ns)
+	}
+	return out
+}
+
+func finish(p *vibemon.Point, sums []float64, ns []int) {
+	for i := range sums {
+		p.Avg[i] = math.NaN()
+		if ns[i] > 0 {
+			p.Avg[i] = sums[i] / float64(ns[i])
+		}
+	}
+}
+
+// comparePoints: same buckets and counts, the same minima and maxima, and
+// averages equal but for the order of additions.
+func comparePoints(t *testing.T, what string, got, want []vibemon.Point) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d buckets, want %d", what, len(got), len(want))
+	}
+	same := func(a, b float64, tol float64) bool {
+		if math.IsNaN(a) || math.IsNaN(b) {
+			return math.IsNaN(a) && math.IsNaN(b)
+		}
+		return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.TS.Equal(w.TS) || g.Count != w.Count {
+			t.Fatalf("%s: bucket %d = %s count %d, want %s count %d", what, i, g.TS, g.Count, w.TS, w.Count)
+		}
+		for m := range w.Avg {
+			if !same(g.Avg[m], w.Avg[m], 1e-12) || !same(g.Min[m], w.Min[m], 0) || !same(g.Max[m], w.Max[m], 0) {
+				t.Fatalf("%s: bucket %s metric %d: avg/min/max %v/%v/%v, want %v/%v/%v", what, w.TS, m,
+					g.Avg[m], g.Min[m], g.Max[m], w.Avg[m], w.Min[m], w.Max[m])
+			}
+		}
+	}
+}
