@@ -35,11 +35,10 @@ type desiredSettings struct {
 	BurstFrames      int   `json:"burst_frames"`
 }
 
-// nodeTrack is what the gateway remembers of a node across sessions: the
-// settings it last delivered (to tell a delivery from a conflict) and the
-// OTA it runs or gave up on.
+// nodeTrack is what the gateway remembers in memory of a node across
+// sessions: the OTA it runs or gave up on. (The settings it delivered are
+// in the queue file: Queue.Delivered.)
 type nodeTrack struct {
-	applied    desiredSettings
 	otaRunning bool
 	otaFailed  string // "<firmware id>:<sha256>" of an image the node refused
 	otaTarget  int64  // the firmware id of the last transfer started
@@ -91,10 +90,11 @@ func (s *nodeSession) manage(ctx context.Context) error {
 		g.log.Debug("settings: not fetched", "serial", s.serial, "status", status, "err", err)
 		return nil
 	}
-	g.mu.Lock()
-	tr := g.track(s.serial)
-	applied := tr.applied
-	g.mu.Unlock()
+	applied, err := g.cfg.Queue.Delivered(ctx, s.serial)
+	if err != nil {
+		g.log.Warn("settings: skipped this round", "serial", s.serial, "err", err)
+		return nil
+	}
 	if ds.IntervalS > 0 && s.haveStatus && int(s.st.IntervalS) != ds.IntervalS {
 		s.settingDiffers("interval_s", int(s.st.IntervalS), ds.IntervalS, applied.IntervalS == ds.IntervalS)
 		if err := s.write(ctx, wire.Command{Op: wire.OpSetInterval, IntervalS: uint16(ds.IntervalS)}); err != nil {
@@ -114,14 +114,19 @@ func (s *nodeSession) manage(ctx context.Context) error {
 	}
 	// From here on a node that reports other values has diverged from
 	// what it was given: a conflict.
-	g.mu.Lock()
+	// Kept in the queue file, so this holds across a gateway restart.
+	next := applied
 	if ds.IntervalS > 0 && s.haveStatus {
-		tr.applied.IntervalS = ds.IntervalS
+		next.IntervalS = ds.IntervalS
 	}
 	if rangesKnown {
-		tr.applied.RangeG, tr.applied.SampleRateHz, tr.applied.Window = ds.RangeG, ds.SampleRateHz, ds.Window
+		next.RangeG, next.SampleRateHz, next.Window = ds.RangeG, ds.SampleRateHz, ds.Window
 	}
-	g.mu.Unlock()
+	if next != applied {
+		if err := g.cfg.Queue.SetDelivered(ctx, s.serial, next); err != nil {
+			g.log.Warn("settings: delivered values not recorded", "serial", s.serial, "err", err)
+		}
+	}
 	s.setBurstSchedule(ds.BurstEveryS, ds.BurstFrames)
 	if ds.TargetFirmwareID != 0 {
 		s.startOTA(ctx, ds.TargetFirmwareID, s.haveStatus && s.st.ResetReason == wire.ResetRollback,

@@ -184,6 +184,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 			return nil, fmt.Errorf("open queue %s: add gaps.sent: %w", path, err)
 		}
 	}
+	if _, err := db.Exec(deliveredSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
+	}
 	if _, err := db.Exec(burstSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)

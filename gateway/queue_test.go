@@ -136,3 +136,35 @@ func TestQueueConfigRejectsNegativeBound(t *testing.T) {
 		t.Fatal("OpenQueue with MaxReadings -1: no error")
 	}
 }
+
+// What the gateway delivered to a node is in the queue file: a gateway
+// restarted on it still knows (docs/gateway.md, "Settings sync").
+func TestQueueKeepsDeliveredSettingsAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	ctx := context.Background()
+	q, err := gateway.OpenQueue(path, gateway.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := q.Delivered(ctx, "a1"); err != nil || d != (gateway.Delivered{}) {
+		t.Fatalf("a node never given anything: %+v, %v", d, err)
+	}
+	want := gateway.Delivered{IntervalS: 30, RangeG: 8, SampleRateHz: 500, Window: 512}
+	if err := q.SetDelivered(ctx, "a1", gateway.Delivered{IntervalS: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SetDelivered(ctx, "a1", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SetDelivered(ctx, "b2", gateway.Delivered{IntervalS: 60}); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	q = openQueue(t, path, gateway.QueueConfig{})
+	if d, err := q.Delivered(ctx, "a1"); err != nil || d != want {
+		t.Fatalf("after reopening: %+v, %v; want %+v", d, err, want)
+	}
+	if d, _ := q.Delivered(ctx, "b2"); d.IntervalS != 60 {
+		t.Fatalf("b2 after reopening: %+v", d)
+	}
+}

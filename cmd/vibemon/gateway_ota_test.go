@@ -198,6 +198,30 @@ func TestGatewayAppliesServerSettings(t *testing.T) {
 	r.awaitInterval(30*time.Second, r.clock.Now())
 }
 
+// TestGatewayRemembersDeliveredSettingsAcrossARestart: what the gateway
+// delivered is in its queue file, so a node that rebooted to its built-in
+// 5 s while the gateway was restarted is a conflict for the new gateway
+// process, not a delivery; and the server's 30 s wins again.
+func TestGatewayRemembersDeliveredSettingsAcrossARestart(t *testing.T) {
+	r := newOTARig(t, blelink.LinkConfig{})
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"interval_s": 30}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.awaitInterval(30*time.Second, time.Time{})
+	r.stopGateway()
+	if err := r.node.Reboot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.startManagingGateway() // a new process on the same queue file
+	r.await("the restarted gateway counts the rebooted node's 5 s as a conflict", func() (int64, bool) {
+		return 0, r.metric("vibemon_gateway_settings_conflicts_total") >= 1
+	})
+	if got := r.metric("vibemon_gateway_settings_applied_total"); got != 0 {
+		t.Errorf("settings_applied_total = %v after the restart, want 0: the node had been given 30 s before", got)
+	}
+	r.awaitInterval(30*time.Second, r.clock.Now())
+}
+
 // awaitInterval waits until the server's last four summaries, all
 // measured after since, are spaced d apart.
 func (r *otaRig) awaitInterval(d time.Duration, since time.Time) {
