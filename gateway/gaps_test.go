@@ -176,3 +176,76 @@ INSERT INTO gaps VALUES ('aa', 5, 2, 'queue_full', 0);`); err != nil {
 		t.Errorf("unsent gaps of the old file: %+v, want the one gap 5+2", un)
 	}
 }
+
+// TestQueuePrunesSentGapsOnceAcknowledged: a gap row leaves the queue file
+// once the server took it and the node's acknowledgement passed it; an
+// unsent one stays (it must still be reported), and so does a sent one the
+// acknowledgement has not passed (the completeness check counts it).
+func TestQueuePrunesSentGapsOnceAcknowledged(t *testing.T) {
+	const serial = "00112233aabbccdd"
+	path := filepath.Join(t.TempDir(), "q.db")
+	var logged []gateway.Gap // OnGap sees every row, pruned or not
+	q := openQueue(t, path, gateway.QueueConfig{OnGap: func(g gateway.Gap) { logged = append(logged, g) }})
+	ctx := context.Background()
+	if err := q.SetAcked(ctx, serial, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []gateway.Gap{
+		{First: 2, Count: 3, Reason: gateway.GapNodeOverflow}, // below the mark
+		{First: 8, Count: 4, Reason: gateway.GapQueueFull},    // straddles it
+		{First: 20, Count: 1, Reason: gateway.GapRejected},    // above it
+		{First: 5, Count: 1, Reason: gateway.GapRejected},     // below, but stays unsent
+	} {
+		g.Serial = serial
+		q.AddGap(g)
+	}
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	un, err := q.UnsentGaps(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.MarkGapsSent(ctx, un[:3]); err != nil {
+		t.Fatal(err)
+	}
+	firsts := func() []uint32 {
+		t.Helper()
+		all, err := q.Gaps(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint32
+		for _, g := range all {
+			out = append(out, g.First)
+		}
+		return out
+	}
+	if got := firsts(); !slices.Equal(got, []uint32{8, 20, 5}) {
+		t.Fatalf("gaps after the server took three: first seqs %v, want [8 20 5] (2+3 is sent and acknowledged)", got)
+	}
+	if err := q.SetAcked(ctx, serial, 12); err != nil {
+		t.Fatal(err)
+	}
+	if got := firsts(); !slices.Equal(got, []uint32{20, 5}) {
+		t.Fatalf("gaps after acknowledging to 12: %v, want [20 5]", got)
+	}
+	if err := q.SetAcked(ctx, serial, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := firsts(); !slices.Equal(got, []uint32{5}) {
+		t.Fatalf("gaps after acknowledging to 100: %v, want only the unsent [5]", got)
+	}
+	un, _ = q.UnsentGaps(ctx, 10)
+	if err := q.MarkGapsSent(ctx, un); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	q = openQueue(t, path, gateway.QueueConfig{})
+	if got := firsts(); len(got) != 0 {
+		t.Fatalf("gaps after all were sent and acknowledged, reopened: %v, want none", got)
+	}
+	if len(logged) != 4 || logged[0].First != 2 || logged[0].Count != 3 || logged[3].Reason != gateway.GapRejected {
+		t.Errorf("OnGap saw %+v, want the four rows as recorded", logged)
+	}
+}

@@ -52,6 +52,12 @@ type QueueConfig struct {
 	MaxBatch int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnGap, when set, is called with every gap row once it is durable
+	// (in the writer's or the uploader's goroutine: it must not block).
+	// Gap rows leave the file after the server took them and the node's
+	// acknowledgement passed them, so this is the way to see every gap the
+	// gateway ever recorded (an audit log; the end-to-end tests use it).
+	OnGap func(Gap)
 }
 
 // Reading is one summary as the queue holds it.
@@ -196,6 +202,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
 	}
+	// Files from before pruning kept every sent gap.
+	if _, err := db.Exec(pruneGapsSQL); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: prune sent gaps: %w", path, err)
+	}
 	qu := &Queue{db: db, cfg: cfg, path: path, in: make(chan addReq, 4096), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	var n, d int64
 	if err := db.QueryRow(`SELECT count(*) FROM readings WHERE state = 0`).Scan(&n); err != nil {
@@ -306,6 +317,7 @@ func (q *Queue) commit(batch []addReq) (err error) {
 	}
 	defer ins.Close()
 	var added, gaps int64
+	var recorded []Gap
 	for _, r := range batch {
 		switch {
 		case r.r != nil:
@@ -320,18 +332,20 @@ func (q *Queue) commit(batch []addReq) (err error) {
 				r.gap.Serial, int64(r.gap.First), int64(r.gap.Count), r.gap.Reason, r.gap.At.UnixMilli()); err != nil {
 				return fmt.Errorf("queue insert gap: %w", err)
 			}
+			recorded = append(recorded, *r.gap)
 			gaps++
 		}
 	}
 	var dropped int64
 	if over := q.pending.Load() + added - int64(q.cfg.MaxReadings); over > 0 && !q.inflight.Load() {
-		if dropped, err = q.dropOldest(tx, over); err != nil {
+		if dropped, err = q.dropOldest(tx, over, &recorded); err != nil {
 			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("queue commit: %w", err)
 	}
+	q.recorded(recorded)
 	q.pending.Add(added - dropped)
 	q.dropped.Add(dropped)
 	if added > 0 || gaps > 0 {
@@ -343,9 +357,19 @@ func (q *Queue) commit(batch []addReq) (err error) {
 	return nil
 }
 
+// recorded passes durable gap rows to QueueConfig.OnGap.
+func (q *Queue) recorded(gs []Gap) {
+	if q.cfg.OnGap == nil {
+		return
+	}
+	for _, g := range gs {
+		q.cfg.OnGap(g)
+	}
+}
+
 // dropOldest marks the n oldest pending readings dropped and records each
 // as a gap.
-func (q *Queue) dropOldest(tx *sql.Tx, n int64) (int64, error) {
+func (q *Queue) dropOldest(tx *sql.Tx, n int64, recorded *[]Gap) (int64, error) {
 	now := q.cfg.Now().UnixMilli()
 	rows, err := tx.Query(`SELECT rowid, serial, seq FROM readings WHERE state = 0 ORDER BY rowid LIMIT ?`, n)
 	if err != nil {
@@ -373,6 +397,7 @@ func (q *Queue) dropOldest(tx *sql.Tx, n int64) (int64, error) {
 		if _, err := tx.Exec(`INSERT INTO gaps (serial, first, count, reason, at_ms) VALUES (?, ?, 1, ?, ?)`, v.serial, v.seq, GapQueueFull, now); err != nil {
 			return 0, fmt.Errorf("queue drop oldest: %w", err)
 		}
+		*recorded = append(*recorded, Gap{Serial: v.serial, First: uint32(v.seq), Count: 1, Reason: GapQueueFull, At: time.UnixMilli(now)})
 	}
 	d := int64(len(vs))
 	if _, err := tx.Exec(`INSERT INTO counters (name, value) VALUES ('dropped', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`, d); err != nil {
@@ -430,6 +455,9 @@ ON CONFLICT (serial) DO UPDATE SET acked = excluded.acked`, serial, int64(seq));
 		return fmt.Errorf("queue set acked %s: %w", serial, err)
 	}
 	if _, err := tx.Exec(`DELETE FROM readings WHERE serial = ? AND seq < ? AND state <> 0`, serial, int64(seq)); err != nil {
+		return fmt.Errorf("queue set acked %s: %w", serial, err)
+	}
+	if _, err := tx.Exec(pruneGapsSQL+` AND serial = ?`, serial); err != nil {
 		return fmt.Errorf("queue set acked %s: %w", serial, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -522,14 +550,17 @@ func (q *Queue) MarkUploaded(ctx context.Context, rs []Reading, rejected []Readi
 		n += k
 	}
 	now := q.cfg.Now().UnixMilli()
+	var recorded []Gap
 	for _, r := range rejected {
 		if _, err := tx.Exec(`INSERT INTO gaps (serial, first, count, reason, at_ms) VALUES (?, ?, 1, ?, ?)`, r.Serial, int64(r.Seq), GapRejected, now); err != nil {
 			return fmt.Errorf("queue mark uploaded: %w", err)
 		}
+		recorded = append(recorded, Gap{Serial: r.Serial, First: r.Seq, Count: 1, Reason: GapRejected, At: time.UnixMilli(now)})
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("queue mark uploaded: %w", err)
 	}
+	q.recorded(recorded)
 	q.pending.Add(-n)
 	q.inflight.Store(false)
 	return nil
@@ -565,8 +596,16 @@ func (q *Queue) gaps(ctx context.Context, query string, args ...any) ([]Gap, err
 	return out, rows.Err()
 }
 
+// pruneGapsSQL deletes the gap rows the server took (sent) that lie wholly
+// below their node's acknowledged mark. A sent row above the mark stays: the
+// completeness check still counts it as a trace of those seqs (infer.go),
+// and without it would record them as lost again.
+const pruneGapsSQL = `DELETE FROM gaps WHERE sent = 1
+	AND first + count <= coalesce((SELECT acked FROM devices d WHERE d.serial = gaps.serial), 0)`
+
 // MarkGapsSent records that the server took gs (a 2xx); they are not
-// sent again.
+// sent again, and those below their node's acknowledged mark leave the
+// file.
 func (q *Queue) MarkGapsSent(ctx context.Context, gs []Gap) error {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -577,6 +616,9 @@ func (q *Queue) MarkGapsSent(ctx context.Context, gs []Gap) error {
 		if _, err := tx.Exec(`UPDATE gaps SET sent = 1 WHERE rowid = ?`, g.rowid); err != nil {
 			return fmt.Errorf("queue mark gaps sent: %w", err)
 		}
+	}
+	if _, err := tx.Exec(pruneGapsSQL); err != nil {
+		return fmt.Errorf("queue mark gaps sent: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("queue mark gaps sent: %w", err)

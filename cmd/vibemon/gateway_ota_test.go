@@ -95,7 +95,7 @@ func newManagedRig(t *testing.T, o rigOpts) *otaRig {
 // (again after stopGateway: a gateway restart).
 func (r *otaRig) startManagingGateway() {
 	r.t.Helper()
-	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{})
+	q, err := gateway.OpenQueue(r.queue, r.queueConfig())
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +39,27 @@ type gwRig struct {
 	q        *gateway.Queue
 	gw       *gateway.Gateway
 	reg      *prometheus.Registry
+
+	// Every gap the gateway recorded, across restarts (QueueConfig.OnGap):
+	// gap rows leave the queue file once sent and acknowledged.
+	gapMu  sync.Mutex
+	gapLog []gateway.Gap
+}
+
+// queueConfig is the rig's queue configuration, logging every gap.
+func (r *gwRig) queueConfig() gateway.QueueConfig {
+	return gateway.QueueConfig{MaxReadings: r.maxQueue, OnGap: func(g gateway.Gap) {
+		r.gapMu.Lock()
+		r.gapLog = append(r.gapLog, g)
+		r.gapMu.Unlock()
+	}}
+}
+
+// gaps returns every gap the gateway recorded so far.
+func (r *gwRig) gaps() []gateway.Gap {
+	r.gapMu.Lock()
+	defer r.gapMu.Unlock()
+	return slices.Clone(r.gapLog)
 }
 
 // freeAddr returns a loopback address nobody listens on, so a restarted
@@ -88,7 +110,7 @@ func (r *gwRig) startServer() {
 
 func (r *gwRig) startGateway() {
 	r.t.Helper()
-	q, err := gateway.OpenQueue(r.queue, gateway.QueueConfig{MaxReadings: r.maxQueue})
+	q, err := gateway.OpenQueue(r.queue, r.queueConfig())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -184,11 +206,7 @@ func (r *gwRig) verify(mtu int) (checked int, gaps map[string]map[uint32]bool) {
 	var missing []string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		gs, err := r.q.Gaps(context.Background())
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for _, g := range gs {
+		for _, g := range r.gaps() {
 			if gaps[g.Serial] == nil {
 				gaps[g.Serial] = map[uint32]bool{}
 			}
@@ -288,12 +306,8 @@ func (r *gwRig) ledger(gaps map[string]map[uint32]bool, reason string) (explaine
 		r.t.Fatalf("list devices: status %d", st)
 	}
 	// The gaps as the gateway recorded them, now final too.
-	gs, err := r.q.Gaps(context.Background())
-	if err != nil {
-		r.t.Fatal(err)
-	}
 	all := map[string]map[uint32]bool{}
-	for _, g := range gs {
+	for _, g := range r.gaps() {
 		if all[g.Serial] == nil {
 			all[g.Serial] = map[uint32]bool{}
 		}
@@ -304,7 +318,7 @@ func (r *gwRig) ledger(gaps map[string]map[uint32]bool, reason string) (explaine
 	for serial, g := range gaps {
 		for s := range g {
 			if !all[serial][s] {
-				r.t.Errorf("node %s: gap seq %d seen by verify is no longer in the queue", serial, s)
+				r.t.Errorf("node %s: gap seq %d seen by verify is no longer in the gateway's record", serial, s)
 			}
 		}
 	}
