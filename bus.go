@@ -41,6 +41,10 @@ type Presence interface {
 	// Touch records that the device was seen at t and reports whether it
 	// has just come online.
 	Touch(ctx context.Context, orgID, deviceID int64, t time.Time) (cameOnline bool, err error)
+	// TouchAll is Touch of each of the org's devices at t, in one round
+	// trip where the implementation has one (ingest touches every device
+	// of a batch); cameOnline[i] is for deviceIDs[i].
+	TouchAll(ctx context.Context, orgID int64, deviceIDs []int64, t time.Time) (cameOnline []bool, err error)
 	// Online returns the org's online device ids at now.
 	Online(ctx context.Context, orgID int64, now time.Time) ([]int64, error)
 }

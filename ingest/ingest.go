@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -210,18 +211,21 @@ func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int6
 				latest[r.DeviceID] = r.TS
 			}
 		}
+		ids := make([]int64, 0, len(latest))
 		for id, ts := range latest {
-			if now.Sub(ts) > s.cfg.OnlineWindow {
-				continue
+			if now.Sub(ts) <= s.cfg.OnlineWindow {
+				ids = append(ids, id)
 			}
-			came, err := s.cfg.Presence.Touch(ctx, orgID, id, now)
-			if err != nil {
-				s.cfg.Logger.Warn("update presence", "device", id, "err", err)
-				continue
-			}
-			if came {
-				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: orgID, DeviceID: id,
-					AssetID: devices[id].AssetID, Data: json.RawMessage(`{"online":true}`)})
+		}
+		slices.Sort(ids) // events in device order
+		came, err := s.cfg.Presence.TouchAll(ctx, orgID, ids, now)
+		if err != nil {
+			s.cfg.Logger.Warn("update presence", "devices", len(ids), "err", err)
+		}
+		for i, c := range came {
+			if c {
+				events = append(events, vibemon.Event{Type: vibemon.EventPresence, OrgID: orgID, DeviceID: ids[i],
+					AssetID: devices[ids[i]].AssetID, Data: json.RawMessage(`{"online":true}`)})
 			}
 		}
 	}

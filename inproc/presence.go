@@ -62,6 +62,15 @@ func (p *Presence) Touch(ctx context.Context, orgID, deviceID int64, t time.Time
 	return cameOnline, nil
 }
 
+// TouchAll is Touch of each device at t.
+func (p *Presence) TouchAll(ctx context.Context, orgID int64, deviceIDs []int64, t time.Time) ([]bool, error) {
+	came := make([]bool, len(deviceIDs))
+	for i, id := range deviceIDs {
+		came[i], _ = p.Touch(ctx, orgID, id, t)
+	}
+	return came, nil
+}
+
 // Online returns the org's online device ids at now, in ascending order.
 func (p *Presence) Online(ctx context.Context, orgID int64, now time.Time) ([]int64, error) {
 	p.mu.Lock()

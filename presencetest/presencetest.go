@@ -28,7 +28,8 @@ type Presence interface {
 // Run checks the implementation behind replicas against the presence
 // specification: the lifecycle of a device (online, offline after the TTL,
 // back), Sweep reporting each device once across concurrent replicas, one
-// "came online" among concurrent Touch calls, and a TTL under a second.
+// "came online" among concurrent Touch calls, a TTL under a second, and
+// TouchAll answering as Touch of each device.
 // replicas(t, ttl) returns a maker: every call of it within one test returns
 // a Presence over the same shared state (ttl 0: the default, 60 s).
 func Run(t *testing.T, replicas func(t *testing.T, ttl time.Duration) func() Presence) {
@@ -36,6 +37,54 @@ func Run(t *testing.T, replicas func(t *testing.T, ttl time.Duration) func() Pre
 	t.Run("SweepOncePerDeviceAcrossReplicas", func(t *testing.T) { testSweepOnce(t, replicas(t, time.Minute)) })
 	t.Run("ConcurrentTouchComesOnlineOnce", func(t *testing.T) { testTouchOnce(t, replicas(t, time.Minute)) })
 	t.Run("SubSecondTTL", func(t *testing.T) { testSubSecond(t, replicas(t, 250*time.Millisecond)()) })
+	t.Run("TouchAllIsTouchOfEach", func(t *testing.T) { testTouchAll(t, replicas(t, time.Minute)) })
+}
+
+// testTouchAll: TouchAll of several devices answers, device by device, what
+// Touch of each would (new, still online, expired, and a late time that
+// does not move last seen back), leaves the same state behind (Online), and
+// is a no-op for no devices.
+func testTouchAll(t *testing.T, replicas func() Presence) {
+	ctx := context.Background()
+	p := replicas()
+	for _, dev := range []int64{2, 3} {
+		if _, err := p.Touch(ctx, 7, dev, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Touch(ctx, 7, 4, t0.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// At t0+70s: 1 is new, 2 and 3 expired at t0+60s, 4 is still online.
+	got, err := p.TouchAll(ctx, 7, []int64{1, 2, 3, 4}, t0.Add(70*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, true, false}; !slices.Equal(got, want) {
+		t.Errorf("TouchAll came online = %v, want %v", got, want)
+	}
+	// A late batch (t0+65s) changes nothing and brings nobody online.
+	got, err = p.TouchAll(ctx, 7, []int64{1, 4}, t0.Add(65*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, false}; !slices.Equal(got, want) {
+		t.Errorf("late TouchAll came online = %v, want %v", got, want)
+	}
+	// Last seen is t0+70s for all four: online until t0+130s.
+	online, err := replicas().Online(ctx, 7, t0.Add(129*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2, 3, 4}; !slices.Equal(online, want) {
+		t.Errorf("online after TouchAll = %v, want %v", online, want)
+	}
+	if online, _ := p.Online(ctx, 7, t0.Add(131*time.Second)); len(online) != 0 {
+		t.Errorf("online at t0+131s = %v, want none (the late batch must not have moved last seen)", online)
+	}
+	if got, err := p.TouchAll(ctx, 7, nil, t0); err != nil || len(got) != 0 {
+		t.Errorf("TouchAll of no devices = %v, %v; want empty, nil", got, err)
+	}
 }
 
 func testPresenceLifecycle(t *testing.T, p Presence) {

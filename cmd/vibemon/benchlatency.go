@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,8 +47,20 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	devices := fs.Int("devices", 200, "devices the readings are spread over")
 	senders := fs.Int("senders", 8, "concurrent HTTP senders")
 	listeners := fs.Int("listeners", 4, "WebSocket clients on replica B, each subscribed to its share of the devices")
+	traceFile := fs.String("trace", "", "write a Go execution trace of the whole run to this file (go tool trace)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return fmt.Errorf("bench latency: --trace: %w", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return fmt.Errorf("bench latency: --trace: %w", err)
+		}
+		defer trace.Stop()
 	}
 	if *dbURL == "" || *redisURL == "" {
 		fmt.Fprint(stdout, benchLatencyUsage)
