@@ -3,6 +3,8 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // copier carries one run of a copy.
@@ -101,6 +103,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 		},
 		func() error { return c.copyWaveforms(ctx) },
 		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },
+		func() error { return c.copyPrunedRollups(ctx) }, // before the readings: see ImportRollups
 		func() error { return c.copyReadings(ctx) },
 	}
 	for _, step := range steps {
@@ -158,6 +161,86 @@ func (c *copier) copyFirmware(ctx context.Context) error {
 		}
 	}
 	c.st.Done["firmware_images"] = true
+	return c.st.save()
+}
+
+// rollupPage is how many rollup rows one ImportRollups call carries.
+const rollupPage = 2000
+
+// copyPrunedRollups copies, device by device, what readings the source
+// pruned by retention contributed to its rollups, so that the target's
+// charts reach as far back as the source's. It runs before the readings,
+// whose InsertReadings then add their part to the bucket they share.
+//
+// When the target already holds readings of a device (a copy made by an
+// older version, or rerun with --resume after losing the state file), the
+// bucket the pruned and the kept readings share at each level is left out:
+// writing it would replace what those readings added.
+func (c *copier) copyPrunedRollups(ctx context.Context) error {
+	if c.st.Done["rollups"] {
+		return nil
+	}
+	devices, err := c.src.ExportDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("copy rollups: %w", err)
+	}
+	have, err := c.dst.CountReadingsByDevice(ctx)
+	if err != nil {
+		return fmt.Errorf("copy rollups: %w", err)
+	}
+	var total int64
+	for _, d := range devices {
+		key := deviceKey(d.ID)
+		if c.st.RollupsDone[key] {
+			continue
+		}
+		oldest, ok, err := c.src.OldestReading(ctx, d.ID)
+		if err != nil {
+			return fmt.Errorf("copy rollups of device %d: %w", d.ID, err)
+		}
+		if !ok {
+			oldest = time.Time{}
+		}
+		for _, table := range RollupTables {
+			var after time.Time
+			if ms, ok := c.st.RollupsAfter[key+"/"+table]; ok {
+				after = time.UnixMilli(ms).UTC()
+			}
+			shared := oldest.Truncate(RollupWidth[table])
+			for {
+				rows, err := c.src.ExportPrunedRollups(ctx, d.ID, table, oldest, after, rollupPage)
+				if err != nil {
+					return fmt.Errorf("copy %s of device %d: %w", table, d.ID, err)
+				}
+				if len(rows) == 0 {
+					break
+				}
+				after = rows[len(rows)-1].BucketStart
+				if have[d.ID] > 0 && !oldest.IsZero() {
+					rows = slices.DeleteFunc(rows, func(r *RollupRow) bool { return !r.BucketStart.Before(shared) })
+				}
+				if err := c.dst.ImportRollups(ctx, table, rows); err != nil {
+					return fmt.Errorf("copy %s of device %d: %w", table, d.ID, err)
+				}
+				total += int64(len(rows))
+				c.st.RollupsAfter[key+"/"+table] = after.UnixMilli()
+				if err := c.st.save(); err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
+		c.st.RollupsDone[key] = true
+		if err := c.st.save(); err != nil {
+			return err
+		}
+	}
+	c.st.Done["rollups"] = true
+	if total > 0 {
+		c.cfg.Logger.Info("rollups of pruned readings copied", "rows", total)
+	}
 	return c.st.save()
 }
 

@@ -17,6 +17,9 @@ type Counter interface {
 	CountRows(ctx context.Context) (map[string]int64, error)
 	// CountReadingsByDevice returns the readings of each device that has any.
 	CountReadingsByDevice(ctx context.Context) (map[int64]int64, error)
+	// CountRolledUpByDevice returns, per device, how many readings its
+	// daily rollups count (pruned raw readings included).
+	CountRolledUpByDevice(ctx context.Context) (map[int64]int64, error)
 }
 
 // Source is a store that can list everything it keeps, across orgs, in id
@@ -61,6 +64,18 @@ type Source interface {
 	// ExportWaveforms returns up to limit bursts with ids above afterID,
 	// in id order, with data and analysis.
 	ExportWaveforms(ctx context.Context, afterID int64, limit int) ([]*vibemon.Waveform, error)
+	// OldestReading returns the ts of the device's oldest reading; false
+	// when it has none.
+	OldestReading(ctx context.Context, deviceID int64) (time.Time, bool, error)
+	// ExportPrunedRollups returns up to limit rows of the device's rollup
+	// table (one of RollupTables) with buckets after `after` (zero: from the
+	// first), in bucket order, holding only what readings the store no
+	// longer has (pruned by retention) contributed: every bucket before the
+	// one of oldest whole, that bucket less what its kept readings add (min
+	// and max as they are: they stay exact once those readings are added
+	// back), and nothing after it. A zero oldest (no readings left) returns
+	// every bucket whole. Rows that keep no reading are left out.
+	ExportPrunedRollups(ctx context.Context, deviceID int64, table string, oldest, after time.Time, limit int) ([]*RollupRow, error)
 	// ExportReadings returns up to limit readings of the device with seq
 	// above afterSeq, in seq order.
 	ExportReadings(ctx context.Context, deviceID, afterSeq int64, limit int) ([]vibemon.Reading, error)
@@ -96,6 +111,29 @@ type Target interface {
 	// ImportDeviceSettings keeps UpdatedAt and the target firmware.
 	ImportDeviceSettings(ctx context.Context, settings []*vibemon.DeviceSettings) error
 	ImportOTAStatus(ctx context.Context, sts []*vibemon.OTAStatus) error
+	// ImportRollups writes rows into the rollup table (one of
+	// RollupTables), replacing what their buckets hold: the copy writes
+	// them before the device's readings, whose rollups then add to them.
+	ImportRollups(ctx context.Context, table string, rows []*RollupRow) error
+}
+
+// RollupTables are the rollup levels both stores keep, finest first.
+var RollupTables = []string{"rollup_1m", "rollup_1h", "rollup_1d"}
+
+// RollupWidth is the bucket width of each of RollupTables; buckets start
+// at multiples of it since the Unix epoch (UTC).
+var RollupWidth = map[string]time.Duration{"rollup_1m": time.Minute, "rollup_1h": time.Hour, "rollup_1d": 24 * time.Hour}
+
+// RollupRow is one bucket of a device's rollup: how many readings it
+// counts and, per metric (indexed by vibemon.Metric), how many had a value,
+// their sum, min and max (NaN when N is 0).
+type RollupRow struct {
+	DeviceID    int64
+	BucketStart time.Time
+	Count       int64
+	N           [vibemon.NumMetrics]int64
+	Sum         [vibemon.NumMetrics]float64
+	Min, Max    [vibemon.NumMetrics]float64
 }
 
 // TelegramLink is a user's one-time Telegram /start code, kept as its
@@ -120,10 +158,12 @@ type DeviceGap struct {
 // (parents before children; readings last because they are the bulk).
 // Both stores count these (CountRows) for the check at the end.
 //
-// Not copied: sessions (refresh tokens: everyone logs in again), the
-// notification dispatcher's cursor (the target's starts after the copied
-// timeline, see ImportAlertEvents), and rollups (InsertReadings rebuilds
-// them from the copied readings).
+// Not copied as tables: sessions (refresh tokens: everyone logs in again),
+// the notification dispatcher's cursor (the target's starts after the
+// copied timeline, see ImportAlertEvents), and rollups: InsertReadings
+// rebuilds them from the copied readings, and only what readings pruned by
+// retention contributed is copied (ExportPrunedRollups, ImportRollups),
+// checked per device by CountRolledUpByDevice.
 var Tables = []string{"orgs", "users", "assets", "devices", "api_keys",
 	"notification_prefs", "telegram_links", "push_tokens", "webhooks",
 	"firmware_images", "device_settings", "device_ota_status", "device_gaps",
@@ -175,13 +215,14 @@ func (c Count) OK() bool { return c.Source == c.Target }
 type Report struct {
 	Tables  []Count // one per table of Tables
 	Devices []Count // readings per device, by device id
+	Rollups []Count // readings the daily rollups count, per device
 	Copied  int64   // rows copied by this run
 	Elapsed time.Duration
 }
 
 // OK reports whether every count matches.
 func (r *Report) OK() bool {
-	for _, c := range append(slices.Clone(r.Tables), r.Devices...) {
+	for _, c := range slices.Concat(r.Tables, r.Devices, r.Rollups) {
 		if !c.OK() {
 			return false
 		}
@@ -203,6 +244,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		line(c)
 	}
 	for _, c := range r.Devices {
+		line(c)
+	}
+	for _, c := range r.Rollups {
 		line(c)
 	}
 }
@@ -293,18 +337,34 @@ func verify(ctx context.Context, src, dst Counter) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("count target readings: %w", err)
 	}
+	for _, id := range unionKeys(sd, dd) {
+		rep.Devices = append(rep.Devices, Count{Name: fmt.Sprintf("readings of device %d", id), Source: sd[id], Target: dd[id]})
+	}
+	sr, err := src.CountRolledUpByDevice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count source rollups: %w", err)
+	}
+	dr, err := dst.CountRolledUpByDevice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count target rollups: %w", err)
+	}
+	for _, id := range unionKeys(sr, dr) {
+		rep.Rollups = append(rep.Rollups, Count{Name: fmt.Sprintf("rolled up, device %d", id), Source: sr[id], Target: dr[id]})
+	}
+	return rep, nil
+}
+
+// unionKeys returns the keys of a and b, sorted.
+func unionKeys(a, b map[int64]int64) []int64 {
 	var ids []int64
-	for id := range sd {
+	for id := range a {
 		ids = append(ids, id)
 	}
-	for id := range dd {
-		if _, ok := sd[id]; !ok {
+	for id := range b {
+		if _, ok := a[id]; !ok {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
-	for _, id := range ids {
-		rep.Devices = append(rep.Devices, Count{Name: fmt.Sprintf("readings of device %d", id), Source: sd[id], Target: dd[id]})
-	}
-	return rep, nil
+	return ids
 }

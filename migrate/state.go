@@ -29,13 +29,19 @@ type state struct {
 	// devices whose readings are all copied.
 	ReadingsAfter map[string]int64 `json:"readings_after"`
 	ReadingsDone  map[string]bool  `json:"readings_done"`
+	// RollupsAfter is the last bucket (Unix ms) of pruned rollups stored
+	// per "device/table"; RollupsDone the devices whose pruned rollups are
+	// all copied.
+	RollupsAfter map[string]int64 `json:"rollups_after"`
+	RollupsDone  map[string]bool  `json:"rollups_done"`
 }
 
 // loadState reads the state at path when it records a copy into target,
 // and otherwise starts a new one.
 func loadState(path, target string) (*state, error) {
 	fresh := &state{path: path, Target: target, Done: map[string]bool{}, Copied: map[string]int64{},
-		ReadingsAfter: map[string]int64{}, ReadingsDone: map[string]bool{}}
+		ReadingsAfter: map[string]int64{}, ReadingsDone: map[string]bool{},
+		RollupsAfter: map[string]int64{}, RollupsDone: map[string]bool{}}
 	if path == "" {
 		return fresh, nil
 	}
@@ -64,6 +70,12 @@ func loadState(path, target string) (*state, error) {
 	}
 	if st.ReadingsDone == nil {
 		st.ReadingsDone = map[string]bool{}
+	}
+	if st.RollupsAfter == nil {
+		st.RollupsAfter = map[string]int64{}
+	}
+	if st.RollupsDone == nil {
+		st.RollupsDone = map[string]bool{}
 	}
 	return &st, nil
 }

@@ -24,7 +24,7 @@ var migrateAfterBatch func(table string, copied int64)
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", "Copy an embedded SQLite installation into PostgreSQL: orgs, users (with their passwords),\n"+
 		"assets, devices, API keys, notification settings, webhooks, firmware images, device settings, OTA status,\n"+
-		"reported gaps, rules, alerts, waveforms, models and raw readings (rollups are rebuilt), keeping ids.\n"+
+		"reported gaps, rules, alerts, waveforms, models, raw readings and the rollups of pruned ones, keeping ids.\n"+
 		"Stop the server first. Interrupted, run it again with the same flags: it continues where it stopped.\n"+
 		"It ends by comparing row counts per table and per device and fails when any differs.", stdout)
 	from := fs.String("from", "", "the source: sqlite://PATH to vibemon.db (or to its data dir)")

@@ -70,9 +70,10 @@ type migSource struct {
 	alertIDs   []int64
 	password   string // alice's
 	aliceMail  string
-	apiKey     string   // a gateway key of org 1
-	tgCode     string   // alice's unused Telegram /start code
-	deliveries []string // keys of notification deliveries
+	apiKey     string            // a gateway key of org 1
+	tgCode     string            // alice's unused Telegram /start code
+	buckets    [][]vibemon.Point // the device's 1m, 1h and 1d buckets of vel_rms_x and temp_c after the prune
+	deliveries []string          // keys of notification deliveries
 }
 
 // buildSource fills a SQLite store with two orgs, their users, assets,
@@ -164,6 +165,27 @@ func buildSource(t *testing.T) *migSource {
 	src.hourly, err = s.QueryReadings(ctx, 1, vibemon.ReadingQuery{DeviceID: src.device.ID, From: src.from, To: src.to,
 		Bucket: vibemon.BucketHour, Metrics: []vibemon.Metric{vibemon.VelRMSX}})
 	must(err)
+
+	// Acme keeps raw readings one day; its prune ran when its first 70
+	// minutes and 3.5 s were a day old: 601 readings of each of its two
+	// devices are gone, in the middle of a minute, and only the rollups
+	// remember them.
+	acme, err := s.GetOrg(ctx, 1)
+	must(err)
+	acme.RetentionDays = 1
+	must(s.UpdateOrg(ctx, acme))
+	rep, err := s.PruneReadings(ctx, src.from.Add(24*time.Hour+70*time.Minute+3500*time.Millisecond))
+	must(err)
+	if rep.RowsDeleted != 2*601 {
+		t.Fatalf("pruning the source: %+v; want 1202 readings deleted", rep)
+	}
+	src.readings -= int(rep.RowsDeleted)
+	for _, b := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+		pts, err := s.QueryReadings(ctx, 1, vibemon.ReadingQuery{DeviceID: src.device.ID, From: src.from.Add(-24 * time.Hour), To: src.to,
+			Bucket: b, Metrics: []vibemon.Metric{vibemon.VelRMSX, vibemon.TempC}, Limit: 10000})
+		must(err)
+		src.buckets = append(src.buckets, pts)
+	}
 	return src
 }
 
@@ -371,6 +393,49 @@ func checkUserData(t *testing.T, srcPath, target string, tgCode string, deliveri
 	}
 }
 
+// checkRollups compares the device's minute, hour and day buckets on the
+// target with the source's: the rollups of the readings the source pruned
+// arrive, the bucket shared by pruned and kept readings included.
+func checkRollups(t *testing.T, src *migSource, target string) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := postgres.Open(ctx, target, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i, b := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+		got, err := d.QueryReadings(ctx, 1, vibemon.ReadingQuery{DeviceID: src.device.ID, From: src.from.Add(-24 * time.Hour), To: src.to,
+			Bucket: b, Metrics: []vibemon.Metric{vibemon.VelRMSX, vibemon.TempC}, Limit: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := src.buckets[i]
+		var total int64
+		for _, p := range want {
+			total += p.Count
+		}
+		if total != 1500 {
+			t.Fatalf("the source's %s buckets count %d readings, want all 1500 (rollups outlive retention)", b, total)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s buckets: target has %d, source %d", b, len(got), len(want))
+			continue
+		}
+		for j, w := range want {
+			g := got[j]
+			ok := g.TS.Equal(w.TS) && g.Count == w.Count
+			for k := range w.Avg {
+				ok = ok && math.Abs(g.Avg[k]-w.Avg[k]) < 1e-9 && g.Min[k] == w.Min[k] && g.Max[k] == w.Max[k]
+			}
+			if !ok {
+				t.Errorf("%s bucket %d: target %s count %d avg %v min %v max %v; source %s count %d avg %v min %v max %v",
+					b, j, g.TS, g.Count, g.Avg, g.Min, g.Max, w.TS, w.Count, w.Avg, w.Min, w.Max)
+			}
+		}
+	}
+}
+
 // TestMigrateCopiesAnInstallationIntoPostgreSQL interrupts a copy in the
 // middle of the readings, runs it again with the same flags, and then
 // serves from the target: the old password logs in, the telemetry and the
@@ -414,7 +479,7 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 	if err := run(context.Background(), args, getenv, &out, &errOut); err != nil {
 		t.Fatalf("resumed run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &errOut)
 	}
-	for _, want := range []string{"readings of device 1", "every count matches"} {
+	for _, want := range []string{"readings of device 1", "rolled up, device 1", "every count matches"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, &out)
 		}
@@ -440,6 +505,7 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 		}
 	}
 	checkUserData(t, src.path, target, src.tgCode, src.deliveries)
+	checkRollups(t, src, target)
 
 	// Without the state file the target looks foreign: refused.
 	if err := os.Remove(src.path + ".migrate.json"); err != nil {
