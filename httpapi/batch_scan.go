@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"math"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -247,49 +246,75 @@ func hex4(b []byte) (uint16, bool) {
 	return v, true
 }
 
-// num reads a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *batchScanner) num() bool {
+// number is what parseFloat's fast path needs of a number: its decimal
+// mantissa while it has at most 19 significant digits, and its power of
+// ten.
+type number struct {
+	mant    uint64
+	exp, nd int // power of ten, significant digits
+	neg     bool
+}
+
+func (n *number) digit(c byte) {
+	if n.mant != 0 || c != '0' {
+		n.mant = n.mant*10 + uint64(c-'0')
+		n.nd++
+	}
+}
+
+// num reads a number, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *batchScanner) num() (n number, ok bool) {
 	b, i := s.b, s.i
 	if i < len(b) && b[i] == '-' {
+		n.neg = true
 		i++
 	}
 	switch {
 	case i >= len(b):
-		return false
+		return n, false
 	case b[i] == '0':
 		i++
 	case '1' <= b[i] && b[i] <= '9':
-		i = digits(b, i+1)
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			n.digit(b[i])
+		}
 	default:
-		return false
+		return n, false
 	}
 	if i < len(b) && b[i] == '.' {
-		j := digits(b, i+1)
-		if j == i+1 {
-			return false
+		i++
+		j := i
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			n.digit(b[i])
+			n.exp--
 		}
-		i = j
+		if i == j {
+			return n, false
+		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
+		eneg := false
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
 			i++
 		}
-		j := digits(b, i)
-		if j == i {
-			return false
+		j, e := i, 0
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			if e < 100000 {
+				e = e*10 + int(b[i]-'0')
+			}
 		}
-		i = j
+		if i == j {
+			return n, false
+		}
+		if eneg {
+			e = -e
+		}
+		n.exp += e
 	}
 	s.i = i
-	return true
-}
-
-func digits(b []byte, i int) int {
-	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-		i++
-	}
-	return i
+	return n, true
 }
 
 func (s *batchScanner) literal(lit string) bool {
@@ -315,7 +340,8 @@ func (s *batchScanner) scalar() (v []byte, kind byte, ok bool) {
 	case 'n':
 		ok, kind = s.literal("null"), 'n'
 	default:
-		ok, kind = s.num(), '0'
+		_, ok = s.num()
+		kind = '0'
 	}
 	return s.b[start:s.i], kind, ok
 }
@@ -423,21 +449,34 @@ var readingFieldNames, fieldIndex = func() ([]string, map[string]int) {
 	return names, index
 }()
 
-// field returns the field code or metric of a name. It tries the field
-// after the previous one first: readings of one batch come from the same
-// code and list their fields in the same order.
-func (s *batchScanner) field(name []byte) int {
-	i := s.guess
-	if string(name) != readingFieldNames[i] {
-		var ok bool
-		if i, ok = fieldIndex[string(name)]; !ok {
-			return fieldUnknown
+// fieldName reads a reading's field name and returns it (unescaped) and
+// its field code or metric. It tries the field after the previous one
+// first, comparing the input's bytes before scanning them as a string:
+// readings of one batch come from the same code and list their fields in
+// the same order.
+func (s *batchScanner) fieldName() (name []byte, f int, ok bool) {
+	b, i, g := s.b, s.i, s.guess
+	if want := readingFieldNames[g]; i+len(want)+2 <= len(b) && b[i] == '"' && b[i+1+len(want)] == '"' && string(b[i+1:i+1+len(want)]) == want {
+		// A plain name: nothing in it needs more checking.
+		name = b[i+1 : i+1+len(want)]
+		s.i += len(want) + 2
+	} else {
+		raw, esc, ok := s.str()
+		if !ok {
+			return nil, 0, false
+		}
+		if name = raw; esc {
+			name = unquoteRaw(raw)
+		}
+		var known bool
+		if g, known = fieldIndex[string(name)]; !known {
+			return name, fieldUnknown, true
 		}
 	}
-	if s.guess = i + 1; s.guess == len(readingFields) {
+	if s.guess = g + 1; s.guess == len(readingFields) {
 		s.guess = 0
 	}
-	return readingFields[i]
+	return name, readingFields[g], true
 }
 
 // element reads one element of readings: a reading object, or any other
@@ -470,13 +509,9 @@ func (s *batchScanner) reading() (batchItem, bool) {
 	var seen uint32 // bit per metric
 	if !s.eat('}') {
 		for {
-			rawName, esc, ok := s.str()
+			name, f, ok := s.fieldName()
 			if !ok {
 				return batchItem{}, false
-			}
-			name := rawName
-			if esc {
-				name = unquoteRaw(rawName)
 			}
 			s.ws()
 			if !s.eat(':') {
@@ -491,11 +526,19 @@ func (s *batchScanner) reading() (batchItem, bool) {
 					return batchItem{}, false
 				}
 			} else {
-				v, kind, ok := s.scalar()
+				var v []byte
+				var kind byte
+				var num number
+				if start := s.i; c == '-' || '0' <= c && c <= '9' {
+					num, ok = s.num()
+					v, kind = s.b[start:s.i], '0'
+				} else {
+					v, kind, ok = s.scalar()
+				}
 				if !ok {
 					return batchItem{}, false
 				}
-				switch f := s.field(name); f {
+				switch f {
 				case fieldDeviceID, fieldSeq:
 					n, perr := strconv.ParseInt(str0(v), 10, 64)
 					switch {
@@ -536,7 +579,7 @@ func (s *batchScanner) reading() (batchItem, bool) {
 					case kind != '0':
 						bad = invalidf("%s must be a number, not %s.", string(name), shortString(string(v)))
 					default:
-						x, perr := parseFloat(v)
+						x, perr := num.float(v)
 						if perr != nil {
 							bad = invalidf("%s = %s is not a finite number.", string(name), shortString(string(v)))
 						}
@@ -569,72 +612,30 @@ func (s *batchScanner) reading() (batchItem, bool) {
 	return batchItem{reading: rd}, true
 }
 
-// parseFloat is strconv.ParseFloat(v, 64) for a valid JSON number v, with
+// float is strconv.ParseFloat(v, 64) for the number n read from v, with
 // a fast path for the common case, which ParseFloat takes too (after a
-// slower general parse): at most 19 significant digits forming a mantissa
-// below 2^53 and a power of ten up to 22 either way are exact as float64,
-// so one multiplication or division rounds correctly, and a correctly
-// rounded result is the one ParseFloat returns.
-func parseFloat(v []byte) (float64, error) {
-	i, neg := 0, v[0] == '-'
-	if neg {
-		i++
-	}
-	var mant uint64
-	nd, exp := 0, 0 // significant digits, power of ten
-	for ; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
-		if mant != 0 || v[i] != '0' {
-			mant = mant*10 + uint64(v[i]-'0')
-			nd++
-		}
-	}
-	if i < len(v) && v[i] == '.' {
-		for i++; i < len(v) && '0' <= v[i] && v[i] <= '9'; i++ {
-			if mant != 0 || v[i] != '0' {
-				mant = mant*10 + uint64(v[i]-'0')
-				nd++
-			}
-			exp--
-		}
-	}
-	if i < len(v) { // exponent
-		i++
-		eneg := v[i] == '-'
-		if v[i] == '+' || v[i] == '-' {
-			i++
-		}
-		e := 0
-		for ; i < len(v); i++ {
-			if e < 10000 {
-				e = e*10 + int(v[i]-'0')
-			}
-		}
-		if eneg {
-			e = -e
-		}
-		exp += e
-	}
+// slower general parse): a mantissa below 2^53 and a power of ten up to
+// 22 either way are exact as float64, so one multiplication or division
+// rounds correctly, and a correctly rounded result is the one ParseFloat
+// returns.
+func (n *number) float(v []byte) (float64, error) {
+	var f float64
 	switch {
-	case nd > 19 || mant >= 1<<53:
-	case mant == 0:
-		if neg {
-			return math.Copysign(0, -1), nil
-		}
-		return 0, nil
-	case exp >= 0 && exp <= 22:
-		f := float64(mant) * float64pow10[exp]
-		if neg {
-			f = -f
-		}
-		return f, nil
-	case exp < 0 && exp >= -22:
-		f := float64(mant) / float64pow10[-exp]
-		if neg {
-			f = -f
-		}
-		return f, nil
+	case n.nd > 19 || n.mant >= 1<<53:
+		return strconv.ParseFloat(str0(v), 64)
+	case n.mant == 0:
+		f = 0
+	case n.exp >= 0 && n.exp <= 22:
+		f = float64(n.mant) * float64pow10[n.exp]
+	case n.exp < 0 && n.exp >= -22:
+		f = float64(n.mant) / float64pow10[-n.exp]
+	default:
+		return strconv.ParseFloat(str0(v), 64)
 	}
-	return strconv.ParseFloat(str0(v), 64)
+	if n.neg {
+		f = -f
+	}
+	return f, nil
 }
 
 // float64pow10 holds the powers of ten that are exact as float64.
