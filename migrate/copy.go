@@ -227,6 +227,9 @@ func (c *copier) copyPrunedRollups(ctx context.Context) error {
 				if err := c.st.save(); err != nil {
 					return err
 				}
+				if c.cfg.AfterBatch != nil {
+					c.cfg.AfterBatch("rollups", c.bar.copied)
+				}
 				if err := ctx.Err(); err != nil {
 					return err
 				}

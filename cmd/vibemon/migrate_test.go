@@ -446,19 +446,26 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 	args := []string{"migrate", "--from", "sqlite://" + src.path, "--to", target, "--batch", "500"}
 	getenv := func(string) string { return "" }
 
-	// First run: cancelled (as by Ctrl+C) once 2,000 readings are stored.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	migrateAfterBatch = func(table string, copied int64) {
-		if table == "readings" && copied >= 2000 {
-			cancel()
-		}
-	}
+	// First run: cancelled (as by Ctrl+C) after the first page of pruned
+	// rollups; second run: cancelled once 2,000 readings are stored.
 	t.Cleanup(func() { migrateAfterBatch = nil })
 	var out, errOut syncBuffer
-	err := run(ctx, args, getenv, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "run the same command again") {
-		t.Fatalf("interrupted run: err = %v; want an interruption that says to run again\nstdout:\n%s", err, &out)
+	for _, stop := range []struct {
+		table string
+		after int64
+	}{{"rollups", 0}, {"readings", 2000}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		migrateAfterBatch = func(table string, copied int64) {
+			if table == stop.table && copied >= stop.after {
+				cancel()
+			}
+		}
+		out, errOut = syncBuffer{}, syncBuffer{}
+		err := run(ctx, args, getenv, &out, &errOut)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "run the same command again") {
+			t.Fatalf("run interrupted in %s: err = %v; want an interruption that says to run again\nstdout:\n%s", stop.table, err, &out)
+		}
 	}
 	migrateAfterBatch = nil
 	db, err := pgx.Connect(context.Background(), target)
