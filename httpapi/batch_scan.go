@@ -28,8 +28,6 @@ func scanBatch(data []byte, maxBatch int) (items []batchItem, ok bool) {
 	if s.peek() == '}' {
 		return nil, false // readings is required
 	}
-	// A reading with every metric is about 400 bytes.
-	items = make([]batchItem, 0, min(maxBatch, len(data)/256+1))
 	for {
 		// Duplicate "readings" members are allowed and read in turn, as
 		// the reference decoder does.
@@ -53,9 +51,15 @@ func scanBatch(data []byte, maxBatch int) (items []batchItem, ok bool) {
 				if len(items) == maxBatch {
 					return nil, false
 				}
+				start := s.i
 				it, ok := s.element()
 				if !ok {
 					return nil, false
+				}
+				if items == nil {
+					// Readings of a batch are alike: size the slice by
+					// the first one.
+					items = make([]batchItem, 0, min(maxBatch, (len(s.b)-start)/(s.i-start)+1))
 				}
 				items = append(items, it)
 				s.ws()
@@ -244,22 +248,6 @@ func hex4(b []byte) (uint16, bool) {
 		v = v<<4 | uint16(c)
 	}
 	return v, true
-}
-
-// number is what parseFloat's fast path needs of a number: its decimal
-// mantissa while it has at most 19 significant digits, and its power of
-// ten.
-type number struct {
-	mant    uint64
-	exp, nd int // power of ten, significant digits
-	neg     bool
-}
-
-func (n *number) digit(c byte) {
-	if n.mant != 0 || c != '0' {
-		n.mant = n.mant*10 + uint64(c-'0')
-		n.nd++
-	}
 }
 
 // num reads a number, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -610,37 +598,4 @@ func (s *batchScanner) reading() (batchItem, bool) {
 		return batchItem{err: invalidf("ts is required.")}, true
 	}
 	return batchItem{reading: rd}, true
-}
-
-// float is strconv.ParseFloat(v, 64) for the number n read from v, with
-// a fast path for the common case, which ParseFloat takes too (after a
-// slower general parse): a mantissa below 2^53 and a power of ten up to
-// 22 either way are exact as float64, so one multiplication or division
-// rounds correctly, and a correctly rounded result is the one ParseFloat
-// returns.
-func (n *number) float(v []byte) (float64, error) {
-	var f float64
-	switch {
-	case n.nd > 19 || n.mant >= 1<<53:
-		return strconv.ParseFloat(str0(v), 64)
-	case n.mant == 0:
-		f = 0
-	case n.exp >= 0 && n.exp <= 22:
-		f = float64(n.mant) * float64pow10[n.exp]
-	case n.exp < 0 && n.exp >= -22:
-		f = float64(n.mant) / float64pow10[-n.exp]
-	default:
-		return strconv.ParseFloat(str0(v), 64)
-	}
-	if n.neg {
-		f = -f
-	}
-	return f, nil
-}
-
-// float64pow10 holds the powers of ten that are exact as float64.
-var float64pow10 = [...]float64{
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-	1e20, 1e21, 1e22,
 }
