@@ -19,7 +19,10 @@
 //     device's anomaly model when it has none or an old one.
 //   - EnsurePartitions, periodic (hourly, leader only, when
 //     Config.Partitions is set), creates the store's time partitions
-//     ahead of their day.
+//     ahead of their day and, when the store is a RollupReorderer,
+//     rewrites the oldest ended month of hourly rollups in device order.
+//   - MergeRollups, periodic (every 5 s, leader only, when Config.Rollups
+//     is set), moves the rollup deltas of ingest into the rollup tables.
 //   - CheckOfflineRules, periodic (every minute, leader only), opens,
 //     updates and resolves the alerts of offline rules from the devices'
 //     last_seen_at; CheckHealthRules (every 10 minutes, leader only) those

@@ -37,6 +37,14 @@ type PartitionEnsurer interface {
 	EnsurePartitions(ctx context.Context, now time.Time) error
 }
 
+// RollupReorderer rewrites ended months of hourly rollups in device order
+// (the PostgreSQL store does; docs/postgres.md "Rollup layout"); the
+// EnsurePartitions job calls it after creating partitions when
+// Config.Partitions implements it.
+type RollupReorderer interface {
+	ReorderRollups(ctx context.Context, now time.Time) (string, error)
+}
+
 // Config configures a Runner. The zero value of each optional field means
 // the documented default.
 type Config struct {

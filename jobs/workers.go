@@ -63,6 +63,11 @@ func (w *partitionWorker) Work(ctx context.Context, job *river.Job[EnsurePartiti
 	if err := w.r.cfg.Partitions.EnsurePartitions(ctx, w.r.cfg.Now()); err != nil {
 		return fmt.Errorf("ensure partitions: %w", err)
 	}
+	if ro, ok := w.r.cfg.Partitions.(RollupReorderer); ok {
+		if _, err := ro.ReorderRollups(ctx, w.r.cfg.Now()); err != nil {
+			return fmt.Errorf("reorder rollups: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -259,4 +260,126 @@ func BenchmarkQueryYear(b *testing.B) {
 			b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
 		})
 	}
+}
+
+// BenchmarkQueryLayout: the 30-day hourly query on rollup_1h rows laid out
+// as the merge writes them (hour by hour across 1,000 devices: a device's
+// month spread over ~700 pages), then after ReorderRollups rewrote the
+// ended months in (device, hour) order, in one run on one fresh fixture
+// (1,000 devices, January and February 2026, 1.4 M rows; 30 s to build).
+// "cold" sub-benchmarks first drop the OS page cache (skipped when
+// /proc/sys/vm/drop_caches is not writable) and query each device once, so
+// their pages come from disk unless PostgreSQL's own buffers hold them;
+// "warm" ones query random devices from the OS cache.
+//
+//	go test ./postgres -run '^$' -bench QueryLayout -benchtime 200x
+func BenchmarkQueryLayout(b *testing.B) {
+	url := testURL(b)
+	schema := newSchema(b, url)
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.MaxConns = 4
+	opts.Now = func() time.Time { return now }
+	opts.PartitionsBehind = 70
+	s := openStore(b, url, schema, opts)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "bench"}
+	if err := s.CreateOrg(ctx, o); err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	for i := 0; i < 1000; i++ {
+		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("BENCH-%05d", i)}
+		if _, err := s.RegisterDevice(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cols, vals := "device_id, bucket_start, count", "d, h, 60"
+	for _, m := range vibemon.AllMetrics() {
+		cols += fmt.Sprintf(", %[1]s_n, %[1]s_sum, %[1]s_min, %[1]s_max", m)
+		vals += ", 60, 60 * random(), random() * 0.1, 1 + random()"
+	}
+	t0 := time.Now()
+	for day := 0; day < 59; day++ {
+		d0 := start.AddDate(0, 0, day)
+		_, err := s.Pool().Exec(ctx, "INSERT INTO rollup_1h ("+cols+") SELECT "+vals+
+			" FROM generate_series($2::timestamptz, $2::timestamptz + interval '23 hours', interval '1 hour') h, unnest($1::bigint[]) d ORDER BY h, d",
+			ids, d0)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, "VACUUM ANALYZE rollup_1h"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("fixture built in %s", time.Since(t0).Round(time.Second))
+	from := time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC) // 30 days over both months
+	query := func(b *testing.B, dev int64) time.Duration {
+		t0 := time.Now()
+		pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: dev, From: from, To: from.Add(30 * 24 * time.Hour), Bucket: vibemon.BucketHour})
+		d := time.Since(t0)
+		if err != nil || len(pts) != 720 {
+			b.Fatalf("query: %d points, %v; want 720", len(pts), err)
+		}
+		return d
+	}
+	// buffers is how many pages the rollup part of one device's query
+	// touches (EXPLAIN's shared hit + read): load does not move it.
+	buffers := func(b *testing.B, dev int64) float64 {
+		var plan []struct {
+			Plan struct {
+				Hit  float64 `json:"Shared Hit Blocks"`
+				Read float64 `json:"Shared Read Blocks"`
+			} `json:"Plan"`
+		}
+		err := s.Pool().QueryRow(ctx, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM rollup_1h
+			WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3 ORDER BY bucket_start`,
+			dev, from, from.Add(30*24*time.Hour)).Scan(&plan)
+		if err != nil || len(plan) != 1 {
+			b.Fatalf("explain: %v", err)
+		}
+		return plan[0].Plan.Hit + plan[0].Plan.Read
+	}
+	report := func(b *testing.B, durs []time.Duration) {
+		b.ReportMetric(buffers(b, ids[len(ids)/2]), "buffers")
+		slices.Sort(durs)
+		b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds())/1000, "p95-ms")
+		b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+	}
+	cold := func(b *testing.B) {
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0); err != nil {
+			b.Skipf("cannot drop the page cache: %v", err)
+		}
+		durs := make([]time.Duration, b.N)
+		b.ResetTimer()
+		for i := range durs {
+			durs[i] = query(b, ids[(i*7919)%len(ids)])
+		}
+		report(b, durs)
+	}
+	warm := func(b *testing.B) {
+		durs := make([]time.Duration, b.N)
+		b.ResetTimer()
+		for i := range durs {
+			durs[i] = query(b, ids[(i*104729+13)%len(ids)])
+		}
+		report(b, durs)
+	}
+	b.Run("interleaved-cold", cold)
+	b.Run("interleaved-warm", warm)
+	t0 = time.Now()
+	for {
+		name, err := s.ReorderRollups(ctx, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if name == "" {
+			break
+		}
+	}
+	b.Logf("ended months rewritten in %s", time.Since(t0).Round(time.Millisecond))
+	b.Run("reordered-cold", cold)
+	b.Run("reordered-warm", warm)
 }

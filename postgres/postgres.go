@@ -235,6 +235,19 @@ func (s *Store) maintain() {
 				s.log.Error("partition maintenance failed", "err", err)
 			}
 			cancel()
+			// A rewrite can take minutes: Close cancels it (it rolls back).
+			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Minute)
+			go func() {
+				select {
+				case <-s.closed:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			if _, err := s.ReorderRollups(ctx, s.now()); err != nil && !s.isClosed() {
+				s.log.Error("rollup reorder failed; it is tried again at the next maintenance", "err", err)
+			}
+			cancel()
 		}
 	}
 }
@@ -340,29 +353,62 @@ func (s *Store) migrate(ctx context.Context) error {
 // partitionName is the name of the readings partition of day.
 func partitionName(day time.Time) string { return "readings_" + day.UTC().Format("20060102") }
 
-// EnsurePartitions creates the daily partitions of readings from
-// PartitionsBehind days before now's day to PartitionsAhead days after it,
-// moving any rows of those days out of the default partition. It is safe to
-// call concurrently, also from several replicas; a periodic job (or the
-// store's own maintenance) calls it so that partitions exist before their
-// day begins.
-func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
-	today := now.UTC().Truncate(24 * time.Hour)
-	var days []time.Time
-	for d := -s.opts.PartitionsBehind; d <= s.opts.PartitionsAhead; d++ {
-		days = append(days, today.AddDate(0, 0, d))
-	}
-	return s.ensureDays(ctx, days)
+// rangePart is one range partition: of readings by day, or of rollup_1h by
+// month (migration 0014).
+type rangePart struct {
+	parent, col, name string
+	from, to          time.Time
+	with              string // storage parameters, e.g. "fillfactor = 80"
 }
 
-// ensureDays creates the partitions of days that do not exist yet.
+func dayPart(day time.Time) rangePart {
+	return rangePart{parent: "readings", col: "ts", name: partitionName(day), from: day, to: day.AddDate(0, 0, 1)}
+}
+
+func monthPart(t time.Time) rangePart {
+	m := time.Date(t.UTC().Year(), t.UTC().Month(), 1, 0, 0, 0, 0, time.UTC)
+	return rangePart{parent: "rollup_1h", col: "bucket_start", name: rollupMonthName(m), from: m, to: m.AddDate(0, 1, 0),
+		with: "fillfactor = 80"}
+}
+
+// EnsurePartitions creates the daily partitions of readings from
+// PartitionsBehind days before now's day to PartitionsAhead days after it,
+// and the monthly partitions of rollup_1h of those days, moving any rows of
+// them out of the default partitions. It is safe to call concurrently, also
+// from several replicas; a periodic job (or the store's own maintenance)
+// calls it so that partitions exist before their day begins.
+func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	today := now.UTC().Truncate(24 * time.Hour)
+	var parts []rangePart
+	months := map[string]bool{}
+	for d := -s.opts.PartitionsBehind; d <= s.opts.PartitionsAhead; d++ {
+		day := today.AddDate(0, 0, d)
+		parts = append(parts, dayPart(day))
+		if m := monthPart(day); !months[m.name] {
+			months[m.name] = true
+			parts = append(parts, m)
+		}
+	}
+	return s.ensureParts(ctx, parts)
+}
+
+// ensureDays creates the readings partitions of days that do not exist yet.
 func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
+	parts := make([]rangePart, len(days))
+	for i, d := range days {
+		parts[i] = dayPart(d)
+	}
+	return s.ensureParts(ctx, parts)
+}
+
+// ensureParts creates the partitions of parts that do not exist yet.
+func (s *Store) ensureParts(ctx context.Context, parts []rangePart) error {
 	s.partMu.Lock()
 	defer s.partMu.Unlock()
-	var missing []time.Time
-	for _, d := range days {
-		if !s.parts[partitionName(d)] {
-			missing = append(missing, d)
+	var missing []rangePart
+	for _, p := range parts {
+		if !s.parts[p.name] {
+			missing = append(missing, p)
 		}
 	}
 	if len(missing) == 0 {
@@ -374,7 +420,7 @@ func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
 		}
 		rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_inherits i
 			JOIN pg_class c ON c.oid = i.inhrelid
-			WHERE i.inhparent = 'readings'::regclass`)
+			WHERE i.inhparent IN ('readings'::regclass, 'rollup_1h'::regclass)`)
 		if err != nil {
 			return err
 		}
@@ -385,15 +431,14 @@ func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
 		for _, n := range existing {
 			s.parts[n] = true
 		}
-		for _, d := range missing {
-			name := partitionName(d)
-			if s.parts[name] {
+		for _, p := range missing {
+			if s.parts[p.name] {
 				continue
 			}
-			if err := createPartition(ctx, tx, name, d); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			if err := createPartition(ctx, tx, p); err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
 			}
-			s.log.Info("created partition", "name", name)
+			s.log.Info("created partition", "name", p.name)
 		}
 		return nil
 	})
@@ -402,33 +447,48 @@ func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
 		s.parts = map[string]bool{}
 		return err
 	}
-	for _, d := range missing {
-		s.parts[partitionName(d)] = true
+	for _, p := range missing {
+		s.parts[p.name] = true
 	}
 	return nil
 }
 
-// createPartition makes the partition of one day: a table of readings'
-// shape that takes over the day's rows from the default partition, then
-// attached. (CREATE TABLE ... PARTITION OF fails when the default
-// partition holds rows of the new range.)
-func createPartition(ctx context.Context, tx pgx.Tx, name string, day time.Time) error {
-	id := pgx.Identifier{name}.Sanitize()
-	from, to := day, day.AddDate(0, 0, 1)
+// createPartition makes one partition: a table of the parent's shape that
+// takes over the range's rows from the default partition, then attached.
+// (CREATE TABLE ... PARTITION OF fails when the default partition holds
+// rows of the new range.)
+func createPartition(ctx context.Context, tx pgx.Tx, p rangePart) error {
+	id := pgx.Identifier{p.name}.Sanitize()
+	with := ""
+	if p.with != "" {
+		with = " WITH (" + p.with + ")"
+	}
 	stmts := []struct {
 		sql  string
 		args []any
 	}{
-		{"CREATE TABLE " + id + " (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)", nil},
-		{"WITH moved AS (DELETE FROM readings_default WHERE ts >= $1 AND ts < $2 RETURNING *) INSERT INTO " + id + " SELECT * FROM moved", []any{from, to}},
-		// The constraint lets ATTACH skip scanning the new table.
-		{"ALTER TABLE " + id + " ADD CONSTRAINT " + pgx.Identifier{name + "_range"}.Sanitize() +
-			" CHECK (ts >= '" + from.Format(time.RFC3339) + "' AND ts < '" + to.Format(time.RFC3339) + "')", nil},
-		{"ALTER TABLE readings ATTACH PARTITION " + id + " FOR VALUES FROM ('" + from.Format(time.RFC3339) + "') TO ('" + to.Format(time.RFC3339) + "')", nil},
-		{"ALTER TABLE " + id + " DROP CONSTRAINT " + pgx.Identifier{name + "_range"}.Sanitize(), nil},
+		{"CREATE TABLE " + id + " (LIKE " + p.parent + " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)" + with, nil},
+		{"WITH moved AS (DELETE FROM " + p.parent + "_default WHERE " + p.col + " >= $1 AND " + p.col + " < $2 RETURNING *) INSERT INTO " + id + " SELECT * FROM moved", []any{p.from, p.to}},
 	}
 	for _, st := range stmts {
 		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return err
+		}
+	}
+	return attachPartition(ctx, tx, p, id)
+}
+
+// attachPartition attaches the table id as p, with a CHECK constraint of
+// the range while attaching so that ATTACH need not scan the table.
+func attachPartition(ctx context.Context, tx pgx.Tx, p rangePart, id string) error {
+	check := pgx.Identifier{p.name + "_range"}.Sanitize()
+	from, to := p.from.Format(time.RFC3339), p.to.Format(time.RFC3339)
+	for _, sql := range []string{
+		"ALTER TABLE " + id + " ADD CONSTRAINT " + check + " CHECK (" + p.col + " >= '" + from + "' AND " + p.col + " < '" + to + "')",
+		"ALTER TABLE " + p.parent + " ATTACH PARTITION " + id + " FOR VALUES FROM ('" + from + "') TO ('" + to + "')",
+		"ALTER TABLE " + id + " DROP CONSTRAINT " + check,
+	} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
 			return err
 		}
 	}

@@ -827,4 +827,3 @@ func nullNaN(v *float64) float64 {
 	}
 	return *v
 }
-
