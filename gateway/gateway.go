@@ -58,6 +58,10 @@ type Config struct {
 	// FirmwareDir keeps downloaded firmware images; defaults to a
 	// "firmware" directory next to the queue file.
 	FirmwareDir string
+	// OTAStatusTimeout is how long the OTA relay waits for the node's OTA
+	// status after a command before it asks again (OTAQuery; 3 times, then
+	// the relay resumes in a later round). Defaults to 3 s.
+	OTAStatusTimeout time.Duration
 
 	// BatchSize is the first upload batch; it halves on 413 or a timeout
 	// and doubles back on success up to MaxBatch. Defaults to 1,000.
@@ -104,6 +108,7 @@ func (c *Config) defaults() error {
 	def(&c.AckGrace, 500*time.Millisecond)
 	def(&c.ManageEvery, 30*time.Second)
 	def(&c.BurstCheck, time.Second)
+	def(&c.OTAStatusTimeout, 3*time.Second)
 	def(&c.MinBackoff, 250*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)
 	if c.BurstFrames <= 0 {

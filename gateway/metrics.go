@@ -9,6 +9,7 @@ type metrics struct {
 	badPackets, waveforms, gapsReported      prometheus.Counter
 	settingsApplied, settingsConflicts       prometheus.Counter
 	otaDone, otaFailed, otaBytes             prometheus.Counter
+	otaStatusRetries                         prometheus.Counter
 	connected, serverUp                      prometheus.Gauge
 	depth, dropped                           prometheus.Collector
 }
@@ -34,6 +35,7 @@ func newMetrics(q *Queue) *metrics {
 		otaDone:           c("ota_updates_total", "Firmware updates relayed to a node that then ran the new version."),
 		otaFailed:         c("ota_failures_total", "Firmware updates a node refused (signature, hash, downgrade, hardware)."),
 		otaBytes:          c("ota_bytes_sent_total", "Firmware image bytes written to nodes (resends included)."),
+		otaStatusRetries:  c("ota_status_retries_total", "OTA statuses the node's notification did not bring in time, asked for again with OTAQuery."),
 		connected:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "vibemon_gateway_connected_nodes", Help: "Nodes with a session now."}),
 		serverUp:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "vibemon_gateway_server_up", Help: "1 when the last request to the server succeeded."}),
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vibemon_gateway_queue_depth", Help: "Readings waiting for upload."},
@@ -46,7 +48,7 @@ func newMetrics(q *Queue) *metrics {
 func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.received, m.uploaded, m.duplicates, m.rejected, m.uploadErrors, m.nodeLost,
 		m.replays, m.acks, m.badPackets, m.waveforms, m.gapsReported,
-		m.settingsApplied, m.settingsConflicts, m.otaDone, m.otaFailed, m.otaBytes, m.connected, m.serverUp, m.depth, m.dropped} {
+		m.settingsApplied, m.settingsConflicts, m.otaDone, m.otaFailed, m.otaBytes, m.otaStatusRetries, m.connected, m.serverUp, m.depth, m.dropped} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -158,8 +158,13 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 	if err != nil {
 		return fail(err.Error())
 	}
-	rep.State = "downloading"
-	s.report(ctx, rep)
+	if !g.haveImage(meta) {
+		// Only when there is something to fetch: a relay resumed after a
+		// lost status or a disconnect goes on "transferring" from the
+		// node's offset, and does not show 0 bytes "downloading" again.
+		rep.State = "downloading"
+		s.report(ctx, rep)
+	}
 	img, err := g.download(ctx, fwID, meta)
 	if err != nil {
 		return err
@@ -171,12 +176,29 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 	g.mu.Unlock()
 	notes := oc.OTANotifications()
 	var defrag wire.Defragmenter
+	// await writes cmd and waits for the node's OTA status. The command is
+	// written with response, so it took effect; only its status may be
+	// lost on the air (a notification). Then OTAQuery asks for the status
+	// again (it changes nothing on the node), up to otaStatusRetries times,
+	// before the relay gives up for this round.
 	await := func(cmd wire.Command) (wire.OTAStatus, error) {
 		b := wire.AppendCommand(nil, &cmd)
 		if err := oc.WriteOTAControl(ctx, b); err != nil {
 			return wire.OTAStatus{}, err
 		}
-		return awaitOTAStatus(ctx, notes, &defrag, 3*time.Second)
+		for try := 0; ; try++ {
+			st, err := awaitOTAStatus(ctx, notes, &defrag, g.cfg.OTAStatusTimeout)
+			if !errors.Is(err, errNoOTAStatus) || try == otaStatusRetries {
+				return st, err
+			}
+			g.m.otaStatusRetries.Inc()
+			g.log.Debug("OTA status lost; asking again", "serial", s.serial, "op", cmd.Op, "try", try+1)
+			defrag = wire.Defragmenter{} // a fragment of the lost packet may be waiting
+			q := wire.AppendCommand(nil, &wire.Command{Op: wire.OpOTAQuery})
+			if err := oc.WriteOTAControl(ctx, q); err != nil {
+				return wire.OTAStatus{}, err
+			}
+		}
 	}
 	st, err := await(wire.Command{Op: wire.OpOTABegin, Size: uint32(len(img)), Version: ver, SHA256: sum, Signature: sig})
 	if err != nil {
@@ -253,6 +275,12 @@ func parseVersion(v string) ([3]uint8, error) {
 	return out, nil
 }
 
+// otaStatusRetries is how often a lost OTA status is asked for again
+// (OTAQuery) before the relay gives up for the round.
+const otaStatusRetries = 3
+
+var errNoOTAStatus = errors.New("no OTA status from the node")
+
 // awaitOTAStatus waits for the next OTA status packet and returns the
 // newest one that arrived by then.
 func awaitOTAStatus(ctx context.Context, notes <-chan []byte, d *wire.Defragmenter, timeout time.Duration) (wire.OTAStatus, error) {
@@ -276,7 +304,7 @@ func awaitOTAStatus(ctx context.Context, notes <-chan []byte, d *wire.Defragment
 		case <-ctx.Done():
 			return st, ctx.Err()
 		case <-t.C:
-			return st, errors.New("no OTA status from the node")
+			return st, errNoOTAStatus
 		case b, ok := <-notes:
 			if !ok {
 				return st, ErrDisconnected
@@ -317,6 +345,16 @@ func (g *Gateway) firmwareDir() string {
 		return g.cfg.FirmwareDir
 	}
 	return filepath.Join(filepath.Dir(g.cfg.Queue.Path()), "firmware")
+}
+
+// haveImage says whether the image is on disk already (download will not
+// fetch it).
+func (g *Gateway) haveImage(meta firmwareMeta) bool {
+	if len(meta.SHA256) != 64 || strings.Trim(meta.SHA256, "0123456789abcdef") != "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(g.firmwareDir(), meta.SHA256+".img"))
+	return err == nil && hex.EncodeToString(sha256Of(b)) == meta.SHA256
 }
 
 // download returns the image, from disk when it was fetched before;

@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -312,6 +314,122 @@ func TestGatewayRelaysSignedFirmware(t *testing.T) {
 	if sent := r.metric("vibemon_gateway_ota_bytes_sent_total"); sent < float64(len(img)) {
 		t.Errorf("ota_bytes_sent_total = %v, want at least the image (%d)", sent, len(img))
 	}
+}
+
+// otaReports records every OTA progress report the gateway posts, in
+// order (the server keeps only the latest).
+type otaReports struct {
+	mu   sync.Mutex
+	reps []otaStatusJSON
+	// check runs on each report before it is sent.
+	check func(otaStatusJSON)
+}
+
+func (o *otaReports) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == "POST" && strings.HasSuffix(req.URL.Path, "/ota-status") && req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		var st otaStatusJSON
+		if json.Unmarshal(b, &st) == nil {
+			o.mu.Lock()
+			o.reps = append(o.reps, st)
+			if o.check != nil {
+				o.check(st)
+			}
+			o.mu.Unlock()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (o *otaReports) all() []otaStatusJSON {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.reps)
+}
+
+// TestGatewayRelaysFirmwareDespiteLostOTAStatus: the link loses 30 % of
+// the OTA status notifications (and 5 % of the data writes); the relay
+// asks again for a lost one (OTAQuery). From 20 kB on it loses every one:
+// the relay asks three times per command, gives up for the round, starts
+// over and gives up again. Back at 30 %, the relay resumes where the node
+// is and the node ends on the new image. Every progress report the gateway
+// sent went forward (no "downloading 0" after "transferring") and never
+// claimed more bytes than the node had stored.
+func TestGatewayRelaysFirmwareDespiteLostOTAStatus(t *testing.T) {
+	reps := &otaReports{}
+	lossy := blelink.LinkConfig{DropOTA: 0.3, Drop: 0.05}
+	r := newManagedRig(t, rigOpts{link: lossy,
+		gw: func(c *gateway.Config) {
+			c.OTAStatusTimeout = 150 * time.Millisecond
+			c.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: reps}
+		}})
+	img := blelink.SimImage([3]uint8{1, 1, 0}, 60000, 6)
+	_, sig := blelink.SignImage(r.priv, img)
+	id := r.upload("1.1.0", img, sig)
+	var mu sync.Mutex
+	stored := uint32(0) // the most the node ever held
+	deaf := make(chan struct{})
+	var once sync.Once
+	r.node.OnOTAData(func(next uint32) {
+		mu.Lock()
+		stored = max(stored, next)
+		mu.Unlock()
+		if next >= 20000 {
+			once.Do(func() {
+				r.fleet.SetLink(blelink.LinkConfig{DropOTA: 1, Drop: 0.05})
+				close(deaf)
+			})
+		}
+	})
+	reps.check = func(st otaStatusJSON) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st.State == "transferring" && st.BytesDone > int64(stored) {
+			t.Errorf("progress reported %d bytes, but the node had stored only %d", st.BytesDone, stored)
+		}
+	}
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	select {
+	case <-deaf:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the transfer never reached 20 kB")
+	}
+	from := r.metric("vibemon_gateway_ota_status_retries_total")
+	r.await("the relay asked again for lost statuses, gave up and started over", func() (int64, bool) {
+		return 0, r.metric("vibemon_gateway_ota_status_retries_total") >= from+6
+	})
+	if v := r.node.Firmware(); v != [3]uint8{1, 0, 0} {
+		t.Fatalf("node runs %v with every OTA status lost", v)
+	}
+	r.fleet.SetLink(lossy)
+	r.await("the device API shows the update done", func() (int64, bool) {
+		st, code := r.otaStatus()
+		if code == 200 && st.State == "failed" {
+			t.Fatalf("OTA failed: %+v", st)
+		}
+		return 0, code == 200 && st.State == "done" && st.Version == "1.1.0" && st.BytesDone == int64(len(img))
+	})
+	seen := reps.all()
+	rank := map[string]int{"downloading": 0, "transferring": 1, "verifying": 2, "rebooting": 3, "done": 4}
+	for i := 1; i < len(seen); i++ {
+		a, b := seen[i-1], seen[i]
+		if rank[b.State] < rank[a.State] || (a.State == b.State && b.BytesDone < a.BytesDone) {
+			t.Errorf("progress went back from %s %d to %s %d (all: %+v)", a.State, a.BytesDone, b.State, b.BytesDone, seen)
+			break
+		}
+	}
+	if v := r.node.Firmware(); v != [3]uint8{1, 1, 0} {
+		t.Errorf("node runs %v, want 1.1.0", v)
+	}
+	lost := r.fleet.Stats().OTADropped
+	t.Logf("%d OTA statuses lost, %v asked again, %d progress reports", lost, r.metric("vibemon_gateway_ota_status_retries_total"), len(seen))
 }
 
 // TestGatewayReportsARefusedSignature: an image signed with another key

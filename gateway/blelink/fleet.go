@@ -85,17 +85,19 @@ type Fleet struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	stats  struct{ dropped, reordered, disconnects atomic.Int64 }
+	stats  struct{ dropped, reordered, disconnects, otaDropped atomic.Int64 }
 }
 
 // LinkStats counts the faults the links injected.
 type LinkStats struct {
 	Dropped, Reordered, Disconnects int64
+	// OTADropped counts the OTA status packets lost (LinkConfig.DropOTA).
+	OTADropped int64
 }
 
 // Stats returns the faults injected so far, over all nodes.
 func (f *Fleet) Stats() LinkStats {
-	return LinkStats{f.stats.dropped.Load(), f.stats.reordered.Load(), f.stats.disconnects.Load()}
+	return LinkStats{f.stats.dropped.Load(), f.stats.reordered.Load(), f.stats.disconnects.Load(), f.stats.otaDropped.Load()}
 }
 
 // NewFleet builds the nodes; Start runs them.

@@ -30,6 +30,9 @@ type LinkConfig struct {
 	// DropEvents loses every event packet (all of its fragments), so a
 	// test can lose exactly a node's reports and nothing else.
 	DropEvents bool
+	// DropOTA is the probability that an OTA status packet (all of its
+	// fragments) on OTA Control is lost; counted in LinkStats.OTADropped.
+	DropOTA float64
 	// Disconnect is the probability that the link breaks right after a
 	// notification; what is still in flight is lost, as in a radio.
 	Disconnect float64
@@ -109,7 +112,19 @@ func (l *link) Notify(ch wire.Char, b []byte) error {
 		return errNotConnected
 	}
 	if ch == wire.CharOTAControl {
-		c.notifyOTA(b)
+		if c.otaRemaining == 0 { // a new packet: lose it whole, or not at all
+			l.mu.Lock()
+			c.otaDrop = l.cfg.DropOTA > 0 && l.rng.Float64() < l.cfg.DropOTA // no draw otherwise: other faults keep their sequence
+			l.mu.Unlock()
+			c.otaRemaining = max(wire.PacketLen(b), len(b))
+			if c.otaDrop {
+				c.n.f.stats.otaDropped.Add(1)
+			}
+		}
+		c.otaRemaining = max(0, c.otaRemaining-len(b))
+		if !c.otaDrop {
+			c.notifyOTA(b)
+		}
 		return nil
 	}
 	if ch != wire.CharTelemetry {
@@ -172,9 +187,13 @@ type conn struct {
 	// only).
 	remaining  int
 	dropPacket bool
-	delay      time.Duration
-	rng        *rand.Rand // pump only
-	rssi       int
+	// otaRemaining and otaDrop are the same for the OTA status packet
+	// being sent on OTA Control.
+	otaRemaining int
+	otaDrop      bool
+	delay        time.Duration
+	rng          *rand.Rand // pump only
+	rssi         int
 }
 
 func newConn(n *SimNode, cfg LinkConfig, seed uint64) *conn {

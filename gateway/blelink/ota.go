@@ -200,8 +200,8 @@ func (c *conn) WriteOTAData(ctx context.Context, chunk []byte) error {
 // OTANotifications implements gateway.OTAConn.
 func (c *conn) OTANotifications() <-chan []byte { return c.otaOut }
 
-// notifyOTA queues an OTA status fragment for the central (not faulted:
-// the sender asks again with OTAQuery when one is missing anyway).
+// notifyOTA queues an OTA status fragment for the central (Notify loses
+// whole packets with LinkConfig.DropOTA before they get here).
 func (c *conn) notifyOTA(b []byte) {
 	select {
 	case c.otaOut <- append([]byte(nil), b...):
