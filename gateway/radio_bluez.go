@@ -43,51 +43,40 @@ func NewRadio() (Central, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &radio{a: a, svc: svc, rssi: map[string]int{}}, nil
+	return &radio{a: a, svc: svc, sc: newScanner(tinygoScan{a}, radioScanWindow), rssi: map[string]int{}}, nil
 }
 
 type radio struct {
-	a      *bluetooth.Adapter
-	svc    bluetooth.UUID
-	scanMu sync.Mutex // one Scan at a time (the adapter allows one)
-	mu     sync.Mutex
-	rssi   map[string]int // last advertised RSSI per address
+	a    *bluetooth.Adapter
+	svc  bluetooth.UUID
+	sc   *scanner
+	mu   sync.Mutex
+	rssi map[string]int // last advertised RSSI per address
 }
 
+// tinygoScan is the adapter as the scanner drives it (radiolink.go).
+type tinygoScan struct{ a *bluetooth.Adapter }
+
+func (t tinygoScan) Scan(cb func(addr string, rssi int, uuids []string)) error {
+	return t.a.Scan(func(_ *bluetooth.Adapter, res bluetooth.ScanResult) {
+		uuids := res.ServiceUUIDs()
+		s := make([]string, len(uuids))
+		for i, u := range uuids {
+			s[i] = u.String()
+		}
+		cb(res.Address.String(), int(res.RSSI), s)
+	})
+}
+
+func (t tinygoScan) StopScan() error { return t.a.StopScan() }
+
 // Scan implements Central: it listens for radioScanWindow (or until ctx
-// ends) and returns the nodes that advertised the VibeMon service.
+// ends) and returns the nodes that advertised the VibeMon service. The
+// adapter's scan is only ever stopped from its own callback (scanner, in
+// radiolink.go): tinygo's StopScan touches the adapter's scan state without
+// a lock, so calling it from another goroutine would be a data race.
 func (r *radio) Scan(ctx context.Context) ([]string, error) {
-	r.scanMu.Lock()
-	defer r.scanMu.Unlock()
-	var (
-		mu   sync.Mutex
-		seen scanSeen
-	)
-	done := make(chan error, 1)
-	go func() {
-		done <- r.a.Scan(func(_ *bluetooth.Adapter, res bluetooth.ScanResult) {
-			uuids := res.ServiceUUIDs()
-			s := make([]string, len(uuids))
-			for i, u := range uuids {
-				s[i] = u.String()
-			}
-			mu.Lock()
-			seen.add(res.Address.String(), int(res.RSSI), s)
-			mu.Unlock()
-		})
-	}()
-	t := time.NewTimer(radioScanWindow)
-	defer t.Stop()
-	var err error
-	select {
-	case err = <-done: // the scan failed or the adapter stopped it
-	case <-ctx.Done():
-		err = r.stopScan(done)
-	case <-t.C:
-		err = r.stopScan(done)
-	}
-	mu.Lock()
-	defer mu.Unlock()
+	seen, err := r.sc.Scan(ctx)
 	r.mu.Lock()
 	for a, v := range seen.rssi {
 		r.rssi[a] = v
@@ -97,29 +86,6 @@ func (r *radio) Scan(ctx context.Context) ([]string, error) {
 		return seen.addrs, fmt.Errorf("gateway: BLE scan: %w", err)
 	}
 	return seen.addrs, nil
-}
-
-// stopScan stops the running scan and waits for Scan to return. StopScan
-// fails while Scan is still starting (it has not registered the scan yet),
-// so it is retried until it takes or Scan returned by itself. It is only
-// called here, never from the callback, so the scan is stopped once.
-// (This touches the adapter's scan state without its lock, a data race by
-// the Go memory model. A scan left running would avoid StopScan, but
-// while discovery runs BlueZ signals a known device again only when a
-// property changes (and, as far as we know, filters small RSSI changes),
-// so a node sitting still could go unheard; a new discovery per window
-// hears every advertising node afresh. Not verified on hardware.)
-func (r *radio) stopScan(done <-chan error) error {
-	for {
-		if r.a.StopScan() == nil {
-			return <-done
-		}
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // Connect implements Central: connect, discover the VibeMon service and

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vibemon/vibemon/wire"
 )
@@ -172,4 +174,115 @@ func (s *scanSeen) add(addr string, rssi int, uuids []string) {
 		s.addrs = append(s.addrs, addr)
 	}
 	s.rssi[addr] = rssi
+}
+
+// scanAdapter is the part of the Bluetooth adapter a scanner drives, as
+// tinygo.org/x/bluetooth's Adapter behaves on Linux: Scan blocks, calling
+// the callback on its own goroutine for each advertisement (and once for
+// each connected device), until StopScan; StopScan must be called from
+// inside that callback, because the adapter keeps its scan state without a
+// lock (a StopScan from another goroutine is a data race).
+type scanAdapter interface {
+	Scan(callback func(addr string, rssi int, uuids []string)) error
+	StopScan() error
+}
+
+// scanner turns the adapter's one long-running scan into scan windows
+// without ever calling StopScan outside the scan callback:
+//
+//   - Scan opens a window, starts a discovery if none runs, and returns
+//     what was heard during the window (window length, or ctx).
+//   - A discovery is stopped by its own callback, at the first
+//     advertisement heard once it has run for a window; while a window is
+//     open a new discovery starts at once (BlueZ signals a known device
+//     again only on a property change, so a fresh discovery per window
+//     hears every advertising node anew).
+//   - When nothing advertises, no callback comes and nothing can stop the
+//     discovery safely: it keeps running, and the next Scan joins it. The
+//     first advertisement then stops it. So a gateway with no node in
+//     range keeps BlueZ discovering; BlueZ ends the discovery when the
+//     process leaves the D-Bus.
+type scanner struct {
+	a      scanAdapter
+	window time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	running bool          // a discovery goroutine runs
+	started time.Time     // when the current discovery started
+	cur     *scanSeen     // the open window, nil between windows
+	ended   chan struct{} // closed when the discovery goroutine exits
+	err     error         // why it exited (nil: stopped between windows)
+}
+
+func newScanner(a scanAdapter, window time.Duration) *scanner {
+	return &scanner{a: a, window: window, now: time.Now}
+}
+
+// Scan listens for one window (or until ctx ends) and returns the VibeMon
+// nodes heard, with their RSSI; an error when the discovery failed.
+func (s *scanner) Scan(ctx context.Context) (scanSeen, error) {
+	s.mu.Lock()
+	seen := &scanSeen{}
+	s.cur = seen
+	if !s.running {
+		s.running, s.err = true, nil
+		s.ended = make(chan struct{})
+		go s.discover(s.ended)
+	}
+	ended := s.ended
+	s.mu.Unlock()
+	t := time.NewTimer(s.window)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-ended:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = nil
+	var err error
+	select {
+	case <-ended:
+		err = s.err
+	default:
+	}
+	return *seen, err
+}
+
+// discover runs discoveries on the adapter while a window is open.
+func (s *scanner) discover(ended chan struct{}) {
+	for {
+		s.mu.Lock()
+		s.started = s.now()
+		s.mu.Unlock()
+		err := s.a.Scan(s.heard)
+		s.mu.Lock()
+		// Restart only a discovery our callback stopped (it ran a window)
+		// while a window is open; anything else ends the goroutine, so a
+		// Scan that returns at once cannot spin.
+		if err == nil && s.cur != nil && s.now().Sub(s.started) >= s.window {
+			s.mu.Unlock()
+			continue
+		}
+		s.running, s.err = false, err
+		close(ended)
+		s.mu.Unlock()
+		return
+	}
+}
+
+// heard is the scan callback, on the adapter's scan goroutine: the one
+// place StopScan may be called.
+func (s *scanner) heard(addr string, rssi int, uuids []string) {
+	s.mu.Lock()
+	if s.cur != nil {
+		s.cur.add(addr, rssi, uuids)
+	}
+	stop := s.now().Sub(s.started) >= s.window
+	s.mu.Unlock()
+	if stop {
+		s.a.StopScan()
+	}
 }

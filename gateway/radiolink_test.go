@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vibemon/vibemon/wire"
 )
@@ -126,5 +129,146 @@ func TestRadioNotifyQueueFanInAndClose(t *testing.T) {
 	}
 	if len(got) != 2 || got[0][0] != 1 || got[1][0] != 4 {
 		t.Fatalf("delivered %v, want [[1 2 3] [4]]", got)
+	}
+}
+
+// fakeAdapter behaves like tinygo's Linux adapter: Scan blocks, calling
+// back on its own goroutine for what is "on the air", until StopScan;
+// its scan state has no lock, as tinygo's, so a StopScan from another
+// goroutine is a data race that go test -race reports.
+type fakeAdapter struct {
+	cancel chan struct{} // tinygo's scanCancelChan: unguarded on purpose
+	air    chan advert
+	fail   error        // Scan fails at once with it
+	scans  atomic.Int32 // discoveries started
+}
+
+type advert struct {
+	addr  string
+	rssi  int
+	uuids []string
+}
+
+func (f *fakeAdapter) Scan(cb func(string, int, []string)) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	if f.cancel != nil {
+		return errors.New("already scanning")
+	}
+	c := make(chan struct{})
+	f.cancel = c
+	f.scans.Add(1)
+	for {
+		select {
+		case <-c:
+			return nil
+		default:
+		}
+		select {
+		case a := <-f.air:
+			cb(a.addr, a.rssi, a.uuids)
+		case <-c:
+		}
+	}
+}
+
+func (f *fakeAdapter) StopScan() error {
+	if f.cancel == nil {
+		return errors.New("not scanning")
+	}
+	close(f.cancel)
+	f.cancel = nil
+	return nil
+}
+
+// The scanner stops the adapter's scan only from its callback (the race
+// detector would flag any other StopScan), starts a fresh discovery per
+// window while nodes advertise, and each window reports the node.
+func TestRadioScanStopsOnlyFromTheCallback(t *testing.T) {
+	f := &fakeAdapter{air: make(chan advert)}
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // a node advertising every 2 ms, and a phone
+		for i := 0; ; i++ {
+			a := advert{"AA:00:00:00:00:01", -60 - i%5, []string{wire.ServiceUUID}}
+			if i%2 == 1 {
+				a = advert{"AA:00:00:00:00:09", -40, nil}
+			}
+			select {
+			case f.air <- a:
+			case <-done:
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	sc := newScanner(f, 30*time.Millisecond)
+	for i := range 4 {
+		seen, err := sc.Scan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen.addrs) != 1 || seen.addrs[0] != "AA:00:00:00:00:01" || seen.rssi["AA:00:00:00:00:01"] > -60 {
+			t.Fatalf("window %d heard %v %v, want only the node", i, seen.addrs, seen.rssi)
+		}
+	}
+	if n := f.scans.Load(); n < 3 {
+		t.Errorf("%d discoveries in 4 windows with a node advertising, want a fresh one per window", n)
+	}
+}
+
+// With nothing advertising no callback comes, so the discovery cannot be
+// stopped safely: windows end on time with nothing heard and join the one
+// discovery; the first advertisement is heard and stops it.
+func TestRadioScanWithNothingAdvertising(t *testing.T) {
+	f := &fakeAdapter{air: make(chan advert, 1)}
+	sc := newScanner(f, 20*time.Millisecond)
+	for i := range 3 {
+		start := time.Now()
+		seen, err := sc.Scan(context.Background())
+		if err != nil || len(seen.addrs) != 0 {
+			t.Fatalf("window %d: %v, %v; want nothing", i, seen.addrs, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("window %d took %s: a quiet scan must still end", i, d)
+		}
+	}
+	if n := f.scans.Load(); n != 1 {
+		t.Errorf("%d discoveries, want the one the quiet windows joined", n)
+	}
+	f.air <- advert{"AA:00:00:00:00:02", -70, []string{wire.ServiceUUID}}
+	seen, err := sc.Scan(context.Background())
+	if err != nil || len(seen.addrs) != 1 {
+		t.Fatalf("after an advertisement: %v, %v", seen.addrs, err)
+	}
+	// The old discovery stopped on that advertisement; a window's end
+	// leaves the scanner ready for the next one.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sc.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A discovery that fails (adapter off) is reported, and the next Scan
+// tries again.
+func TestRadioScanReportsAFailedDiscovery(t *testing.T) {
+	f := &fakeAdapter{fail: errors.New("adapter not powered")}
+	sc := newScanner(f, time.Second)
+	start := time.Now()
+	if _, err := sc.Scan(context.Background()); err == nil || !strings.Contains(err.Error(), "not powered") {
+		t.Fatalf("err = %v, want the adapter's", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a failed discovery took the whole window (%s)", d)
+	}
+	f2 := &fakeAdapter{air: make(chan advert)}
+	sc.a = f2 // the adapter is back
+	if _, err := sc.Scan(context.Background()); err != nil {
+		t.Fatalf("after the adapter came back: %v", err)
+	}
+	if f2.scans.Load() != 1 {
+		t.Errorf("the next Scan did not start a discovery")
 	}
 }
