@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,7 +130,13 @@ func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 	}
 	sql, err := os.ReadFile("migrations/0008_reading_seen.sql")
 	must(t, err)
-	_, err = s.Pool().Exec(ctx, string(sql))
+	// Only the reading_seen part: its last statements set the fillfactor
+	// of the rollup tables, which a partitioned rollup_1h (0014) refuses.
+	keys, _, ok := strings.Cut(string(sql), "-- Rollup rows are updated in place")
+	if !ok {
+		t.Fatal("0008_reading_seen.sql no longer has its rollup part; adjust this test")
+	}
+	_, err = s.Pool().Exec(ctx, keys)
 	must(t, err)
 
 	var rs []vibemon.Reading
