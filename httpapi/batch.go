@@ -24,8 +24,8 @@ type batchItem struct {
 // decodeBatch decodes a telemetry batch {"readings":[...]}: a batch of up
 // to 5,000 readings is the hot path of the server. Each element is judged
 // alone (a wrong type or unknown field rejects that reading only, see
-// scanReading); a body that is not JSON, or holds more than maxBatch
-// readings, fails whole.
+// batchScanner.reading); a body that is not JSON, or holds more than
+// maxBatch readings, fails whole.
 //
 // The body is read whole (the server bounds it, decompressed too, by
 // MaxBodyBytes) and decoded by scanBatch, a byte scanner for this one
