@@ -639,3 +639,37 @@ func TestNotifyHonoursRetryAfter(t *testing.T) {
 		t.Errorf("webhook called %d times, want 2", calls)
 	}
 }
+
+// A delivery whose every attempt fails for a passing reason (the SMTP
+// server keeps answering 451) ends as "failed" in the ledger, with the
+// reason and the number of attempts, once River gives up: not "sending"
+// for ever.
+func TestNotifyLedgerSaysFailedWhenRiverGivesUp(t *testing.T) {
+	t.Parallel()
+	busy := func(int) error {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	e := newNotifyEnv(t, time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), busy)
+	e.cfg.MaxAttempts = 2
+	r := e.runner(t)
+	e.open(t, vibemon.SeverityCritical, "Fan 2 vibration 9.4 mm/s")
+	_, err := r.DispatchNotifications(context.Background())
+	must(t, err)
+	key := jobs.DeliveryKey(lastEventID(t, e.store), e.owner.ID, 0, "email")
+	e.waitDelivery(t, key, vibemon.DeliverySending)
+	// River's backoff after the first attempt is seconds; its clock is the
+	// test's.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if d := e.delivery(t, key); d != nil && d.Status == vibemon.DeliveryFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s = %+v after 60 s, want failed", key, e.delivery(t, key))
+		}
+		e.clock.Add(time.Minute)
+	}
+	d := e.delivery(t, key)
+	if d.Attempts != 2 || !strings.Contains(d.Error, "gave up after 2 attempts") || !strings.Contains(d.Error, "451") {
+		t.Errorf("ledger = %+v, want 2 attempts and an error naming them and the server's 451", d)
+	}
+}

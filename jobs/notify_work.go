@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/notify"
@@ -100,11 +101,20 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[NotifyDelivery
 	}
 	err = r.sendAll(ctx, a.OrgID, a.UserID, a.Channel, to, r.render(alert, a.Event, a.Level), a.Key)
 	logDelivery(r.log, a.Key, err)
-	return w.finish(ctx, job.ID, a.Key, err)
+	return w.finish(ctx, job.JobRow, a.Key, err)
+}
+
+// lastAttempt reports whether River will not try job again after this
+// attempt fails.
+func lastAttempt(job *rivertype.JobRow) bool { return job.Attempt >= job.MaxAttempts }
+
+// gaveUp is the ledger's error text of a delivery whose last attempt failed.
+func gaveUp(job *rivertype.JobRow, err error) string {
+	return clip(fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err), 1000)
 }
 
 // finish records the outcome of a send and tells River what to do.
-func (w *deliveryWorker) finish(ctx context.Context, jobID int64, key string, err error) error {
+func (w *deliveryWorker) finish(ctx context.Context, job *rivertype.JobRow, key string, err error) error {
 	st := w.r.cfg.Store
 	switch {
 	case err == nil:
@@ -116,9 +126,16 @@ func (w *deliveryWorker) finish(ctx context.Context, jobID int64, key string, er
 			return ferr
 		}
 		return river.JobCancel(err)
+	case lastAttempt(job):
+		// River discards the job after this: the ledger says so instead of
+		// "sending" for ever.
+		if ferr := st.FinishDelivery(ctx, key, vibemon.DeliveryFailed, gaveUp(job, err)); ferr != nil {
+			return ferr
+		}
+		return err
 	default:
 		if ra := notify.RetryAfter(err); ra > 0 {
-			w.retryAfter.Store(jobID, ra)
+			w.retryAfter.Store(job.ID, ra)
 		}
 		return err
 	}
@@ -262,6 +279,10 @@ func (w *summaryWorker) Work(ctx context.Context, job *river.Job[NotifySummary])
 			_ = st.FinishDelivery(ctx, key, vibemon.DeliveryFailed, clip(err.Error(), 1000))
 			_ = st.MarkSummarized(ctx, keys)
 			return river.JobCancel(err)
+		case lastAttempt(job.JobRow):
+			_ = st.FinishDelivery(ctx, key, vibemon.DeliveryFailed, gaveUp(job.JobRow, err))
+			_ = st.MarkSummarized(ctx, keys)
+			return err
 		default:
 			return err
 		}
@@ -432,6 +453,10 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[NotifyDigest]) e
 			err = st.FinishDelivery(ctx, key, vibemon.DeliveryDelivered, "")
 		case notify.IsPermanent(err):
 			err = st.FinishDelivery(ctx, key, vibemon.DeliveryFailed, clip(err.Error(), 1000))
+		case lastAttempt(job.JobRow):
+			if ferr := st.FinishDelivery(ctx, key, vibemon.DeliveryFailed, gaveUp(job.JobRow, err)); ferr != nil {
+				err = ferr
+			}
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
