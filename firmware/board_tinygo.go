@@ -12,37 +12,31 @@ import (
 
 	"tinygo.org/x/bluetooth"
 	"tinygo.org/x/drivers/ds18b20"
-	"tinygo.org/x/drivers/mpu6050"
-	"tinygo.org/x/drivers/onewire"
 
 	"github.com/vibemon/vibemon/wire"
 )
 
-// BoardSensor drives an MPU6050 on I2C0 and a DS18B20 on one-wire.
+// BoardSensor drives an MPU6050 on I2C0 and a DS18B20 on one-wire. The
+// MPU6050 goes through the portable MPU6050 (mpu6050.go: FIFO setup,
+// draining every whole frame per call, overflow handling), which is
+// tested with go test; here it only gets the bus: IMU.Bus = machine.I2C0
+// after I2C0.Configure(machine.I2CConfig{Frequency: 400 * machine.KHz,
+// SDA: ..., SCL: ...}) with the pins of README.md. The node's Config
+// should set LowPassHz: MPU6050LowPassHz.
 type BoardSensor struct {
-	IMU     mpu6050.Device
+	IMU     MPU6050
 	Temp    ds18b20.Device
 	Battery machine.ADC
 }
 
-// Init implements Sensor (range and rate through the driver's config).
-func (s *BoardSensor) Init(rangeG, rateHz int) error {
-	return s.IMU.Configure(mpu6050.Config{})
-}
+var _ RegisterBus = (*machine.I2C)(nil)
 
-// ReadAccelFIFO implements Sensor by reading one sample per call when the
-// driver has no FIFO API; the FIFO path reads registers 0x72/0x74.
-func (s *BoardSensor) ReadAccelFIFO(dst []int16) (int, error) {
-	if len(dst) < 3 {
-		return 0, nil
-	}
-	if err := s.IMU.Update(mpu6050.Acceleration); err != nil {
-		return 0, err
-	}
-	x, y, z := s.IMU.Acceleration()                                   // µg
-	dst[0], dst[1], dst[2] = int16(x/488), int16(y/488), int16(z/488) // ±16 g: 2048 LSB/g
-	return 3, nil
-}
+// Init implements Sensor.
+func (s *BoardSensor) Init(rangeG, rateHz int) error { return s.IMU.Init(rangeG, rateHz) }
+
+// ReadAccelFIFO implements Sensor: every whole frame waiting in the FIFO
+// (up to len(dst)/3), or ErrFIFOOverflow.
+func (s *BoardSensor) ReadAccelFIFO(dst []int16) (int, error) { return s.IMU.ReadFIFO(dst) }
 
 // StartTemperature implements Sensor.
 func (s *BoardSensor) StartTemperature() error { s.Temp.RequestTemperature(nil); return nil }

@@ -462,7 +462,11 @@ func (n *Node) sample(now time.Time) {
 			return
 		}
 		k, err := n.hw.Sensor.ReadAccelFIFO(n.burst[3*n.burstGot : 3*n.burstWant])
-		if err == nil {
+		switch {
+		case errors.Is(err, ErrFIFOOverflow): // a hole in the burst: capture it again
+			n.burstGot = 0
+			n.fifoOverflow()
+		case err == nil:
 			n.burstGot += k / 3
 		}
 		n.nextDrain = now.Add(DrainEvery)
@@ -495,6 +499,16 @@ func (n *Node) sample(now time.Time) {
 	n.nextDrain = now.Add(DrainEvery)
 	for n.got < n.cfg.Window {
 		k, err := n.hw.Sensor.ReadAccelFIFO(n.fifo)
+		if errors.Is(err, ErrFIFOOverflow) {
+			// Samples were lost: the window would not be contiguous.
+			// Start it again (the temperature conversion runs on).
+			n.got, n.clipped = 0, false
+			for a := range n.mom {
+				n.mom[a].Reset()
+			}
+			n.fifoOverflow()
+			return
+		}
 		if err != nil {
 			n.sensorFault(now, 1)
 			return
@@ -521,6 +535,20 @@ func (n *Node) sample(now time.Time) {
 	}
 	n.capturing = false
 	n.finishWindow(now)
+}
+
+// fifoOverflow reports a window or burst discarded after an accelerometer
+// FIFO overflow: EventFIFOOverflow, Arg1 the windows discarded since the
+// last one was sent (one pending event counts them all, so a sensor that
+// keeps overflowing cannot flood the queue).
+func (n *Node) fifoOverflow() {
+	for i := range n.pending {
+		if n.pending[i].Code == wire.EventFIFOOverflow {
+			n.pending[i].Arg1++
+			return
+		}
+	}
+	n.pending = append(n.pending, wire.Event{Code: wire.EventFIFOOverflow, Arg1: 1})
 }
 
 func (n *Node) sensorFault(now time.Time, which uint32) {
