@@ -383,10 +383,12 @@ type AlertEvent struct {
 
 // AlertFilter narrows ListAlerts. Zero fields do not filter.
 type AlertFilter struct {
-	Status   AlertStatus
-	DeviceID int64
-	AssetID  int64
-	Limit    int // default 100, at most 1000
+	Status     AlertStatus
+	DeviceID   int64
+	AssetID    int64
+	AssigneeID int64 // only alerts assigned to this user
+	Unassigned bool  // only alerts assigned to nobody
+	Limit      int   // default 100, at most 1000
 }
 
 // RuleStore keeps alert rules; every method is scoped to an org.

@@ -243,6 +243,19 @@ func handleAlertList(s *server) http.Handler {
 		if f.AssetID, err = queryInt("asset_id", 1, math.MaxInt64); err != nil {
 			return err
 		}
+		switch asg := v.Get("assignee"); asg {
+		case "":
+		case "me":
+			if f.AssigneeID = claimsFrom(r.Context()).UserID; f.AssigneeID == 0 {
+				return invalidf("assignee=me needs a signed-in user; an API key is nobody. Use a user id.")
+			}
+		case "none":
+			f.Unassigned = true
+		default:
+			if f.AssigneeID, err = queryInt("assignee", 1, math.MaxInt64); err != nil {
+				return invalidf("assignee must be me, none or a user id, not %q.", asg)
+			}
+		}
 		limit, err := queryInt("limit", 1, 1000)
 		if err != nil {
 			return err

@@ -200,3 +200,38 @@ func TestRecoverPanics(t *testing.T) {
 		t.Errorf("panic: body %s, logs %s; want it logged, not answered", got.body, logs.String())
 	}
 }
+
+// TestAlertListAssignee: GET /alerts filters by assignee: "me" for the
+// signed-in user, "none", or a user id.
+func TestAlertListAssignee(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.newTenant(t, "acme")
+	tok := a.token(vibemon.RoleEngineer)
+	var l0 items[vibemon.Alert]
+	e.do(t, request{method: "GET", path: "/api/v1/alerts?assignee=none", token: tok}).wantStatus(t, 200).decode(t, &l0)
+	if len(l0.Items) != 1 {
+		t.Fatalf("unassigned alerts before anyone took one: %d, want 1", len(l0.Items))
+	}
+	// The engineer takes the alert: it is theirs, nobody else's, and no
+	// longer unassigned.
+	e.do(t, request{method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/assign", a.alert.ID), token: tok,
+		body: map[string]any{"assignee_id": a.users[vibemon.RoleEngineer].ID}}).wantStatus(t, 200)
+	for _, tc := range []struct {
+		query, role string
+		want        int
+	}{
+		{"assignee=me", "engineer", 1}, {"assignee=me", "viewer", 0}, {"assignee=none", "viewer", 0},
+		{fmt.Sprintf("assignee=%d", a.users[vibemon.RoleEngineer].ID), "viewer", 1},
+	} {
+		role := vibemon.RoleEngineer
+		if tc.role == "viewer" {
+			role = vibemon.RoleViewer
+		}
+		var l items[vibemon.Alert]
+		e.do(t, request{method: "GET", path: "/api/v1/alerts?" + tc.query, token: a.token(role)}).wantStatus(t, 200).decode(t, &l)
+		if len(l.Items) != tc.want {
+			t.Errorf("GET /alerts?%s as %s: %d alerts, want %d", tc.query, tc.role, len(l.Items), tc.want)
+		}
+	}
+	e.do(t, request{method: "GET", path: "/api/v1/alerts?assignee=someone", token: tok}).wantError(t, vibemon.EINVALID)
+}

@@ -282,6 +282,14 @@ func (s *Store) ListAlerts(ctx context.Context, orgID int64, f vibemon.AlertFilt
 	if f.AssetID != 0 {
 		add("asset_id", f.AssetID)
 	}
+	switch {
+	case f.AssigneeID != 0 && f.Unassigned:
+		return nil, vibemon.Errorf(vibemon.EINVALID, "filter by one assignee or by unassigned, not both.")
+	case f.AssigneeID != 0:
+		add("assignee_id", f.AssigneeID)
+	case f.Unassigned:
+		add("assignee_id", int64(0))
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

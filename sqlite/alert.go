@@ -281,6 +281,15 @@ func (s *Store) ListAlerts(ctx context.Context, orgID int64, f vibemon.AlertFilt
 		where.WriteString(" AND asset_id = ?")
 		args = append(args, f.AssetID)
 	}
+	switch {
+	case f.AssigneeID != 0 && f.Unassigned:
+		return nil, vibemon.Errorf(vibemon.EINVALID, "filter by one assignee or by unassigned, not both.")
+	case f.AssigneeID != 0:
+		where.WriteString(" AND assignee_id = ?")
+		args = append(args, f.AssigneeID)
+	case f.Unassigned:
+		where.WriteString(" AND assignee_id = 0")
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

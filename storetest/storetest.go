@@ -1145,6 +1145,8 @@ func testAlertList(t *testing.T, s vibemon.Store) {
 	}
 	_, err := s.ResolveAlert(ctx(t), a.org.ID, ids[0], 0, base.Add(time.Hour))
 	must(t, err)
+	_, err = s.AssignAlert(ctx(t), a.org.ID, ids[1], a.user.ID, a.user.ID, base.Add(2*time.Hour))
+	must(t, err)
 
 	tests := []struct {
 		name string
@@ -1157,6 +1159,9 @@ func testAlertList(t *testing.T, s vibemon.Store) {
 		{"by device", vibemon.AlertFilter{DeviceID: a.device.ID}, []int64{ids[0]}},
 		{"by asset", vibemon.AlertFilter{AssetID: a.asset.ID}, []int64{ids[0]}},
 		{"limit", vibemon.AlertFilter{Limit: 1}, []int64{ids[1]}},
+		{"assigned to a user", vibemon.AlertFilter{AssigneeID: a.user.ID}, []int64{ids[1]}},
+		{"assigned to nobody", vibemon.AlertFilter{Unassigned: true}, []int64{ids[0]}},
+		{"assigned to another user", vibemon.AlertFilter{AssigneeID: a.user.ID + 1000}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1172,6 +1177,8 @@ func testAlertList(t *testing.T, s vibemon.Store) {
 		})
 	}
 	_, err = s.ListAlerts(ctx(t), a.org.ID, vibemon.AlertFilter{Status: "closed"})
+	wantCode(t, err, vibemon.EINVALID)
+	_, err = s.ListAlerts(ctx(t), a.org.ID, vibemon.AlertFilter{AssigneeID: a.user.ID, Unassigned: true})
 	wantCode(t, err, vibemon.EINVALID)
 
 	// Org b sees none of it and can change none of it.

@@ -38,9 +38,12 @@ function matches(a) {
 
 async function load() {
   const st = fStatus.value;
+  // The server filters by assignee too, so "mine" is complete however many
+  // alerts the org has; matches() applies the same filter to live updates.
+  const asg = fAsg.value ? "&assignee=" + encodeURIComponent(fAsg.value) : "";
   const lists = st === "active"
-    ? await Promise.all([api("/alerts?status=open&limit=500"), api("/alerts?status=acknowledged&limit=500")])
-    : [await api("/alerts?limit=500" + (st ? "&status=" + encodeURIComponent(st) : ""))];
+    ? await Promise.all([api("/alerts?status=open&limit=500" + asg), api("/alerts?status=acknowledged&limit=500" + asg)])
+    : [await api("/alerts?limit=500" + asg + (st ? "&status=" + encodeURIComponent(st) : ""))];
   alerts.clear();
   for (const l of lists) for (const a of l.items) alerts.set(a.id, a);
   render();
