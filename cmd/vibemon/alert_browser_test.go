@@ -81,14 +81,7 @@ func TestBrowserAlertPage(t *testing.T) {
 		}
 	}
 
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login?next=/alerts"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
-	if err == nil {
-		err = clickToPage(bctx, "#login-submit")
-	}
+	err := signIn(bctx, p.URL+"/login?next=/alerts", testAdminEmail, testAdminPassword)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item .alert-link")))
 	}

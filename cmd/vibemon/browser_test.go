@@ -46,6 +46,20 @@ func clickToPage(ctx context.Context, sel string) error {
 	return err
 }
 
+// signIn opens pageURL (a /login URL), fills in the sign-in form and
+// returns once the page it leads to has loaded.
+func signIn(ctx context.Context, pageURL, email, password string) error {
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password))
+	if err != nil {
+		return err
+	}
+	return clickToPage(ctx, "#login-submit")
+}
+
 // postReadings sends one reading per tick for device until ctx ends, as a
 // gateway would. It runs in its own goroutine, so it reports by returning.
 func postReadings(ctx context.Context, base, token string, device int64, firstSeq int) error {
@@ -143,17 +157,6 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 		t.Fatalf("%s: %v (page %s, error banner %q)", step, err, url, pageErr)
 	}
 
-	signIn := func(page, email, password string) error {
-		err := chromedp.Do(bctx,
-			chromedp.Navigate(p.URL+page),
-			chromedp.WaitVisible(chromedp.CSS("#email")),
-			chromedp.SendKeys(chromedp.CSS("#email"), email),
-			chromedp.SendKeys(chromedp.CSS("#password"), password))
-		if err != nil {
-			return err
-		}
-		return clickToPage(bctx, "#login-submit")
-	}
 	poll := func(expr string) error {
 		_, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
 		return err
@@ -174,7 +177,7 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 		t.Errorf("wrong password: the form shows no error message")
 	}
 
-	err = signIn("/login", testAdminEmail, testAdminPassword)
+	err = signIn(bctx, p.URL+"/login", testAdminEmail, testAdminPassword)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#fleet .card[data-asset-id="`+fmt.Sprint(asset.ID)+`"]`)))
 	}
@@ -282,7 +285,7 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 
 	// A viewer sees the alerts but no buttons to change them.
-	err = signIn("/login?next="+url.QueryEscape("/alerts?severity=critical"), "viewer@example.com", "viewer password 1")
+	err = signIn(bctx, p.URL+"/login?next="+url.QueryEscape("/alerts?severity=critical"), "viewer@example.com", "viewer password 1")
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#alerts .alert-item")))
 	}
@@ -411,14 +414,7 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	}
 
 	page := fmt.Sprintf("%s/assets/%d", p.URL, asset.ID)
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login?next="+url.QueryEscape(fmt.Sprintf("/assets/%d", asset.ID))),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
-	if err == nil {
-		err = clickToPage(bctx, "#login-submit")
-	}
+	err := signIn(bctx, p.URL+"/login?next="+url.QueryEscape(fmt.Sprintf("/assets/%d", asset.ID)), testAdminEmail, testAdminPassword)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#health-body")))
 	}

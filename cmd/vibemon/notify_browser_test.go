@@ -38,14 +38,7 @@ func TestBrowserNotificationSettings(t *testing.T) {
 		return err
 	}
 
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login?next=/notifications"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
-	if err == nil {
-		err = clickToPage(bctx, "#login-submit")
-	}
+	err := signIn(bctx, p.URL+"/login?next=/notifications", testAdminEmail, testAdminPassword)
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`[data-channel="email"]`)))
 	}

@@ -41,14 +41,7 @@ func TestBrowserRuleForm(t *testing.T) {
 			fail(step, err)
 		}
 	}
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(p.URL+"/login"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), testAdminEmail),
-		chromedp.SendKeys(chromedp.CSS("#password"), testAdminPassword))
-	if err == nil {
-		err = clickToPage(bctx, "#login-submit")
-	}
+	err := signIn(bctx, p.URL+"/login", testAdminEmail, testAdminPassword)
 	// The page is one click away from anywhere: the main navigation.
 	if err == nil {
 		err = chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`nav.nav a[href="/rules"]`)))
