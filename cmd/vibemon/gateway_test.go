@@ -786,7 +786,14 @@ func TestGatewayInfersLossesWhoseReportWasLost(t *testing.T) {
 		}
 	}
 	r.stopGateway()
-	time.Sleep(2 * time.Second) // ~24 summaries into a ring of 10
+	// While the gateway is away the node makes 20 summaries more than it
+	// had when the gateway stopped: its ring of 10 overflows by 10 or more.
+	made := len(r.fleet.Nodes()[0].Produced())
+	for deadline := time.Now().Add(60 * time.Second); len(r.fleet.Nodes()[0].Produced()) < made+20; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node made %d summaries in 60 s, want 20", len(r.fleet.Nodes()[0].Produced())-made)
+		}
+	}
 	r.fleet.SetLink(blelink.LinkConfig{DropEvents: true})
 	before := r.fleet.Stats().Dropped
 	r.startGateway()
