@@ -40,8 +40,9 @@ func RetentionHorizon(retentionDays int, now time.Time) time.Time {
 // PruneReadings removed a reading (and, on PostgreSQL, its seen bitmap),
 // nothing is left to tell a resend of it from a new reading, so it would
 // be stored, and counted in the kept rollups, a second time. Every reading
-// PruneReadings removes is older than the horizon at any later time, so
-// refusing what is older than the horizon refuses every such resend. The
+// PruneReadings removes is older than the horizon at any later time (as
+// long as retentionDays is not raised), so refusing what is older than the
+// horizon refuses every such resend. The
 // price: a gateway that syncs readings older than the retention (a queue
 // kept offline longer than that) has them refused; it records them as a
 // gap with reason "rejected".

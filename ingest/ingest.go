@@ -79,12 +79,15 @@ func New(cfg Config) *Service {
 }
 
 // retentionDays returns the org's retention_days, read at most once per
-// DeviceCacheTTL. A retention shortened through another replica applies
-// here within that time; PruneReadings runs hourly, so a reading it
-// removes is older than the horizon this cache gives long before.
-func (s *Service) retentionDays(ctx context.Context, orgID int64) (int, error) {
+// DeviceCacheTTL unless fresh. A cached value may be up to that old: a
+// retention shortened meanwhile (here or on another replica) may already
+// have been applied by PruneReadings, and a reading it removed would then
+// pass the stale horizon and be stored, and rolled up, again. Only a
+// reading older than the shortest retention (1 day) can be affected, so
+// Ingest asks for a fresh value when its batch holds one.
+func (s *Service) retentionDays(ctx context.Context, orgID int64, fresh bool) (int, error) {
 	ttl := s.cfg.DeviceCacheTTL
-	if ttl > 0 {
+	if ttl > 0 && !fresh {
 		s.retMu.Lock()
 		c, ok := s.retention[orgID]
 		s.retMu.Unlock()
@@ -118,7 +121,16 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	now := s.cfg.Now()
 	devices := map[int64]*vibemon.Device{}
 	valid := make([]vibemon.Reading, 0, len(rs))
-	days, err := s.retentionDays(ctx, orgID)
+	// The cached retention is safe for readings younger than the shortest
+	// retention; an older one reads the org's setting afresh.
+	reread := false
+	for i := range rs {
+		if rs[i].TS.Before(vibemon.RetentionHorizon(1, now)) {
+			reread = true
+			break
+		}
+	}
+	days, err := s.retentionDays(ctx, orgID, reread)
 	if err != nil {
 		return vibemon.IngestResult{}, err
 	}
