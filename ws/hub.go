@@ -51,7 +51,12 @@ type Config struct {
 	// none.
 	Registerer prometheus.Registerer
 	// QueueSize is how many messages may wait for one client before it is
-	// disconnected as a slow consumer. Defaults to 256.
+	// disconnected as a slow consumer. Defaults to 2048: one ingest
+	// transaction publishes the readings of many coalesced POSTs at once
+	// (thousands), and a client subscribed to their devices receives them
+	// as one burst that no socket drains as fast. Messages are encoded once
+	// and shared by every client, so a waiting message costs a client 24
+	// bytes (a slice header): 48 KiB at most, and nothing when idle.
 	QueueSize int
 	// WriteTimeout bounds each write to a client. Defaults to 5 s.
 	WriteTimeout time.Duration
@@ -81,7 +86,7 @@ func (c *Config) setDefaults() {
 		c.Now = time.Now
 	}
 	if c.QueueSize <= 0 {
-		c.QueueSize = 256
+		c.QueueSize = 2048
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 5 * time.Second

@@ -232,3 +232,27 @@ func TestOriginCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestBurstReachesAClientWhole: one ingest transaction publishes the
+// readings of many coalesced POSTs at once (32 POSTs of 100 readings, a
+// quarter of them for this client's devices); a client that reads at once
+// gets all of them, in order, and is not cut off as a slow consumer (with
+// a queue of 256 messages it was: the burst arrives faster than any
+// socket drains it).
+func TestIngestBurstReachesAClientWhole(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.connect(t, "/ws/telemetry", 1)
+	subscribe(t, c, map[string]any{"org": true})
+	const n = 1000
+	events := make([]vibemon.Event, n)
+	want := make([][2]int64, n)
+	for i := range events {
+		events[i] = reading(1, int64(i%3+1), int64(i))
+		want[i] = [2]int64{int64(i%3 + 1), int64(i)}
+	}
+	e.publish(t, events...)
+	expectReadings(t, c, want...)
+	if got := metric(t, e.reg, "vibemon_ws_slow_disconnects_total"); got != 0 {
+		t.Errorf("slow disconnects = %v, want 0", got)
+	}
+}
