@@ -30,9 +30,12 @@ func (MergeRollups) Kind() string { return "merge_rollups" }
 
 // InsertOpts makes a run unique while one is queued or running (not
 // "completed" as River's default has it: the next run is due seconds after
-// the last).
+// the last), and gives it one attempt: a failed run is discarded and the
+// next periodic one comes at the interval. Retried instead, it would wait
+// out River's growing backoff (1 s, 16 s, 81 s, ... days) while its
+// uniqueness keeps every periodic run out and the deltas pile up.
 func (MergeRollups) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 		rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
@@ -42,8 +45,8 @@ type rollupWorker struct {
 	r *Runner
 }
 
-// Work merges every delta present when it starts; an error is retried
-// (what was merged stays merged).
+// Work merges every delta present when it starts; after an error the next
+// periodic run tries again (what was merged stays merged).
 func (w *rollupWorker) Work(ctx context.Context, job *river.Job[MergeRollups]) error {
 	if _, err := w.r.cfg.Rollups.MergeRollups(ctx); err != nil {
 		return fmt.Errorf("merge rollups: %w", err)

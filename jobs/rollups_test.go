@@ -1,0 +1,97 @@
+package jobs_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/postgres"
+)
+
+// flakyMerger fails its first `fail` calls, as MergeRollups does when the
+// database is briefly unavailable or the merge loses a deadlock against the
+// monthly rollup rewrite, and then merges.
+type flakyMerger struct {
+	store *postgres.Store
+	fail  int64
+	calls atomic.Int64
+}
+
+func (f *flakyMerger) MergeRollups(ctx context.Context) (int64, error) {
+	if f.calls.Add(1) <= f.fail {
+		return 0, errors.New("merge rollups: the database is busy or unavailable; retry later")
+	}
+	return f.store.MergeRollups(ctx)
+}
+
+// TestMergeRollupsJobRecoversAtItsInterval: after a few failed merges (a
+// database restart, a lost deadlock) the next merge runs at the job's
+// interval, not after River's growing retry backoff (1 s, 16 s, 81 s, ...
+// days), during which the job's uniqueness kept every periodic run out and
+// rollup deltas piled up, making every bucketed query slower.
+func TestMergeRollupsJobRecoversAtItsInterval(t *testing.T) {
+	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL job tests must run")
+		}
+		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping River on PostgreSQL")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "vibemon_jobs_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	merger := &flakyMerger{store: st, fail: 3}
+	r, err := jobs.New(jobs.Config{PGPool: st.Pool(), Store: st, Orgs: st, Now: func() time.Time { return now },
+		Rollups: merger, RollupInterval: 200 * time.Millisecond})
+	must(t, err)
+	t.Cleanup(r.Stop)
+
+	org := &vibemon.Org{Name: "acme"}
+	must(t, st.CreateOrg(ctx, org))
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node-1"}
+	_, err = st.RegisterDevice(ctx, dev)
+	must(t, err)
+	rs := make([]vibemon.Reading, 60)
+	for i := range rs {
+		rs[i] = vibemon.NewReading(dev.ID, int64(i), now.Add(time.Duration(i-60)*time.Minute))
+		rs[i].Values[vibemon.TempC] = float64(i)
+	}
+	_, err = st.InsertReadings(ctx, org.ID, rs)
+	must(t, err)
+	must(t, r.Start(ctx))
+
+	start := time.Now()
+	for deadline := start.Add(12 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := st.PendingRollupDeltas(ctx)
+		must(t, err)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rollup deltas still unmerged %s after the job started, its first %d runs having failed (%d runs so far); want the next run at its 200 ms interval",
+				n, time.Since(start).Round(time.Millisecond), merger.fail, merger.calls.Load())
+		}
+	}
+	t.Logf("merged %s after start, on run %d", time.Since(start).Round(time.Millisecond), merger.calls.Load())
+}
