@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/inproc"
+	"github.com/vibemon/vibemon/limitertest"
 	"github.com/vibemon/vibemon/presencetest"
 )
 
@@ -95,62 +94,13 @@ func TestPresence(t *testing.T) {
 	})
 }
 
+// TestLimiter runs the limiter specification; the replicas of one test
+// share one Limiter, as goroutines of one process do.
 func TestLimiter(t *testing.T) {
-	l := inproc.NewLimiter(inproc.LimiterConfig{Limit: 3, Window: time.Minute})
-	steps := []struct {
-		key  string
-		at   time.Duration
-		want bool
-	}{
-		{"a", 0, true},
-		{"a", 0, true},
-		{"a", time.Second, true},
-		{"a", 2 * time.Second, false}, // burst of 3 spent
-		{"b", 2 * time.Second, true},  // keys are independent
-		{"a", 19 * time.Second, false},
-		{"a", 21 * time.Second, true}, // one token back every 20 s
-		{"a", 22 * time.Second, false},
-		{"a", 10 * time.Minute, true}, // idle: full again
-		{"a", 10 * time.Minute, true},
-		{"a", 10 * time.Minute, true},
-		{"a", 10 * time.Minute, false},
-	}
-	for i, s := range steps {
-		if got := l.Allow(s.key, t0.Add(s.at)); got != s.want {
-			t.Errorf("step %d: Allow(%q, +%v) = %v, want %v", i, s.key, s.at, got, s.want)
+	limitertest.Run(t, func(t *testing.T, limit int, window time.Duration) func() limitertest.Allow {
+		l := inproc.NewLimiter(inproc.LimiterConfig{Limit: limit, Window: window})
+		return func() limitertest.Allow {
+			return func(key string, now time.Time) (bool, error) { return l.Allow(key, now), nil }
 		}
-	}
-}
-
-func TestLimiterDefaults(t *testing.T) {
-	l := inproc.NewLimiter(inproc.LimiterConfig{})
-	n := 0
-	for l.Allow("ip", t0) {
-		n++
-		if n > 100 {
-			break
-		}
-	}
-	if n != 10 {
-		t.Errorf("zero Config allowed a burst of %d, want 10", n)
-	}
-}
-
-func TestLimiterConcurrent(t *testing.T) {
-	l := inproc.NewLimiter(inproc.LimiterConfig{Limit: 50, Window: time.Hour})
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for range 100 {
-				if l.Allow("login:alice@example.com", t0) {
-					allowed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got, want := allowed.Load(), int64(50); got != want {
-		t.Errorf("800 concurrent attempts allowed %d, want exactly %d", got, want)
-	}
+	})
 }
