@@ -149,12 +149,16 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, mapErr("open postgres", err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	// Connected: the schema work runs under its own deadline (see
+	// migrationContext).
+	mctx, cancelMigrate := migrationContext(ctx)
+	defer cancelMigrate()
+	if err := s.migrate(mctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	s.detectTimescale(ctx)
-	if err := s.EnsurePartitions(ctx, s.now()); err != nil {
+	s.detectTimescale(mctx)
+	if err := s.EnsurePartitions(mctx, s.now()); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -311,6 +315,27 @@ const lockKey = "hashtextextended('vibemon:' || current_schema(), 0)"
 
 // migrate applies the pending migrations in one transaction under the
 // schema's advisory lock: the schema moves to the newest version or stays.
+// migrateTimeout bounds the schema migrations of one Open.
+const migrateTimeout = time.Hour
+
+// migrationContext is the context of Open's work after connecting: schema
+// migrations and partitions. A migration may rewrite a large table (0014
+// copies rollup_1h: about a minute for a year of 1,000 devices), while the
+// deadline of Open's ctx is the caller's budget for connecting (vibemon
+// serve gives 15 s): cancelled at it, the migration would roll back on
+// every start and the server never come up. So this work runs under its
+// own timeout and stops early only when ctx is cancelled before its
+// deadline (a shutdown signal).
+func migrationContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), migrateTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return mctx, func() { stop(); cancel() }
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations()
 	if err != nil {
@@ -337,6 +362,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			applied[int(v)] = true
 		}
 		for _, m := range migration.Pending(ms, applied) {
+			s.log.Info("applying migration", "name", m.Name)
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
