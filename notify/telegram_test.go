@@ -376,6 +376,8 @@ func TestTelegramLinkerWebhook(t *testing.T) {
 		{name: "wrong secret", method: "POST", secret: "guess", body: update(1, 111, "/start abc123"), want: 401},
 		{name: "GET", method: "GET", secret: "hook-secret_1", want: 405},
 		{name: "not JSON", method: "POST", secret: "hook-secret_1", body: "][", want: 400},
+		{name: "not an update", method: "POST", secret: "hook-secret_1", body: map[string]any{"message": map[string]any{"chat": map[string]any{"id": 111}, "text": "/start abc123"}}, want: 400},
+		{name: "secret with a suffix", method: "POST", secret: "hook-secret_1x", body: update(1, 111, "/start abc123"), want: 401},
 		{name: "link", method: "POST", secret: "hook-secret_1", body: update(2, 111, "/start abc123"), want: 200},
 	}
 	for _, tt := range tests {
@@ -383,6 +385,7 @@ func TestTelegramLinkerWebhook(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tt.name, got, tt.want)
 		}
 	}
+	l.Stop() // waits for the reply, sent after the webhook answered
 	if got := rec.got(); len(got) != 1 || got[0] != "abc123->111" {
 		t.Errorf("OnLink calls %v, want only the authenticated one", got)
 	}
@@ -395,6 +398,98 @@ func TestTelegramLinkerWebhook(t *testing.T) {
 	noSecret.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader("{}")))
 	if w.Code != 404 {
 		t.Errorf("handler without a configured secret answered %d, want 404", w.Code)
+	}
+}
+
+// The webhook path answers every kind of update exactly as polling does
+// (TestTelegramLinkerLongPolling has the same updates and replies).
+func TestTelegramLinkerHandleWebhookAnswersAsPolling(t *testing.T) {
+	b, srv := startBotAPI(t)
+	rec := &linkRecorder{}
+	l, err := notify.NewTelegramLinker(notify.TelegramLinkerConfig{Token: botToken, BaseURL: srv.URL, OnLink: rec.onLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []map[string]any{
+		update(101, 111, "/start abc123"),
+		update(102, 222, "hello bot"),
+		update(103, 333, "/start@VibeMonBot XYZ789"),
+		update(104, 444, "/start"),
+		update(105, 555, "/start dbdown"),
+		{"update_id": 106, "edited_message": map[string]any{"text": "/start abc123", "chat": map[string]any{"id": 666}}},
+	} {
+		body, _ := json.Marshal(u)
+		if err := l.HandleWebhook(context.Background(), body); err != nil {
+			t.Fatalf("update %v: %v", u["update_id"], err)
+		}
+	}
+	l.Stop()
+	if got, want := strings.Join(rec.got(), " "), "abc123->111 XYZ789->333 dbdown->555"; got != want {
+		t.Errorf("OnLink calls %q, want %q", got, want)
+	}
+	r := replies(b)
+	for chat, want := range map[int64]string{111: "now linked", 333: "unknown or has expired", 444: "notification settings", 555: "try the link again"} {
+		if len(r[chat]) != 1 || !strings.Contains(r[chat][0], want) {
+			t.Errorf("chat %d got replies %q, want one containing %q", chat, r[chat], want)
+		}
+	}
+	if len(r[222])+len(r[666]) != 0 {
+		t.Errorf("chats 222 and 666 got replies %q %q, want none", r[222], r[666])
+	}
+
+	for _, bad := range []string{`{"message":{"chat":{"id":1},"text":"/start abc123"}}`, `[]`, `{"update_id":1,"message":{"text":"/start abc123"}}`} {
+		if err := l.HandleWebhook(context.Background(), []byte(bad)); vibemon.ErrorCode(err) != vibemon.EINVALID {
+			t.Errorf("%s: err = %v, want EINVALID", bad, err)
+		}
+	}
+	if n := len(rec.got()); n != 3 {
+		t.Errorf("OnLink called %d times after bad updates, want still 3", n)
+	}
+}
+
+// HandleWebhook returns once the chat is linked, without waiting for
+// Telegram to take the reply; Stop waits for the reply.
+func TestTelegramLinkerWebhookDoesNotWaitForTheReply(t *testing.T) {
+	b, srv := startBotAPI(t)
+	release := make(chan struct{})
+	b.reply = func(w http.ResponseWriter) {
+		<-release
+		fmt.Fprint(w, `{"ok":true,"result":{"message_id":1}}`)
+	}
+	rec := &linkRecorder{}
+	l, _ := notify.NewTelegramLinker(notify.TelegramLinkerConfig{Token: botToken, BaseURL: srv.URL, OnLink: rec.onLink})
+	body, _ := json.Marshal(update(1, 111, "/start abc123"))
+	if err := l.HandleWebhook(context.Background(), body); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.got(); len(got) != 1 {
+		t.Fatalf("OnLink calls %v when HandleWebhook returned, want the link done", got)
+	}
+	stopped := make(chan struct{})
+	go func() { l.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while the reply was still being sent")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	if r := replies(b); len(r[111]) != 1 {
+		t.Errorf("chat 111 got %q, want one reply", r[111])
+	}
+}
+
+func TestTelegramSecretMatches(t *testing.T) {
+	for _, tc := range []struct {
+		got, secret string
+		want        bool
+	}{
+		{"s3cret_-X", "s3cret_-X", true}, {"s3cret_-x", "s3cret_-X", false}, {"s3cret", "s3cret_-X", false},
+		{"s3cret_-X ", "s3cret_-X", false}, {"", "s3cret_-X", false}, {"", "", false},
+	} {
+		if got := notify.TelegramSecretMatches(tc.got, tc.secret); got != tc.want {
+			t.Errorf("TelegramSecretMatches(%q, %q) = %v, want %v", tc.got, tc.secret, got, tc.want)
+		}
 	}
 }
 
