@@ -21,6 +21,9 @@ type Notifications struct {
 	// it with the bot's t.me link (empty when the bot name is unknown);
 	// nil when Telegram is off.
 	TelegramLink func(ctx context.Context, orgID, userID int64) (code, link string, expires time.Time, err error)
+	// TelegramWebhook, when set, serves POST /api/v1/telegram/webhook;
+	// nil leaves that path unknown (404), as when the server long-polls.
+	TelegramWebhook *TelegramWebhook
 }
 
 // meOnly refuses API keys on the /me notification routes: a key is no person.

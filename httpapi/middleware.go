@@ -119,6 +119,8 @@ type metrics struct {
 	accepted   prometheus.Counter
 	duplicates prometheus.Counter
 	rejected   prometheus.Counter
+
+	telegramWebhook *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -144,6 +146,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "vibemon_readings_rejected_total",
 			Help: "Readings of POST /telemetry rejected as invalid or of an unknown device.",
 		})),
+		telegramWebhook: newTelegramWebhookCounter(reg),
 	}
 }
 

@@ -37,6 +37,7 @@ func routes(s *server) []route {
 		may(vibemon.ActRead, "GET "+v1+"/me/notifications", handleMyNotificationsGet(s)),
 		may(vibemon.ActRead, "PUT "+v1+"/me/notifications", handleMyNotificationsPut(s)),
 		may(vibemon.ActRead, "POST "+v1+"/me/telegram-link", handleTelegramLink(s)),
+		pub("POST "+v1+"/telegram/webhook", handleTelegramWebhook(s)), // Telegram's own secret, no user token
 		may(vibemon.ActRead, "POST "+v1+"/me/push-tokens", handlePushTokenAdd(s)),
 		may(vibemon.ActRead, "DELETE "+v1+"/me/push-tokens", handlePushTokenDelete(s)),
 

@@ -154,6 +154,9 @@ func TestTenancyWalk(t *testing.T) {
 			ok("PUT", "/api/v1/me/notifications", map[string]any{"channels": []string{"email"}, "min_severity": "critical"}, 200)(t)
 		},
 		"POST /api/v1/me/telegram-link": ok("POST", "/api/v1/me/telegram-link", nil, 503), // no Telegram in this server
+		// No webhook in this server; with one, a code links only the user it
+		// was issued to, whoever sends it (telegram_test.go).
+		"POST /api/v1/telegram/webhook": ok("POST", "/api/v1/telegram/webhook", map[string]any{"update_id": 1}, 404),
 		"POST /api/v1/me/push-tokens": func(t *testing.T) {
 			// B's token becomes A's owner's (a device changes hands), which
 			// takes it from B: B's snapshot then differs, so use a new one.
