@@ -67,7 +67,13 @@ func (r *Runner) addRollupJob(workers *river.Workers, rc *river.Config) {
 		every = DefaultRollupInterval
 	}
 	river.AddWorker(workers, &rollupWorker{r: r})
+	// Unique per interval, too: a run that hangs (until its timeout) or
+	// whose worker died (until River's rescuer, an hour) then blocks only
+	// its own interval's run, not every later one. Two merges at once are
+	// harmless (they take disjoint rows).
+	opts := MergeRollups{}.InsertOpts()
+	opts.UniqueOpts.ByPeriod = max(every, time.Second) // River's smallest period
 	rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(every),
-		func() (river.JobArgs, *river.InsertOpts) { return MergeRollups{}, nil },
+		func() (river.JobArgs, *river.InsertOpts) { o := opts; return MergeRollups{}, &o },
 		&river.PeriodicJobOpts{RunOnStart: true}))
 }

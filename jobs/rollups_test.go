@@ -24,10 +24,19 @@ type flakyMerger struct {
 	store *postgres.Store
 	fail  int64
 	calls atomic.Int64
+	// hang makes the failing calls hang until the job's context ends or
+	// the test does, as a merge stuck on a lock or a dead worker's job.
+	hang chan struct{}
 }
 
 func (f *flakyMerger) MergeRollups(ctx context.Context) (int64, error) {
 	if f.calls.Add(1) <= f.fail {
+		if f.hang != nil {
+			select {
+			case <-f.hang:
+			case <-ctx.Done():
+			}
+		}
 		return 0, errors.New("merge rollups: the database is busy or unavailable; retry later")
 	}
 	return f.store.MergeRollups(ctx)
@@ -39,6 +48,23 @@ func (f *flakyMerger) MergeRollups(ctx context.Context) (int64, error) {
 // days), during which the job's uniqueness kept every periodic run out and
 // rollup deltas piled up, making every bucketed query slower.
 func TestMergeRollupsJobRecoversAtItsInterval(t *testing.T) {
+	runFlakyMerge(t, &flakyMerger{fail: 3})
+}
+
+// TestMergeRollupsJobNotBlockedByAHungRun: a run that hangs (a merge stuck
+// on a lock until its timeout, or a dead worker's job until River's
+// rescuer comes an hour later) holds only its own interval; the next
+// interval's run merges.
+func TestMergeRollupsJobNotBlockedByAHungRun(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang) // before the runner's cleanup stops it
+	runFlakyMerge(t, &flakyMerger{fail: 1, hang: hang})
+}
+
+// runFlakyMerge starts a River runner on PostgreSQL whose merge job calls
+// merger (over a fresh store) every 200 ms, with an hour of deltas waiting,
+// and waits for them to be merged.
+func runFlakyMerge(t *testing.T, merger *flakyMerger) {
 	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
 	if url == "" {
 		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
@@ -61,7 +87,7 @@ func TestMergeRollupsJobRecoversAtItsInterval(t *testing.T) {
 	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
 	must(t, err)
 	t.Cleanup(func() { st.Close() })
-	merger := &flakyMerger{store: st, fail: 3}
+	merger.store = st
 	r, err := jobs.New(jobs.Config{PGPool: st.Pool(), Store: st, Orgs: st, Now: func() time.Time { return now },
 		Rollups: merger, RollupInterval: 200 * time.Millisecond})
 	must(t, err)
@@ -89,7 +115,7 @@ func TestMergeRollupsJobRecoversAtItsInterval(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d rollup deltas still unmerged %s after the job started, its first %d runs having failed (%d runs so far); want the next run at its 200 ms interval",
+			t.Fatalf("%d rollup deltas still unmerged %s after the job started, its first %d runs having failed or hung (%d runs so far); want a later run at its interval",
 				n, time.Since(start).Round(time.Millisecond), merger.fail, merger.calls.Load())
 		}
 	}

@@ -418,15 +418,6 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 	return s.ensureParts(ctx, parts)
 }
 
-// ensureDays creates the readings partitions of days that do not exist yet.
-func (s *Store) ensureDays(ctx context.Context, days []time.Time) error {
-	parts := make([]rangePart, len(days))
-	for i, d := range days {
-		parts[i] = dayPart(d)
-	}
-	return s.ensureParts(ctx, parts)
-}
-
 // ensureParts creates the partitions of parts that do not exist yet.
 func (s *Store) ensureParts(ctx context.Context, parts []rangePart) error {
 	s.partMu.Lock()

@@ -72,16 +72,20 @@ var mergeSQL = func() string {
 SELECT count(*) FROM d`
 }()
 
-// MergeRollups moves every delta row present when it starts into the rollup
-// tables, in transactions of at most mergeLimit rows, and returns how many
-// it moved. Safe to run on several replicas at once; queries give the same
-// answers before and after.
+// MergeRollups moves delta rows into the rollup tables, in transactions of
+// at most mergeLimit rows, until one moves fewer (so deltas that keep
+// arriving meanwhile are merged too), and returns how many it moved. A
+// transaction that loses a deadlock (with the monthly rewrite of
+// rollup_1h, see rollup_layout.go) is run again. Safe to run on several
+// replicas at once; queries give the same answers before and after.
 func (s *Store) MergeRollups(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		var n int64
-		if err := s.pool.QueryRow(ctx, mergeSQL, mergeLimit).Scan(&n); err != nil {
-			return total, mapErr("merge rollups", err)
+		if err := s.tx(ctx, "merge rollups", func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, mergeSQL, mergeLimit).Scan(&n)
+		}); err != nil {
+			return total, err
 		}
 		total += n
 		if n < mergeLimit {
@@ -109,7 +113,16 @@ func (s *Store) merger() {
 		case <-s.closed:
 			return
 		case <-tick.C:
+			// Close does not wait for a backlog: the merge stops between
+			// (or rolls back within) its transactions.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			go func() {
+				select {
+				case <-s.closed:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			if _, err := s.MergeRollups(ctx); err != nil && !s.isClosed() {
 				s.log.Error("merge rollups failed; queries still include the deltas", "err", err)
 			}
