@@ -41,6 +41,7 @@ func (s *syncBuffer) String() string {
 type program struct {
 	URL    string
 	Stdout *syncBuffer
+	Stderr *syncBuffer // the log
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -67,8 +68,8 @@ func startProgram(t *testing.T, env map[string]string, args ...string) *program 
 		return ""
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &program{Stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	stderr := &syncBuffer{}
+	p := &program{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	stderr := p.Stderr
 	go func() { p.done <- run(ctx, args, getenv, p.Stdout, stderr) }()
 	re := regexp.MustCompile(`running at (http://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)
@@ -283,6 +284,10 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"telegram token", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "no-colon"}, "VIBEMON_TELEGRAM_TOKEN"},
 		{"telegram api url", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_API_URL": "localhost:8081"}, "VIBEMON_TELEGRAM_API_URL"},
 		{"telegram bot", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_BOT": "a b"}, "VIBEMON_TELEGRAM_BOT"},
+		{"telegram webhook secret alphabet", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_WEBHOOK_SECRET": "pass word"}, "VIBEMON_TELEGRAM_WEBHOOK_SECRET"},
+		{"telegram webhook secret length", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_WEBHOOK_SECRET": strings.Repeat("s", 257)}, "VIBEMON_TELEGRAM_WEBHOOK_SECRET"},
+		{"telegram webhook secret line break", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_TOKEN": "1:abc", "VIBEMON_TELEGRAM_WEBHOOK_SECRET": "abc\ndef"}, "VIBEMON_TELEGRAM_WEBHOOK_SECRET"},
+		{"telegram webhook secret without token", []string{"serve"}, map[string]string{"VIBEMON_TELEGRAM_WEBHOOK_SECRET": "good_secret-1"}, "VIBEMON_TELEGRAM_WEBHOOK_SECRET"},
 		{"fcm key missing", []string{"serve"}, map[string]string{"VIBEMON_FCM_CREDENTIALS": "/nonexistent/fcm.json"}, "VIBEMON_FCM_CREDENTIALS"},
 		{"fcm url", []string{"serve"}, map[string]string{"VIBEMON_FCM_URL": "ftp://fcm"}, "VIBEMON_FCM_URL"},
 		{"demo devices", []string{"demo", "--devices", "0"}, nil, "--devices"},
@@ -333,14 +338,16 @@ func TestHelpPrintsFlagsAndExitsCleanly(t *testing.T) {
 // password or the bot token.
 func TestNotificationSettingErrorsHideSecrets(t *testing.T) {
 	for name, env := range map[string]map[string]string{
-		"smtp": {"VIBEMON_SMTP_URL": "smtp://alerts:s3cretpw@mail.plant.example:99999999?from=a@b.example"},
-		"fcm":  {"VIBEMON_FCM_CREDENTIALS": "/nonexistent/s3cretpw.json", "VIBEMON_TELEGRAM_TOKEN": "12345:s3cretpwTOKEN"},
+		"smtp":             {"VIBEMON_SMTP_URL": "smtp://alerts:s3cretpw@mail.plant.example:99999999?from=a@b.example"},
+		"fcm":              {"VIBEMON_FCM_CREDENTIALS": "/nonexistent/s3cretpw.json", "VIBEMON_TELEGRAM_TOKEN": "12345:s3cretpwTOKEN"},
+		"telegram webhook": {"VIBEMON_TELEGRAM_TOKEN": "12345:s3cretpwTOKEN", "VIBEMON_TELEGRAM_WEBHOOK_SECRET": "s3cretpw+HOOK"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env["VIBEMON_DATA_DIR"] = t.TempDir()
 			var out bytes.Buffer
 			err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out, &out)
-			if err == nil || strings.Contains(err.Error(), "s3cretpwTOKEN") || (name == "smtp" && strings.Contains(err.Error(), "s3cretpw")) {
+			if err == nil || strings.Contains(err.Error(), "s3cretpwTOKEN") || (name != "fcm" && strings.Contains(err.Error(), "s3cretpw")) ||
+				strings.Contains(out.String(), "s3cretpw+HOOK") {
 				t.Errorf("error = %v, want one that hides the secret", err)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/httpapi"
 	"github.com/vibemon/vibemon/notify"
 )
 
@@ -27,14 +28,26 @@ type notifySettings struct {
 	TelegramToken  string
 	TelegramAPIURL string
 	TelegramBot    string
-	FCMCredentials string
-	FCMURL         string
-	FCMTokenURL    string
+	// TelegramWebhookSecret, when set, makes the server take the bot's
+	// updates on POST /api/v1/telegram/webhook instead of long polling.
+	// Never logged nor printed.
+	TelegramWebhookSecret string
+	FCMCredentials        string
+	FCMURL                string
+	FCMTokenURL           string
 
 	channels *notify.Channels // built and checked by parseNotify
 }
 
-var telegramBotName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{4,31}$`)
+var (
+	telegramBotName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{4,31}$`)
+	// Telegram's alphabet and length for setWebhook's secret_token.
+	telegramWebhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+)
+
+// telegramWebhookPath is where Telegram's webhook must point (httpapi's
+// route; the setWebhook command in docs/notifications.md uses it).
+const telegramWebhookPath = "/api/v1/telegram/webhook"
 
 // parseNotify reads the VIBEMON_* notification variables and builds the
 // senders, so that a wrong value stops the start with one line naming it.
@@ -46,6 +59,7 @@ func parseNotify(getenv func(string) string) (notifySettings, error) {
 		TelegramAPIURL: getenv("VIBEMON_TELEGRAM_API_URL"), TelegramBot: strings.TrimPrefix(getenv("VIBEMON_TELEGRAM_BOT"), "@"),
 		FCMCredentials: getenv("VIBEMON_FCM_CREDENTIALS"), FCMURL: getenv("VIBEMON_FCM_URL"),
 		FCMTokenURL: getenv("VIBEMON_FCM_TOKEN_URL"), channels: &notify.Channels{},
+		TelegramWebhookSecret: getenv("VIBEMON_TELEGRAM_WEBHOOK_SECRET"),
 	}
 	if n.PublicURL != "" && !isHTTPURL(n.PublicURL) {
 		return n, &settingError{"", "VIBEMON_PUBLIC_URL", "must be the panel's http(s):// address as users reach it, e.g. https://vibemon.plant.example"}
@@ -91,6 +105,15 @@ func parseNotify(getenv func(string) string) (notifySettings, error) {
 			return n, &settingError{"", "VIBEMON_TELEGRAM_TOKEN", oneLine(err)}
 		}
 		n.channels.Register(notify.ChannelTelegram, tg)
+	}
+	if n.TelegramWebhookSecret != "" {
+		// The value is never part of the message: it is a password.
+		if !telegramWebhookSecret.MatchString(n.TelegramWebhookSecret) {
+			return n, &settingError{"", "VIBEMON_TELEGRAM_WEBHOOK_SECRET", fmt.Sprintf("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for setWebhook's secret_token); the value given has %d characters and is not shown", len(n.TelegramWebhookSecret))}
+		}
+		if n.TelegramToken == "" {
+			return n, &settingError{"", "VIBEMON_TELEGRAM_WEBHOOK_SECRET", "is set but VIBEMON_TELEGRAM_TOKEN is not: the webhook receives the bot's updates, so set the bot token too, or unset the secret"}
+		}
 	}
 	if n.FCMCredentials != "" {
 		key, err := os.ReadFile(n.FCMCredentials)
@@ -153,8 +176,9 @@ func (t *telegramLinks) NewLinkCode(ctx context.Context, orgID, userID int64) (c
 	return code, link, expires, nil
 }
 
-// startTelegramLinker long-polls the bot's updates for /start <code>.
-func startTelegramLinker(ctx context.Context, n notifySettings, store vibemon.Store, log *slog.Logger) (*notify.TelegramLinker, error) {
+// newTelegramLinker returns the linker that hands /start <code> to the
+// store, whether the updates are polled or come to the webhook.
+func newTelegramLinker(n notifySettings, store vibemon.Store, log *slog.Logger) (*notify.TelegramLinker, error) {
 	l, err := notify.NewTelegramLinker(notify.TelegramLinkerConfig{
 		Token: n.TelegramToken, BaseURL: n.TelegramAPIURL, Logger: log,
 		OnLink: func(ctx context.Context, code string, chatID int64) error {
@@ -164,8 +188,35 @@ func startTelegramLinker(ctx context.Context, n notifySettings, store vibemon.St
 	if err != nil {
 		return nil, &settingError{"", "VIBEMON_TELEGRAM_TOKEN", oneLine(err)}
 	}
+	return l, nil
+}
+
+// startTelegramLinker long-polls the bot's updates for /start <code>.
+func startTelegramLinker(ctx context.Context, n notifySettings, store vibemon.Store, log *slog.Logger) (*notify.TelegramLinker, error) {
+	l, err := newTelegramLinker(n, store, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := l.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the Telegram linker: %w", err)
 	}
 	return l, nil
+}
+
+// telegramWebhook returns the linker behind POST /api/v1/telegram/webhook
+// and logs the URL the operator registers with setWebhook. It does not
+// poll: Telegram refuses getUpdates while a webhook is set.
+func telegramWebhook(n notifySettings, store vibemon.Store, log *slog.Logger) (*notify.TelegramLinker, *httpapi.TelegramWebhook, error) {
+	l, err := newTelegramLinker(n, store, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n.PublicURL != "" {
+		log.Info("telegram: updates come by webhook, not polling; register this URL once with setWebhook and the secret (docs/notifications.md)",
+			"webhook_url", n.PublicURL+telegramWebhookPath)
+	} else {
+		log.Info("telegram: updates come by webhook, not polling; register <your public https address>"+telegramWebhookPath+" once with setWebhook and the secret (docs/notifications.md); set VIBEMON_PUBLIC_URL to have the full URL here",
+			"webhook_path", telegramWebhookPath)
+	}
+	return l, &httpapi.TelegramWebhook{Secret: n.TelegramWebhookSecret, Update: l.HandleWebhook}, nil
 }

@@ -40,7 +40,7 @@ type app struct {
 	presence vibemon.Presence
 	hub      *ws.Hub
 	jobs     *jobs.Runner
-	telegram *notify.TelegramLinker // nil unless VIBEMON_TELEGRAM_TOKEN is set
+	telegram *notify.TelegramLinker // nil unless VIBEMON_TELEGRAM_TOKEN is set (polling, or behind the webhook)
 	issuer   *auth.Issuer
 	http     *http.Server
 	ln       net.Listener
@@ -182,9 +182,16 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if s.Notify.TelegramToken != "" {
 		links := &telegramLinks{store: store, bot: s.Notify.TelegramBot, now: time.Now}
 		notifications.TelegramLink = links.NewLinkCode
-		if s.hasRole("worker") {
+		switch {
+		case s.Notify.TelegramWebhookSecret != "":
+			// Telegram POSTs updates to any replica's API; nobody polls.
+			if a.telegram, notifications.TelegramWebhook, err = telegramWebhook(s.Notify, store, log); err != nil {
+				return nil, err
+			}
+		case s.hasRole("worker"):
 			// Telegram serves getUpdates to one poller at a time: run the
-			// worker role on one replica, or see docs/notifications.md.
+			// worker role on one replica, or use the webhook
+			// (VIBEMON_TELEGRAM_WEBHOOK_SECRET, docs/notifications.md).
 			if a.telegram, err = startTelegramLinker(ctx, s.Notify, store, log); err != nil {
 				return nil, err
 			}
