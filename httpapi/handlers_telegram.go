@@ -26,6 +26,9 @@ type TelegramWebhook struct {
 	Update func(ctx context.Context, body []byte) error
 }
 
+// maxTelegramUpdate limits a webhook body (notify's decoder takes no more).
+const maxTelegramUpdate = 1 << 20
+
 // telegramSecretHeader carries the webhook's secret_token.
 const telegramSecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -64,6 +67,9 @@ func handleTelegramWebhook(s *server) http.Handler {
 			s.log.WarnContext(r.Context(), "telegram webhook refused", "reason", reason, "remote", r.RemoteAddr)
 			return vibemon.Errorf(vibemon.EUNAUTHORIZED, "The %s header is missing or wrong.", telegramSecretHeader)
 		}
+		// An update is small (a message is at most 4096 characters): 1 MiB,
+		// or the server's limit when that is lower.
+		r.Body = http.MaxBytesReader(w, r.Body, min(s.maxBody, maxTelegramUpdate))
 		body, err := s.body(w, r)
 		if err != nil {
 			return err

@@ -90,6 +90,7 @@ func newWebhookEnv(t *testing.T) *webhookEnv {
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.testEnv = newTestEnv(t, func(c *Config) {
 		c.Logger = log
+		c.MaxBodyBytes = DefaultMaxBodyBytes // the webhook's own 1 MiB is lower
 		var err error
 		w.linker, err = notify.NewTelegramLinker(notify.TelegramLinkerConfig{
 			Token: testBotToken, BaseURL: api.URL, Logger: log,
@@ -243,8 +244,10 @@ func TestTelegramWebhookRejectsWhatIsNotAnUpdate(t *testing.T) {
 			w.post(t, testWebhookSecret, body).wantError(t, vibemon.EINVALID)
 		})
 	}
-	big := `{"update_id":3,"message":{"chat":{"id":888},"text":"` + strings.Repeat("x", int(w.cfg.MaxBodyBytes)) + `"}}`
-	w.post(t, testWebhookSecret, big).wantError(t, vibemon.ETOOLARGE)
+	big := `{"update_id":3,"message":{"chat":{"id":888},"text":"` + strings.Repeat("x", maxTelegramUpdate) + `"}}`
+	if msg := w.post(t, testWebhookSecret, big).wantError(t, vibemon.ETOOLARGE); !strings.Contains(msg.Message, "1048576") {
+		t.Errorf("too large: %q, want the 1 MiB limit named", msg.Message)
+	}
 	if chat := w.chatOf(t, u); chat != "" {
 		t.Errorf("rejected bodies linked chat %q", chat)
 	}
