@@ -290,6 +290,7 @@ func TestTelegramLinkerLongPolling(t *testing.T) {
 		update(104, 444, "/start"),
 		update(105, 555, "/start dbdown"),
 		{"update_id": 106, "edited_message": map[string]any{"text": "/start abc123"}},
+		{"update_id": 107, "message": map[string]any{"text": "/start abc123"}}, // no chat: skipped, yet confirmed
 	}
 	rec := &linkRecorder{}
 	l, err := notify.NewTelegramLinker(notify.TelegramLinkerConfig{
@@ -306,11 +307,11 @@ func TestTelegramLinkerLongPolling(t *testing.T) {
 		b.mu.Lock()
 		offsets := append([]int64(nil), b.offsets...)
 		b.mu.Unlock()
-		if len(offsets) >= 2 && offsets[len(offsets)-1] == 107 {
+		if len(offsets) >= 2 && offsets[len(offsets)-1] == 108 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("getUpdates offsets %v, want a poll with offset 107 confirming all updates", offsets)
+			t.Fatalf("getUpdates offsets %v, want a poll with offset 108 confirming all updates", offsets)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
