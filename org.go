@@ -14,8 +14,13 @@ type Org struct {
 	// older than that many days are deleted by the retention job; rollups
 	// are kept (docs/postgres.md, "Retention"). 0 means unlimited, the
 	// default.
-	RetentionDays int       `json:"retention_days"`
-	CreatedAt     time.Time `json:"created_at"`
+	RetentionDays int `json:"retention_days"`
+	// PrunedBefore is the time before which retention has deleted the
+	// org's raw readings (nil: never). Set by PruneReadings only; ingest
+	// refuses readings older than it, also after RetentionDays is raised
+	// (Reading.CheckRetention).
+	PrunedBefore *time.Time `json:"pruned_before,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
 }
 
 // Role is what a user may do inside their organization.

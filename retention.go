@@ -33,27 +33,35 @@ func RetentionHorizon(retentionDays int, now time.Time) time.Time {
 	return now.Add(-time.Duration(retentionDays) * 24 * time.Hour)
 }
 
-// CheckRetention returns EINVALID when the reading is older than the
-// retention horizon of its org (retentionDays, 0: unlimited) at now.
+// CheckRetention returns EINVALID when the reading is older than its org's
+// retention horizon at now (retentionDays, 0: unlimited), or older than
+// prunedBefore, the time before which retention has already deleted the
+// org's readings (Org.PrunedBefore; zero: never).
 //
 // This is the rule that keeps ingest idempotent across retention: once
 // PruneReadings removed a reading (and, on PostgreSQL, its seen bitmap),
 // nothing is left to tell a resend of it from a new reading, so it would
 // be stored, and counted in the kept rollups, a second time. Every reading
-// PruneReadings removes is older than the horizon at any later time (as
-// long as retentionDays is not raised), so refusing what is older than the
-// horizon refuses every such resend. The
+// PruneReadings removes is older than the horizon at any later time while
+// retentionDays stays, and older than prunedBefore for ever (PruneReadings
+// moves it up before it deletes), so refusing what is older than either
+// refuses every such resend, also after retentionDays was raised. The
 // price: a gateway that syncs readings older than the retention (a queue
 // kept offline longer than that) has them refused; it records them as a
 // gap with reason "rejected".
-func (r *Reading) CheckRetention(retentionDays int, now time.Time) error {
+func (r *Reading) CheckRetention(retentionDays int, prunedBefore, now time.Time) error {
 	h := RetentionHorizon(retentionDays, now)
-	if h.IsZero() || !r.TS.Before(h) {
-		return nil
+	if !h.IsZero() && r.TS.Before(h) {
+		return Errorf(EINVALID, "ts %s is older than this organization's retention of %d days (raw readings before %s are deleted); "+
+			"it is not stored: sent again after its deletion it could not be told from a new reading.",
+			r.TS.UTC().Format(time.RFC3339), retentionDays, h.UTC().Format(time.RFC3339))
 	}
-	return Errorf(EINVALID, "ts %s is older than this organization's retention of %d days (raw readings before %s are deleted); "+
-		"it is not stored: sent again after its deletion it could not be told from a new reading.",
-		r.TS.UTC().Format(time.RFC3339), retentionDays, h.UTC().Format(time.RFC3339))
+	if r.TS.Before(prunedBefore) {
+		return Errorf(EINVALID, "ts %s is older than %s, before which this organization's raw readings were deleted by its retention; "+
+			"it is not stored: it could not be told from a deleted reading sent again.",
+			r.TS.UTC().Format(time.RFC3339), prunedBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // RetentionReport says what one PruneReadings call removed.

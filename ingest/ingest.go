@@ -54,8 +54,9 @@ type Service struct {
 }
 
 type cachedRetention struct {
-	days int
-	at   time.Time // when it was read (wall clock)
+	days   int
+	pruned time.Time // Org.PrunedBefore; zero: never pruned
+	at     time.Time // when it was read (wall clock)
 }
 
 // New returns a Service.
@@ -85,31 +86,35 @@ func New(cfg Config) *Service {
 // pass the stale horizon and be stored, and rolled up, again. Only a
 // reading older than the shortest retention (1 day) can be affected, so
 // Ingest asks for a fresh value when its batch holds one.
-func (s *Service) retentionDays(ctx context.Context, orgID int64, fresh bool) (int, error) {
+func (s *Service) retentionDays(ctx context.Context, orgID int64, fresh bool) (cachedRetention, error) {
 	ttl := s.cfg.DeviceCacheTTL
 	if ttl > 0 && !fresh {
 		s.retMu.Lock()
 		c, ok := s.retention[orgID]
 		s.retMu.Unlock()
 		if ok && time.Since(c.at) < ttl {
-			return c.days, nil
+			return c, nil
 		}
 	}
 	o, err := s.cfg.Store.GetOrg(ctx, orgID)
-	days := 0
+	var c cachedRetention
 	switch vibemon.ErrorCode(err) {
 	case "":
-		days = o.RetentionDays
+		c.days = o.RetentionDays
+		if o.PrunedBefore != nil {
+			c.pruned = *o.PrunedBefore
+		}
 	case vibemon.ENOTFOUND:
 	default:
-		return 0, fmt.Errorf("look up org %d: %w", orgID, err)
+		return c, fmt.Errorf("look up org %d: %w", orgID, err)
 	}
+	c.at = time.Now()
 	if ttl > 0 {
 		s.retMu.Lock()
-		s.retention[orgID] = cachedRetention{days: days, at: time.Now()}
+		s.retention[orgID] = c
 		s.retMu.Unlock()
 	}
-	return days, nil
+	return c, nil
 }
 
 // Ingest stores the valid readings of rs for orgID and reports, per reading,
@@ -130,7 +135,7 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 			break
 		}
 	}
-	days, err := s.retentionDays(ctx, orgID, reread)
+	ret, err := s.retentionDays(ctx, orgID, reread)
 	if err != nil {
 		return vibemon.IngestResult{}, err
 	}
@@ -140,7 +145,7 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 			res.Rejected = append(res.Rejected, reject(i, err))
 			continue
 		}
-		if err := r.CheckRetention(days, now); err != nil {
+		if err := r.CheckRetention(ret.days, ret.pruned, now); err != nil {
 			res.Rejected = append(res.Rejected, reject(i, err))
 			continue
 		}

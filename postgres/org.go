@@ -29,7 +29,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 // GetOrg returns ENOTFOUND when id does not exist.
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
-	err := s.pool.QueryRow(ctx, "SELECT id, name, retention_days, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &o.CreatedAt)
+	err := s.pool.QueryRow(ctx, "SELECT id, name, retention_days, pruned_before, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &o.PrunedBefore, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 		return err
 	}
 	return s.tx(ctx, "update org", func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2 WHERE id = $3 RETURNING created_at", o.Name, o.RetentionDays, o.ID).Scan(&o.CreatedAt)
+		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2 WHERE id = $3 RETURNING pruned_before, created_at", o.Name, o.RetentionDays, o.ID).Scan(&o.PrunedBefore, &o.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("Organization")
 		}

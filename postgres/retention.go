@@ -31,6 +31,13 @@ var _ vibemon.ReadingPruner = (*Store)(nil)
 // inserts the block afresh with the batch's bits.
 func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
 	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
+	// First, before anything is deleted, each org's pruned_before moves up
+	// to its cutoff: from then on ingest refuses what is about to go, also
+	// if retention_days is raised later (Reading.CheckRetention).
+	if _, err := s.pool.Exec(ctx, `UPDATE orgs SET pruned_before = greatest(pruned_before, $1::timestamptz - retention_days * interval '24 hours')
+		WHERE retention_days > 0`, now); err != nil {
+		return rep, mapErr("prune readings", err)
+	}
 	rows, err := s.pool.Query(ctx, "SELECT retention_days FROM orgs")
 	if err != nil {
 		return rep, mapErr("prune readings", err)

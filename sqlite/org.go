@@ -29,15 +29,25 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 // GetOrg returns ENOTFOUND when id does not exist.
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
-	var created int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, retention_days, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &created)
+	var created, pruned int64
+	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, retention_days, pruned_before, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &pruned, &created)
 	if err == sql.ErrNoRows {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
 		return nil, mapErr("get org", err)
 	}
 	o.CreatedAt = msTime(created)
+	o.PrunedBefore = prunedTime(pruned)
 	return &o, nil
+}
+
+// prunedTime is orgs.pruned_before (unix ms, 0: never) as Org.PrunedBefore.
+func prunedTime(ms int64) *time.Time {
+	if ms == 0 {
+		return nil
+	}
+	t := msTime(ms)
+	return &t
 }
 
 // UpdateOrg saves the name and retention; ENOTFOUND when the org does not
@@ -47,14 +57,15 @@ func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 		return err
 	}
 	return s.writeTx(ctx, "update org", func(tx *sql.Tx) error {
-		var created int64
-		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ?, retention_days = ? WHERE id = ? RETURNING created_at", o.Name, o.RetentionDays, o.ID).Scan(&created)
+		var created, pruned int64
+		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ?, retention_days = ? WHERE id = ? RETURNING created_at, pruned_before", o.Name, o.RetentionDays, o.ID).Scan(&created, &pruned)
 		if err == sql.ErrNoRows {
 			return notFound("Organization")
 		} else if err != nil {
 			return err
 		}
 		o.CreatedAt = msTime(created)
+		o.PrunedBefore = prunedTime(pruned)
 		return nil
 	})
 }

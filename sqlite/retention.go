@@ -20,6 +20,16 @@ var _ vibemon.ReadingPruner = (*Store)(nil)
 // transaction. Rollups are kept.
 func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
 	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
+	// First, before anything is deleted, each org's pruned_before moves up
+	// to its cutoff: from then on ingest refuses what is about to go, also
+	// if retention_days is raised later (Reading.CheckRetention).
+	if err := s.writeTx(ctx, "prune readings", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE orgs SET pruned_before = max(pruned_before, ? - retention_days * 86400000)
+			WHERE retention_days > 0`, now.UnixMilli())
+		return err
+	}); err != nil {
+		return rep, err
+	}
 	type target struct {
 		device int64
 		cutoff int64 // unix ms

@@ -168,4 +168,33 @@ func testRetentionKeepsIngestIdempotent(t *testing.T, s vibemon.Store, p vibemon
 	if res.Accepted != 1 || len(res.Rejected) != 1 || res.Rejected[0].Index != 0 {
 		t.Errorf("readings a millisecond before and at the horizon %s: %+v; want the first rejected, the second accepted", horizon, res)
 	}
+
+	// The org remembers how far retention deleted, and a longer retention
+	// set afterwards does not let the deleted readings in again: they
+	// could not be told from new ones, and the kept rollups would count
+	// them twice.
+	o, err := s.GetOrg(ctx(t), short.org.ID)
+	must(t, err)
+	if o.PrunedBefore == nil || !o.PrunedBefore.Equal(horizon.Truncate(time.Millisecond)) {
+		t.Errorf("org pruned_before = %v after pruning at %s with 10 days, want %s", o.PrunedBefore, now, horizon)
+	}
+	o.RetentionDays = 100
+	must(t, s.UpdateOrg(ctx(t), o))
+	if o.PrunedBefore == nil {
+		t.Error("UpdateOrg's answer lost pruned_before")
+	}
+	res, err = svc.Ingest(ctx(t), short.org.ID, old)
+	must(t, err)
+	if res.Accepted != 0 || len(res.Rejected) != len(old) || !strings.Contains(res.Rejected[0].Message, "were deleted by its retention") {
+		t.Fatalf("resending pruned readings after retention was raised to 100 days: %+v; want every one rejected as deleted", res)
+	}
+	if got := rolled(short.device.ID); got != total {
+		t.Errorf("after the resend with a raised retention the daily rollups count %d readings, want still %d", got, total)
+	}
+	// A prune under the longer retention never moves pruned_before back.
+	_, err = p.PruneReadings(ctx(t), now)
+	must(t, err)
+	if o2, err := s.GetOrg(ctx(t), short.org.ID); err != nil || o2.PrunedBefore == nil || !o2.PrunedBefore.Equal(*o.PrunedBefore) {
+		t.Errorf("pruned_before after a prune with 100 days = %v (err %v), want it kept at %v", o2.PrunedBefore, err, o.PrunedBefore)
+	}
 }
