@@ -124,4 +124,3 @@ func testLimiterConcurrent(t *testing.T, replica func() Allow) {
 		t.Errorf("800 concurrent attempts on two replicas: %d allowed, want %d", got, want)
 	}
 }
-

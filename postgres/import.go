@@ -43,7 +43,9 @@ func resetIdentity(ctx context.Context, tx pgx.Tx, table string) error {
 func (s *Store) ImportOrgs(ctx context.Context, orgs []*vibemon.Org) error {
 	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, pruned_before, created_at) OVERRIDING SYSTEM VALUE
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, orgs,
-		func(o *vibemon.Org) []any { return []any{o.ID, o.Name, o.RetentionDays, o.PrunedBefore, utc(o.CreatedAt)} })
+		func(o *vibemon.Org) []any {
+			return []any{o.ID, o.Name, o.RetentionDays, o.PrunedBefore, utc(o.CreatedAt)}
+		})
 }
 
 // ImportUsers inserts users with their ids and password hashes, so that
