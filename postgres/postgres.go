@@ -158,7 +158,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.detectTimescale(mctx)
-	if err := s.EnsurePartitions(mctx, s.now()); err != nil {
+	if err := s.ensureWindow(mctx, s.now()); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -400,10 +400,73 @@ func monthPart(t time.Time) rangePart {
 // EnsurePartitions creates the daily partitions of readings from
 // PartitionsBehind days before now's day to PartitionsAhead days after it,
 // and the monthly partitions of rollup_1h of those days, moving any rows of
-// them out of the default partitions. It is safe to call concurrently, also
-// from several replicas; a periodic job (or the store's own maintenance)
-// calls it so that partitions exist before their day begins.
+// them out of the default partitions; then it drains the default
+// partitions a little (drainDefaults). It is safe to call concurrently,
+// also from several replicas; a periodic job (or the store's own
+// maintenance) calls it so that partitions exist before their day begins.
 func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
+	if err := s.ensureWindow(ctx, now); err != nil {
+		return err
+	}
+	return s.drainDefaults(ctx)
+}
+
+// Per call of EnsurePartitions, at most this many days of readings and
+// months of hourly rollups are moved out of the default partitions: an
+// hourly job drains a migrated year in about half a day, each call bounded.
+const drainDays, drainMonths = 31, 2
+
+// drainDefaults creates the partitions of the oldest days and months that
+// have rows in readings_default and rollup_1h_default, which moves those
+// rows into them. Rows land there when no partition of their time exists:
+// history copied by vibemon migrate, a gateway syncing readings older than
+// PartitionsBehind. In a partition, old readings are pruned by dropping
+// whole days, and an ended month of rollups is rewritten in device order
+// (ReorderRollups); in the default partition neither happens, and every
+// ATTACH of a new partition scans it.
+func (s *Store) drainDefaults(ctx context.Context) error {
+	var parts []rangePart
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT date_trunc('day', ts, 'UTC') AS d FROM readings_default ORDER BY d LIMIT $1`, drainDays)
+	if err != nil {
+		return mapErr("drain default partitions", err)
+	}
+	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return mapErr("drain default partitions", err)
+	}
+	for _, d := range days {
+		parts = append(parts, dayPart(d.UTC()))
+	}
+	rows, err = s.pool.Query(ctx, `SELECT DISTINCT date_trunc('month', bucket_start, 'UTC') AS m FROM rollup_1h_default ORDER BY m LIMIT $1`, drainMonths)
+	if err != nil {
+		return mapErr("drain default partitions", err)
+	}
+	months, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return mapErr("drain default partitions", err)
+	}
+	for _, m := range months {
+		parts = append(parts, monthPart(m.UTC()))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	// A partition this replica believes exists while rows of its range sit
+	// in the default one cannot be: forget the cache for these names.
+	s.partMu.Lock()
+	for _, p := range parts {
+		delete(s.parts, p.name)
+	}
+	s.partMu.Unlock()
+	if err := s.ensureParts(ctx, parts); err != nil {
+		return err
+	}
+	s.log.Info("moved rows out of the default partitions", "days", len(days), "months", len(months))
+	return nil
+}
+
+// ensureWindow creates the partitions of EnsurePartitions' window.
+func (s *Store) ensureWindow(ctx context.Context, now time.Time) error {
 	today := now.UTC().Truncate(24 * time.Hour)
 	var parts []rangePart
 	months := map[string]bool{}

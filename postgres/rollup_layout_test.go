@@ -231,3 +231,79 @@ func TestUpgradeMovesHourlyRollupsIntoMonths(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsurePartitionsDrainsTheDefaults: readings of days, and hourly
+// rollups of months, that have no partition (history copied by vibemon
+// migrate, a gateway syncing very late) land in the default partitions;
+// EnsurePartitions moves them into partitions of their own, oldest first
+// and a bounded number per call, and queries answer the same before and
+// after.
+func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.Now = func() time.Time { return now }
+	s := openStore(t, url, schema, opts)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := s.RegisterDevice(ctx, d)
+	must(t, err)
+	// One reading a day from 2025-10-01 for 40 days: 40 days and 2 months
+	// without partitions.
+	var rs []vibemon.Reading
+	from := time.Date(2025, 10, 1, 6, 0, 0, 0, time.UTC)
+	for i := 0; i < 40; i++ {
+		r := vibemon.NewReading(d.ID, int64(i), from.Add(time.Duration(i)*24*time.Hour))
+		r.Values[vibemon.TempC] = float64(i)
+		rs = append(rs, r)
+	}
+	_, err = s.InsertReadings(ctx, o.ID, rs)
+	must(t, err)
+	_, err = s.MergeRollups(ctx)
+	must(t, err)
+	count := func(table string) int {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+		return n
+	}
+	if count("readings_default") != 40 || count("rollup_1h_default") != 40 {
+		t.Fatalf("defaults hold %d readings and %d hourly rollups, want 40 and 40", count("readings_default"), count("rollup_1h_default"))
+	}
+	q := func(b vibemon.Bucket) []vibemon.Point {
+		pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: from.Add(-time.Hour), To: from.Add(41 * 24 * time.Hour), Bucket: b,
+			Metrics: []vibemon.Metric{vibemon.TempC}})
+		must(t, err)
+		return pts
+	}
+	rawBefore, hourBefore := q(vibemon.BucketRaw), q(vibemon.BucketHour)
+
+	must(t, s.EnsurePartitions(ctx, now)) // 31 days, 2 months
+	if got := count("readings_default"); got != 9 {
+		t.Errorf("after one call readings_default holds %d readings, want 9 (31 of 40 days moved)", got)
+	}
+	if got := count("rollup_1h_default"); got != 0 {
+		t.Errorf("after one call rollup_1h_default holds %d rows, want 0 (both months moved)", got)
+	}
+	must(t, s.EnsurePartitions(ctx, now))
+	if got := count("readings_default"); got != 0 {
+		t.Errorf("after two calls readings_default holds %d readings, want 0", got)
+	}
+	if count("readings_20251001") != 1 || count("rollup_1h_202510") != 31 || count("rollup_1h_202511") != 9 {
+		t.Errorf("partitions hold %d, %d, %d rows; want 1, 31, 9", count("readings_20251001"), count("rollup_1h_202510"), count("rollup_1h_202511"))
+	}
+	if got := q(vibemon.BucketRaw); fmt.Sprint(got) != fmt.Sprint(rawBefore) {
+		t.Errorf("raw readings differ after the drain")
+	}
+	if got := q(vibemon.BucketHour); fmt.Sprint(got) != fmt.Sprint(hourBefore) || len(got) != 40 {
+		t.Errorf("hourly rollups differ after the drain (%d points, want 40)", len(got))
+	}
+	// The ended months, now partitions, are rewritten like any other.
+	name, err := s.ReorderRollups(ctx, now)
+	must(t, err)
+	if name != "rollup_1h_202510" {
+		t.Errorf("ReorderRollups after the drain = %q, want rollup_1h_202510", name)
+	}
+}
