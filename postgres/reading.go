@@ -68,7 +68,6 @@ var (
 	last_seen_at = greatest(d.last_seen_at, x.last_ts)
 	FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::float8[]) AS x(device_id, last_ts, batt_ts, batt)
 	WHERE d.id = x.device_id`
-	insertDeltaSQL = deltaInsert()
 )
 
 // aggCols are the columns of a rollup row after device_id: bucket_start,
@@ -81,19 +80,9 @@ func aggCols() []string {
 	return cols
 }
 
-// deltaInsert returns the statement that appends a batch's minute deltas,
-// computed in Go (one row per device and minute, passed as arrays), to
-// rollup_delta.
-func deltaInsert() string {
-	args := []string{"$1::bigint[]", "$2::timestamptz[]", "$3::bigint[]"}
-	for range metricCols() {
-		k := len(args)
-		args = append(args, fmt.Sprintf("$%d::bigint[]", k+1), fmt.Sprintf("$%d::float8[]", k+2),
-			fmt.Sprintf("$%d::float8[]", k+3), fmt.Sprintf("$%d::float8[]", k+4))
-	}
-	return fmt.Sprintf("INSERT INTO rollup_delta (device_id, %s)\n\tSELECT * FROM unnest(%s)",
-		strings.Join(aggCols(), ", "), strings.Join(args, ", "))
-}
+// copyDeltasSQL takes copyDeltas' output: a batch's minute deltas,
+// appended to rollup_delta.
+var copyDeltasSQL = "COPY rollup_delta (device_id, " + strings.Join(aggCols(), ", ") + ") FROM STDIN (FORMAT binary)"
 
 // readingSource feeds readings to COPY in readingCols order, reusing one
 // row buffer; NaN values become NULL.
@@ -317,8 +306,8 @@ func cmpInt(a, b int64) int {
 // one planned as new, between its read of the bitmaps and its claim.
 var errClaimLost = errors.New("a concurrent transaction claimed some of the same readings")
 
-// queueWrites queues the statements that write p's bits, rollup deltas
-// and device state, each row set in key order.
+// queueWrites queues the statements that write p's bits and device state,
+// each row set in key order (the deltas go by COPY, copyDeltas).
 func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 	keys := make([]seenKey, 0, len(p.seen))
 	for k := range p.seen {
@@ -350,7 +339,6 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 		return nil
 	})
 
-	b.Queue(insertDeltaSQL, rollupArgs(p.minutes)...)
 
 	ids := make([]int64, 0, len(p.devs))
 	for id := range p.devs {
@@ -369,9 +357,12 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 	b.Queue(updateDevicesSQL, ids, last, battTS, batt)
 }
 
-// rollupArgs turns a batch's minute deltas into the column arrays of
-// insertDeltaSQL, in (device, minute) order.
-func rollupArgs(m map[bucketKey]*delta) []any {
+// copyDeltas encodes a batch's minute deltas in COPY's binary format, in
+// (device, minute) order, for copyDeltasSQL: device_id, bucket_start,
+// count, then per metric n, sum, and min and max (NULL where n is 0). As
+// an INSERT of 75 unnested arrays it took a third of an ingest
+// transaction's time at 20,000 readings/s (docs/benchmarks.md).
+func copyDeltas(m map[bucketKey]*delta) []byte {
 	keys := make([]bucketKey, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -382,31 +373,38 @@ func rollupArgs(m map[bucketKey]*delta) []any {
 		}
 		return cmpInt(a.start, b.start)
 	})
-	n := len(keys)
-	devs, starts, counts := make([]int64, n), make([]time.Time, n), make([]int64, n)
-	ns := make([][]int64, vibemon.NumMetrics)
-	sums := make([][]float64, vibemon.NumMetrics)
-	mins := make([][]pgtype.Float8, vibemon.NumMetrics)
-	maxs := make([][]pgtype.Float8, vibemon.NumMetrics)
-	for m := range ns {
-		ns[m], sums[m], mins[m], maxs[m] = make([]int64, n), make([]float64, n), make([]pgtype.Float8, n), make([]pgtype.Float8, n)
+	const tupleMax = 2 + 3*12 + vibemon.NumMetrics*4*12
+	b := make([]byte, 0, 19+len(keys)*tupleMax+2)
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
+	f8 := func(b []byte, v float64) []byte {
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, math.Float64bits(v))
 	}
-	for i, k := range keys {
+	i8 := func(b []byte, v int64) []byte {
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, uint64(v))
+	}
+	for _, k := range keys {
 		d := m[k]
-		devs[i], starts[i], counts[i] = k.dev, time.Unix(k.start, 0).UTC(), d.count
-		for j := range ns {
-			ns[j][i], sums[j][i] = d.n[j], d.sum[j]
-			if d.n[j] > 0 {
-				mins[j][i] = pgtype.Float8{Float64: d.min[j], Valid: true}
-				maxs[j][i] = pgtype.Float8{Float64: d.max[j], Valid: true}
+		b = binary.BigEndian.AppendUint16(b, uint16(3+4*vibemon.NumMetrics))
+		b = i8(b, k.dev)
+		b = i8(b, time.Unix(k.start, 0).UnixMicro()-pgEpoch)
+		b = i8(b, d.count)
+		for j := 0; j < vibemon.NumMetrics; j++ {
+			b = i8(b, d.n[j])
+			b = f8(b, d.sum[j])
+			if d.n[j] == 0 {
+				b = binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+				b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+				continue
 			}
+			b = f8(b, d.min[j])
+			b = f8(b, d.max[j])
 		}
 	}
-	args := []any{devs, starts, counts}
-	for j := range ns {
-		args = append(args, ns[j], sums[j], mins[j], maxs[j])
-	}
-	return args
+	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer
 }
 
 // ingest runs reqs in one transaction and sets each one's isNew or err.
@@ -415,8 +413,8 @@ func rollupArgs(m map[bucketKey]*delta) []any {
 // deletes these readings too) and reads their seen bitmaps; Go rejects the
 // calls that name another org's device, picks the new readings and
 // aggregates them per device and minute; one COPY writes the new readings
-// into readings; one batch claims their bits, appends the minute deltas to
-// rollup_delta (merged into the rollups later, rollup.go) and moves the
+// into readings, another the minute deltas into rollup_delta (merged into
+// the rollups later, rollup.go); one batch claims their bits and moves the
 // devices' last-seen state; commit.
 //
 // The bitmaps are read without a lock, so concurrent transactions COPY in
@@ -505,6 +503,9 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 				return nil
 			}
 			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh)), copyReadingsSQL); err != nil {
+				return err
+			}
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copyDeltas(p.minutes)), copyDeltasSQL); err != nil {
 				return err
 			}
 			b = &pgx.Batch{}
