@@ -103,6 +103,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 		},
 		func() error { return c.copyWaveforms(ctx) },
 		func() error { return copyTable(ctx, c, "models", c.src.ExportModels, c.dst.ImportModels) },
+		func() error { return c.preparePartitions(ctx) },
 		func() error { return c.copyPrunedRollups(ctx) }, // before the readings: see ImportRollups
 		func() error { return c.copyReadings(ctx) },
 	}
@@ -166,6 +167,44 @@ func (c *copier) copyFirmware(ctx context.Context) error {
 
 // rollupPage is how many rollup rows one ImportRollups call carries.
 const rollupPage = 2000
+
+// PartitionPreparer is a Target that partitions its readings by time and
+// can make the partitions of a past range before rows of it arrive
+// (postgres.Store); otherwise the history would land in a default
+// partition first.
+type PartitionPreparer interface {
+	PreparePartitions(ctx context.Context, from, to time.Time) error
+}
+
+// preparePartitions makes the target's partitions from the source's oldest
+// reading to now, when the target has such partitions.
+func (c *copier) preparePartitions(ctx context.Context) error {
+	pp, ok := c.dst.(PartitionPreparer)
+	if !ok || c.st.Done["readings"] {
+		return nil
+	}
+	devices, err := c.src.ExportDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("prepare partitions: %w", err)
+	}
+	var from time.Time
+	for _, d := range devices {
+		oldest, ok, err := c.src.OldestReading(ctx, d.ID)
+		if err != nil {
+			return fmt.Errorf("prepare partitions: %w", err)
+		}
+		if ok && (from.IsZero() || oldest.Before(from)) {
+			from = oldest
+		}
+	}
+	if from.IsZero() {
+		return nil
+	}
+	if err := pp.PreparePartitions(ctx, from, time.Now()); err != nil {
+		return fmt.Errorf("prepare partitions: %w", err)
+	}
+	return nil
+}
 
 // copyPrunedRollups copies, device by device, what readings the source
 // pruned by retention contributed to its rollups, so that the target's

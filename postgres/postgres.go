@@ -234,20 +234,13 @@ func (s *Store) maintain() {
 		case <-s.closed:
 			return
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := s.untilClosed(30 * time.Minute)
 			if err := s.EnsurePartitions(ctx, s.now()); err != nil {
 				s.log.Error("partition maintenance failed", "err", err)
 			}
 			cancel()
 			// A rewrite can take minutes: Close cancels it (it rolls back).
-			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Minute)
-			go func() {
-				select {
-				case <-s.closed:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel = s.untilClosed(30 * time.Minute)
 			if _, err := s.ReorderRollups(ctx, s.now()); err != nil && !s.isClosed() {
 				s.log.Error("rollup reorder failed; it is tried again at the next maintenance", "err", err)
 			}
@@ -284,6 +277,21 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 var errClosed = vibemon.Errorf(vibemon.EUNAVAILABLE, "The store is closed.")
+
+// untilClosed returns a context for background work that ends after d or
+// when Close is called, whichever comes first, so Close does not wait for
+// long work (it stops or rolls back).
+func (s *Store) untilClosed(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
 
 func (s *Store) isClosed() bool {
 	select {
@@ -412,9 +420,11 @@ func (s *Store) EnsurePartitions(ctx context.Context, now time.Time) error {
 }
 
 // Per call of EnsurePartitions, at most this many days of readings and
-// months of hourly rollups are moved out of the default partitions: an
-// hourly job drains a migrated year in about half a day, each call bounded.
-const drainDays, drainMonths = 31, 2
+// months of hourly rollups are moved out of the default partitions, so
+// each call stays bounded (a day of 1,000 devices at one reading a second
+// is 86 M rows). vibemon migrate makes the partitions of its history first
+// (PreparePartitions); what lands in the defaults otherwise is late data.
+const drainDays, drainMonths = 7, 1
 
 // drainDefaults creates the partitions of the oldest days and months that
 // have rows in readings_default and rollup_1h_default, which moves those
@@ -463,6 +473,22 @@ func (s *Store) drainDefaults(ctx context.Context) error {
 	}
 	s.log.Info("moved rows out of the default partitions", "days", len(days), "months", len(months))
 	return nil
+}
+
+// PreparePartitions creates the daily partitions of readings and the
+// monthly ones of rollup_1h from from's day to to's, so that rows of that
+// range written next (vibemon migrate's history) go straight into them.
+func (s *Store) PreparePartitions(ctx context.Context, from, to time.Time) error {
+	var parts []rangePart
+	months := map[string]bool{}
+	for day := from.UTC().Truncate(24 * time.Hour); !day.After(to); day = day.AddDate(0, 0, 1) {
+		parts = append(parts, dayPart(day))
+		if m := monthPart(day); !months[m.name] {
+			months[m.name] = true
+			parts = append(parts, m)
+		}
+	}
+	return s.ensureParts(ctx, parts)
 }
 
 // ensureWindow creates the partitions of EnsurePartitions' window.

@@ -115,14 +115,7 @@ func (s *Store) merger() {
 		case <-tick.C:
 			// Close does not wait for a backlog: the merge stops between
 			// (or rolls back within) its transactions.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			go func() {
-				select {
-				case <-s.closed:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel := s.untilClosed(5 * time.Minute)
 			if _, err := s.MergeRollups(ctx); err != nil && !s.isClosed() {
 				s.log.Error("merge rollups failed; queries still include the deltas", "err", err)
 			}

@@ -236,8 +236,8 @@ func TestUpgradeMovesHourlyRollupsIntoMonths(t *testing.T) {
 // rollups of months, that have no partition (history copied by vibemon
 // migrate, a gateway syncing very late) land in the default partitions;
 // EnsurePartitions moves them into partitions of their own, oldest first
-// and a bounded number per call, and queries answer the same before and
-// after.
+// and a bounded number per call (7 days, 1 month), and queries answer the
+// same before and after.
 func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
 	url := testURL(t)
 	schema := newSchema(t, url)
@@ -280,16 +280,18 @@ func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
 	}
 	rawBefore, hourBefore := q(vibemon.BucketRaw), q(vibemon.BucketHour)
 
-	must(t, s.EnsurePartitions(ctx, now)) // 31 days, 2 months
-	if got := count("readings_default"); got != 9 {
-		t.Errorf("after one call readings_default holds %d readings, want 9 (31 of 40 days moved)", got)
+	must(t, s.EnsurePartitions(ctx, now)) // the oldest 7 days and the oldest month
+	if got := count("readings_default"); got != 33 {
+		t.Errorf("after one call readings_default holds %d readings, want 33 (7 of 40 days moved)", got)
 	}
-	if got := count("rollup_1h_default"); got != 0 {
-		t.Errorf("after one call rollup_1h_default holds %d rows, want 0 (both months moved)", got)
+	if got := count("rollup_1h_default"); got != 9 {
+		t.Errorf("after one call rollup_1h_default holds %d rows, want 9 (October moved)", got)
 	}
-	must(t, s.EnsurePartitions(ctx, now))
-	if got := count("readings_default"); got != 0 {
-		t.Errorf("after two calls readings_default holds %d readings, want 0", got)
+	for i := 0; i < 5; i++ {
+		must(t, s.EnsurePartitions(ctx, now))
+	}
+	if got := count("readings_default") + count("rollup_1h_default"); got != 0 {
+		t.Errorf("after six calls the default partitions hold %d rows, want 0", got)
 	}
 	if count("readings_20251001") != 1 || count("rollup_1h_202510") != 31 || count("rollup_1h_202511") != 9 {
 		t.Errorf("partitions hold %d, %d, %d rows; want 1, 31, 9", count("readings_20251001"), count("rollup_1h_202510"), count("rollup_1h_202511"))

@@ -162,6 +162,16 @@ func buildSource(t *testing.T) *migSource {
 		must(err)
 		src.readings += len(rs)
 	}
+	// Globex keeps everything: ten readings of its device from ten days
+	// ago, older than any partition the target makes by itself.
+	old := make([]vibemon.Reading, 10)
+	for i := range old {
+		old[i] = vibemon.NewReading(devices[len(devices)-1].ID, int64(5000+i), src.from.Add(-10*24*time.Hour+time.Duration(i)*time.Hour))
+		old[i].Values[vibemon.TempC] = 20
+	}
+	_, err = s.InsertReadings(ctx, devices[len(devices)-1].OrgID, old)
+	must(err)
+	src.readings += len(old)
 	src.hourly, err = s.QueryReadings(ctx, 1, vibemon.ReadingQuery{DeviceID: src.device.ID, From: src.from, To: src.to,
 		Bucket: vibemon.BucketHour, Metrics: []vibemon.Metric{vibemon.VelRMSX}})
 	must(err)
@@ -503,6 +513,15 @@ func TestMigrateCopiesAnInstallationIntoPostgreSQL(t *testing.T) {
 	}
 	if n != src.readings || keys != src.readings {
 		t.Fatalf("target holds %d readings with %d distinct (device, seq); want %d of each (no duplicates)", n, keys, src.readings)
+	}
+	// The history went into partitions of its days made first, not into the
+	// default partition (where it could not be pruned by the day).
+	var inDefault int
+	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM readings_default").Scan(&inDefault); err != nil {
+		t.Fatal(err)
+	}
+	if inDefault != 0 {
+		t.Errorf("%d copied readings are in readings_default, want 0 (partitions of their days made first)", inDefault)
 	}
 
 	for _, table := range []string{"notification_prefs", "telegram_links", "push_tokens", "webhooks", "notification_deliveries",
