@@ -177,7 +177,8 @@ type PartitionPreparer interface {
 }
 
 // preparePartitions makes the target's partitions from the source's oldest
-// reading to now, when the target has such partitions.
+// reading, or the oldest day of rollups that retention left of pruned
+// ones, to now, when the target has such partitions.
 func (c *copier) preparePartitions(ctx context.Context) error {
 	pp, ok := c.dst.(PartitionPreparer)
 	if !ok || c.st.Done["readings"] {
@@ -188,13 +189,27 @@ func (c *copier) preparePartitions(ctx context.Context) error {
 		return fmt.Errorf("prepare partitions: %w", err)
 	}
 	var from time.Time
+	older := func(t time.Time) {
+		if from.IsZero() || t.Before(from) {
+			from = t
+		}
+	}
 	for _, d := range devices {
 		oldest, ok, err := c.src.OldestReading(ctx, d.ID)
 		if err != nil {
 			return fmt.Errorf("prepare partitions: %w", err)
 		}
-		if ok && (from.IsZero() || oldest.Before(from)) {
-			from = oldest
+		if ok {
+			older(oldest)
+		} else {
+			oldest = time.Time{}
+		}
+		first, err := c.src.ExportPrunedRollups(ctx, d.ID, "rollup_1d", oldest, time.Time{}, 1)
+		if err != nil {
+			return fmt.Errorf("prepare partitions: %w", err)
+		}
+		if len(first) > 0 {
+			older(first[0].BucketStart)
 		}
 	}
 	if from.IsZero() {
