@@ -215,8 +215,18 @@ func (s *Store) detectTimescale(ctx context.Context) {
 		s.log.Warn("cannot detect timescaledb", "err", err)
 	default:
 		s.timescale = true
+		// The licence decides what TimescaleDB would offer: "apache" lacks
+		// compression, continuous aggregates' policies and retention
+		// policies, which need "timescale". The setting exists once the
+		// extension is loaded.
+		license := "unknown (extension not installed in this database)"
+		if installed != nil {
+			if err := s.pool.QueryRow(ctx, "SHOW timescaledb.license").Scan(&license); err != nil {
+				license = "unknown: " + err.Error()
+			}
+		}
 		s.log.Info("timescaledb is available but not used yet; readings use native daily partitions",
-			"default_version", def, "installed", installed != nil)
+			"default_version", def, "installed", installed != nil, "license", license)
 	}
 }
 
