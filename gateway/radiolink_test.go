@@ -237,10 +237,33 @@ func TestRadioScanWithNothingAdvertising(t *testing.T) {
 	if n := f.scans.Load(); n != 1 {
 		t.Errorf("%d discoveries, want the one the quiet windows joined", n)
 	}
-	f.air <- advert{"AA:00:00:00:00:02", -70, []string{wire.ServiceUUID}}
-	seen, err := sc.Scan(context.Background())
-	if err != nil || len(seen.addrs) != 1 {
-		t.Fatalf("after an advertisement: %v, %v", seen.addrs, err)
+	// A node advertises again and again (an advertisement heard between
+	// two windows is not in either); the next windows hear it.
+	done := make(chan struct{})
+	advertising := make(chan struct{})
+	go func() {
+		defer close(advertising)
+		for {
+			select {
+			case f.air <- advert{"AA:00:00:00:00:02", -70, []string{wire.ServiceUUID}}:
+			case <-done:
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	var heard bool
+	for i := 0; i < 100 && !heard; i++ {
+		seen, err := sc.Scan(context.Background())
+		if err != nil {
+			t.Fatalf("window with a node advertising: %v", err)
+		}
+		heard = len(seen.addrs) == 1
+	}
+	close(done)
+	<-advertising
+	if !heard {
+		t.Fatal("a node advertising every 2 ms was not heard in 100 windows")
 	}
 	// The old discovery stopped on that advertisement; a window's end
 	// leaves the scanner ready for the next one.
