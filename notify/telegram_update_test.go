@@ -12,9 +12,9 @@ func TestParseTelegramUpdate(t *testing.T) {
 	good := map[string]telegramUpdate{
 		`{"update_id":7,"message":{"message_id":1,"date":1772353800,"chat":{"id":4242,"type":"private"},"text":"/start abc"}}`: {UpdateID: 7, Message: &telegramMessage{ChatID: 4242, Text: "/start abc"}},
 		`{"update_id":8,"message":{"chat":{"id":-100123},"photo":[{"file_id":"x"}]}}`:                                          {UpdateID: 8, Message: &telegramMessage{ChatID: -100123}},
-		`{"update_id":9,"edited_message":{"chat":{"id":1},"text":"/start abc"}}`:                                                {UpdateID: 9},
-		` {"update_id":0,"message":null} ` + "\n":                                                                               {UpdateID: 0},
-		`{"update_id":10,"message":{"chat":{"id":5},"text":null}}`:                                                              {UpdateID: 10, Message: &telegramMessage{ChatID: 5}},
+		`{"update_id":9,"edited_message":{"chat":{"id":1},"text":"/start abc"}}`:                                               {UpdateID: 9},
+		` {"update_id":0,"message":null} ` + "\n":                                                                              {UpdateID: 0},
+		`{"update_id":10,"message":{"chat":{"id":5},"text":null}}`:                                                             {UpdateID: 10, Message: &telegramMessage{ChatID: 5}},
 	}
 	for body, want := range good {
 		got, err := parseTelegramUpdate([]byte(body))

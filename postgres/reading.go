@@ -339,7 +339,6 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 		return nil
 	})
 
-
 	ids := make([]int64, 0, len(p.devs))
 	for id := range p.devs {
 		ids = append(ids, id)
