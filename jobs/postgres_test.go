@@ -28,13 +28,12 @@ func (c countingPartitions) EnsurePartitions(ctx context.Context, now time.Time)
 	return c.store.EnsurePartitions(ctx, now)
 }
 
-// pgReplicas opens n stores on one fresh schema of VIBEMON_TEST_DATABASE_URL
-// (one per replica) and builds their Runners concurrently, as replicas
-// starting together would; it skips without the variable (fails under
-// VIBEMON_TEST_STRICT=1).
-func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []*jobs.Runner) {
+// pgTestSchema returns VIBEMON_TEST_DATABASE_URL and a fresh schema name,
+// dropped with everything in it when the test ends; it skips without the
+// variable (fails under VIBEMON_TEST_STRICT=1).
+func pgTestSchema(t *testing.T) (url, schema string) {
 	t.Helper()
-	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+	url = os.Getenv("VIBEMON_TEST_DATABASE_URL")
 	if url == "" {
 		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
 			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL job tests must run")
@@ -43,7 +42,7 @@ func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	schema := "vibemon_jobs_" + hex.EncodeToString(b)
+	schema = "vibemon_jobs_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -52,6 +51,16 @@ func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []
 			conn.Close(ctx)
 		}
 	})
+	return url, schema
+}
+
+// pgReplicas opens n stores on one fresh schema of VIBEMON_TEST_DATABASE_URL
+// (one per replica) and builds their Runners concurrently, as replicas
+// starting together would; it skips without the variable (fails under
+// VIBEMON_TEST_STRICT=1).
+func pgReplicas(t *testing.T, n int, calls *atomic.Int64) ([]*postgres.Store, []*jobs.Runner) {
+	t.Helper()
+	url, schema := pgTestSchema(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	stores := make([]*postgres.Store, n)

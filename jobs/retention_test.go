@@ -2,9 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -67,22 +64,7 @@ func TestPruneReadingsJobAppliesRetention(t *testing.T) {
 // and so does the idempotency bitmap (reading_seen) of their block of
 // sequence numbers; the block of the kept readings stays.
 func TestPruneReadingsJobPrunesSeenBlocksOnPostgres(t *testing.T) {
-	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping retention on PostgreSQL")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "vibemon_jobs_ret_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(context.Background(), url); err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
+	url, schema := pgTestSchema(t)
 	ctx := context.Background()
 	clock := func() time.Time { return now }
 	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, Now: clock})

@@ -2,15 +2,10 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/jobs"
@@ -65,24 +60,7 @@ func TestMergeRollupsJobNotBlockedByAHungRun(t *testing.T) {
 // merger (over a fresh store) every 200 ms, with an hour of deltas waiting,
 // and waits for them to be merged.
 func runFlakyMerge(t *testing.T, merger *flakyMerger) {
-	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL job tests must run")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping River on PostgreSQL")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "vibemon_jobs_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
+	url, schema := pgTestSchema(t)
 	ctx := context.Background()
 	st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
 	must(t, err)
