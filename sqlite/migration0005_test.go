@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,28 +12,7 @@ import (
 // applies 0005) and checks that each alert's timeline says what its row
 // says, with the times and people of the row, in order.
 func TestMigration0005GivesOldAlertsTheirTimeline(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vibemon.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-	for _, m := range ms {
-		if m.Version < 5 {
-			exec(m.SQL)
-			exec("INSERT INTO schema_migrations VALUES (?, ?, 0)", m.Version, m.Name)
-		}
-	}
+	path, db, exec := atSchema(t, 5)
 	t0 := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
 	ms0 := t0.UnixMilli()
 	min := int64(time.Minute / time.Millisecond)

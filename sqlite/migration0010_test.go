@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"database/sql"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/vibemon/vibemon"
@@ -14,28 +12,7 @@ import (
 // table in 0010) and checks that the rules kept every field and that a new
 // rule does not get the deleted rule's id, which its old alerts still carry.
 func TestMigration0010KeepsRulesAndTheirIDs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vibemon.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-	for _, m := range ms {
-		if m.Version < 10 {
-			exec(m.SQL)
-			exec("INSERT INTO schema_migrations VALUES (?, ?, 0)", m.Version, m.Name)
-		}
-	}
+	path, db, exec := atSchema(t, 10)
 	exec("INSERT INTO orgs (id, name, created_at) VALUES (1, 'plant', 0)")
 	insert := `INSERT INTO rules (id, org_id, name, asset_id, device_id, metric, op, threshold, clear, severity, enabled, created_at,
 		kind, fault, min_confidence, for_seconds, clear_for_seconds, remind_every_minutes, escalation) VALUES (?, 1, ?, 0, 0, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?, '[]')`
