@@ -489,6 +489,18 @@ func (s *Store) drainDefaults(ctx context.Context) error {
 // monthly ones of rollup_1h from from's day to to's, so that rows of that
 // range written next (vibemon migrate's history) go straight into them.
 func (s *Store) PreparePartitions(ctx context.Context, from, to time.Time) error {
+	return s.ensureParts(ctx, daysAndMonths(from, to))
+}
+
+// ensureWindow creates the partitions of EnsurePartitions' window.
+func (s *Store) ensureWindow(ctx context.Context, now time.Time) error {
+	today := now.UTC().Truncate(24 * time.Hour)
+	return s.ensureParts(ctx, daysAndMonths(today.AddDate(0, 0, -s.opts.PartitionsBehind), today.AddDate(0, 0, s.opts.PartitionsAhead)))
+}
+
+// daysAndMonths returns the readings partitions of the days from from's
+// day to to, and the rollup_1h partitions of their months.
+func daysAndMonths(from, to time.Time) []rangePart {
 	var parts []rangePart
 	months := map[string]bool{}
 	for day := from.UTC().Truncate(24 * time.Hour); !day.After(to); day = day.AddDate(0, 0, 1) {
@@ -498,23 +510,7 @@ func (s *Store) PreparePartitions(ctx context.Context, from, to time.Time) error
 			parts = append(parts, m)
 		}
 	}
-	return s.ensureParts(ctx, parts)
-}
-
-// ensureWindow creates the partitions of EnsurePartitions' window.
-func (s *Store) ensureWindow(ctx context.Context, now time.Time) error {
-	today := now.UTC().Truncate(24 * time.Hour)
-	var parts []rangePart
-	months := map[string]bool{}
-	for d := -s.opts.PartitionsBehind; d <= s.opts.PartitionsAhead; d++ {
-		day := today.AddDate(0, 0, d)
-		parts = append(parts, dayPart(day))
-		if m := monthPart(day); !months[m.name] {
-			months[m.name] = true
-			parts = append(parts, m)
-		}
-	}
-	return s.ensureParts(ctx, parts)
+	return parts
 }
 
 // ensureParts creates the partitions of parts that do not exist yet.
