@@ -230,31 +230,39 @@ func (s *Store) detectTimescale(ctx context.Context) {
 	}
 }
 
-// maintain calls EnsurePartitions every MaintenanceInterval until Close.
+// maintain calls EnsurePartitions, then ReorderRollups, every
+// MaintenanceInterval until Close.
 func (s *Store) maintain() {
 	defer close(s.done)
 	if s.opts.MaintenanceInterval < 0 {
 		<-s.closed
 		return
 	}
-	tick := time.NewTicker(s.opts.MaintenanceInterval)
+	s.every(s.opts.MaintenanceInterval, func() {
+		ctx, cancel := s.untilClosed(30 * time.Minute)
+		if err := s.EnsurePartitions(ctx, s.now()); err != nil {
+			s.log.Error("partition maintenance failed", "err", err)
+		}
+		cancel()
+		// A rewrite can take minutes: Close cancels it (it rolls back).
+		ctx, cancel = s.untilClosed(30 * time.Minute)
+		if _, err := s.ReorderRollups(ctx, s.now()); err != nil && !s.isClosed() {
+			s.log.Error("rollup reorder failed; it is tried again at the next maintenance", "err", err)
+		}
+		cancel()
+	})
+}
+
+// every runs work every interval until Close.
+func (s *Store) every(interval time.Duration, work func()) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-s.closed:
 			return
 		case <-tick.C:
-			ctx, cancel := s.untilClosed(30 * time.Minute)
-			if err := s.EnsurePartitions(ctx, s.now()); err != nil {
-				s.log.Error("partition maintenance failed", "err", err)
-			}
-			cancel()
-			// A rewrite can take minutes: Close cancels it (it rolls back).
-			ctx, cancel = s.untilClosed(30 * time.Minute)
-			if _, err := s.ReorderRollups(ctx, s.now()); err != nil && !s.isClosed() {
-				s.log.Error("rollup reorder failed; it is tried again at the next maintenance", "err", err)
-			}
-			cancel()
+			work()
 		}
 	}
 }

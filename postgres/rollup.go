@@ -103,25 +103,18 @@ func (s *Store) PendingRollupDeltas(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// merger merges deltas every Options.MergeInterval until Close.
+// merger merges deltas every Options.MergeInterval until Close, which does
+// not wait for a backlog: the merge stops between (or rolls back within)
+// its transactions.
 func (s *Store) merger() {
 	defer s.workers.Done()
-	tick := time.NewTicker(s.opts.MergeInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.closed:
-			return
-		case <-tick.C:
-			// Close does not wait for a backlog: the merge stops between
-			// (or rolls back within) its transactions.
-			ctx, cancel := s.untilClosed(5 * time.Minute)
-			if _, err := s.MergeRollups(ctx); err != nil && !s.isClosed() {
-				s.log.Error("merge rollups failed; queries still include the deltas", "err", err)
-			}
-			cancel()
+	s.every(s.opts.MergeInterval, func() {
+		ctx, cancel := s.untilClosed(5 * time.Minute)
+		defer cancel()
+		if _, err := s.MergeRollups(ctx); err != nil && !s.isClosed() {
+			s.log.Error("merge rollups failed; queries still include the deltas", "err", err)
 		}
-	}
+	})
 }
 
 // bucketSQL returns the statement of a bucketed query: the rollup rows of
