@@ -20,7 +20,8 @@
 //   - EnsurePartitions, periodic (hourly, leader only, when
 //     Config.Partitions is set), creates the store's time partitions
 //     ahead of their day and, when the store is a RollupReorderer,
-//     rewrites the oldest ended month of hourly rollups in device order.
+//     rewrites a month of hourly rollups in device order (the current
+//     month once a day, an ended month a final time).
 //   - MergeRollups, periodic (every 5 s, leader only, when Config.Rollups
 //     is set), moves the rollup deltas of ingest into the rollup tables.
 //   - CheckOfflineRules, periodic (every minute, leader only), opens,

@@ -37,8 +37,9 @@ type PartitionEnsurer interface {
 	EnsurePartitions(ctx context.Context, now time.Time) error
 }
 
-// RollupReorderer rewrites ended months of hourly rollups in device order
-// (the PostgreSQL store does; docs/postgres.md "Rollup layout"); the
+// RollupReorderer rewrites months of hourly rollups in device order, the
+// current one daily and each a final time once it ended (the PostgreSQL
+// store does; docs/postgres.md "Rollup layout"), one per call; the
 // EnsurePartitions job calls it after creating partitions when
 // Config.Partitions implements it.
 type RollupReorderer interface {

@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +16,8 @@ import (
 // TestReorderRollupsRewritesEndedMonths: hourly rollups of 12 devices over
 // two months, ingested hour by hour across the devices (the layout the
 // merge produces), are rewritten one ended month per call in (device, hour)
-// order; months that have not ended (plus ReorderAfter) are left alone,
-// every query answers as before, and readings that arrive for a rewritten
+// order; a month that ended less than ReorderAfter ago is rewritten once
+// and then a final time when it is due, every query answers as before, and readings that arrive for a rewritten
 // month while it is being rewritten, with merges running every
 // millisecond, are all counted.
 func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
@@ -83,21 +85,20 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 		t.Fatal("rollup_1h_202601 is in device order before any rewrite; the test would prove nothing")
 	}
 
-	got, err := s.ReorderRollups(ctx, now)
-	must(t, err)
-	if got != "rollup_1h_202512" { // the oldest ended month comes first, even empty
-		t.Errorf("first ReorderRollups = %q, want rollup_1h_202512", got)
-	}
-	got, err = s.ReorderRollups(ctx, now)
-	must(t, err)
-	if got != "rollup_1h_202601" {
-		t.Fatalf("second ReorderRollups = %q, want rollup_1h_202601", got)
+	// February, ended 1.5 days ago, is rewritten once (not for good: the
+	// daily rewrites come first); then the ended months, oldest first.
+	for i, want := range []string{"rollup_1h_202602", "rollup_1h_202512", "rollup_1h_202601"} {
+		got, err := s.ReorderRollups(ctx, now)
+		must(t, err)
+		if got != want { // the oldest ended month comes first, even empty
+			t.Fatalf("ReorderRollups #%d = %q, want %s", i+1, got, want)
+		}
 	}
 	if got, err := s.ReorderRollups(ctx, now); err != nil || got != "" {
-		t.Errorf("ReorderRollups with February ended 1.5 days ago = %q, %v; want nothing due", got, err)
+		t.Errorf("ReorderRollups with February ended 1.5 days ago and rewritten since = %q, %v; want nothing due", got, err)
 	}
-	if !inOrder("rollup_1h_202601") {
-		t.Error("rollup_1h_202601 is not in (device, hour) order after its rewrite")
+	if !inOrder("rollup_1h_202601") || !inOrder("rollup_1h_202602") {
+		t.Error("rollup_1h_202601 or rollup_1h_202602 is not in (device, hour) order after its rewrite")
 	}
 
 	// February is rewritten while late readings of it and of January
@@ -136,7 +137,7 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 			late[id]++
 		}
 	}()
-	got, err = s.ReorderRollups(ctx, later)
+	got, err := s.ReorderRollups(ctx, later)
 	close(stop)
 	wg.Wait()
 	must(t, err)
@@ -146,9 +147,9 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 	_, err = s.MergeRollups(ctx)
 	must(t, err)
 	var n int
-	must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM rollup_reordered").Scan(&n))
+	must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM rollup_reordered WHERE final").Scan(&n))
 	if n != 3 {
-		t.Errorf("rollup_reordered holds %d months, want 3", n)
+		t.Errorf("rollup_reordered holds %d months rewritten for good, want 3", n)
 	}
 	for _, id := range devs {
 		after := query(id, vibemon.BucketHour)
@@ -307,5 +308,303 @@ func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
 	must(t, err)
 	if name != "rollup_1h_202510" {
 		t.Errorf("ReorderRollups after the drain = %q, want rollup_1h_202510", name)
+	}
+}
+
+// syncBuffer is an io.Writer safe for concurrent use (the store's logger).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestReorderRollupsRewritesTheCurrentMonthDaily: the month being written
+// is rewritten in (device, hour) order once a day (its whole days; today's
+// rows after them), before the ended months that are due, not twice the
+// same day and again the next; the month before is rewritten once after it
+// ended and a final time ReorderAfter later, then never again. Answers are
+// the same before and after each rewrite, and readings ingested and merged
+// while the rewrite runs (merges every millisecond) or after it are all
+// counted, without a deadlock between the rewrite and the merges.
+func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	t0 := time.Date(2026, 3, 10, 10, 30, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.MaxConns = 6
+	opts.Now = func() time.Time { return t0 }
+	opts.PartitionsBehind, opts.PartitionsAhead = 14, 1 // months 2026-02 and 2026-03
+	logs := &syncBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	s := openStore(t, url, schema, opts)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	register := func(n int, prefix string) []int64 {
+		var ids []int64
+		for i := 0; i < n; i++ {
+			d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint(prefix, i)}
+			_, err := s.RegisterDevice(ctx, d)
+			must(t, err)
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}
+	devs := register(8, "n")
+	// 300 more devices with hourly rows written straight into rollup_1h,
+	// hour by hour across them, so that a rewrite takes long enough for
+	// merges to queue behind it.
+	filler := register(300, "f")
+	base := time.Date(2026, 2, 26, 0, 0, 0, 0, time.UTC)
+	_, err := s.Pool().Exec(ctx, `INSERT INTO rollup_1h (device_id, bucket_start, count, temp_c_n, temp_c_sum, temp_c_min, temp_c_max)
+		SELECT d, h, 60, 60, 60, 1, 1 FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') h,
+		unnest($1::bigint[]) d ORDER BY h, d`, filler, base, t0.Add(20*time.Hour))
+	must(t, err)
+
+	// Two readings per device and hour, ingested and merged 12 hours at a
+	// time across the devices, from base to the hour before t0.
+	seq := make(map[int64]int64)
+	ingest := func(from, to time.Time, step int) {
+		for h := from; h.Before(to); h = h.Add(time.Duration(step) * time.Hour) {
+			var rs []vibemon.Reading
+			for k := 0; k < step && h.Add(time.Duration(k)*time.Hour).Before(to); k++ {
+				for _, id := range devs {
+					for j := 0; j < 2; j++ {
+						ts := h.Add(time.Duration(k)*time.Hour + time.Duration(j)*20*time.Minute)
+						r := vibemon.NewReading(id, seq[id], ts)
+						r.Values[vibemon.TempC] = float64(ts.Unix()%1000) + float64(j)
+						rs = append(rs, r)
+						seq[id]++
+					}
+				}
+			}
+			_, err := s.InsertReadings(ctx, o.ID, rs)
+			must(t, err)
+			_, err = s.MergeRollups(ctx)
+			must(t, err)
+		}
+	}
+	ingest(base, t0.Truncate(time.Hour), 12)
+
+	end := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	answers := func() map[int64]string {
+		_, err := s.MergeRollups(ctx)
+		must(t, err)
+		out := map[int64]string{}
+		for _, id := range devs {
+			pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: id, From: base, To: end, Bucket: vibemon.BucketHour,
+				Metrics: []vibemon.Metric{vibemon.TempC}})
+			must(t, err)
+			out[id] = fmt.Sprint(pts)
+		}
+		return out
+	}
+	counted := func() map[int64]int64 {
+		out := map[int64]int64{}
+		for _, id := range devs {
+			pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: id, From: base, To: end, Bucket: vibemon.BucketHour,
+				Metrics: []vibemon.Metric{vibemon.TempC}})
+			must(t, err)
+			for _, p := range pts {
+				out[id] += p.Count
+			}
+		}
+		return out
+	}
+	// sortedBefore reports whether the month's rows before cutoff, in
+	// physical order, are sorted by (device, hour) and all lie before the
+	// rows from cutoff on (skipping one device's rows, which late readings
+	// moved).
+	sortedBefore := func(part string, cutoff time.Time, skip int64) bool {
+		t.Helper()
+		var unsorted, after int
+		must(t, s.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE bucket_start < $1 AND (device_id, bucket_start) < (pd, pb)),
+			count(*) FILTER (WHERE bucket_start < $1 AND seen_later)
+			FROM (SELECT device_id, bucket_start,
+				lag(device_id) OVER w AS pd, lag(bucket_start) OVER w AS pb,
+				bool_or(bucket_start >= $1) OVER (ORDER BY ctid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen_later
+				FROM `+part+` WHERE device_id <> $2 WINDOW w AS (ORDER BY ctid)) x`, cutoff, skip).Scan(&unsorted, &after))
+		return unsorted == 0 && after == 0
+	}
+	reordered := func(part string) (at time.Time, rows int64, final bool) {
+		t.Helper()
+		must(t, s.Pool().QueryRow(ctx, "SELECT reordered_at, row_count, final FROM rollup_reordered WHERE partition = $1", part).Scan(&at, &rows, &final))
+		return
+	}
+	fillfactor := func(part string) string {
+		t.Helper()
+		var opts []string
+		must(t, s.Pool().QueryRow(ctx, "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = $1::regclass", part).Scan(&opts))
+		return strings.Join(opts, ",")
+	}
+	reorder := func(now time.Time, want string) {
+		t.Helper()
+		got, err := s.ReorderRollups(ctx, now)
+		must(t, err)
+		if got != want {
+			t.Fatalf("ReorderRollups at %s = %q, want %q", now.Format(time.RFC3339), got, want)
+		}
+	}
+	mar10 := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	if sortedBefore("rollup_1h_202603", mar10, 0) {
+		t.Fatal("rollup_1h_202603 is in device order before any rewrite; the test would prove nothing")
+	}
+
+	// On a month's first day it has no whole day to sort; the month before,
+	// ended hours ago, is rewritten once (and not yet for good).
+	mar1 := time.Date(2026, 3, 1, 5, 0, 0, 0, time.UTC)
+	reorder(mar1, "rollup_1h_202602")
+	reorder(mar1, "")
+	if _, _, final := reordered("rollup_1h_202602"); final {
+		t.Error("rollup_1h_202602 rewritten for good on March 1, want only after ReorderAfter")
+	}
+
+	// The current month comes first, then February's final rewrite (due
+	// since March 3); then nothing more that day.
+	before := answers()
+	reorder(t0, "rollup_1h_202603")
+	if !sortedBefore("rollup_1h_202603", mar10, 0) {
+		t.Error("rollup_1h_202603 is not in (device, hour) order before March 10, followed by March 10's rows, after its daily rewrite")
+	}
+	var n int64
+	must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM rollup_1h_202603").Scan(&n))
+	if at, rows, final := reordered("rollup_1h_202603"); !at.Equal(t0) || rows != n || final {
+		t.Errorf("rollup_reordered for March = %s, %d rows, final %t; want %s, %d, false", at, rows, final, t0, n)
+	}
+	if ff := fillfactor("rollup_1h_202603"); ff != "fillfactor=80" {
+		t.Errorf("the current month's partition has options %q after its rewrite, want fillfactor=80 for the rows still merged", ff)
+	}
+	reorder(t0, "rollup_1h_202602")
+	if _, _, final := reordered("rollup_1h_202602"); !final {
+		t.Error("rollup_1h_202602 not recorded as rewritten for good")
+	}
+	if ff := fillfactor("rollup_1h_202602"); ff != "fillfactor=100" {
+		t.Errorf("February's partition has options %q after its final rewrite, want fillfactor=100", ff)
+	}
+	reorder(t0, "")
+	reorder(t0.Add(13*time.Hour), "") // 23:30 the same day
+	for id, a := range answers() {
+		if a != before[id] {
+			t.Fatalf("device %d: hourly rollups differ after the rewrites:\n%s\nwant\n%s", id, a, before[id])
+		}
+	}
+
+	// Hours after the rewrite are merged (appended), then the next day's
+	// rewrite runs while readings of today and late readings of one device
+	// for earlier days arrive and merges run every millisecond.
+	mar11 := time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)
+	ingest(t0.Truncate(time.Hour), mar11.Add(6*time.Hour), 4)
+	want := counted()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.MergeRollups(ctx); err != nil {
+				t.Errorf("MergeRollups during the rewrite: %v", err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var mu sync.Mutex
+	late := devs[0]
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := devs[i%len(devs)]
+			ts := mar11.Add(6*time.Hour + time.Duration(i%60)*time.Minute)
+			if id == late && i%3 == 0 {
+				ts = base.Add(time.Duration(i*7%(12*24))*time.Hour + 50*time.Minute) // a late reading, Feb 26 to Mar 10
+			}
+			r := vibemon.NewReading(id, 1_000_000+int64(i), ts)
+			r.Values[vibemon.TempC] = 1000
+			if _, err := s.InsertReadings(ctx, o.ID, []vibemon.Reading{r}); err != nil {
+				t.Errorf("reading during the rewrite: %v", err)
+				return
+			}
+			mu.Lock()
+			want[id]++
+			mu.Unlock()
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	reorderErr := func() error {
+		got, err := s.ReorderRollups(ctx, mar11.Add(6*time.Hour+30*time.Minute))
+		if err == nil && got != "rollup_1h_202603" {
+			err = fmt.Errorf("ReorderRollups the next day = %q, want rollup_1h_202603", got)
+		}
+		return err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	must(t, reorderErr)
+	if !sortedBefore("rollup_1h_202603", mar11, late) {
+		t.Error("rollup_1h_202603 is not in (device, hour) order before March 11 after the next day's rewrite")
+	}
+	if strings.Contains(logs.String(), "transaction retried") {
+		t.Errorf("a rewrite or merge was retried (deadlock):\n%s", logs.String())
+	}
+	_, err = s.MergeRollups(ctx)
+	must(t, err)
+	for id, c := range counted() {
+		if c != want[id] {
+			t.Errorf("device %d: hourly rollups count %d readings after the next day's rewrite, want %d", id, c, want[id])
+		}
+	}
+
+	// After the month: rewritten once after its end, then for good
+	// ReorderAfter later (with a reading that arrived in between), then
+	// never again.
+	apr1 := time.Date(2026, 4, 1, 0, 30, 0, 0, time.UTC)
+	reorder(apr1, "rollup_1h_202603")
+	reorder(apr1.Add(24*time.Hour), "")
+	r := vibemon.NewReading(late, 2_000_000, time.Date(2026, 3, 20, 7, 0, 0, 0, time.UTC))
+	r.Values[vibemon.TempC] = 7
+	_, err = s.InsertReadings(ctx, o.ID, []vibemon.Reading{r})
+	must(t, err)
+	want[late]++
+	before = answers()
+	reorder(apr1.Add(48*time.Hour), "rollup_1h_202603")
+	if _, _, final := reordered("rollup_1h_202603"); !final {
+		t.Error("rollup_1h_202603 not recorded as rewritten for good on April 3")
+	}
+	if !sortedBefore("rollup_1h_202603", end, 0) {
+		t.Error("rollup_1h_202603 is not in (device, hour) order after its final rewrite")
+	}
+	reorder(apr1.Add(30*24*time.Hour), "")
+	for id, a := range answers() {
+		if a != before[id] {
+			t.Fatalf("device %d: hourly rollups differ after the final rewrite", id)
+		}
+	}
+	for id, c := range counted() {
+		if c != want[id] {
+			t.Errorf("device %d: hourly rollups count %d readings after the final rewrite, want %d", id, c, want[id])
+		}
 	}
 }
