@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -93,12 +94,14 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	byDevice := map[int64][]vibemon.Reading{}
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	byDevice := groupByDevice(readings)
 	earliest := readings[0].TS
-	for _, r := range readings {
-		byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r)
-		if r.TS.Before(earliest) {
-			earliest = r.TS
+	for i := range readings {
+		if readings[i].TS.Before(earliest) {
+			earliest = readings[i].TS
 		}
 	}
 	windows, err := e.store.ListMaintenance(ctx, orgID, 0, earliest)
@@ -122,7 +125,9 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 			continue
 		}
 		rs := byDevice[id]
-		sort.Slice(rs, func(i, j int) bool { return rs[i].TS.Before(rs[j].TS) })
+		if !slices.IsSortedFunc(rs, byTime) {
+			slices.SortStableFunc(rs, byTime)
+		}
 		for _, rule := range rules {
 			if !watchesReadings(rule, dev) {
 				continue
@@ -135,6 +140,29 @@ func (e *Engine) Evaluate(ctx context.Context, orgID int64, devices map[int64]*v
 		}
 	}
 	return changed, nil
+}
+
+func byTime(a, b vibemon.Reading) int { return a.TS.Compare(b.TS) }
+
+// groupByDevice returns copies of readings grouped by device, in their
+// order within each device, all in one allocation.
+func groupByDevice(readings []vibemon.Reading) map[int64][]vibemon.Reading {
+	counts := map[int64]int{}
+	for i := range readings {
+		counts[readings[i].DeviceID]++
+	}
+	all := make([]vibemon.Reading, len(readings))
+	byDevice := make(map[int64][]vibemon.Reading, len(counts))
+	off := 0
+	for id, n := range counts {
+		byDevice[id] = all[off : off : off+n]
+		off += n
+	}
+	for i := range readings {
+		id := readings[i].DeviceID
+		byDevice[id] = append(byDevice[id], readings[i])
+	}
+	return byDevice
 }
 
 // evaluateRule walks one device's readings through one rule's state machine

@@ -125,7 +125,10 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	res := vibemon.IngestResult{Rejected: []vibemon.Rejection{}}
 	now := s.cfg.Now()
 	devices := map[int64]*vibemon.Device{}
-	valid := make([]vibemon.Reading, 0, len(rs))
+	// valid is rs itself until a reading is rejected (no copy of a clean
+	// batch); then a copy of the readings kept so far.
+	valid := rs[:0:0]
+	clean := true
 	// The cached retention is safe for readings younger than the shortest
 	// retention; an older one reads the org's setting afresh.
 	reread := false
@@ -141,29 +144,36 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	}
 	for i := range rs {
 		r := &rs[i]
-		if err := r.Validate(now); err != nil {
-			res.Rejected = append(res.Rejected, reject(i, err))
-			continue
+		err := r.Validate(now)
+		if err == nil {
+			err = r.CheckRetention(ret.days, ret.pruned, now)
 		}
-		if err := r.CheckRetention(ret.days, ret.pruned, now); err != nil {
-			res.Rejected = append(res.Rejected, reject(i, err))
-			continue
-		}
-		dev, seen := devices[r.DeviceID]
-		if !seen {
-			d, err := s.device(ctx, orgID, r.DeviceID, now)
-			if err != nil {
-				return vibemon.IngestResult{}, err
+		if err == nil {
+			dev, seen := devices[r.DeviceID]
+			if !seen {
+				if dev, err = s.device(ctx, orgID, r.DeviceID, now); err != nil {
+					return vibemon.IngestResult{}, err
+				}
+				devices[r.DeviceID] = dev
 			}
-			dev = d
-			devices[r.DeviceID] = dev
+			if dev == nil {
+				err = vibemon.Errorf(vibemon.ENOTFOUND, "device %d is not registered in this organization; register it with POST /api/v1/devices first.", r.DeviceID)
+			}
 		}
-		if dev == nil {
-			res.Rejected = append(res.Rejected, vibemon.Rejection{Index: i, Code: vibemon.ENOTFOUND,
-				Message: "device " + strconv.FormatInt(r.DeviceID, 10) + " is not registered in this organization; register it with POST /api/v1/devices first."})
+		if err != nil {
+			res.Rejected = append(res.Rejected, reject(i, err))
+			if clean {
+				clean = false
+				valid = append(make([]vibemon.Reading, 0, len(rs)-1), rs[:i]...)
+			}
 			continue
 		}
-		valid = append(valid, *r)
+		if !clean {
+			valid = append(valid, *r)
+		}
+	}
+	if clean {
+		valid = rs
 	}
 	if len(valid) == 0 {
 		return res, nil
@@ -172,10 +182,13 @@ func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading)
 	if err != nil {
 		return vibemon.IngestResult{}, fmt.Errorf("insert readings: %w", err)
 	}
-	fresh := valid[:0:0]
-	for i, n := range isNew {
-		if n {
-			fresh = append(fresh, valid[i])
+	fresh := valid
+	if slices.Contains(isNew, false) {
+		fresh = make([]vibemon.Reading, 0, len(valid))
+		for i, n := range isNew {
+			if n {
+				fresh = append(fresh, valid[i])
+			}
 		}
 	}
 	res.Accepted = len(fresh)

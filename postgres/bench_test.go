@@ -49,12 +49,12 @@ func benchStore(b *testing.B, n int, maxBatch, workers int) (*postgres.Store, in
 //	go test ./postgres -run '^$' -bench InsertReadings -benchtime 300x
 func BenchmarkInsertReadings(b *testing.B) {
 	const batchSize, devices, callers = 1000, 100, 4
-	for _, mode := range []string{"api", "api-2workers", "api-nocoalesce", "rawcopy"} {
+	for _, mode := range []string{"api", "api-1worker", "api-nocoalesce", "rawcopy"} {
 		b.Run(mode, func(b *testing.B) {
 			maxBatch, workers := 0, 0
 			switch mode {
-			case "api-2workers":
-				workers = 2
+			case "api-1worker":
+				workers = 1
 			case "api-nocoalesce":
 				maxBatch = -1
 			}

@@ -205,3 +205,102 @@ func TestQueryDecodesBothFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeIngestTransactionsOverlap: with coalescing on, calls large
+// enough (at least half of MaxBatch) run in transactions that overlap each
+// other, small ones run alone; either way, with writers sending the same
+// readings in different batches at once, every reading is new exactly once
+// and the rollups count it once.
+func TestLargeIngestTransactionsOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		window  int  // readings per call
+		overlap bool // whether transactions may overlap
+	}{
+		{"large calls", 1600, true},
+		{"small calls", 50, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testURL(t)
+			schema := newSchema(t, url)
+			opts := testOptions(schema)
+			opts.MaxBatch, opts.IngestWorkers = 3000, 3 // large: >= 1500 readings
+			s := openStore(t, url, schema, opts)
+			ctx := context.Background()
+			o := &vibemon.Org{Name: "acme"}
+			must(t, s.CreateOrg(ctx, o))
+			var devs []int64
+			for i := range 2 {
+				d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("n%d", i)}
+				_, err := s.RegisterDevice(ctx, d)
+				must(t, err)
+				devs = append(devs, d.ID)
+			}
+			base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+			const total = 6000 // per device
+			// Six writers; writer w sends windows of tc.window readings of
+			// both devices from w*tc.window/6, stepping by half a window, so
+			// every reading is sent by several writers in different calls.
+			var mu sync.Mutex
+			newCount := map[[2]int64]int{}
+			var wg sync.WaitGroup
+			for w := range 6 {
+				wg.Go(func() {
+					half := tc.window / 4 // readings per device per half window
+					for start := w * half / 3; start < total; start += half {
+						var rs []vibemon.Reading
+						for i := start; i < min(start+2*half, total); i++ {
+							for _, d := range devs {
+								r := vibemon.NewReading(d, int64(i), base.Add(time.Duration(i)*time.Second))
+								r.Values[vibemon.TempC] = 40
+								rs = append(rs, r)
+							}
+						}
+						isNew, err := s.InsertReadings(ctx, o.ID, rs)
+						if err != nil {
+							t.Errorf("InsertReadings: %v", err)
+							return
+						}
+						mu.Lock()
+						for i, n := range isNew {
+							if n {
+								newCount[[2]int64{rs[i].DeviceID, rs[i].Seq}]++
+							}
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			for _, d := range devs {
+				for i := range total {
+					if n := newCount[[2]int64{d, int64(i)}]; n != 1 {
+						t.Fatalf("device %d seq %d reported new %d times, want once", d, i, n)
+					}
+				}
+				for _, bucket := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour} {
+					pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d, From: base, To: base.Add(2 * time.Hour), Bucket: bucket})
+					must(t, err)
+					n := int64(len(pts))
+					if bucket != vibemon.BucketRaw {
+						n = 0
+						for _, p := range pts {
+							n += p.Count
+						}
+					}
+					if n != total {
+						t.Errorf("device %d: %s counts %d readings, want %d", d, bucket, n, total)
+					}
+				}
+			}
+			st := s.IngestStats()
+			t.Logf("%d calls in %d transactions, %d overlapping, %d retries", st.Calls, st.Transactions, st.Overlapped, st.Retries)
+			if tc.overlap && st.Overlapped == 0 {
+				t.Errorf("no transaction of large calls overlapped another")
+			}
+			if !tc.overlap && st.Overlapped != 0 {
+				t.Errorf("%d transactions of small calls overlapped another, want none", st.Overlapped)
+			}
+		})
+	}
+}

@@ -48,11 +48,10 @@ type Options struct {
 	// goroutine).
 	MaxBatch int
 	// IngestWorkers is how many coalesced ingest transactions may run at
-	// once. Defaults to 1: batches that share devices wait for each other
-	// on their seen-bitmap and rollup rows anyway, one worker coalesces
-	// more calls per transaction, and 2 or 3 workers measured no better
-	// (docs/postgres.md). Raise it when gateways write disjoint sets of
-	// devices and the database has cores to spare.
+	// once. Defaults to 2. Only transactions of at least MaxBatch/2
+	// readings overlap; smaller ones run alone (see ingestWorker), so a
+	// second worker helps bulk uploads and leaves small batches coalesced
+	// as with one (measurements in docs/benchmarks.md).
 	IngestWorkers int
 	// MaintenanceInterval is how often the store calls EnsurePartitions
 	// by itself. Defaults to 1h; negative disables it (call
@@ -109,7 +108,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		opts.MaxBatch = 5000
 	}
 	if opts.IngestWorkers <= 0 {
-		opts.IngestWorkers = 1
+		opts.IngestWorkers = 2
 	}
 	if opts.MaintenanceInterval == 0 {
 		opts.MaintenanceInterval = time.Hour
@@ -168,10 +167,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		go s.merger()
 	}
 	if opts.MaxBatch > 0 {
-		for range opts.IngestWorkers {
-			s.workers.Add(1)
-			go s.ingestWorker()
-		}
+		s.workers.Add(1)
+		go s.ingestWorker()
 	}
 	return s, nil
 }

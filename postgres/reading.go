@@ -151,18 +151,19 @@ type IngestStats struct {
 	Calls        int64 // InsertReadings calls that reached the database
 	Transactions int64 // ingest transactions committed
 	Retries      int64 // transactions run again because a concurrent one claimed some of their readings first
+	Overlapped   int64 // transactions that started while another one of this store ran (large ones only)
 	Readings     int64 // readings received
 	New          int64 // readings that were new
 }
 
 type ingestCounters struct {
-	calls, txs, readings, fresh, retries atomic.Int64
+	calls, txs, readings, fresh, retries, overlapped atomic.Int64
 }
 
 // IngestStats returns the ingest counters.
 func (s *Store) IngestStats() IngestStats {
 	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Retries: s.ing.retries.Load(),
-		Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
+		Overlapped: s.ing.overlapped.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
 }
 
 // ingestReq is one InsertReadings call on its way through a transaction.
@@ -592,8 +593,19 @@ func (s *Store) InsertReadings(ctx context.Context, orgID int64, readings []vibe
 
 // ingestWorker takes the first queued call, drains whatever else is queued
 // (up to MaxBatch readings) and runs them in one transaction, until Close.
+//
+// Transactions of at least half of MaxBatch readings may run at the same
+// time as others (IngestWorkers of them at most), each on a goroutine of
+// its own: their COPY is most of their work, and a second transaction's
+// COPY overlaps the first one's claim and commit. A smaller transaction
+// runs alone, after the others ended: its cost is mostly per device (a
+// seen-bitmap row, a device row, its deltas), two at once would wait for
+// each other's row locks, and waiting lets it coalesce what arrives
+// meanwhile (docs/postgres.md, "Ingest"). Only this goroutine takes calls
+// from the queue, so a batch is topped up right before it runs.
 func (s *Store) ingestWorker() {
 	defer s.workers.Done()
+	slots := make(chan struct{}, s.opts.IngestWorkers)
 	var carry *ingestReq
 	for {
 		first := carry
@@ -605,42 +617,79 @@ func (s *Store) ingestWorker() {
 				return
 			}
 		}
-		batch := []*ingestReq{first}
-		n := len(first.rs)
-	drain:
-		for n < s.opts.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				if n+len(r.rs) > s.opts.MaxBatch {
-					carry = r
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.rs)
-			default:
-				break drain
+		batch, n := []*ingestReq{first}, len(first.rs)
+		batch, n, carry = s.drain(batch, n, carry)
+		take := 1
+		if n < s.opts.MaxBatch/2 {
+			take = s.opts.IngestWorkers
+		}
+		for range take {
+			slots <- struct{}{}
+		}
+		if len(slots) > take {
+			s.ing.overlapped.Add(1)
+		}
+		batch, _, carry = s.drain(batch, n, carry)
+		release := func() {
+			for range take {
+				<-slots
 			}
 		}
-		var run []*ingestReq
-		for _, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				r.err = fmt.Errorf("insert readings: %w", err)
-				close(r.res)
-				continue
-			}
-			run = append(run, r)
+		if take == 1 && s.opts.IngestWorkers > 1 {
+			s.workers.Add(1)
+			go func() {
+				defer s.workers.Done()
+				s.runBatch(batch)
+				release()
+			}()
+			continue
 		}
-		if len(run) > 0 {
-			// Not a caller's context: one caller giving up must not fail
-			// the others' transaction.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			s.ingest(ctx, run)
-			cancel()
-			for _, r := range run {
-				close(r.res)
-			}
+		s.runBatch(batch)
+		release()
+	}
+}
+
+// runBatch runs the calls of batch whose callers still wait in one
+// transaction and answers them all.
+func (s *Store) runBatch(batch []*ingestReq) {
+	var run []*ingestReq
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("insert readings: %w", err)
+			close(r.res)
+			continue
+		}
+		run = append(run, r)
+	}
+	if len(run) > 0 {
+		// Not a caller's context: one caller giving up must not fail
+		// the others' transaction.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		s.ingest(ctx, run)
+		cancel()
+		for _, r := range run {
+			close(r.res)
 		}
 	}
+}
+
+// drain adds queued calls to batch (n readings) while they fit in MaxBatch.
+// A call that did not fit is returned, and a batch that holds one already
+// takes no more (calls run in the order they came).
+func (s *Store) drain(batch []*ingestReq, n int, carry *ingestReq) ([]*ingestReq, int, *ingestReq) {
+	for carry == nil && n < s.opts.MaxBatch {
+		select {
+		case r := <-s.reqs:
+			if n+len(r.rs) > s.opts.MaxBatch {
+				return batch, n, r
+			}
+			batch = append(batch, r)
+			n += len(r.rs)
+		default:
+			return batch, n, nil
+		}
+	}
+	return batch, n, carry
 }
 
 // failQueued answers the calls still queued at Close.

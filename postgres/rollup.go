@@ -54,11 +54,18 @@ var mergeSQL = func() string {
 	cols := "device_id, " + strings.Join(aggCols(), ", ")
 	sum := "sum(count)::bigint, " + strings.Join(sums, ", ")
 	set := "count = t.count + excluded.count, " + strings.Join(sets, ", ")
+	// m1 is the deltas summed per (device, minute), named as rollup_delta's
+	// columns: the one pass over every delta row. The three upserts read
+	// it, each summing it to its own width (rollup_1m: already there).
+	named := strings.Split(sum, ", ")
+	for i, c := range aggCols()[1:] {
+		named[i] += " AS " + c
+	}
 	var ups []string
 	for i, ru := range rollups {
 		ups = append(ups, fmt.Sprintf(`u%d AS (
 	INSERT INTO %s AS t (%s)
-	SELECT device_id, date_bin('%s', bucket_start, timestamptz 'epoch') AS b, %s FROM m GROUP BY device_id, b ORDER BY device_id, b
+	SELECT device_id, date_bin('%s', bucket_start, timestamptz 'epoch') AS b, %s FROM m1 GROUP BY device_id, b ORDER BY device_id, b
 	ON CONFLICT (device_id, bucket_start) DO UPDATE SET %s)`, i, ru.table, cols, ru.width, sum, set))
 	}
 	return `WITH d AS (
@@ -66,8 +73,9 @@ var mergeSQL = func() string {
 	RETURNING *
 ), live AS (
 	SELECT id FROM devices WHERE id IN (SELECT device_id FROM d) FOR KEY SHARE
-), m AS (
-	SELECT d.* FROM d JOIN live ON live.id = d.device_id
+), m1 AS MATERIALIZED (
+	SELECT d.device_id, d.bucket_start, ` + strings.Join(named, ", ") + `
+	FROM d JOIN live ON live.id = d.device_id GROUP BY d.device_id, d.bucket_start
 ), ` + strings.Join(ups, ", ") + `
 SELECT count(*) FROM d`
 }()
