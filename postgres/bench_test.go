@@ -265,22 +265,28 @@ func BenchmarkQueryYear(b *testing.B) {
 // BenchmarkQueryLayout: the 30-day hourly query on rollup_1h rows laid out
 // as the merge writes them (hour by hour across 1,000 devices: a device's
 // month spread over ~700 pages), then after ReorderRollups rewrote the
-// ended months in (device, hour) order, in one run on one fresh fixture
-// (1,000 devices, January and February 2026, 1.4 M rows; 30 s to build).
-// "cold" sub-benchmarks first drop the OS page cache (skipped when
-// /proc/sys/vm/drop_caches is not writable) and query each device once, so
-// their pages come from disk unless PostgreSQL's own buffers hold them;
-// "warm" ones query random devices from the OS cache.
+// months in (device, hour) order, in one run on one fresh fixture (1,000
+// devices, 2026-01-01 to "now", 2026-03-31 12:00: 2.1 M rows, a minute or
+// two to build). Two queries: 30 days over the ended January and February
+// ("interleaved", "reordered": those months rewritten the final time), and
+// 30 days ending now ("today-*"), all but 12 hours of them in the current
+// month, as merged and after its daily rewrite (its whole days sorted,
+// today's 12 hours as merged). The first ReorderRollups call is that daily
+// rewrite of a full month to date (30 days and 12 hours of 1,000 devices);
+// each call's time is logged. "cold" sub-benchmarks first drop the OS page
+// cache (skipped when /proc/sys/vm/drop_caches is not writable) and query
+// each device once, so their pages come from disk unless PostgreSQL's own
+// buffers hold them; "warm" ones query random devices from the OS cache.
 //
 //	go test ./postgres -run '^$' -bench QueryLayout -benchtime 200x
 func BenchmarkQueryLayout(b *testing.B) {
 	url := testURL(b)
 	schema := newSchema(b, url)
-	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.MaxConns = 4
 	opts.Now = func() time.Time { return now }
-	opts.PartitionsBehind = 70
+	opts.PartitionsBehind = 89 // from 2026-01-01
 	s := openStore(b, url, schema, opts)
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "bench"}
@@ -302,11 +308,14 @@ func BenchmarkQueryLayout(b *testing.B) {
 		vals += ", 60, 60 * random(), random() * 0.1, 1 + random()"
 	}
 	t0 := time.Now()
-	for day := 0; day < 59; day++ {
-		d0 := start.AddDate(0, 0, day)
+	for d0 := start; d0.Before(now); d0 = d0.AddDate(0, 0, 1) {
+		last := d0.Add(23 * time.Hour)
+		if !last.Before(now) {
+			last = now.Add(-time.Hour)
+		}
 		_, err := s.Pool().Exec(ctx, "INSERT INTO rollup_1h ("+cols+") SELECT "+vals+
-			" FROM generate_series($2::timestamptz, $2::timestamptz + interval '23 hours', interval '1 hour') h, unnest($1::bigint[]) d ORDER BY h, d",
-			ids, d0)
+			" FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') h, unnest($1::bigint[]) d ORDER BY h, d",
+			ids, d0, last)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -315,8 +324,9 @@ func BenchmarkQueryLayout(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("fixture built in %s", time.Since(t0).Round(time.Second))
-	from := time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC) // 30 days over both months
-	query := func(b *testing.B, dev int64) time.Duration {
+	ended := time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC) // 30 days over January and February
+	today := now.Add(-30 * 24 * time.Hour)                // 30 days ending now
+	query := func(b *testing.B, from time.Time, dev int64) time.Duration {
 		t0 := time.Now()
 		pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: dev, From: from, To: from.Add(30 * 24 * time.Hour), Bucket: vibemon.BucketHour})
 		d := time.Since(t0)
@@ -327,7 +337,7 @@ func BenchmarkQueryLayout(b *testing.B) {
 	}
 	// buffers is how many pages the rollup part of one device's query
 	// touches (EXPLAIN's shared hit + read): load does not move it.
-	buffers := func(b *testing.B, dev int64) float64 {
+	buffers := func(b *testing.B, from time.Time, dev int64) float64 {
 		var plan []struct {
 			Plan struct {
 				Hit  float64 `json:"Shared Hit Blocks"`
@@ -342,35 +352,58 @@ func BenchmarkQueryLayout(b *testing.B) {
 		}
 		return plan[0].Plan.Hit + plan[0].Plan.Read
 	}
-	report := func(b *testing.B, durs []time.Duration) {
-		b.ReportMetric(buffers(b, ids[len(ids)/2]), "buffers")
+	report := func(b *testing.B, from time.Time, durs []time.Duration) {
+		b.ReportMetric(buffers(b, from, ids[len(ids)/2]), "buffers")
 		slices.Sort(durs)
 		b.ReportMetric(float64(durs[len(durs)*95/100].Microseconds())/1000, "p95-ms")
 		b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
 	}
-	cold := func(b *testing.B) {
-		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0); err != nil {
-			b.Skipf("cannot drop the page cache: %v", err)
+	cold := func(from time.Time) func(b *testing.B) {
+		return func(b *testing.B) {
+			if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0); err != nil {
+				b.Skipf("cannot drop the page cache: %v", err)
+			}
+			durs := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range durs {
+				durs[i] = query(b, from, ids[(i*7919)%len(ids)])
+			}
+			report(b, from, durs)
 		}
-		durs := make([]time.Duration, b.N)
-		b.ResetTimer()
-		for i := range durs {
-			durs[i] = query(b, ids[(i*7919)%len(ids)])
-		}
-		report(b, durs)
 	}
-	warm := func(b *testing.B) {
-		durs := make([]time.Duration, b.N)
-		b.ResetTimer()
-		for i := range durs {
-			durs[i] = query(b, ids[(i*104729+13)%len(ids)])
+	warm := func(from time.Time) func(b *testing.B) {
+		return func(b *testing.B) {
+			durs := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range durs {
+				durs[i] = query(b, from, ids[(i*104729+13)%len(ids)])
+			}
+			report(b, from, durs)
 		}
-		report(b, durs)
 	}
-	b.Run("interleaved-cold", cold)
-	b.Run("interleaved-warm", warm)
+	b.Run("interleaved-cold", cold(ended))
+	b.Run("interleaved-warm", warm(ended))
+	b.Run("today-interleaved-cold", cold(today))
+	b.Run("today-interleaved-warm", warm(today))
+	// The current month's daily rewrite comes first, then the ended
+	// months' final ones. A merge that starts 100 ms into the daily rewrite
+	// waits for it: how long is logged.
+	r := vibemon.NewReading(ids[0], 1, now.Add(-30*time.Minute))
+	r.Values[vibemon.TempC] = 20
+	if _, err := s.InsertReadings(ctx, o.ID, []vibemon.Reading{r}); err != nil {
+		b.Fatal(err)
+	}
+	merged := make(chan time.Duration, 1)
+	time.AfterFunc(100*time.Millisecond, func() {
+		t0 := time.Now()
+		if _, err := s.MergeRollups(ctx); err != nil {
+			b.Error(err)
+		}
+		merged <- time.Since(t0)
+	})
 	t0 = time.Now()
 	for {
+		t1 := time.Now()
 		name, err := s.ReorderRollups(ctx, now)
 		if err != nil {
 			b.Fatal(err)
@@ -378,8 +411,15 @@ func BenchmarkQueryLayout(b *testing.B) {
 		if name == "" {
 			break
 		}
+		b.Logf("rewrote %s in %s", name, time.Since(t1).Round(time.Millisecond))
+		if merged != nil {
+			b.Logf("a merge started 100 ms into it took %s", (<-merged).Round(time.Millisecond))
+			merged = nil
+		}
 	}
-	b.Logf("ended months rewritten in %s", time.Since(t0).Round(time.Millisecond))
-	b.Run("reordered-cold", cold)
-	b.Run("reordered-warm", warm)
+	b.Logf("all rewrites in %s", time.Since(t0).Round(time.Millisecond))
+	b.Run("reordered-cold", cold(ended))
+	b.Run("reordered-warm", warm(ended))
+	b.Run("today-rewritten-cold", cold(today))
+	b.Run("today-rewritten-warm", warm(today))
 }
