@@ -82,9 +82,10 @@ SELECT count(*) FROM d`
 
 // MergeRollups moves delta rows into the rollup tables, in transactions of
 // at most mergeLimit rows, until one moves fewer (so deltas that keep
-// arriving meanwhile are merged too), and returns how many it moved. A
-// transaction that loses a deadlock (with the monthly rewrite of
-// rollup_1h, see rollup_layout.go) is run again. Safe to run on several
+// arriving meanwhile are merged too), and returns how many it moved. While
+// ReorderRollups rewrites a month (rollup_layout.go) a merge waits for it
+// (it locks rollup_1h first, so the two do not deadlock; a transaction that
+// loses a deadlock would be run again, s.tx). Safe to run on several
 // replicas at once; queries give the same answers before and after.
 func (s *Store) MergeRollups(ctx context.Context) (int64, error) {
 	var total int64
