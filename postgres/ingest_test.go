@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/postgres"
 )
 
 // TestReplicasStoreEachReadingOnce: two stores on one schema (two server
@@ -42,8 +43,7 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 	// Eight writers, four per replica; writer w sends windows of 200
 	// readings starting at every 100th seq from w*10, so each reading is
 	// sent by several writers, in different batches and orders.
-	var mu sync.Mutex
-	newCount := map[int64]int{}
+	news := newCounter{n: map[[2]int64]int{}}
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		s := a
@@ -58,25 +58,16 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 				for i := start; i < min(start+200, total); i++ {
 					rs = append(rs, reading(i))
 				}
-				isNew, err := s.InsertReadings(ctx, o.ID, rs)
-				if err != nil {
-					t.Errorf("InsertReadings: %v", err)
+				if !news.insert(t, s, o.ID, rs) {
 					return
 				}
-				mu.Lock()
-				for i, n := range isNew {
-					if n {
-						newCount[rs[i].Seq]++
-					}
-				}
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	// Seqs below 10 are sent by writer 0 only, the rest by several.
 	for i := 0; i < total; i++ {
-		if n := newCount[int64(4000+i)]; n != 1 {
+		if n := news.n[[2]int64{d.ID, int64(4000 + i)}]; n != 1 {
 			t.Fatalf("seq %d reported new %d times, want once", 4000+i, n)
 		}
 	}
@@ -241,8 +232,7 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 			// Six writers; writer w sends windows of tc.window readings of
 			// both devices from w*tc.window/6, stepping by half a window, so
 			// every reading is sent by several writers in different calls.
-			var mu sync.Mutex
-			newCount := map[[2]int64]int{}
+			news := newCounter{n: map[[2]int64]int{}}
 			var wg sync.WaitGroup
 			for w := range 6 {
 				wg.Go(func() {
@@ -256,25 +246,16 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 								rs = append(rs, r)
 							}
 						}
-						isNew, err := s.InsertReadings(ctx, o.ID, rs)
-						if err != nil {
-							t.Errorf("InsertReadings: %v", err)
+						if !news.insert(t, s, o.ID, rs) {
 							return
 						}
-						mu.Lock()
-						for i, n := range isNew {
-							if n {
-								newCount[[2]int64{rs[i].DeviceID, rs[i].Seq}]++
-							}
-						}
-						mu.Unlock()
 					}
 				})
 			}
 			wg.Wait()
 			for _, d := range devs {
 				for i := range total {
-					if n := newCount[[2]int64{d, int64(i)}]; n != 1 {
+					if n := news.n[[2]int64{d, int64(i)}]; n != 1 {
 						t.Fatalf("device %d seq %d reported new %d times, want once", d, i, n)
 					}
 				}
@@ -303,4 +284,29 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newCounter counts, per (device, seq), how many InsertReadings calls of
+// concurrent writers reported the reading new.
+type newCounter struct {
+	mu sync.Mutex
+	n  map[[2]int64]int
+}
+
+// insert stores rs and counts its new readings; false (and the test
+// failed) on error.
+func (c *newCounter) insert(t *testing.T, s *postgres.Store, org int64, rs []vibemon.Reading) bool {
+	isNew, err := s.InsertReadings(context.Background(), org, rs)
+	if err != nil {
+		t.Errorf("InsertReadings: %v", err)
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, n := range isNew {
+		if n {
+			c.n[[2]int64{rs[i].DeviceID, rs[i].Seq}]++
+		}
+	}
+	return true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/postgres"
 )
 
 // TestReorderRollupsRewritesEndedMonths: hourly rollups of 12 devices over
@@ -106,22 +107,8 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 	later := now.Add(24 * time.Hour) // February ended 2.5 days before: due
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := s.MergeRollups(ctx); err != nil {
-				t.Errorf("MergeRollups during the rewrite: %v", err)
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	wg.Add(1)
+	mergeUntil(t, s, stop, &wg)
 	late := map[int64]int{}
 	go func() {
 		defer wg.Done()
@@ -508,22 +495,8 @@ func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
 	want := counted()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := s.MergeRollups(ctx); err != nil {
-				t.Errorf("MergeRollups during the rewrite: %v", err)
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	wg.Add(1)
+	mergeUntil(t, s, stop, &wg)
 	var mu sync.Mutex
 	late := devs[0]
 	go func() {
@@ -607,4 +580,23 @@ func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
 			t.Errorf("device %d: hourly rollups count %d readings after the final rewrite, want %d", id, c, want[id])
 		}
 	}
+}
+
+// mergeUntil runs MergeRollups every millisecond, on a goroutine counted in
+// wg, until stop is closed.
+func mergeUntil(t *testing.T, s *postgres.Store, stop <-chan struct{}, wg *sync.WaitGroup) {
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.MergeRollups(context.Background()); err != nil {
+				t.Errorf("MergeRollups during the rewrite: %v", err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
 }
