@@ -120,7 +120,9 @@ func (s *Service) retentionDays(ctx context.Context, orgID int64, fresh bool) (c
 // Ingest stores the valid readings of rs for orgID and reports, per reading,
 // whether it was new, a duplicate, or rejected (with its index in rs). It
 // returns an error only when nothing could be stored; then no reading of rs
-// was stored.
+// was stored. rs is handed to the store without a copy when every reading
+// is valid: the caller must not change it afterwards (a call whose context
+// ends may still be committing it).
 func (s *Service) Ingest(ctx context.Context, orgID int64, rs []vibemon.Reading) (vibemon.IngestResult, error) {
 	res := vibemon.IngestResult{Rejected: []vibemon.Rejection{}}
 	now := s.cfg.Now()
