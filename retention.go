@@ -72,7 +72,7 @@ type RetentionReport struct {
 	// RowsDeleted counts readings deleted row by row.
 	RowsDeleted int64 `json:"rows_deleted"`
 	// SeenBlocksDeleted counts the idempotency bitmaps deleted
-	// (PostgreSQL's reading_seen rows, one per device and 4096 sequence
+	// (PostgreSQL's reading_seen rows, one per device and 512 sequence
 	// numbers, whose newest reading is older than the horizon).
 	SeenBlocksDeleted int64 `json:"seen_blocks_deleted"`
 }

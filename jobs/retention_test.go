@@ -75,11 +75,12 @@ func TestPruneReadingsJobPrunesSeenBlocksOnPostgres(t *testing.T) {
 	dev := &vibemon.Device{OrgID: org.ID, Serial: "node-1"}
 	_, err = st.RegisterDevice(ctx, dev)
 	must(t, err)
-	// Block 0: 10 readings 20 days old; block 1 (seq 4096 on): 10 of today.
+	// Block 0: 10 readings 20 days old; block 1 (seq 512 on, PostgreSQL's
+	// blocks being 512 seqs): 10 of today.
 	var rs []vibemon.Reading
 	for i := range 10 {
 		rs = append(rs, vibemon.NewReading(dev.ID, int64(i), now.Add(-20*24*time.Hour+time.Duration(i)*time.Minute)),
-			vibemon.NewReading(dev.ID, 4096+int64(i), now.Add(-time.Duration(i)*time.Minute)))
+			vibemon.NewReading(dev.ID, 512+int64(i), now.Add(-time.Duration(i)*time.Minute)))
 	}
 	for i := range rs {
 		rs[i].Values[vibemon.TempC] = 40

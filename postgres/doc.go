@@ -9,7 +9,7 @@
 // hourly by the store, or by a job), and a default partition catches
 // readings outside them. Because a partitioned table's unique keys must
 // include ts, the idempotency key (device_id, seq) is kept in reading_seen:
-// one bitmap of 4096 sequence numbers per device and block. rollup_1m,
+// one bitmap of 512 sequence numbers per device and block. rollup_1m,
 // rollup_1h and rollup_1d hold per (device_id, bucket_start) the count and,
 // per metric, the non-null count, sum, min and max; ingest adds to them
 // with INSERT ... ON CONFLICT DO UPDATE.

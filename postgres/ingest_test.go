@@ -34,7 +34,7 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 	_, err := a.RegisterDevice(ctx, d)
 	must(t, err)
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
-	const total = 3000 // spans blocks 0 and 1 of the bitmap (4096 per block) only partly; see the seq offset
+	const total = 3000 // spans several blocks of the bitmap (512 per block), from seq 4000
 	reading := func(seq int) vibemon.Reading {
 		r := vibemon.NewReading(d.ID, int64(4000+seq), base.Add(time.Duration(seq)*time.Second))
 		r.Values[vibemon.TempC] = 40
@@ -110,7 +110,7 @@ func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 	// The table as migration 0001 made it, with the keys of seqs stored
 	// before the upgrade: both ends of a block, a middle, the next block,
 	// the largest seq.
-	stored := []int64{0, 7, 8, 4095, 4096, 5000, vibemon.MaxSeq}
+	stored := []int64{0, 7, 8, 511, 512, 4095, 4096, 5000, vibemon.MaxSeq}
 	_, err = s.Pool().Exec(ctx, `DROP TABLE reading_seen;
 		CREATE TABLE reading_keys (device_id bigint NOT NULL, seq bigint NOT NULL CHECK (seq BETWEEN 0 AND 4294967295),
 			ts timestamptz NOT NULL, PRIMARY KEY (device_id, seq))`)
@@ -129,9 +129,14 @@ func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 	}
 	_, err = s.Pool().Exec(ctx, keys)
 	must(t, err)
+	// Then 0018 splits the 4096-bit rows into 512-bit ones.
+	split, err := os.ReadFile("migrations/0018_reading_seen_512.sql")
+	must(t, err)
+	_, err = s.Pool().Exec(ctx, string(split))
+	must(t, err)
 
 	var rs []vibemon.Reading
-	for _, seq := range []int64{0, 1, 6, 7, 8, 9, 4094, 4095, 4096, 4097, 5000, vibemon.MaxSeq - 1, vibemon.MaxSeq} {
+	for _, seq := range []int64{0, 1, 6, 7, 8, 9, 510, 511, 512, 513, 4094, 4095, 4096, 4097, 5000, vibemon.MaxSeq - 1, vibemon.MaxSeq} {
 		r := vibemon.NewReading(d.ID, seq, base.Add(time.Duration(len(rs))*time.Second))
 		r.Values[vibemon.TempC] = 40
 		rs = append(rs, r)

@@ -157,7 +157,7 @@ func TestRetentionPrunesSeenBlocks(t *testing.T) {
 		}
 		for block, tss := range at {
 			for i, ts := range tss {
-				r := vibemon.NewReading(p.dev.ID, block<<12+int64(i)*100, ts)
+				r := vibemon.NewReading(p.dev.ID, block<<9+int64(i)*10, ts) // 512 seqs per block (migration 0018)
 				r.Values[vibemon.TempC] = 40
 				p.rs = append(p.rs, r)
 			}
@@ -209,7 +209,7 @@ func TestRetentionPrunesSeenBlocks(t *testing.T) {
 	if slices.Contains(isNew, true) {
 		t.Errorf("kept readings sent again after pruning: new %v, want all duplicates", isNew)
 	}
-	fresh := vibemon.NewReading(plants[0].dev.ID, 2<<12+1, now)
+	fresh := vibemon.NewReading(plants[0].dev.ID, 2<<9+1, now)
 	fresh.Values[vibemon.TempC] = 41
 	if isNew, err := s.InsertReadings(ctx, plants[0].org.ID, []vibemon.Reading{fresh}); err != nil || !isNew[0] {
 		t.Errorf("a new reading in a kept block after pruning: new %v, err %v; want stored", isNew, err)
