@@ -44,24 +44,7 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 	// Two readings per device and hour; every 12 hours one batch of all
 	// devices, merged at once: the rows of half a day of every device are
 	// written together.
-	seq := make(map[int64]int64)
-	for h := 0; h < hours; h += 12 {
-		var rs []vibemon.Reading
-		for k := 0; k < 12; k++ {
-			for _, id := range devs {
-				for j := 0; j < 2; j++ {
-					r := vibemon.NewReading(id, seq[id], base.Add(time.Duration(h+k)*time.Hour+time.Duration(j)*20*time.Minute))
-					r.Values[vibemon.TempC] = float64(h + k + j)
-					rs = append(rs, r)
-					seq[id]++
-				}
-			}
-		}
-		_, err := s.InsertReadings(ctx, o.ID, rs)
-		must(t, err)
-		_, err = s.MergeRollups(ctx)
-		must(t, err)
-	}
+	ingestHourly(t, s, o.ID, devs, map[int64]int64{}, base, base.Add(hours*time.Hour), 12)
 	query := func(id int64, b vibemon.Bucket) []vibemon.Point {
 		pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: id, From: base, To: base.Add(hours * time.Hour), Bucket: b,
 			Metrics: []vibemon.Metric{vibemon.TempC}})
@@ -362,26 +345,7 @@ func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
 	// Two readings per device and hour, ingested and merged 12 hours at a
 	// time across the devices, from base to the hour before t0.
 	seq := make(map[int64]int64)
-	ingest := func(from, to time.Time, step int) {
-		for h := from; h.Before(to); h = h.Add(time.Duration(step) * time.Hour) {
-			var rs []vibemon.Reading
-			for k := 0; k < step && h.Add(time.Duration(k)*time.Hour).Before(to); k++ {
-				for _, id := range devs {
-					for j := 0; j < 2; j++ {
-						ts := h.Add(time.Duration(k)*time.Hour + time.Duration(j)*20*time.Minute)
-						r := vibemon.NewReading(id, seq[id], ts)
-						r.Values[vibemon.TempC] = float64(ts.Unix()%1000) + float64(j)
-						rs = append(rs, r)
-						seq[id]++
-					}
-				}
-			}
-			_, err := s.InsertReadings(ctx, o.ID, rs)
-			must(t, err)
-			_, err = s.MergeRollups(ctx)
-			must(t, err)
-		}
-	}
+	ingest := func(from, to time.Time, step int) { ingestHourly(t, s, o.ID, devs, seq, from, to, step) }
 	ingest(base, t0.Truncate(time.Hour), 12)
 
 	end := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -599,4 +563,31 @@ func mergeUntil(t *testing.T, s *postgres.Store, stop <-chan struct{}, wg *sync.
 			time.Sleep(time.Millisecond)
 		}
 	})
+}
+
+// ingestHourly stores two readings per device and hour in [from, to), step
+// hours of every device per InsertReadings call, each call merged at once,
+// so the rollup rows of those hours are written hour by hour across the
+// devices. seq holds each device's next sequence number.
+func ingestHourly(t *testing.T, s *postgres.Store, org int64, devs []int64, seq map[int64]int64, from, to time.Time, step int) {
+	t.Helper()
+	ctx := context.Background()
+	for h := from; h.Before(to); h = h.Add(time.Duration(step) * time.Hour) {
+		var rs []vibemon.Reading
+		for k := 0; k < step && h.Add(time.Duration(k)*time.Hour).Before(to); k++ {
+			for _, id := range devs {
+				for j := 0; j < 2; j++ {
+					ts := h.Add(time.Duration(k)*time.Hour + time.Duration(j)*20*time.Minute)
+					r := vibemon.NewReading(id, seq[id], ts)
+					r.Values[vibemon.TempC] = float64(ts.Unix()%1000) + float64(j)
+					rs = append(rs, r)
+					seq[id]++
+				}
+			}
+		}
+		_, err := s.InsertReadings(ctx, org, rs)
+		must(t, err)
+		_, err = s.MergeRollups(ctx)
+		must(t, err)
+	}
 }
