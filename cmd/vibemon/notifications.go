@@ -42,7 +42,10 @@ type notifySettings struct {
 var (
 	telegramBotName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{4,31}$`)
 	// Telegram's alphabet and length for setWebhook's secret_token.
-	telegramWebhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	// Telegram takes 1-256 characters; the secret is the webhook's only
+	// credential and a wrong one costs an attacker a request, so we want
+	// at least 16 (about 95 bits).
+	telegramWebhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{16,256}$`)
 )
 
 // telegramWebhookPath is where Telegram's webhook must point (httpapi's
@@ -109,7 +112,7 @@ func parseNotify(getenv func(string) string) (notifySettings, error) {
 	if n.TelegramWebhookSecret != "" {
 		// The value is never part of the message: it is a password.
 		if !telegramWebhookSecret.MatchString(n.TelegramWebhookSecret) {
-			return n, &settingError{"", "VIBEMON_TELEGRAM_WEBHOOK_SECRET", fmt.Sprintf("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for setWebhook's secret_token); the value given has %d characters and is not shown", len(n.TelegramWebhookSecret))}
+			return n, &settingError{"", "VIBEMON_TELEGRAM_WEBHOOK_SECRET", fmt.Sprintf("must be 16-256 characters of A-Z a-z 0-9 _ - (Telegram's alphabet for setWebhook's secret_token; at least 16 so it cannot be guessed), e.g. from `openssl rand -hex 32`; the value given has %d characters and is not shown", len(n.TelegramWebhookSecret))}
 		}
 		if n.TelegramToken == "" {
 			return n, &settingError{"", "VIBEMON_TELEGRAM_WEBHOOK_SECRET", "is set but VIBEMON_TELEGRAM_TOKEN is not: the webhook receives the bot's updates, so set the bot token too, or unset the secret"}
