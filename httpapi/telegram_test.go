@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/logtest"
 	"github.com/vibemon/vibemon/notify"
 )
 
@@ -54,23 +55,8 @@ func (b *localBotAPI) texts(chat int64) []string {
 	return append([]string(nil), b.sent[strconv.FormatInt(chat, 10)]...)
 }
 
-// syncBuffer is a log sink the server's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink goroutines may write to while the test reads.
+type syncBuffer = logtest.Buffer
 
 // webhookEnv is a test server whose Telegram webhook is the real linker,
 // linking chats in the real store as vibemon serve does.

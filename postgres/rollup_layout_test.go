@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/logtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -281,23 +282,8 @@ func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe for concurrent use (the store's logger).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+// syncBuffer is a log sink goroutines may write to while the test reads.
+type syncBuffer = logtest.Buffer
 
 // TestReorderRollupsRewritesTheCurrentMonthDaily: the month being written
 // is rewritten in (device, hour) order once a day (its whole days; today's
