@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -314,4 +315,103 @@ func (c *newCounter) insert(t *testing.T, s *postgres.Store, org int64, rs []vib
 		}
 	}
 	return true
+}
+
+// TestRandomOverlappingIngestStoresEachReadingOnce: two replicas, coalescing
+// on, six writers each sending windows of random devices, starts and
+// lengths (across many 512-seq bitmap blocks), in shuffled order, some sent
+// twice, all at once. Every (device, seq) sent is reported new exactly once
+// across all calls, and the raw readings and every rollup count it once.
+// Fixed seeds keep a failure reproducible.
+func TestRandomOverlappingIngestStoresEachReadingOnce(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			url := testURL(t)
+			schema := newSchema(t, url)
+			opts := testOptions(schema)
+			opts.MaxConns = 6
+			a := openStore(t, url, schema, opts)
+			b := openStore(t, url, schema, opts)
+			ctx := context.Background()
+			o := &vibemon.Org{Name: "acme"}
+			must(t, a.CreateOrg(ctx, o))
+			var devs []int64
+			for i := range 3 {
+				d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", i)}
+				_, err := a.RegisterDevice(ctx, d)
+				must(t, err)
+				devs = append(devs, d.ID)
+			}
+			base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+			reading := func(dev, seq int64) vibemon.Reading {
+				r := vibemon.NewReading(dev, seq, base.Add(time.Duration(seq)*time.Second))
+				r.Values[vibemon.TempC] = float64(seq % 50)
+				return r
+			}
+			news := newCounter{n: map[[2]int64]int{}}
+			var sentMu sync.Mutex
+			sent := map[[2]int64]bool{}
+			var wg sync.WaitGroup
+			for w := range 6 {
+				rng := rand.New(rand.NewPCG(seed, uint64(w)))
+				s := a
+				if w%2 == 1 {
+					s = b
+				}
+				wg.Go(func() {
+					for range 40 {
+						var rs []vibemon.Reading
+						for range 1 + rng.IntN(3) { // a call mixes up to 3 windows
+							dev := devs[rng.IntN(len(devs))]
+							start := rng.Int64N(3000)
+							for seq := start; seq < start+1+rng.Int64N(300); seq++ {
+								rs = append(rs, reading(dev, seq))
+							}
+						}
+						rng.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+						sentMu.Lock()
+						for _, r := range rs {
+							sent[[2]int64{r.DeviceID, r.Seq}] = true
+						}
+						sentMu.Unlock()
+						for range 1 + rng.IntN(2) { // some calls twice
+							if !news.insert(t, s, o.ID, rs) {
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			perDev := map[int64]int64{}
+			for k := range sent {
+				if n := news.n[k]; n != 1 {
+					t.Fatalf("device %d seq %d reported new %d times, want once", k[0], k[1], n)
+				}
+				perDev[k[0]]++
+			}
+			if len(news.n) != len(sent) {
+				t.Fatalf("%d readings reported new, %d distinct sent", len(news.n), len(sent))
+			}
+			_, err := a.MergeRollups(ctx)
+			must(t, err)
+			for _, d := range devs {
+				for _, bucket := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+					pts, err := b.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d, From: base, To: base.Add(2 * time.Hour), Bucket: bucket})
+					must(t, err)
+					n := int64(len(pts))
+					if bucket != vibemon.BucketRaw {
+						n = 0
+						for _, p := range pts {
+							n += p.Count
+						}
+					}
+					if n != perDev[d] {
+						t.Errorf("device %d: %s counts %d readings, want %d", d, bucket, n, perDev[d])
+					}
+				}
+			}
+			t.Logf("%d distinct readings; retries: replica a %d, replica b %d", len(sent), a.IngestStats().Retries, b.IngestStats().Retries)
+		})
+	}
 }
