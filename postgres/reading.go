@@ -388,12 +388,23 @@ func copyDeltas(m map[bucketKey]*delta) []byte {
 		b = i8(b, k.dev)
 		b = i8(b, time.Unix(k.start, 0).UnixMicro()-pgEpoch)
 		b = i8(b, d.count)
+		// What follows from the other columns is NULL (migration 0019):
+		// n when it is count, sum when n is 0, min and max when n <= 1.
+		const null = 0xffffffff
 		for j := 0; j < vibemon.NumMetrics; j++ {
-			b = i8(b, d.n[j])
-			b = f8(b, d.sum[j])
+			if d.n[j] == d.count {
+				b = binary.BigEndian.AppendUint32(b, null)
+			} else {
+				b = i8(b, d.n[j])
+			}
 			if d.n[j] == 0 {
-				b = binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
-				b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+				b = binary.BigEndian.AppendUint32(b, null)
+			} else {
+				b = f8(b, d.sum[j])
+			}
+			if d.n[j] <= 1 {
+				b = binary.BigEndian.AppendUint32(b, null)
+				b = binary.BigEndian.AppendUint32(b, null)
 				continue
 			}
 			b = f8(b, d.min[j])

@@ -57,7 +57,9 @@ var mergeSQL = func() string {
 	// m1 is the deltas summed per (device, minute), named as rollup_delta's
 	// columns: the one pass over every delta row. The three upserts read
 	// it, each summing it to its own width (rollup_1m: already there).
-	named := strings.Split(sum, ", ")
+	// A delta row leaves out what follows from its other columns
+	// (migration 0019, copyDeltas): read it back with deltaAggs.
+	named := append([]string{"sum(count)::bigint"}, deltaAggs(metricCols())...)
 	for i, c := range aggCols()[1:] {
 		named[i] += " AS " + c
 	}
@@ -126,6 +128,20 @@ func (s *Store) merger() {
 	})
 }
 
+// deltaAggs returns, per metric, the aggregates n, sum, min and max of
+// rollup_delta rows, which leave NULL what follows from their other columns
+// (migration 0019): n when it equals count, sum when n is 0, min and max
+// when n is at most 1 (then both are the sum). Rows written before 0019
+// hold every column and read the same.
+func deltaAggs(metrics []string) []string {
+	var out []string
+	for _, m := range metrics {
+		out = append(out, fmt.Sprintf("sum(coalesce(%[1]s_n, count))::bigint", m), fmt.Sprintf("coalesce(sum(%[1]s_sum), 0)", m),
+			fmt.Sprintf("min(coalesce(%[1]s_min, %[1]s_sum))", m), fmt.Sprintf("max(coalesce(%[1]s_max, %[1]s_sum))", m))
+	}
+	return out
+}
+
 // bucketSQL returns the statement of a bucketed query: the rollup rows of
 // the range ($2 <= bucket_start < $3, at most $4) and, aggregated to the
 // same buckets, the deltas of that range ($2 <= minute < $5, the end rounded
@@ -134,12 +150,13 @@ func (s *Store) merger() {
 // is seen entirely or not at all.
 func bucketSQL(ru rollup, ms []vibemon.Metric) string {
 	cols := make([]string, 0, 4*len(ms))
-	aggs := make([]string, 0, 4*len(ms))
+	names := make([]string, 0, len(ms))
 	for _, m := range ms {
 		n := m.String()
 		cols = append(cols, n+"_n", n+"_sum", n+"_min", n+"_max")
-		aggs = append(aggs, fmt.Sprintf("sum(%[1]s_n)::bigint, sum(%[1]s_sum), min(%[1]s_min), max(%[1]s_max)", n))
+		names = append(names, n)
 	}
+	aggs := deltaAggs(names)
 	return fmt.Sprintf(`(SELECT bucket_start, count, %s FROM %s
 	WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3 ORDER BY bucket_start LIMIT $4)
 UNION ALL
