@@ -132,12 +132,15 @@ func (s *Store) merger() {
 // rollup_delta rows, which leave NULL what follows from their other columns
 // (migration 0019): n when it equals count, sum when n is 0, min and max
 // when n is at most 1 (then both are the sum). Rows written before 0019
-// hold every column and read the same.
+// hold n and sum always (0 when n is 0) and min and max when n > 0: the sum
+// stands in for a missing min or max only where n is not 0, so they read
+// the same.
 func deltaAggs(metrics []string) []string {
 	var out []string
 	for _, m := range metrics {
+		one := fmt.Sprintf("CASE WHEN %[1]s_n = 0 THEN NULL ELSE %[1]s_sum END", m) // n NULL: n = count > 0
 		out = append(out, fmt.Sprintf("sum(coalesce(%[1]s_n, count))::bigint", m), fmt.Sprintf("coalesce(sum(%[1]s_sum), 0)", m),
-			fmt.Sprintf("min(coalesce(%[1]s_min, %[1]s_sum))", m), fmt.Sprintf("max(coalesce(%[1]s_max, %[1]s_sum))", m))
+			fmt.Sprintf("min(coalesce(%[1]s_min, %[2]s))", m, one), fmt.Sprintf("max(coalesce(%[1]s_max, %[2]s))", m, one))
 	}
 	return out
 }

@@ -226,6 +226,18 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 		t.Fatalf("rollup_delta holds %d rows (err %v), want 3", n, err)
 	}
 	check("from the deltas")
+	// A row as ingest wrote it before 0019 (every n and sum, 0 for a
+	// missing metric; min and max only where n > 0), of the next minute:
+	// one reading with TempC only. A missing metric's sum of 0 must not
+	// pass for its minimum or maximum.
+	old := vibemon.NewReading(d.ID, 100, base.Add(time.Minute))
+	old.Values[vibemon.TempC] = 55
+	all = append(all, old)
+	_, err = s.Pool().Exec(ctx, `INSERT INTO rollup_delta (device_id, bucket_start, count,
+		temp_c_n, temp_c_sum, temp_c_min, temp_c_max, vel_rms_x_n, vel_rms_x_sum, acc_rms_x_n, acc_rms_x_sum, acc_peak_x_n, acc_peak_x_sum)
+		VALUES ($1, $2, 1, 1, 55, 55, 55, 0, 0, 0, 0, 0, 0)`, d.ID, base.Add(time.Minute))
+	must(t, err)
+	check("from the deltas, with a row of the old format")
 	_, err = s.MergeRollups(ctx)
 	must(t, err)
 	check("after the merge")
