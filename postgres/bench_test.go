@@ -29,15 +29,7 @@ func benchStore(b *testing.B, n int, maxBatch, workers int) (*postgres.Store, in
 	if err := s.CreateOrg(ctx, o); err != nil {
 		b.Fatal(err)
 	}
-	ids := make([]int64, n)
-	for i := range ids {
-		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("BENCH-%05d", i)}
-		if _, err := s.RegisterDevice(ctx, d); err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = d.ID
-	}
-	return s, o.ID, ids
+	return s, o.ID, registerDevices(b, s, o.ID, n, "BENCH-")
 }
 
 // BenchmarkInsertReadings: batches of 1,000 readings interleaving 100

@@ -226,13 +226,7 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 			ctx := context.Background()
 			o := &vibemon.Org{Name: "acme"}
 			must(t, s.CreateOrg(ctx, o))
-			var devs []int64
-			for i := range 2 {
-				d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprintf("n%d", i)}
-				_, err := s.RegisterDevice(ctx, d)
-				must(t, err)
-				devs = append(devs, d.ID)
-			}
+			devs := registerDevices(t, s, o.ID, 2, "n")
 			base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 			const total = 6000 // per device
 			// Six writers; writer w sends windows of tc.window readings of
@@ -335,13 +329,7 @@ func TestRandomOverlappingIngestStoresEachReadingOnce(t *testing.T) {
 			ctx := context.Background()
 			o := &vibemon.Org{Name: "acme"}
 			must(t, a.CreateOrg(ctx, o))
-			var devs []int64
-			for i := range 3 {
-				d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", i)}
-				_, err := a.RegisterDevice(ctx, d)
-				must(t, err)
-				devs = append(devs, d.ID)
-			}
+			devs := registerDevices(t, a, o.ID, 3, "n")
 			base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 			reading := func(dev, seq int64) vibemon.Reading {
 				r := vibemon.NewReading(dev, seq, base.Add(time.Duration(seq)*time.Second))

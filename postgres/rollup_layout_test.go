@@ -33,13 +33,7 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(ctx, o))
-	var devs []int64
-	for i := 0; i < 12; i++ {
-		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", i)}
-		_, err := s.RegisterDevice(ctx, d)
-		must(t, err)
-		devs = append(devs, d.ID)
-	}
+	devs := registerDevices(t, s, o.ID, 12, "n")
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const hours = 59 * 24 // January and February
 	// Two readings per device and hour; every 12 hours one batch of all
@@ -307,21 +301,11 @@ func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(ctx, o))
-	register := func(n int, prefix string) []int64 {
-		var ids []int64
-		for i := 0; i < n; i++ {
-			d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint(prefix, i)}
-			_, err := s.RegisterDevice(ctx, d)
-			must(t, err)
-			ids = append(ids, d.ID)
-		}
-		return ids
-	}
-	devs := register(8, "n")
+	devs := registerDevices(t, s, o.ID, 8, "n")
 	// 300 more devices with hourly rows written straight into rollup_1h,
 	// hour by hour across them, so that a rewrite takes long enough for
 	// merges to queue behind it.
-	filler := register(300, "f")
+	filler := registerDevices(t, s, o.ID, 300, "f")
 	base := time.Date(2026, 2, 26, 0, 0, 0, 0, time.UTC)
 	_, err := s.Pool().Exec(ctx, `INSERT INTO rollup_1h (device_id, bucket_start, count, temp_c_n, temp_c_sum, temp_c_min, temp_c_max)
 		SELECT d, h, 60, 60, 60, 1, 1 FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') h,

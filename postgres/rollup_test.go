@@ -190,15 +190,13 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(ctx, o))
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	dev := registerDevices(t, s, o.ID, 1, "n")[0]
 	base := time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
 	metrics := []vibemon.Metric{vibemon.TempC, vibemon.VelRMSX, vibemon.AccRMSX, vibemon.AccPeakX}
 	var all []vibemon.Reading
 	for i := range 7 {
-		r := vibemon.NewReading(d.ID, int64(i), base.Add(time.Duration(i)*7*time.Second)) // one minute
-		r.Values[vibemon.TempC] = 30 + float64(i)                                         // in every reading
+		r := vibemon.NewReading(dev, int64(i), base.Add(time.Duration(i)*7*time.Second)) // one minute
+		r.Values[vibemon.TempC] = 30 + float64(i)                                        // in every reading
 		if i%2 == 0 {
 			r.Values[vibemon.VelRMSX] = 1.5 * float64(i) // in some
 		}
@@ -216,7 +214,7 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		for _, bucket := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
-			q := vibemon.ReadingQuery{DeviceID: d.ID, From: base.Truncate(24 * time.Hour), To: base.Add(24 * time.Hour), Bucket: bucket, Metrics: metrics}
+			q := vibemon.ReadingQuery{DeviceID: dev, From: base.Truncate(24 * time.Hour), To: base.Add(24 * time.Hour), Bucket: bucket, Metrics: metrics}
 			got, err := s.QueryReadings(ctx, o.ID, q)
 			must(t, err)
 			comparePoints(t, when+" "+string(bucket), got, expectBuckets(all, bucket, metrics))
@@ -230,12 +228,12 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 	// missing metric; min and max only where n > 0), of the next minute:
 	// one reading with TempC only. A missing metric's sum of 0 must not
 	// pass for its minimum or maximum.
-	old := vibemon.NewReading(d.ID, 100, base.Add(time.Minute))
+	old := vibemon.NewReading(dev, 100, base.Add(time.Minute))
 	old.Values[vibemon.TempC] = 55
 	all = append(all, old)
-	_, err = s.Pool().Exec(ctx, `INSERT INTO rollup_delta (device_id, bucket_start, count,
+	_, err := s.Pool().Exec(ctx, `INSERT INTO rollup_delta (device_id, bucket_start, count,
 		temp_c_n, temp_c_sum, temp_c_min, temp_c_max, vel_rms_x_n, vel_rms_x_sum, acc_rms_x_n, acc_rms_x_sum, acc_peak_x_n, acc_peak_x_sum)
-		VALUES ($1, $2, 1, 1, 55, 55, 55, 0, 0, 0, 0, 0, 0)`, d.ID, base.Add(time.Minute))
+		VALUES ($1, $2, 1, 1, 55, 55, 55, 0, 0, 0, 0, 0, 0)`, dev, base.Add(time.Minute))
 	must(t, err)
 	check("from the deltas, with a row of the old format")
 	_, err = s.MergeRollups(ctx)

@@ -202,6 +202,21 @@ func insertN(t *testing.T, s *postgres.Store, orgID int64, rs []vibemon.Reading,
 	}
 }
 
+// registerDevices registers n devices of org, serials prefix0, prefix1, ...,
+// and returns their ids in that order.
+func registerDevices(t testing.TB, s *postgres.Store, org int64, n int, prefix string) []int64 {
+	t.Helper()
+	ids := make([]int64, 0, n)
+	for i := range n {
+		d := &vibemon.Device{OrgID: org, Serial: fmt.Sprint(prefix, i)}
+		if _, err := s.RegisterDevice(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
