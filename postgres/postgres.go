@@ -629,18 +629,25 @@ func (s *Store) Partitions(ctx context.Context) ([]string, error) {
 // transaction a few times on a deadlock or serialization failure (which
 // roll it back entirely, so a retry is safe).
 func (s *Store) tx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return mapErr(op, s.retrying(op, func() error { return pgx.BeginFunc(ctx, s.pool, fn) }))
+}
+
+// retrying runs one transaction (run) and runs it again after a deadlock or
+// serialization failure, up to 4 times in all; the last error is returned
+// unmapped.
+func (s *Store) retrying(op string, run func() error) error {
 	if s.isClosed() {
-		return fmt.Errorf("%s: %w", op, errClosed)
+		return errClosed
 	}
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
+		err = run()
 		if !retryable(err) {
 			break
 		}
 		s.log.Warn("transaction retried", "op", op, "attempt", attempt+1, "err", err)
 	}
-	return mapErr(op, err)
+	return err
 }
 
 func retryable(err error) bool {

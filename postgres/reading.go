@@ -559,40 +559,30 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 // When fn returns with the transaction still open, ingestTx commits it if
 // fn succeeded and rolls it back if not. A claim lost to a concurrent
 // transaction (VMCL1) is errClaimLost; deadlocks and serialization
-// failures are run again, up to 4 times, as in Store.tx.
+// failures are run again as in Store.tx (retrying).
 func (s *Store) ingestTx(ctx context.Context, fn func(c *pgx.Conn) error) error {
-	if s.isClosed() {
-		return fmt.Errorf("insert readings: %w", errClosed)
-	}
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		err = func() error {
-			c, err := s.pool.Acquire(ctx)
-			if err != nil {
-				return err
-			}
-			// A connection left inside a transaction (a failed ROLLBACK) is
-			// closed by Release, not reused.
-			defer c.Release()
-			err = fn(c.Conn())
-			if c.Conn().PgConn().TxStatus() != 'I' {
-				end := "ROLLBACK"
-				if err == nil {
-					end = "COMMIT"
-				}
-				if _, e := c.Exec(ctx, end); err == nil {
-					err = e
-				}
-			}
+	err := s.retrying("insert readings", func() error {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
 			return err
-		}()
-		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "VMCL1" {
-			return errClaimLost
 		}
-		if !retryable(err) {
-			break
+		// A connection left inside a transaction (a failed ROLLBACK) is
+		// closed by Release, not reused.
+		defer c.Release()
+		err = fn(c.Conn())
+		if c.Conn().PgConn().TxStatus() != 'I' {
+			end := "ROLLBACK"
+			if err == nil {
+				end = "COMMIT"
+			}
+			if _, e := c.Exec(ctx, end); err == nil {
+				err = e
+			}
 		}
-		s.log.Warn("transaction retried", "op", "insert readings", "attempt", attempt+1, "err", err)
+		return err
+	})
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "VMCL1" {
+		return errClaimLost
 	}
 	return mapErr("insert readings", err)
 }
