@@ -67,10 +67,14 @@ func nanNull(v float64) *float64 {
 }
 
 // CountRolledUpByDevice returns, per device, how many readings its daily
-// rollups count, with the minute deltas not merged yet.
+// rollups count, with the minute deltas not merged yet and the readings the
+// merge has still to roll up from the table (rollup.go), as a bucketed
+// query counts them.
 func (s *Store) CountRolledUpByDevice(ctx context.Context) (map[int64]int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT device_id, sum(count)::bigint FROM
-		(SELECT device_id, count FROM rollup_1d UNION ALL SELECT device_id, count FROM rollup_delta) r GROUP BY device_id`)
+		(SELECT device_id, count FROM rollup_1d UNION ALL SELECT device_id, count FROM rollup_delta
+		 UNION ALL SELECT device_id, 1 FROM readings WHERE raw_rollup AND ts >= (SELECT materialized_to FROM rollup_watermark)) r
+		GROUP BY device_id`)
 	if err != nil {
 		return nil, mapErr("count rolled-up readings", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,10 +81,17 @@ type Store struct {
 	partMu sync.Mutex
 	parts  map[string]bool // partitions known to exist, by name
 
-	ing     ingestCounters
-	reqs    chan *ingestReq
-	workers sync.WaitGroup
-	stopped chan struct{} // closed when the workers are gone
+	ing ingestCounters
+	// epochClass is the first key of the rollup watermark's advisory locks
+	// (a hash of the schema: stores of other schemas do not wait for each
+	// other); epoch is the last epoch an ingest transaction read.
+	epochClass int32
+	epoch      atomic.Int64
+	rawChunk   atomic.Int64 // the merge's span of marked readings per statement (rollup.go)
+	matSeen    atomic.Int64 // the latest materialized_to seen, Unix µs (Store.materialized)
+	reqs       chan *ingestReq
+	workers    sync.WaitGroup
+	stopped    chan struct{} // closed when the workers are gone
 }
 
 var _ vibemon.Store = (*Store)(nil)
@@ -157,6 +165,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.detectTimescale(mctx)
+	var epoch int64
+	var mat time.Time
+	if err := pool.QueryRow(mctx, "SELECT hashtext('vibemon rollup epoch ' || current_schema()), epoch, materialized_to FROM rollup_watermark").Scan(&s.epochClass, &epoch, &mat); err != nil {
+		pool.Close()
+		return nil, mapErr("open postgres", err)
+	}
+	s.epoch.Store(epoch)
+	s.sawMaterialized(mat)
+	s.rawChunk.Store(int64(rawChunkMin))
 	if err := s.ensureWindow(mctx, s.now()); err != nil {
 		pool.Close()
 		return nil, err

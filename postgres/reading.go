@@ -58,8 +58,15 @@ const (
 // Statements of the ingest transaction. Each is prepared once per
 // connection by pgx's statement cache.
 var (
-	lockDevicesSQL = "SELECT id, org_id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE"
-	readSeenSQL    = `SELECT s.device_id, s.block, s.bits FROM reading_seen s
+	// lockEpochSQL takes the shared lock of a rollup watermark epoch ($2)
+	// for the transaction; $1 is the store's lock class (Store.epochClass).
+	// The merge raises the watermark in a new epoch and then takes the
+	// older epochs' locks exclusively, which waits for every ingest
+	// transaction that may have read the old ingest_from (rollup.go).
+	lockEpochSQL     = "SELECT pg_advisory_xact_lock_shared($1::int4, ($2::bigint % 2147483647)::int4)"
+	readWatermarkSQL = "SELECT epoch, ingest_from FROM rollup_watermark"
+	lockDevicesSQL   = "SELECT id, org_id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE"
+	readSeenSQL      = `SELECT s.device_id, s.block, s.bits FROM reading_seen s
 	JOIN unnest($1::bigint[], $2::bigint[]) AS k(device_id, block) USING (device_id, block)`
 	// claimSeenSQL raises VMCL1 (vibemon_claimed, migration 0017) unless
 	// every one of the $5 rows was claimed.
@@ -118,22 +125,24 @@ func (s *readingSource) Values() ([]any, error) {
 
 func (s *readingSource) Err() error { return nil }
 
-// copyReadingsSQL takes copyBinary's output.
-var copyReadingsSQL = "COPY readings (" + strings.Join(readingCols, ", ") + ") FROM STDIN (FORMAT binary)"
+// copyReadingsSQL takes copyBinary's output: readingCols and raw_rollup.
+var copyReadingsSQL = "COPY readings (" + strings.Join(readingCols, ", ") + ", raw_rollup) FROM STDIN (FORMAT binary)"
 
 // copyBinary encodes rs in COPY's binary format (header, one tuple per
 // reading: bigint device_id, bigint seq, timestamptz ts, then the metrics as
-// double precision, NaN as NULL; trailer). Written directly, it costs a
-// fraction of pgx's per-value encoding through interfaces, which was 11% of
-// the server's CPU under ingest (docs/postgres.md).
-func copyBinary(rs []*vibemon.Reading) []byte {
-	const tupleMax = 2 + 3*12 + vibemon.NumMetrics*12
+// double precision, NaN as NULL, then raw_rollup: true when the reading's
+// (device, minute) has no delta in deltas, else NULL; trailer). Written
+// directly, it costs a fraction of pgx's per-value encoding through
+// interfaces, which was 11% of the server's CPU under ingest
+// (docs/postgres.md).
+func copyBinary(rs []*vibemon.Reading, deltas map[bucketKey]*delta) []byte {
+	const tupleMax = 2 + 3*12 + vibemon.NumMetrics*12 + 5
 	b := make([]byte, 0, 19+len(rs)*tupleMax+2)
 	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
 	b = binary.BigEndian.AppendUint32(b, 0) // flags
 	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
 	for _, r := range rs {
-		b = binary.BigEndian.AppendUint16(b, uint16(3+vibemon.NumMetrics))
+		b = binary.BigEndian.AppendUint16(b, uint16(3+vibemon.NumMetrics+1))
 		b = binary.BigEndian.AppendUint32(b, 8)
 		b = binary.BigEndian.AppendUint64(b, uint64(r.DeviceID))
 		b = binary.BigEndian.AppendUint32(b, 8)
@@ -147,6 +156,11 @@ func copyBinary(rs []*vibemon.Reading) []byte {
 			}
 			b = binary.BigEndian.AppendUint32(b, 8)
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		if deltas[bucketKey{r.DeviceID, r.TS.UTC().Truncate(time.Minute).Unix()}] != nil {
+			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+		} else {
+			b = append(binary.BigEndian.AppendUint32(b, 1), 1)
 		}
 	}
 	return binary.BigEndian.AppendUint16(b, 0xffff) // trailer: -1
@@ -191,6 +205,7 @@ type bucketKey struct{ dev, start int64 }
 
 // delta is what a batch adds to one rollup row.
 type delta struct {
+	first    time.Time // the oldest reading's ts
 	count    int64
 	n        [vibemon.NumMetrics]int64
 	sum      [vibemon.NumMetrics]float64
@@ -198,6 +213,9 @@ type delta struct {
 }
 
 func (d *delta) add(r *vibemon.Reading) {
+	if d.count == 0 || r.TS.Before(d.first) {
+		d.first = r.TS
+	}
 	d.count++
 	for m, v := range r.Values {
 		if math.IsNaN(v) {
@@ -228,14 +246,25 @@ type ingestPlan struct {
 	fresh   []*vibemon.Reading
 	seen    map[seenKey]*[seenBytes]byte // new bits of this batch
 	seenMax map[seenKey]time.Time
-	minutes map[bucketKey]*delta // what the batch adds to each device's minutes
+	minutes map[bucketKey]*delta // what the batch adds to the device minutes that get deltas
 	devs    map[int64]*deviceState
 }
 
+// rawGroupMax: a (device, minute) of a batch with fewer new readings than
+// this, all current, is rolled up from the readings table by the merge;
+// one with more, or with a late reading, gets a delta row. Measured on two
+// cores (docs/benchmarks.md): the merge aggregates a reading of the table
+// in about 2 µs, while a delta row costs about 12 µs to merge and more to
+// write, so with fewer than about 6 readings per row the table is cheaper.
+const rawGroupMax = 8
+
 // plan marks the new readings of live (in call order; of a (device, seq)
 // repeated, the first) in each call's isNew and aggregates them. stored
-// holds the bitmaps read from reading_seen.
-func plan(live []*ingestReq, stored map[seenKey][]byte) *ingestPlan {
+// holds the bitmaps read from reading_seen. The (device, minute)s of fewer
+// than rawGroupMax readings, none older than rawFrom (the watermark's
+// ingest_from), are left to the merge, which rolls them up from the
+// readings table (rollup.go); the others get rollup deltas.
+func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time) *ingestPlan {
 	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{},
 		minutes: map[bucketKey]*delta{}}
 	var last struct {
@@ -287,6 +316,11 @@ func plan(live []*ingestReq, stored map[seenKey][]byte) *ingestPlan {
 			if b := r.Values[vibemon.BatteryV]; !math.IsNaN(b) && (!st.hasBatt || !ts.Before(st.battTS)) {
 				st.battTS, st.batt, st.hasBatt = ts, b, true
 			}
+		}
+	}
+	for k, d := range p.minutes {
+		if d.count < rawGroupMax && !d.first.Before(rawFrom) {
+			delete(p.minutes, k) // rolled up from the table: copyBinary marks its readings
 		}
 	}
 	// Readings go in by device and time: neighbours in the index.
@@ -471,6 +505,10 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			stored := make(map[seenKey][]byte, len(keyDevs))
 			b := &pgx.Batch{}
 			b.Queue("BEGIN")
+			guess := s.epoch.Load()
+			var epoch int64
+			var rawFrom time.Time
+			s.queueWatermark(b, guess, &epoch, &rawFrom)
 			b.Queue(lockDevicesSQL, devs).Query(func(rows pgx.Rows) error {
 				var id, org int64
 				_, err := pgx.ForEachRow(rows, []any{&id, &org}, func() error { orgOf[id] = org; return nil })
@@ -488,6 +526,17 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
+			// A merge raised the watermark since this store last read it:
+			// hold the new epoch's lock too before trusting ingest_from.
+			for epoch != guess {
+				guess = epoch
+				b = &pgx.Batch{}
+				s.queueWatermark(b, guess, &epoch, &rawFrom)
+				if err := tx.SendBatch(ctx, b).Close(); err != nil {
+					return err
+				}
+			}
+			s.epoch.Store(epoch)
 			for _, r := range reqs {
 				if slices.Contains(invalid, r) {
 					continue
@@ -506,15 +555,17 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			if len(live) == 0 {
 				return nil
 			}
-			p := plan(live, stored)
+			p := plan(live, stored, rawFrom)
 			if len(p.fresh) == 0 {
 				return nil
 			}
-			if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh)), copyReadingsSQL); err != nil {
+			if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh, p.minutes)), copyReadingsSQL); err != nil {
 				return err
 			}
-			if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyDeltas(p.minutes)), copyDeltasSQL); err != nil {
-				return err
+			if len(p.minutes) > 0 {
+				if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyDeltas(p.minutes)), copyDeltasSQL); err != nil {
+					return err
+				}
 			}
 			b = &pgx.Batch{}
 			p.queueWrites(b)

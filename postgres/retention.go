@@ -31,6 +31,12 @@ var _ vibemon.ReadingPruner = (*Store)(nil)
 // inserts the block afresh with the batch's bits.
 func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
 	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
+	// Current readings are in the rollups only once the merge has rolled
+	// them up from the table (rollup.go): have it do that up to now first,
+	// so that none of them is deleted before it is counted.
+	if _, _, err := s.mergeRollups(ctx, now.Add(-rollupLag)); err != nil {
+		return rep, err
+	}
 	// First, before anything is deleted, each org's pruned_before moves up
 	// to its cutoff: from then on ingest refuses what is about to go, also
 	// if retention_days is raised later (Reading.CheckRetention).

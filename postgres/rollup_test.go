@@ -2,9 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,16 +22,40 @@ import (
 // readings, and averages equal to within rounding; nothing is left in
 // rollup_delta after the final merge.
 func TestMergeWhileIngesting(t *testing.T) {
+	mergeWhileIngesting(t, false)
+}
+
+// TestMergeWhileIngestingAcrossTheWatermark is the same with the
+// watermark moving through the readings: the replicas' clock starts at
+// the first reading and every batch sent moves it 30 minutes on (ahead of most writers), so each
+// merge raises ingest_from while the writers send readings on both sides
+// of it, some current (rolled up from the table by the merge or the
+// query), some late (deltas), and some batches both.
+func TestMergeWhileIngestingAcrossTheWatermark(t *testing.T) {
+	mergeWhileIngesting(t, true)
+}
+
+func mergeWhileIngesting(t *testing.T, moving bool) {
 	url := testURL(t)
 	schema := newSchema(t, url)
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(base.UnixNano())
 	opts := testOptions(schema)
 	opts.MergeInterval = time.Millisecond
+	if moving {
+		opts.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	}
+	if moving {
+		// Before the replicas' merges run: they never move it back.
+		openStore(t, url, schema, testOptions(schema)).Close()
+		setWatermark(t, url, schema, base)
+	}
 	a := openStore(t, url, schema, opts)
 	b := openStore(t, url, schema, opts)
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, a.CreateOrg(ctx, o))
-	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	const perDevice = 3 * 24 * 60
 	var devs []int64
 	all := map[int64][]vibemon.Reading{}
@@ -67,6 +93,16 @@ func TestMergeWhileIngesting(t *testing.T) {
 						t.Errorf("InsertReadings: %v", err)
 						return
 					}
+					if moving {
+						// The clock runs ahead of the writers, and the
+						// watermark follows it, also between the background
+						// merges.
+						clock.Add(int64(30 * time.Minute))
+						if _, err := s.MergeRollups(ctx); err != nil {
+							t.Errorf("MergeRollups: %v", err)
+							return
+						}
+					}
 				}
 			}
 		}()
@@ -94,6 +130,18 @@ func TestMergeWhileIngesting(t *testing.T) {
 		t.Errorf("after the final merge rollup_delta holds %d rows (err %v), want 0", n, err)
 	}
 	check("after the final merge")
+	if moving {
+		// Both ways were taken: some readings are marked, some are not.
+		var marked, unmarked int64
+		must(t, a.Pool().QueryRow(ctx, "SELECT count(*) FILTER (WHERE raw_rollup), count(*) FILTER (WHERE raw_rollup IS NULL) FROM readings").Scan(&marked, &unmarked))
+		if marked == 0 || unmarked == 0 {
+			t.Errorf("%d readings were rolled up from the table and %d through deltas; want some of each", marked, unmarked)
+		}
+		var epoch int64
+		var from time.Time
+		must(t, a.Pool().QueryRow(ctx, "SELECT epoch, ingest_from FROM rollup_watermark").Scan(&epoch, &from))
+		t.Logf("%d readings rolled up from the table, %d through deltas; epoch %d, ingest_from %v", marked, unmarked, epoch, from)
+	}
 }
 
 // expectBuckets aggregates rs as a rollup should: per UTC-aligned bucket,
@@ -239,4 +287,42 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 	_, err = s.MergeRollups(ctx)
 	must(t, err)
 	check("after the merge")
+}
+
+// TestCountRolledUpCountsEveryWay: vibemon migrate's check counts a
+// device's rolled-up readings as queries do, wherever they are: current
+// readings not rolled up yet (in the table), late ones in deltas, and both
+// after the merge.
+func TestCountRolledUpCountsEveryWay(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	setWatermark(t, url, schema, base)
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	ids := registerDevices(t, s, o.ID, 2, "n")
+	var rs []vibemon.Reading
+	for i := 0; i < 30; i++ {
+		rs = append(rs, vibemon.NewReading(ids[0], int64(i), base.Add(time.Duration(i)*time.Minute)))            // current, one per minute
+		rs = append(rs, vibemon.NewReading(ids[1], int64(i), base.Add(-time.Hour+time.Duration(i)*time.Second))) // late
+	}
+	_, err := s.InsertReadings(ctx, o.ID, rs)
+	must(t, err)
+	want := map[int64]int64{ids[0]: 30, ids[1]: 30}
+	for _, when := range []string{"before the merge", "after the merge"} {
+		got, err := s.CountRolledUpByDevice(ctx)
+		must(t, err)
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: rolled-up counts %v, want %v", when, got, want)
+		}
+		_, _, err = s.MergeRollupsBefore(ctx, base.Add(time.Hour))
+		must(t, err)
+	}
+	var marked int64
+	must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM readings WHERE raw_rollup").Scan(&marked))
+	if marked != 30 {
+		t.Errorf("%d readings are marked to be rolled up from the table, want the 30 current ones", marked)
+	}
 }

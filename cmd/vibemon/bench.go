@@ -33,7 +33,9 @@ With --database-url postgres://... it measures a server on PostgreSQL
 instead: the HTTP API (idempotent ingest, with rollups) against a raw
 pgx.CopyFrom of the same rows into a table of the readings' layout (daily
 partitions, the same index), in a scratch database that is dropped
-afterwards.
+afterwards. Its readings are live (stamped from now on, a second apart per
+device: the merge rolls them up from the table) unless --late stamps them
+in the past like a gateway's backlog (rolled up through deltas).
 `
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -54,6 +56,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	devices := fs.Int("devices", 100, "devices the readings are spread over")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of both runs to this file")
 	dbURL := fs.String("database-url", "", "measure the PostgreSQL store at this postgres:// URL instead of SQLite")
+	late := fs.Bool("late", false, "PostgreSQL: stamp the readings minutes in the past, as a gateway's backlog (rolled up through deltas), instead of from now on (live readings)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -61,7 +64,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("bench ingest: need --readings >= 1000, --batch 1..5000, --clients 1..256, --devices >= 1")
 	}
 	if *dbURL != "" {
-		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, *cpuProfile, stdout, stderr)
+		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, *late, *cpuProfile, stdout, stderr)
 	}
 	dir, err := os.MkdirTemp("", "vibemon-bench-")
 	if err != nil {
@@ -156,7 +159,14 @@ func registerDevices(ctx context.Context, store vibemon.DeviceStore, orgID int64
 // rows into a table of the same layout (readings' columns, daily range
 // partitions, the (device_id, ts, seq) index), and prints both and their
 // ratio. The database is dropped at the end.
-func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, devices int, cpuProfile string, stdout, stderr io.Writer) error {
+func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, devices int, late bool, cpuProfile string, stdout, stderr io.Writer) error {
+	// Readings of a device are a second apart. Live ones run from now on
+	// (at or after the rollup watermark: rolled up from the table), and
+	// the ingest service refuses readings more than an hour ahead.
+	perDevice := (readings + devices - 1) / devices
+	if !late && perDevice > 3000 {
+		return fmt.Errorf("bench ingest: %d readings per device would reach more than 50 minutes ahead; use more --devices, or --late", perDevice)
+	}
 	admin, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return fmt.Errorf("bench ingest: connect to %s: %w", dbURL, err)
@@ -200,9 +210,13 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "bench ingest (postgres): %d readings, batches of %d, %d clients, %d devices, 18 metrics per reading; load %s\n",
-		readings, batch, clients, devices, loadAvg())
-	rows := bench.Batches(bench.Rows(ids, readings, 0, time.Now(), 1), batch)
+	kind, last := "live", time.Now().Add(time.Duration(perDevice)*time.Second)
+	if late {
+		kind, last = "late (a backlog)", time.Now().Add(-5*time.Minute)
+	}
+	fmt.Fprintf(stdout, "bench ingest (postgres): %d %s readings, batches of %d, %d clients, %d devices, 18 metrics per reading; load %s\n",
+		readings, kind, batch, clients, devices, loadAvg())
+	rows := bench.Batches(bench.Rows(ids, readings, 0, last, 1), batch)
 	bodies := make([][]byte, len(rows))
 	sizes := make([]int, len(rows))
 	for i, b := range rows {
@@ -231,8 +245,8 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 	// "Rollups"): what the merge left to do when the API run ended is
 	// measured too, so that deferred work does not pass for speed.
 	t0 := time.Now()
-	pending, _ := store.PendingRollupDeltas(ctx)
-	if _, err := store.MergeRollups(ctx); err != nil {
+	deltas, marked, err := store.MergeRollupsBefore(ctx, last.Add(time.Second))
+	if err != nil {
 		return err
 	}
 	for n := int64(1); n > 0; time.Sleep(10 * time.Millisecond) { // a run of the job may still be finishing
@@ -242,7 +256,7 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 	}
 	merge := time.Since(t0)
 	cpuM := cpuNow(ctx, store)
-	fmt.Fprintf(stdout, "rollup merge of the %d deltas left after the API run: %.3fs\n", pending, merge.Seconds())
+	fmt.Fprintf(stdout, "rollup merge of what the API run left (%d deltas, %d readings from the table): %.3fs\n", deltas, marked, merge.Seconds())
 	fmt.Fprintln(stdout, cpuM.sub(cpu1).per(h.Readings))
 	n, elapsed, err := store.CopyBaseline(ctx, rows, clients)
 	if err != nil {
