@@ -41,6 +41,14 @@ type Config struct {
 	// online and to be streamed live; readings synced late from a gateway
 	// queue are stored but neither. Defaults to 2 minutes.
 	OnlineWindow time.Duration
+	// LiveWanted, when set, reports whether live reading events of the org
+	// can reach anyone; when it says no, a batch publishes no reading
+	// events (alerts and presence still go out), which saves encoding
+	// every reading as JSON (two fifths of the server's CPU per reading
+	// under bulk ingest, docs/benchmarks.md). A process whose bus is
+	// in-process passes its WebSocket hub's Watching; with a bus shared by
+	// replicas it stays nil, since clients may be on any of them.
+	LiveWanted func(orgID int64) bool
 }
 
 // Service runs the pipeline. It is safe for concurrent use.
@@ -263,6 +271,9 @@ func (s *Service) afterCommit(ctx context.Context, orgID int64, devices map[int6
 	}
 	if s.cfg.Bus == nil {
 		return
+	}
+	if s.cfg.LiveWanted != nil && !s.cfg.LiveWanted(orgID) {
+		fresh = nil // no reading events
 	}
 	for _, r := range liveReadings(fresh, now, s.cfg.OnlineWindow) {
 		events = append(events, vibemon.Event{Type: vibemon.EventReading, OrgID: orgID, DeviceID: r.DeviceID,

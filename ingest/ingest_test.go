@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ type fixture struct {
 	received chan struct{}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mods ...func(*ingest.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "v.db"), sqlite.Options{})
@@ -64,13 +65,17 @@ func newFixture(t *testing.T) *fixture {
 	})
 	t.Cleanup(cancel)
 	nowFn := func() time.Time { return f.now }
-	f.svc = ingest.New(ingest.Config{
+	cfg := ingest.Config{
 		Store:    store,
 		Bus:      bus,
 		Presence: inproc.NewPresence(inproc.PresenceConfig{}),
 		Alerts:   alerting.NewEngine(alerting.Config{Store: store, Now: nowFn}),
 		Now:      nowFn,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	f.svc = ingest.New(cfg)
 	return f
 }
 
@@ -198,6 +203,43 @@ func TestCommittedReadingsGoLiveWithAlertsAndPresence(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got := len(f.waitEvents(t, 4)); got != 4 {
 		t.Fatalf("after a duplicate batch: %d events, want still 4", got)
+	}
+}
+
+// TestNoReadingEventsWhileNobodyWatches: with LiveWanted saying nobody
+// watches the org (a single process whose hub has none of its clients),
+// a batch publishes its alert and presence events but no reading events;
+// once someone watches, readings go live again.
+func TestNoReadingEventsWhileNobodyWatches(t *testing.T) {
+	var watching atomic.Bool
+	var f *fixture
+	f = newFixture(t, func(c *ingest.Config) {
+		c.LiveWanted = func(orgID int64) bool { return orgID == f.orgA && watching.Load() }
+	})
+	if _, err := f.svc.Ingest(context.Background(), f.orgA, []vibemon.Reading{f.reading(f.devA, 1, 70), f.reading(f.devA, 2, 85)}); err != nil {
+		t.Fatal(err)
+	}
+	events := f.waitEvents(t, 2)
+	time.Sleep(100 * time.Millisecond) // anything else would have come by now
+	count := func() map[string]int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := map[string]int{}
+		for _, e := range f.events {
+			n[e.Type]++
+		}
+		return n
+	}
+	if n := count(); n[vibemon.EventReading] != 0 || n[vibemon.EventAlert] != 1 || n[vibemon.EventPresence] != 1 {
+		t.Fatalf("nobody watching: events %v (%d), want 1 alert and 1 presence and no reading", n, len(events))
+	}
+	watching.Store(true)
+	if _, err := f.svc.Ingest(context.Background(), f.orgA, []vibemon.Reading{f.reading(f.devA, 3, 70), f.reading(f.devA, 4, 71)}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitEvents(t, 4)
+	if n := count(); n[vibemon.EventReading] != 2 {
+		t.Fatalf("watching: events %v, want the batch's 2 readings", n)
 	}
 }
 

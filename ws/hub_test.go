@@ -431,6 +431,33 @@ func TestOrgIsolation(t *testing.T) {
 	}
 }
 
+// TestWatching: the hub reports an org as watched while one of its
+// clients is connected to the telemetry stream (an alerts-only client does
+// not count), and no longer once it has gone.
+func TestWatching(t *testing.T) {
+	e := newEnv(t, nil)
+	if e.hub.Watching(1) {
+		t.Fatal("org 1 watched before any client connected")
+	}
+	alerts := e.connect(t, "/ws/alerts", 1)
+	if e.hub.Watching(1) {
+		t.Error("org 1 watched with only an alerts client")
+	}
+	c := e.connect(t, "/ws/telemetry", 1)
+	if !e.hub.Watching(1) || e.hub.Watching(2) {
+		t.Fatalf("with a telemetry client of org 1: Watching(1) %v, Watching(2) %v; want true, false", e.hub.Watching(1), e.hub.Watching(2))
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	alerts.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hub.Watching(1) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if e.hub.Watching(1) {
+		t.Error("org 1 still watched 5 s after its client left")
+	}
+}
+
 func TestAlertsEndpoint(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.connect(t, "/ws/alerts", 1)

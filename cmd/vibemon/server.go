@@ -123,10 +123,10 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
 	a.cached = vibemon.NewCachedStore(store, a.lookups)
 	analytics := &analysis.Service{Store: store, Logger: log}
-	telemetry := ingest.New(ingest.Config{
+	ingestCfg := ingest.Config{
 		Store: a.cached, Bus: a.bus, Presence: a.presence, Logger: log, Devices: a.lookups,
 		Alerts: alerting.NewEngine(alerting.Config{Store: store, Logger: log, Levels: isoLevels(analytics)}),
-	})
+	}
 	var live, panel http.Handler
 	if s.hasRole("ws") {
 		a.hub = ws.NewHub(ws.Config{
@@ -153,6 +153,17 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		}
 		live = a.hub.Handler()
 	}
+	// With an in-process bus only this process's hub can stream readings:
+	// no need to encode them while none of an org's clients is connected
+	// (and never without the ws role). Through Redis, clients may be on any
+	// replica.
+	if _, inProcess := a.bus.(*inproc.Bus); inProcess {
+		ingestCfg.LiveWanted = func(int64) bool { return false }
+		if a.hub != nil {
+			ingestCfg.LiveWanted = a.hub.Watching
+		}
+	}
+	telemetry := ingest.New(ingestCfg)
 	if s.hasRole("web") {
 		panel = web.Handler(web.Config{Logger: log})
 	}
