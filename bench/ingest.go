@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,8 @@ import (
 
 // Rows returns n readings spread over devices (ids from deviceIDs) with all
 // metrics set, one second apart per device, ending near now, with sequence
-// numbers starting at seq0.
+// numbers starting at seq0. Values have 7 significant digits, as gateways
+// send them (gateway/queue.go formats each with %.7g).
 func Rows(deviceIDs []int64, n int, seq0 int64, now time.Time, seed uint64) []vibemon.Reading {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	per := (n + len(deviceIDs) - 1) / len(deviceIDs)
@@ -31,7 +33,7 @@ func Rows(deviceIDs []int64, n int, seq0 int64, now time.Time, seed uint64) []vi
 			if lo < 0 {
 				lo = hi / 2
 			}
-			r.Values[m] = lo + (hi-lo)*0.05*rng.Float64()
+			r.Values[m], _ = strconv.ParseFloat(strconv.FormatFloat(lo+(hi-lo)*0.05*rng.Float64(), 'g', 7, 64), 64)
 		}
 		rows = append(rows, r)
 	}
