@@ -104,30 +104,27 @@ func TestConformanceMerged(t *testing.T) {
 // The suite's readings are older than the time a store is opened at, so in
 // the two tests above they are late readings: their rollups go through
 // rollup_delta. The two below move the watermark back to before them, so
-// that the same readings are current: nothing is written but the readings,
-// and the rollups come from the readings table, by the queries themselves
-// (no merge) or by the merge, which then moves the watermark to a minute
-// before now, past all of them.
-var beforeTheSuite = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
+// that the same readings are current: small groups of them write nothing
+// but the readings, and their rollups come from the readings table, by the
+// queries themselves (no merge) or by the merge, which then moves the
+// watermark to a minute before now, past all of them.
 func TestConformanceCurrent(t *testing.T) {
 	url := testURL(t)
-	storetest.Run(t, func(t *testing.T) vibemon.Store {
-		schema := newSchema(t, url)
-		s := openStore(t, url, schema, testOptions(schema))
-		setWatermark(t, url, schema, beforeTheSuite)
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) vibemon.Store { return openCurrentStore(t, url) })
 }
 
 func TestConformanceCurrentMerged(t *testing.T) {
 	url := testURL(t)
-	storetest.Run(t, func(t *testing.T) vibemon.Store {
-		schema := newSchema(t, url)
-		s := openStore(t, url, schema, testOptions(schema))
-		setWatermark(t, url, schema, beforeTheSuite)
-		return mergedStore{s}
-	})
+	storetest.Run(t, func(t *testing.T) vibemon.Store { return mergedStore{openCurrentStore(t, url)} })
+}
+
+// openCurrentStore opens a store on a fresh schema whose watermark is
+// before the conformance suite's readings.
+func openCurrentStore(t *testing.T, url string) *postgres.Store {
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	setWatermark(t, url, schema, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	return s
 }
 
 // setWatermark sets both ends of schema's rollup watermark to ts, as if a
