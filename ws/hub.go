@@ -370,9 +370,6 @@ func (h *Hub) unregister(c *client) {
 	h.index[k] = slices.Delete(slices.Clone(old), i, i+1)
 }
 
-// dispatch fans one bus event out to the matching clients of its org. It
-// runs on the bus's delivery goroutine and never blocks: it encodes the
-// event once and offers the same bytes to each client's queue.
 // Watching reports whether a client of the org is connected to this hub's
 // telemetry stream now. A process whose bus is in-process uses it to skip
 // encoding live readings that nobody would receive.
@@ -382,6 +379,9 @@ func (h *Hub) Watching(orgID int64) bool {
 	return len(h.index[indexKey{orgID, endpointTelemetry}]) > 0
 }
 
+// dispatch fans one bus event out to the matching clients of its org. It
+// runs on the bus's delivery goroutine and never blocks: it encodes the
+// event once and offers the same bytes to each client's queue.
 func (h *Hub) dispatch(ev vibemon.Event) {
 	var ep endpoint
 	switch ev.Type {
