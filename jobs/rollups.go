@@ -13,10 +13,11 @@ import (
 // Config.RollupInterval says otherwise.
 const DefaultRollupInterval = 5 * time.Second
 
-// RollupMerger moves the rollup deltas that ingest appended into the rollup
-// tables (the PostgreSQL store does; docs/postgres.md, "Rollups").
+// RollupMerger rolls up what ingest left for later (the PostgreSQL store
+// does; docs/postgres.md, "Rollups"). TryMergeRollups returns at once when
+// another merge is running: that one does the work.
 type RollupMerger interface {
-	MergeRollups(ctx context.Context) (int64, error)
+	TryMergeRollups(ctx context.Context) (int64, error)
 }
 
 // MergeRollups is the periodic job that merges rollup deltas
@@ -48,7 +49,7 @@ type rollupWorker struct {
 // Work merges every delta present when it starts; after an error the next
 // periodic run tries again (what was merged stays merged).
 func (w *rollupWorker) Work(ctx context.Context, job *river.Job[MergeRollups]) error {
-	if _, err := w.r.cfg.Rollups.MergeRollups(ctx); err != nil {
+	if _, err := w.r.cfg.Rollups.TryMergeRollups(ctx); err != nil {
 		return fmt.Errorf("merge rollups: %w", err)
 	}
 	return nil
@@ -69,8 +70,8 @@ func (r *Runner) addRollupJob(workers *river.Workers, rc *river.Config) {
 	river.AddWorker(workers, &rollupWorker{r: r})
 	// Unique per interval, too: a run that hangs (until its timeout) or
 	// whose worker died (until River's rescuer, an hour) then blocks only
-	// its own interval's run, not every later one. Two merges at once are
-	// harmless (they take disjoint rows).
+	// its own interval's run, not every later one. A merge that runs while
+	// another one does returns at once (TryMergeRollups).
 	opts := MergeRollups{}.InsertOpts()
 	opts.UniqueOpts.ByPeriod = max(every, time.Second) // River's smallest period
 	rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(every),

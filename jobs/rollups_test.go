@@ -24,7 +24,7 @@ type flakyMerger struct {
 	hang chan struct{}
 }
 
-func (f *flakyMerger) MergeRollups(ctx context.Context) (int64, error) {
+func (f *flakyMerger) TryMergeRollups(ctx context.Context) (int64, error) {
 	if f.calls.Add(1) <= f.fail {
 		if f.hang != nil {
 			select {
@@ -34,7 +34,7 @@ func (f *flakyMerger) MergeRollups(ctx context.Context) (int64, error) {
 		}
 		return 0, errors.New("merge rollups: the database is busy or unavailable; retry later")
 	}
-	return f.store.MergeRollups(ctx)
+	return f.store.TryMergeRollups(ctx)
 }
 
 // TestMergeRollupsJobRecoversAtItsInterval: after a few failed merges (a

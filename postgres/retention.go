@@ -34,7 +34,7 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	// Current readings are in the rollups only once the merge has rolled
 	// them up from the table (rollup.go): have it do that up to now first,
 	// so that none of them is deleted before it is counted.
-	if _, _, err := s.mergeRollups(ctx, now.Add(-rollupLag)); err != nil {
+	if _, _, err := s.mergeRollups(ctx, now.Add(-rollupLag), true); err != nil {
 		return rep, err
 	}
 	// First, before anything is deleted, each org's pruned_before moves up

@@ -151,7 +151,18 @@ const mergeLockKey = -1
 // run again, s.tx). Merges of several replicas take turns; queries give
 // the same answers before and after.
 func (s *Store) MergeRollups(ctx context.Context) (int64, error) {
-	n, _, err := s.mergeRollups(ctx, s.now().Add(-rollupLag))
+	n, _, err := s.mergeRollups(ctx, s.now().Add(-rollupLag), true)
+	return n, err
+}
+
+// TryMergeRollups is MergeRollups unless a merge (of this replica or
+// another) is running, in which case it returns 0 at once: that merge does
+// the work, and the next periodic one takes what arrives meanwhile. The
+// periodic merges (River's merge_rollups job, the store's own timer) use
+// it, so that a merge held up (by a monthly rewrite, a slow disk) does not
+// gather a queue of others behind it, each holding a connection.
+func (s *Store) TryMergeRollups(ctx context.Context) (int64, error) {
+	n, _, err := s.mergeRollups(ctx, s.now().Add(-rollupLag), false)
 	return n, err
 }
 
@@ -163,20 +174,31 @@ func (s *Store) MergeRollups(ctx context.Context) (int64, error) {
 // t in the future makes readings stored later with an older ts late
 // (rolled up through deltas), which is correct but costs more.
 func (s *Store) MergeRollupsBefore(ctx context.Context, t time.Time) (deltas, readings int64, err error) {
-	return s.mergeRollups(ctx, t)
+	return s.mergeRollups(ctx, t, true)
 }
 
-func (s *Store) mergeRollups(ctx context.Context, until time.Time) (total, rawTotal int64, err error) {
+// mergeRollups moves ingest_from up to until and rolls up what is below it
+// (see MergeRollups). Without wait it returns 0 when another merge holds
+// the merge lock.
+func (s *Store) mergeRollups(ctx context.Context, until time.Time, wait bool) (total, rawTotal int64, err error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return 0, 0, mapErr("merge rollups", err)
 	}
 	defer c.Release()
-	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1::int4, $2::int4)", s.epochClass, mergeLockKey); err != nil {
+	lock := "SELECT pg_advisory_lock($1::int4, $2::int4), true"
+	if !wait {
+		lock = "SELECT NULL, pg_try_advisory_lock($1::int4, $2::int4)"
+	}
+	var got bool
+	if err := c.QueryRow(ctx, lock, s.epochClass, mergeLockKey).Scan(nil, &got); err != nil {
 		// Cancelled while waiting, the lock may have been granted all the
 		// same: this connection must not go back to the pool holding it.
 		c.Conn().Close(context.Background())
 		return 0, 0, mapErr("merge rollups", err)
+	}
+	if !got {
+		return 0, 0, nil
 	}
 	defer func() {
 		// A connection that could not unlock is closed, which unlocks.
@@ -307,7 +329,7 @@ func (s *Store) merger() {
 	s.every(s.opts.MergeInterval, func() {
 		ctx, cancel := s.untilClosed(5 * time.Minute)
 		defer cancel()
-		if _, err := s.MergeRollups(ctx); err != nil && !s.isClosed() {
+		if _, err := s.TryMergeRollups(ctx); err != nil && !s.isClosed() {
 			s.log.Error("merge rollups failed; queries still include the deltas", "err", err)
 		}
 	})

@@ -326,3 +326,49 @@ func TestCountRolledUpCountsEveryWay(t *testing.T) {
 		t.Errorf("%d readings are marked to be rolled up from the table, want the 30 current ones", marked)
 	}
 }
+
+// TestTryMergeSkipsWhileAMergeRuns: while a merge holds the merge lock (as
+// one held up by the monthly rewrite would), TryMergeRollups returns at
+// once and merges nothing, MergeRollups waits its turn, and once the lock
+// is free both merge.
+func TestTryMergeSkipsWhileAMergeRuns(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	s := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	o := &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(ctx, o))
+	ids := registerDevices(t, s, o.ID, 1, "n")
+	var rs []vibemon.Reading
+	for i := 0; i < 10; i++ { // late readings: deltas
+		rs = append(rs, vibemon.NewReading(ids[0], int64(i), time.Date(2026, 3, 10, 0, 0, i, 0, time.UTC)))
+	}
+	_, err := s.InsertReadings(ctx, o.ID, rs)
+	must(t, err)
+
+	holder, err := s.Pool().Acquire(ctx)
+	must(t, err)
+	defer holder.Release()
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_lock(hashtext('vibemon rollup epoch ' || current_schema()), -1)")
+	must(t, err)
+	start := time.Now()
+	if n, err := s.TryMergeRollups(ctx); err != nil || n != 0 || time.Since(start) > 5*time.Second {
+		t.Fatalf("TryMergeRollups during another merge: %d rows, %v, after %v; want 0 at once", n, err, time.Since(start))
+	}
+	if n, _ := s.PendingRollupDeltas(ctx); n == 0 {
+		t.Fatal("the deltas were merged while another merge held the lock")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.MergeRollups(wctx); err == nil {
+		t.Fatal("MergeRollups returned while another merge held the lock; want it to wait (here until its context ended)")
+	}
+	_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock(hashtext('vibemon rollup epoch ' || current_schema()), -1)")
+	must(t, err)
+	if n, err := s.TryMergeRollups(ctx); err != nil || n == 0 {
+		t.Fatalf("TryMergeRollups once the lock is free: %d rows, %v; want the deltas merged", n, err)
+	}
+	if n, _ := s.PendingRollupDeltas(ctx); n != 0 {
+		t.Errorf("%d deltas left after the merge", n)
+	}
+}
