@@ -313,7 +313,6 @@ async function main() {
       setAlert(msg.data);
     },
     onResync: () => loadAll().then(() => showError("")).catch(e => showError(e.message)),
-    resyncFirst: true, // an acknowledgement or comment made while the stream connected
   }).start();
 }
 

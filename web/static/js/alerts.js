@@ -95,7 +95,6 @@ async function main() {
       refreshAlertCount();
     },
     onResync: () => load().then(() => showError("")).catch(e => showError(e.message)),
-    resyncFirst: true, // an alert opened or acknowledged while the stream connected
   }).start();
 }
 

@@ -1,10 +1,7 @@
 // live.js: a WebSocket to /ws/telemetry or /ws/alerts that authenticates with
 // its first message, subscribes, and reconnects with capped exponential
 // backoff. After every reconnect it calls onResync so the page can re-query
-// what it may have missed; with resyncFirst also when it first goes live,
-// for pages where an event between their first load and the subscription
-// must not be lost (an alert acknowledged meanwhile). The header pill shows
-// the state of all streams.
+// what it may have missed. The header pill shows the state of all streams.
 
 import { accessToken, api } from "./api.js";
 
@@ -28,14 +25,13 @@ function renderState() {
 export class Live {
   /**
    * @param {string} path "/ws/telemetry" or "/ws/alerts"
-   * @param {{subscribe?: object[], onMessage: (msg: object) => void, onResync?: () => void, resyncFirst?: boolean}} opts
+   * @param {{subscribe?: object[], onMessage: (msg: object) => void, onResync?: () => void}} opts
    */
   constructor(path, opts) {
     this.path = path;
     this.subscribe = opts.subscribe || [];
     this.onMessage = opts.onMessage;
     this.onResync = opts.onResync || (() => {});
-    this.resyncFirst = !!opts.resyncFirst;
     this.state = "connecting";
     this.attempt = 0;
     this.everReady = false;
@@ -71,7 +67,7 @@ export class Live {
       if (msg.type === "ready") {
         ready = true;
         for (const sub of this.subscribe) ws.send(JSON.stringify({ type: "subscribe", ...sub }));
-        const resync = this.everReady || this.attempt > 0 || this.resyncFirst;
+        const resync = this.everReady || this.attempt > 0;
         this.everReady = true;
         this.attempt = 0;
         this.setState("live");
