@@ -119,7 +119,9 @@ func TestBrowserAlertPage(t *testing.T) {
 	}
 	poll("comment in the timeline", `[...document.querySelectorAll('#alert-timeline li[data-kind="commented"] .tl-comment')].some(q => q.textContent.includes("clinker"))`)
 
-	// A colleague acknowledges elsewhere: the page hears it live.
+	// A colleague acknowledges elsewhere: the page hears it live (once its
+	// stream is live: an event before that shows at the next reconnect).
+	poll("alert stream live", `document.getElementById("live-state").dataset.state === "live"`)
 	if st := c.do("POST", fmt.Sprintf("/api/v1/alerts/%d/ack", alertID), map[string]any{"comment": "on my way"}, nil); st != 200 {
 		t.Fatalf("ack over the API: status %d", st)
 	}
