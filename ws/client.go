@@ -354,6 +354,13 @@ func (c *client) authenticate(token string) {
 		return // timed out meanwhile
 	}
 	c.orgID, c.userID, c.keyID = org, user, key
+	if c.ep == endpointTelemetry && c.hub.cfg.Watch != nil {
+		ctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
+		if err := c.hub.cfg.Watch(ctx, org); err != nil {
+			c.hub.log.Warn("ws: mark the org as watched; other replicas may not stream its readings until the next renewal", "org_id", org, "err", err)
+		}
+		cancel()
+	}
 	// ready goes first in the queue, so it precedes every event.
 	c.send(readyMessage)
 	c.hub.register(c)

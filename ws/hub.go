@@ -43,6 +43,12 @@ type Config struct {
 	// Defaults to accepting any asset id: events are still only those of
 	// the caller's org.
 	Assets func(ctx context.Context, orgID, assetID int64) error
+	// Watch, when set, is called with a telemetry client's org once its
+	// token is verified and before it is told it is ready: a cluster marks
+	// the org as watched (redis.Watch), so that the replicas taking
+	// readings stream the org's readings from then on. An error is logged
+	// and the client served all the same.
+	Watch func(ctx context.Context, orgID int64) error
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
@@ -377,6 +383,20 @@ func (h *Hub) Watching(orgID int64) bool {
 	h.indexMu.RLock()
 	defer h.indexMu.RUnlock()
 	return len(h.index[indexKey{orgID, endpointTelemetry}]) > 0
+}
+
+// WatchedOrgs returns the orgs with a client on this hub's telemetry
+// stream now (in no order), for a cluster to renew their marks.
+func (h *Hub) WatchedOrgs() []int64 {
+	h.indexMu.RLock()
+	defer h.indexMu.RUnlock()
+	var out []int64
+	for k, cs := range h.index {
+		if k.ep == endpointTelemetry && len(cs) > 0 {
+			out = append(out, k.orgID)
+		}
+	}
+	return out
 }
 
 // dispatch fans one bus event out to the matching clients of its org. It

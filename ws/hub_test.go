@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -455,6 +457,38 @@ func TestWatching(t *testing.T) {
 	}
 	if e.hub.Watching(1) {
 		t.Error("org 1 still watched 5 s after its client left")
+	}
+}
+
+// TestWatchMarksBeforeReady: a telemetry client's org is marked watched
+// (Config.Watch) before the client is told it is ready, so a reading posted
+// after ready on any replica is streamed; alerts clients mark nothing; the
+// hub lists the orgs its telemetry clients watch.
+func TestWatchMarksBeforeReady(t *testing.T) {
+	var mu sync.Mutex
+	var marked []int64
+	e := newEnv(t, func(c *ws.Config) {
+		c.Watch = func(_ context.Context, orgID int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			marked = append(marked, orgID)
+			return nil
+		}
+	})
+	e.connect(t, "/ws/alerts", 2)
+	mu.Lock()
+	if len(marked) != 0 {
+		t.Errorf("an alerts client marked orgs %v", marked)
+	}
+	mu.Unlock()
+	e.connect(t, "/ws/telemetry", 1) // returns once ready arrived
+	mu.Lock()
+	if !slices.Equal(marked, []int64{1}) {
+		t.Errorf("marked %v by the time the telemetry client of org 1 was ready, want [1]", marked)
+	}
+	mu.Unlock()
+	if got := e.hub.WatchedOrgs(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("WatchedOrgs() = %v, want [1]", got)
 	}
 }
 

@@ -55,6 +55,7 @@ type app struct {
 	lookups    vibemon.LookupCache             // devices and API keys; shared through Redis when set
 	cached     *vibemon.CachedStore            // store with lookups; what ingest, ws and the API use
 	redis      io.Closer                       // the Redis client, when VIBEMON_REDIS_URL is set
+	watch      *redis.Watch                    // which orgs have live telemetry clients, when VIBEMON_REDIS_URL is set
 }
 
 // openStore opens PostgreSQL when VIBEMON_DATABASE_URL is set, else the
@@ -147,21 +148,24 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 				_, err := store.GetAsset(ctx, orgID, assetID)
 				return err
 			},
+			Watch: a.markWatched,
 		})
 		if err := a.hub.Start(ctx); err != nil {
 			return nil, fmt.Errorf("start websocket hub: %w", err)
 		}
 		live = a.hub.Handler()
 	}
-	// With an in-process bus only this process's hub can stream readings:
-	// no need to encode them while none of an org's clients is connected
-	// (and never without the ws role). Through Redis, clients may be on any
-	// replica.
-	if _, inProcess := a.bus.(*inproc.Bus); inProcess {
+	// Live reading events are encoded only for orgs someone watches: with
+	// an in-process bus, clients of this process's hub (none without the ws
+	// role); through Redis, clients of any replica (redis.Watch, marked by
+	// the WebSocket replicas).
+	switch _, inProcess := a.bus.(*inproc.Bus); {
+	case inProcess && a.hub != nil:
+		ingestCfg.LiveWanted = a.hub.Watching
+	case inProcess:
 		ingestCfg.LiveWanted = func(int64) bool { return false }
-		if a.hub != nil {
-			ingestCfg.LiveWanted = a.hub.Watching
-		}
+	case a.watch != nil:
+		ingestCfg.LiveWanted = a.watch.Wanted
 	}
 	telemetry := ingest.New(ingestCfg)
 	if s.hasRole("web") {
@@ -234,6 +238,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		}
 	}()
 	go a.sweepPresence(ctx)
+	if a.hub != nil && a.watch != nil {
+		go a.renewWatched(ctx)
+	}
 	go func() {
 		<-ctx.Done()
 		a.close()
@@ -299,6 +306,32 @@ func (a *app) close() {
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
 			a.log.Error("close store", "err", err)
+		}
+	}
+}
+
+// markWatched marks the org of a new telemetry client as watched, so that
+// every replica streams its readings (a no-op with the in-process bus).
+func (a *app) markWatched(ctx context.Context, orgID int64) error {
+	if a.watch == nil {
+		return nil
+	}
+	return a.watch.Mark(ctx, orgID)
+}
+
+// renewWatched renews, every third of the marks' lifetime, the marks of
+// the orgs this replica's telemetry clients watch.
+func (a *app) renewWatched(ctx context.Context) {
+	t := time.NewTicker(a.watch.TTL() / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.watch.Mark(ctx, a.hub.WatchedOrgs()...); err != nil && ctx.Err() == nil {
+				a.log.Warn("renew watched orgs; other replicas may stop streaming their readings", "err", err)
+			}
 		}
 	}
 }
@@ -395,6 +428,9 @@ func (a *app) openLive(ctx context.Context, s *settings) error {
 		return err
 	}
 	a.presence = p
+	if a.watch, err = redis.NewWatch(redis.WatchConfig{Client: client, Prefix: s.RedisPrefix}); err != nil {
+		return err
+	}
 	a.sweep = func(ctx context.Context, now time.Time) ([]inproc.DeviceRef, error) {
 		refs, err := p.Sweep(ctx, now)
 		gone := make([]inproc.DeviceRef, len(refs))
