@@ -97,12 +97,8 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 // refused as duplicates and the others are still new (the bit order of
 // PostgreSQL's set_bit and of the store agree).
 func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
 	_, err := s.RegisterDevice(ctx, d)
 	must(t, err)
@@ -162,13 +158,9 @@ func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 // default_query_exec_mode=simple_protocol, as behind pgbouncer); both give
 // the same points, NULLs as NaN.
 func TestQueryDecodesBothFormats(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, url, schema := acmeStore(t)
 	simple := openStore(t, url+"&default_query_exec_mode=simple_protocol", schema, testOptions(schema))
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
 	_, err := s.RegisterDevice(ctx, d)
 	must(t, err)

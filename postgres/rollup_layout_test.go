@@ -143,12 +143,8 @@ func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
 // rows into monthly partitions, in (device, hour) order, and queries give
 // the same answers.
 func TestUpgradeMovesHourlyRollupsIntoMonths(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	var devs []int64
 	for i := 0; i < 3; i++ {
 		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", i)}

@@ -294,14 +294,10 @@ func TestCompactDeltasReadBackExactly(t *testing.T) {
 // readings not rolled up yet (in the table), late ones in deltas, and both
 // after the merge.
 func TestCountRolledUpCountsEveryWay(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, url, schema := acmeStore(t)
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	setWatermark(t, url, schema, base)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	ids := registerDevices(t, s, o.ID, 2, "n")
 	var rs []vibemon.Reading
 	for i := 0; i < 30; i++ {
@@ -332,12 +328,8 @@ func TestCountRolledUpCountsEveryWay(t *testing.T) {
 // once and merges nothing, MergeRollups waits its turn, and once the lock
 // is free both merge.
 func TestTryMergeSkipsWhileAMergeRuns(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	ids := registerDevices(t, s, o.ID, 1, "n")
 	var rs []vibemon.Reading
 	for i := 0; i < 10; i++ { // late readings: deltas

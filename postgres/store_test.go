@@ -320,12 +320,8 @@ func TestMigrationsIdempotentAndRaceSafe(t *testing.T) {
 }
 
 func TestFailedBatchStoresNothing(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
 	_, err := s.RegisterDevice(ctx, d)
 	must(t, err)
@@ -371,12 +367,8 @@ func TestFailedBatchStoresNothing(t *testing.T) {
 }
 
 func TestHourlyQueryReadsRollups(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
-	s := openStore(t, url, schema, testOptions(schema))
+	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	o := &vibemon.Org{Name: "acme"}
-	must(t, s.CreateOrg(ctx, o))
 	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
 	_, err := s.RegisterDevice(ctx, d)
 	must(t, err)
@@ -519,4 +511,16 @@ func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// acmeStore opens a store with the test options on a fresh schema and
+// creates the org "acme" in it.
+func acmeStore(t *testing.T) (s *postgres.Store, o *vibemon.Org, url, schema string) {
+	t.Helper()
+	url = testURL(t)
+	schema = newSchema(t, url)
+	s = openStore(t, url, schema, testOptions(schema))
+	o = &vibemon.Org{Name: "acme"}
+	must(t, s.CreateOrg(context.Background(), o))
+	return s, o, url, schema
 }
