@@ -196,24 +196,27 @@ func TestQueryDecodesBothFormats(t *testing.T) {
 }
 
 // TestLargeIngestTransactionsOverlap: with coalescing on, calls large
-// enough (at least half of MaxBatch) run in transactions that overlap each
-// other, small ones run alone; either way, with writers sending the same
-// readings in different batches at once, every reading is new exactly once
-// and the rollups count it once.
+// enough (at least 1,000 readings, or half of MaxBatch if smaller) run in
+// transactions that overlap each other, small ones run alone; either way,
+// with writers sending the same readings in different batches at once,
+// every reading is new exactly once and the rollups count it once.
 func TestLargeIngestTransactionsOverlap(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		window  int  // readings per call
-		overlap bool // whether transactions may overlap
+		name     string
+		window   int  // readings per call
+		maxBatch int  // Options.MaxBatch
+		overlap  bool // whether transactions may overlap
 	}{
-		{"large calls", 1600, true},
-		{"small calls", 50, false},
+		{"large calls", 1600, 3000, true},
+		{"gateway batches, default MaxBatch", 1000, 0, true},
+		{"calls above half of a small MaxBatch", 600, 1000, true},
+		{"small calls", 50, 3000, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := testURL(t)
 			schema := newSchema(t, url)
 			opts := testOptions(schema)
-			opts.MaxBatch, opts.IngestWorkers = 3000, 3 // large: >= 1500 readings
+			opts.MaxBatch, opts.IngestWorkers = tc.maxBatch, 3
 			s := openStore(t, url, schema, opts)
 			ctx := context.Background()
 			o := &vibemon.Org{Name: "acme"}

@@ -49,8 +49,9 @@ type Options struct {
 	// goroutine).
 	MaxBatch int
 	// IngestWorkers is how many coalesced ingest transactions may run at
-	// once. Defaults to 2. Only transactions of at least MaxBatch/2
-	// readings overlap; smaller ones run alone (see ingestWorker), so a
+	// once. Defaults to 2. Only transactions of at least 1,000 readings
+	// (or MaxBatch/2, if smaller) overlap; smaller ones run alone (see
+	// ingestWorker), so a
 	// second worker helps bulk uploads and leaves small batches coalesced
 	// as with one (measurements in docs/benchmarks.md).
 	IngestWorkers int
