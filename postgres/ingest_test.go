@@ -72,19 +72,11 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 			t.Fatalf("seq %d reported new %d times, want once", 4000+i, n)
 		}
 	}
-	raw, err := a.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(2 * time.Hour), Bucket: vibemon.BucketRaw})
-	must(t, err)
-	if len(raw) != total {
-		t.Errorf("%d raw readings stored, want %d", len(raw), total)
+	if n := countReadings(t, a, o.ID, d.ID, base, base.Add(2*time.Hour), vibemon.BucketRaw); n != total {
+		t.Errorf("%d raw readings stored, want %d", n, total)
 	}
 	for _, bucket := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
-		pts, err := b.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(2 * time.Hour), Bucket: bucket})
-		must(t, err)
-		var n int64
-		for _, p := range pts {
-			n += p.Count
-		}
-		if n != total {
+		if n := countReadings(t, b, o.ID, d.ID, base, base.Add(2*time.Hour), bucket); n != total {
 			t.Errorf("%s rollups count %d readings, want %d", bucket, n, total)
 		}
 	}
@@ -255,16 +247,7 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 					}
 				}
 				for _, bucket := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour} {
-					pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d, From: base, To: base.Add(2 * time.Hour), Bucket: bucket})
-					must(t, err)
-					n := int64(len(pts))
-					if bucket != vibemon.BucketRaw {
-						n = 0
-						for _, p := range pts {
-							n += p.Count
-						}
-					}
-					if n != total {
+					if n := countReadings(t, s, o.ID, d, base, base.Add(2*time.Hour), bucket); n != total {
 						t.Errorf("device %d: %s counts %d readings, want %d", d, bucket, n, total)
 					}
 				}
@@ -380,16 +363,7 @@ func TestRandomOverlappingIngestStoresEachReadingOnce(t *testing.T) {
 			must(t, err)
 			for _, d := range devs {
 				for _, bucket := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
-					pts, err := b.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d, From: base, To: base.Add(2 * time.Hour), Bucket: bucket})
-					must(t, err)
-					n := int64(len(pts))
-					if bucket != vibemon.BucketRaw {
-						n = 0
-						for _, p := range pts {
-							n += p.Count
-						}
-					}
-					if n != perDev[d] {
+					if n := countReadings(t, b, o.ID, d, base, base.Add(2*time.Hour), bucket); n != perDev[d] {
 						t.Errorf("device %d: %s counts %d readings, want %d", d, bucket, n, perDev[d])
 					}
 				}
@@ -397,4 +371,20 @@ func TestRandomOverlappingIngestStoresEachReadingOnce(t *testing.T) {
 			t.Logf("%d distinct readings; retries: replica a %d, replica b %d", len(sent), a.IngestStats().Retries, b.IngestStats().Retries)
 		})
 	}
+}
+
+// countReadings returns how many of the device's readings in [from, to) a
+// query at bucket counts: raw points, or the buckets' counts summed.
+func countReadings(t *testing.T, s *postgres.Store, orgID, dev int64, from, to time.Time, bucket vibemon.Bucket) int64 {
+	t.Helper()
+	pts, err := s.QueryReadings(context.Background(), orgID, vibemon.ReadingQuery{DeviceID: dev, From: from, To: to, Bucket: bucket})
+	must(t, err)
+	if bucket == vibemon.BucketRaw {
+		return int64(len(pts))
+	}
+	var n int64
+	for _, p := range pts {
+		n += p.Count
+	}
+	return n
 }
