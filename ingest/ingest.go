@@ -46,8 +46,9 @@ type Config struct {
 	// events (alerts and presence still go out), which saves encoding
 	// every reading as JSON (two fifths of the server's CPU per reading
 	// under bulk ingest, docs/benchmarks.md). A process whose bus is
-	// in-process passes its WebSocket hub's Watching; with a bus shared by
-	// replicas it stays nil, since clients may be on any of them.
+	// in-process passes its WebSocket hub's Watching; with Redis, the
+	// marks every WebSocket replica keeps (redis.Watch.Wanted). Nil: every
+	// batch publishes its live readings.
 	LiveWanted func(orgID int64) bool
 }
 

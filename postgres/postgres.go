@@ -51,9 +51,8 @@ type Options struct {
 	// IngestWorkers is how many coalesced ingest transactions may run at
 	// once. Defaults to 2. Only transactions of at least 1,000 readings
 	// (or MaxBatch/2, if smaller) overlap; smaller ones run alone (see
-	// ingestWorker), so a
-	// second worker helps bulk uploads and leaves small batches coalesced
-	// as with one (measurements in docs/benchmarks.md).
+	// ingestWorker), so a second worker helps bulk uploads and leaves small
+	// batches coalesced as with one (measurements in docs/benchmarks.md).
 	IngestWorkers int
 	// MaintenanceInterval is how often the store calls EnsurePartitions
 	// by itself. Defaults to 1h; negative disables it (call

@@ -16,16 +16,18 @@ import (
 // Rollups off the ingest path (migrations 0013 and 0020, docs/postgres.md
 // "Rollups").
 //
-// A reading is rolled up one of two ways, decided when it is stored by
-// comparing its ts with the watermark's ingest_from (rollup_watermark):
+// A reading is rolled up one of two ways, decided when it is stored from
+// its ts, the watermark's ingest_from (rollup_watermark) and its group:
 //
-//   - current (ts >= ingest_from, nearly every live reading): it is marked
-//     raw_rollup and writes nothing else. The merge adds the marked readings
-//     of [materialized_to, ingest_from) to rollup_1m, rollup_1h and
-//     rollup_1d and moves materialized_to up in the same statement; a
-//     bucketed query aggregates the device's marked readings at or after
-//     materialized_to itself.
-//   - late (ts < ingest_from: a gateway's backlog, an import): ingest appends
+//   - current (ts >= ingest_from, in a (device, minute) of fewer than
+//     rawGroupMax new readings of the batch: nearly every live reading
+//     from small POSTs): it is marked raw_rollup and writes nothing else.
+//     The merge adds the marked readings of [materialized_to, ingest_from)
+//     to rollup_1m, rollup_1h and rollup_1d and moves materialized_to up
+//     in the same statement; a bucketed query aggregates the device's
+//     marked readings at or after materialized_to itself.
+//   - otherwise (late: ts < ingest_from, a gateway's backlog, an import; or
+//     a dense group, which a delta row aggregates well): ingest appends
 //     what the batch adds to each (device, minute) to rollup_delta (no
 //     unique key, so no row locks); the merge moves deltas into the rollups,
 //     deleting them in the same statement, and queries add the deltas not
@@ -75,10 +77,9 @@ const (
 // DeleteDevice waits for this merge and then deletes the rows it wrote, or
 // went first and the join drops them.
 var mergeSQL = func() string {
-	var sums, sumsAs, sets, raw []string
+	var sums, sets, raw []string
 	for _, m := range metricCols() {
-		sums = append(sums, fmt.Sprintf("sum(%[1]s_n)::bigint, sum(%[1]s_sum), min(%[1]s_min), max(%[1]s_max)", m))
-		sumsAs = append(sumsAs, fmt.Sprintf("sum(%[1]s_n)::bigint AS %[1]s_n, sum(%[1]s_sum) AS %[1]s_sum, min(%[1]s_min) AS %[1]s_min, max(%[1]s_max) AS %[1]s_max", m))
+		sums = append(sums, fmt.Sprintf("sum(%[1]s_n)::bigint AS %[1]s_n, sum(%[1]s_sum) AS %[1]s_sum, min(%[1]s_min) AS %[1]s_min, max(%[1]s_max) AS %[1]s_max", m))
 		sets = append(sets,
 			fmt.Sprintf("%[1]s_n = t.%[1]s_n + excluded.%[1]s_n", m),
 			fmt.Sprintf("%[1]s_sum = t.%[1]s_sum + excluded.%[1]s_sum", m),
@@ -87,7 +88,9 @@ var mergeSQL = func() string {
 		raw = append(raw, fmt.Sprintf("count(x.%[1]s) AS %[1]s_n, coalesce(sum(x.%[1]s), 0) AS %[1]s_sum, min(x.%[1]s) AS %[1]s_min, max(x.%[1]s) AS %[1]s_max", m))
 	}
 	cols := "device_id, " + strings.Join(aggCols(), ", ")
-	sum := "sum(count)::bigint, " + strings.Join(sums, ", ")
+	// The sums of rows named as rollup rows' columns: m1 sums the deltas and
+	// the marked readings per minute with them, each upsert m1 to its width.
+	sum := "sum(count)::bigint AS count, " + strings.Join(sums, ", ")
 	set := "count = t.count + excluded.count, " + strings.Join(sets, ", ")
 	// dm is the deltas summed per (device, minute), named as rollup_delta's
 	// columns. A delta row leaves out what follows from its other columns
@@ -121,7 +124,7 @@ var mergeSQL = func() string {
 ), live AS (
 	SELECT id FROM devices WHERE id IN (SELECT device_id FROM d UNION SELECT device_id FROM r) FOR KEY SHARE
 ), m1 AS MATERIALIZED (
-	SELECT u.device_id, u.bucket_start, sum(count)::bigint AS count, ` + strings.Join(sumsAs, ", ") + `
+	SELECT u.device_id, u.bucket_start, ` + sum + `
 	FROM (SELECT * FROM dm UNION ALL SELECT * FROM r) u JOIN live ON live.id = u.device_id
 	GROUP BY u.device_id, u.bucket_start
 ), w AS (
