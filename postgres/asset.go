@@ -241,6 +241,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d *vibemon.Device) error {
 // is in flight finishes first (it holds a key-share lock on the device), so
 // its readings are deleted too.
 func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
+	defer s.forgetDevice(id)
 	return s.tx(ctx, "delete device", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM devices WHERE org_id = $1 AND id = $2", orgID, id)
 		if err != nil {

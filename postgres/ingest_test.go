@@ -388,3 +388,104 @@ func countReadings(t *testing.T, s *postgres.Store, orgID, dev int64, from, to t
 	}
 	return n
 }
+
+// TestFastIngestChecksWhatItAssumed: once a store knows a device's org, its
+// ingest plans without reading (every reading new, the watermark as last
+// seen, the device still there) and checks each assumption in SQL before
+// committing. Each broken assumption must cost a retry, never a wrong
+// answer: a resent batch reports only its new readings, a merge on another
+// replica (a new epoch) leaves the rollups exact, a device of another org
+// is refused, and a device deleted through another replica (whose delete
+// this store's cache never heard of) takes no reading.
+func TestFastIngestChecksWhatItAssumed(t *testing.T) {
+	a, o, url, schema := acmeStore(t)
+	b := openStore(t, url, schema, testOptions(schema))
+	ctx := context.Background()
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := a.RegisterDevice(ctx, d)
+	must(t, err)
+	start := time.Now().UTC().Truncate(time.Minute).Add(5 * time.Minute) // after ingest_from: current readings
+	batch := func(from, to int) []vibemon.Reading {
+		rs := make([]vibemon.Reading, 0, to-from)
+		for i := from; i < to; i++ {
+			// Six a minute: groups small enough to be left marked to the
+			// merge (while current).
+			r := vibemon.NewReading(d.ID, int64(i), start.Add(time.Duration(i)*10*time.Second))
+			r.Values[vibemon.TempC] = float64(i)
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	insert := func(s *postgres.Store, rs []vibemon.Reading) []bool {
+		t.Helper()
+		isNew, err := s.InsertReadings(ctx, o.ID, rs)
+		must(t, err)
+		return isNew
+	}
+	newCount := func(isNew []bool) (n int) {
+		for _, v := range isNew {
+			if v {
+				n++
+			}
+		}
+		return n
+	}
+
+	insert(a, batch(0, 100)) // reads: a learns the device's org
+	if n := newCount(insert(a, batch(100, 200))); n != 100 {
+		t.Fatalf("second batch: %d new, want 100", n)
+	}
+	if st := a.IngestStats(); st.Fast != 1 || st.Retries != 0 {
+		t.Fatalf("after a second batch of a known device: %+v, want 1 fast transaction and no retry", st)
+	}
+
+	// A resent batch with ten new readings at its end.
+	isNew := insert(a, append(batch(0, 100), batch(200, 210)...))
+	for i, v := range isNew {
+		if v != (i >= 100) {
+			t.Fatalf("resent batch: reading %d (seq %d) new = %v, want %v", i, i%100+100*(i/100)*2, v, i >= 100)
+		}
+	}
+	if st := a.IngestStats(); st.Retries != 1 || st.New != 210 {
+		t.Errorf("after a resent batch: %+v, want one retry and 210 new readings in all", st)
+	}
+
+	// Another replica's merge moves the watermark past the next readings in
+	// a new epoch: they are late now, and must get deltas rather than be
+	// left to a merge that has passed them.
+	_, _, err = b.MergeRollupsBefore(ctx, start.Add(time.Hour))
+	must(t, err)
+	if n := newCount(insert(a, batch(210, 300))); n != 90 {
+		t.Fatalf("after a merge elsewhere: %d new, want 90", n)
+	}
+	for _, bucket := range []vibemon.Bucket{vibemon.BucketRaw, vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+		if n := countReadings(t, b, o.ID, d.ID, start, start.Add(time.Hour), bucket); n != 300 {
+			t.Errorf("%s: %d readings counted, want 300", bucket, n)
+		}
+	}
+
+	// A device this store knows in another org.
+	o2 := &vibemon.Org{Name: "globex"}
+	must(t, a.CreateOrg(ctx, o2))
+	e := &vibemon.Device{OrgID: o2.ID, Serial: "g1"}
+	_, err = a.RegisterDevice(ctx, e)
+	must(t, err)
+	_, err = a.InsertReadings(ctx, o2.ID, []vibemon.Reading{vibemon.NewReading(e.ID, 1, start)})
+	must(t, err)
+	_, err = a.InsertReadings(ctx, o.ID, []vibemon.Reading{vibemon.NewReading(e.ID, 2, start)})
+	if vibemon.ErrorCode(err) != vibemon.ENOTFOUND {
+		t.Errorf("a reading of another org's device: %v, want not_found", err)
+	}
+
+	// Deleted through replica b: a still believes in the device.
+	must(t, b.DeleteDevice(ctx, o.ID, d.ID))
+	_, err = a.InsertReadings(ctx, o.ID, batch(300, 400))
+	if vibemon.ErrorCode(err) != vibemon.ENOTFOUND {
+		t.Errorf("readings of a device deleted on another replica: %v, want not_found", err)
+	}
+	var n int
+	must(t, a.Pool().QueryRow(ctx, "SELECT count(*) FROM readings WHERE device_id = $1", d.ID).Scan(&n))
+	if n != 0 {
+		t.Errorf("%d readings of the deleted device stored, want 0", n)
+	}
+}

@@ -84,11 +84,13 @@ type Store struct {
 	ing ingestCounters
 	// epochClass is the first key of the rollup watermark's advisory locks
 	// (a hash of the schema: stores of other schemas do not wait for each
-	// other); epoch is the last epoch an ingest transaction read.
+	// other); mark is the latest epoch and ingest_from seen.
 	epochClass int32
-	epoch      atomic.Int64
-	rawChunk   atomic.Int64 // the merge's span of marked readings per statement (rollup.go)
-	matSeen    atomic.Int64 // the latest materialized_to seen, Unix µs (Store.materialized)
+	mark       atomic.Pointer[watermarkMark]
+	orgMu      sync.RWMutex
+	orgOf      map[int64]int64 // device -> org, of devices ingest has read (orgsKnown)
+	rawChunk   atomic.Int64    // the merge's span of marked readings per statement (rollup.go)
+	matSeen    atomic.Int64    // the latest materialized_to seen, Unix µs (Store.materialized)
 	reqs       chan *ingestReq
 	workers    sync.WaitGroup
 	stopped    chan struct{} // closed when the workers are gone
@@ -165,13 +167,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.detectTimescale(mctx)
-	var epoch int64
+	var mark watermarkMark
 	var mat time.Time
-	if err := pool.QueryRow(mctx, "SELECT hashtext('vibemon rollup epoch ' || current_schema()), epoch, materialized_to FROM rollup_watermark").Scan(&s.epochClass, &epoch, &mat); err != nil {
+	if err := pool.QueryRow(mctx, "SELECT hashtext('vibemon rollup epoch ' || current_schema()), epoch, ingest_from, materialized_to FROM rollup_watermark").
+		Scan(&s.epochClass, &mark.epoch, &mark.ingestFrom, &mat); err != nil {
 		pool.Close()
 		return nil, mapErr("open postgres", err)
 	}
-	s.epoch.Store(epoch)
+	s.mark.Store(&mark)
 	s.sawMaterialized(mat)
 	s.rawChunk.Store(int64(rawChunkMin))
 	if err := s.ensureWindow(mctx, s.now()); err != nil {

@@ -76,11 +76,15 @@ var (
 	WHERE bit_count(t.bits & excluded.bits) = 0
 	RETURNING 1)
 	SELECT vibemon_claimed(count(*), $5) FROM c`
-	updateDevicesSQL = `UPDATE devices d SET
+	// updateDevicesSQL raises VMCL1 unless all $5 devices were updated
+	// (one was deleted since ingestFast planned without reading them).
+	updateDevicesSQL = `WITH u AS (UPDATE devices d SET
 	battery_v = CASE WHEN x.batt_ts IS NOT NULL AND x.batt_ts >= coalesce(d.last_seen_at, '-infinity') THEN x.batt ELSE d.battery_v END,
 	last_seen_at = greatest(d.last_seen_at, x.last_ts)
 	FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::float8[]) AS x(device_id, last_ts, batt_ts, batt)
-	WHERE d.id = x.device_id`
+	WHERE d.id = x.device_id
+	RETURNING 1)
+	SELECT vibemon_claimed(count(*), $5) FROM u`
 )
 
 // aggCols are the columns of a rollup row after device_id: bucket_start,
@@ -170,19 +174,20 @@ func copyBinary(rs []*vibemon.Reading, deltas map[bucketKey]*delta) []byte {
 type IngestStats struct {
 	Calls        int64 // InsertReadings calls that reached the database
 	Transactions int64 // ingest transactions committed
-	Retries      int64 // transactions run again because a concurrent one claimed some of their readings first
+	Fast         int64 // of Transactions, those that planned without reading (ingestFast)
+	Retries      int64 // transactions run again: a concurrent one claimed some of their readings first, or the fast path's assumptions failed
 	Overlapped   int64 // transactions that started while another one of this store ran (large ones only)
 	Readings     int64 // readings received
 	New          int64 // readings that were new
 }
 
 type ingestCounters struct {
-	calls, txs, readings, fresh, retries, overlapped atomic.Int64
+	calls, txs, fast, readings, fresh, retries, overlapped atomic.Int64
 }
 
 // IngestStats returns the ingest counters.
 func (s *Store) IngestStats() IngestStats {
-	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Retries: s.ing.retries.Load(),
+	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Fast: s.ing.fast.Load(), Retries: s.ing.retries.Load(),
 		Overlapped: s.ing.overlapped.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
 }
 
@@ -384,7 +389,7 @@ func (p *ingestPlan) queueWrites(b *pgx.Batch) {
 			batt[i] = pgtype.Float8{Float64: st.batt, Valid: true}
 		}
 	}
-	b.Queue(updateDevicesSQL, ids, last, battTS, batt)
+	b.Queue(updateDevicesSQL, ids, last, battTS, batt, len(ids))
 }
 
 // copyDeltas encodes a batch's minute deltas in COPY's binary format, in
@@ -498,14 +503,23 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 		}
 	}
 	var err error
+	var fast bool
 	for attempt := 0; attempt < 10; attempt++ {
+		// The first attempt takes the fast path when this store knows
+		// every device's org; a failed assumption (a reading stored
+		// already, a deleted device, a new epoch) makes it errClaimLost,
+		// and the next attempt reads.
+		fast = attempt == 0 && s.orgsKnown(reqs, invalid)
 		err = s.ingestTx(ctx, func(tx *pgx.Conn) error {
 			live = live[:0]
+			if fast {
+				return s.ingestFast(ctx, tx, reqs, invalid, &live)
+			}
 			orgOf := make(map[int64]int64, len(devs))
 			stored := make(map[seenKey][]byte, len(keyDevs))
 			b := &pgx.Batch{}
 			b.Queue("BEGIN")
-			guess := s.epoch.Load()
+			guess := s.mark.Load().epoch
 			var epoch int64
 			var rawFrom time.Time
 			s.queueWatermark(b, guess, &epoch, &rawFrom)
@@ -536,7 +550,8 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 					return err
 				}
 			}
-			s.epoch.Store(epoch)
+			s.sawWatermark(epoch, rawFrom)
+			s.learnOrgs(devs, orgOf)
 			for _, r := range reqs {
 				if slices.Contains(invalid, r) {
 					continue
@@ -555,22 +570,7 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			if len(live) == 0 {
 				return nil
 			}
-			p := plan(live, stored, rawFrom)
-			if len(p.fresh) == 0 {
-				return nil
-			}
-			if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh, p.minutes)), copyReadingsSQL); err != nil {
-				return err
-			}
-			if len(p.minutes) > 0 {
-				if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyDeltas(p.minutes)), copyDeltasSQL); err != nil {
-					return err
-				}
-			}
-			b = &pgx.Batch{}
-			p.queueWrites(b)
-			b.Queue("COMMIT")
-			return tx.SendBatch(ctx, b).Close()
+			return writePlan(ctx, tx, plan(live, stored, rawFrom), "")
 		})
 		if !errors.Is(err, errClaimLost) {
 			break
@@ -592,6 +592,9 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 		return
 	}
 	s.ing.txs.Add(1)
+	if fast {
+		s.ing.fast.Add(1)
+	}
 	s.ing.calls.Add(int64(len(reqs)))
 	for _, r := range live {
 		s.ing.readings.Add(int64(len(r.rs)))
@@ -601,6 +604,121 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			}
 		}
 	}
+}
+
+// writePlan writes p in the open transaction of tx (or in one that prefix,
+// SQL run before the COPY in the same round trip, begins) and commits: one
+// COPY of the new readings, one of the deltas if there are any, and the
+// claim, the devices' update and COMMIT in one round trip.
+func writePlan(ctx context.Context, tx *pgx.Conn, p *ingestPlan, prefix string) error {
+	if len(p.fresh) == 0 {
+		return nil
+	}
+	if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh, p.minutes)), prefix+copyReadingsSQL); err != nil {
+		return err
+	}
+	if len(p.minutes) > 0 {
+		if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyDeltas(p.minutes)), copyDeltasSQL); err != nil {
+			return err
+		}
+	}
+	b := &pgx.Batch{}
+	p.queueWrites(b)
+	b.Queue("COMMIT")
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// ingestFast is the ingest transaction without its first round trip, for
+// calls whose devices' orgs this store knows (orgsKnown): it plans every
+// reading as new and the watermark as last seen (Store.mark), and sends
+// BEGIN, the epoch's lock and a check that the epoch is still the one it
+// planned with in the query string of the readings' COPY. Whatever it
+// assumed is checked in SQL before COMMIT: the claim fails if one of the
+// readings was stored already, the devices' update if a device was
+// deleted meanwhile (there is no KEY SHARE lock here: a DeleteDevice that
+// deletes the row first makes the update miss it; one that comes after
+// waits for the update's row lock and then deletes these readings too),
+// the epoch check if a merge raised the watermark. Each raises VMCL1, and
+// the call runs again the reading way. A gateway resending a batch it got
+// no answer for pays one such retry.
+func (s *Store) ingestFast(ctx context.Context, tx *pgx.Conn, reqs, invalid []*ingestReq, live *[]*ingestReq) error {
+	for _, r := range reqs {
+		if !slices.Contains(invalid, r) {
+			r.err, r.isNew = nil, nil
+			*live = append(*live, r)
+		}
+	}
+	m := s.mark.Load()
+	prefix := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock_shared(%d, (%d::bigint %% 2147483647)::int4); SELECT vibemon_claimed(epoch, %d) FROM rollup_watermark; ",
+		s.epochClass, m.epoch, m.epoch)
+	return writePlan(ctx, tx, plan(*live, nil, m.ingestFrom), prefix)
+}
+
+// watermarkMark is the rollup watermark as this store last read it.
+type watermarkMark struct {
+	epoch      int64
+	ingestFrom time.Time
+}
+
+// sawWatermark records a later epoch of the watermark and its ingest_from.
+func (s *Store) sawWatermark(epoch int64, ingestFrom time.Time) {
+	m := &watermarkMark{epoch, ingestFrom}
+	for old := s.mark.Load(); old.epoch < epoch && !s.mark.CompareAndSwap(old, m); old = s.mark.Load() {
+	}
+}
+
+// maxKnownDevices bounds the store's device -> org cache (16 bytes and a
+// map's overhead each); when full it starts over.
+const maxKnownDevices = 1 << 20
+
+// orgsKnown reports whether every reading of the valid calls names a device
+// this store has seen in the call's org. A device's org never changes and
+// ids are not reused, so an entry is wrong only once its device is deleted,
+// which the fast path's update detects.
+func (s *Store) orgsKnown(reqs, invalid []*ingestReq) bool {
+	s.orgMu.RLock()
+	defer s.orgMu.RUnlock()
+	for _, r := range reqs {
+		if slices.Contains(invalid, r) {
+			continue
+		}
+		last := int64(-1)
+		for i := range r.rs {
+			d := r.rs[i].DeviceID
+			if d == last {
+				continue
+			}
+			if org, ok := s.orgOf[d]; !ok || org != r.orgID {
+				return false
+			}
+			last = d
+		}
+	}
+	return true
+}
+
+// learnOrgs records the orgs read for devs (found), and forgets the devices
+// of devs that were not found.
+func (s *Store) learnOrgs(devs []int64, found map[int64]int64) {
+	s.orgMu.Lock()
+	defer s.orgMu.Unlock()
+	if s.orgOf == nil || len(s.orgOf)+len(found) > maxKnownDevices {
+		s.orgOf = make(map[int64]int64, len(found))
+	}
+	for _, d := range devs {
+		if org, ok := found[d]; ok {
+			s.orgOf[d] = org
+		} else {
+			delete(s.orgOf, d)
+		}
+	}
+}
+
+// forgetDevice drops a deleted device from the device -> org cache.
+func (s *Store) forgetDevice(id int64) {
+	s.orgMu.Lock()
+	delete(s.orgOf, id)
+	s.orgMu.Unlock()
 }
 
 // ingestTx runs fn on a connection of the pool as one transaction whose

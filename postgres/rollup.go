@@ -221,8 +221,7 @@ func (s *Store) mergeRollups(ctx context.Context, until time.Time, wait bool) (t
 	}
 	// This store's next ingest transactions lock the new epoch at once,
 	// rather than queue behind the wait below for the old one.
-	for old := s.epoch.Load(); old < epoch && !s.epoch.CompareAndSwap(old, epoch); old = s.epoch.Load() {
-	}
+	s.sawWatermark(epoch, from)
 	// Wait for the ingest transactions of the epochs before this one, a
 	// few dozen locks per transaction (each is released at its commit). A
 	// transaction that locks an old epoch later reads the new one and

@@ -268,7 +268,8 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 	fmt.Fprintln(stdout, cpu2.sub(cpuM).per(n))
 	st := store.IngestStats()
 	if st.Transactions > 0 {
-		fmt.Fprintf(stdout, "ingest transactions: %d (%.1f calls each, %d overlapping another)\n", st.Transactions, float64(st.Calls)/float64(st.Transactions), st.Overlapped)
+		fmt.Fprintf(stdout, "ingest transactions: %d (%.1f calls each, %d overlapping another, %d on the fast path, %d retried)\n",
+			st.Transactions, float64(st.Calls)/float64(st.Transactions), st.Overlapped, st.Fast, st.Retries)
 	}
 	withMerge := float64(h.Readings) / (h.Elapsed + merge).Seconds()
 	fmt.Fprintf(stdout, "ratio API/raw COPY: %.2f (%.2f counting the rest of the merge); load %s\n",
