@@ -460,18 +460,21 @@ func TestCoalescedCallsFailAlone(t *testing.T) {
 
 // TestDeleteDeviceDuringIngestLeavesNothing: ingest, the merge of rollup
 // deltas and DeleteDevice race; whichever commits first, no reading, key,
-// rollup or delta of the device is left.
+// rollup or delta of the device is left. Odd rounds delete through a
+// second store (another replica), so the ingesting store's knowledge of
+// the device goes stale while its fast path runs.
 func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 	url := testURL(t)
 	schema := newSchema(t, url)
 	opts := testOptions(schema)
 	opts.MergeInterval = time.Millisecond // merges race both as well
 	s := openStore(t, url, schema, opts)
+	other := openStore(t, url, schema, opts)
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(ctx, o))
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
-	for round := 0; round < 5; round++ {
+	for round := 0; round < 6; round++ {
 		d := &vibemon.Device{OrgID: o.ID, Serial: fmt.Sprint("n", round)}
 		_, err := s.RegisterDevice(ctx, d)
 		must(t, err)
@@ -493,8 +496,12 @@ func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Duration(round*20) * time.Millisecond)
-		must(t, s.DeleteDevice(ctx, o.ID, d.ID))
+		time.Sleep(time.Duration(round/2*20) * time.Millisecond)
+		deleter := s
+		if round%2 == 1 {
+			deleter = other
+		}
+		must(t, deleter.DeleteDevice(ctx, o.ID, d.ID))
 		wg.Wait()
 		for _, table := range []string{"readings", "reading_seen", "rollup_1m", "rollup_1h", "rollup_1d", "rollup_delta"} {
 			var n int
