@@ -78,10 +78,37 @@ func EncodeBatch(rs []vibemon.Reading) []byte {
 }
 
 // HTTPIngest posts pre-encoded bodies to baseURL's telemetry endpoint from
-// clients concurrent senders and checks every answer accepted its whole
-// batch, so a fast but lossy server cannot win.
+// clients concurrent senders, each taking the next body of one shared
+// queue, and checks every answer accepted its whole batch, so a fast but
+// lossy server cannot win.
 func HTTPIngest(ctx context.Context, baseURL, token string, bodies [][]byte, perBody []int, clients int) (Result, error) {
 	var next atomic.Int64
+	return httpIngest(ctx, baseURL, token, clients, func(int) ([]byte, int, bool) {
+		i := int(next.Add(1) - 1)
+		if i >= len(bodies) {
+			return nil, 0, false
+		}
+		return bodies[i], perBody[i], true
+	})
+}
+
+// HTTPIngestPerClient is HTTPIngest with a queue per client: client c posts
+// bodies[c] in order, as a gateway posts the batches of its own nodes.
+func HTTPIngestPerClient(ctx context.Context, baseURL, token string, bodies [][][]byte, perBody [][]int) (Result, error) {
+	next := make([]int, len(bodies)) // next[c] is only touched by client c
+	return httpIngest(ctx, baseURL, token, len(bodies), func(c int) ([]byte, int, bool) {
+		i := next[c]
+		if i >= len(bodies[c]) {
+			return nil, 0, false
+		}
+		next[c]++
+		return bodies[c][i], perBody[c][i], true
+	})
+}
+
+// httpIngest runs clients senders; sender c posts what next(c) gives until
+// it gives no more.
+func httpIngest(ctx context.Context, baseURL, token string, clients int, next func(c int) ([]byte, int, bool)) (Result, error) {
 	var accepted atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -92,14 +119,14 @@ func HTTPIngest(ctx context.Context, baseURL, token string, bodies [][]byte, per
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(bodies) || ctx.Err() != nil {
+			for ctx.Err() == nil {
+				body, size, ok := next(c)
+				if !ok {
 					return
 				}
-				n, err := post(ctx, hc, baseURL+"/api/v1/telemetry", token, bodies[i])
-				if err == nil && n != perBody[i] {
-					err = fmt.Errorf("batch %d: %d of %d readings accepted", i, n, perBody[i])
+				n, err := post(ctx, hc, baseURL+"/api/v1/telemetry", token, body)
+				if err == nil && n != size {
+					err = fmt.Errorf("a batch of client %d: %d of %d readings accepted", c, n, size)
 				}
 				if err != nil {
 					once.Do(func() { firstErr = err })

@@ -35,7 +35,9 @@ pgx.CopyFrom of the same rows into a table of the readings' layout (daily
 partitions, the same index), in a scratch database that is dropped
 afterwards. Its readings are live (stamped from now on, a second apart per
 device: the merge rolls them up from the table) unless --late stamps them
-in the past like a gateway's backlog (rolled up through deltas).
+in the past like a gateway's backlog (rolled up through deltas). Each
+client posts the readings of its own share of the devices, as a gateway
+does, unless --shared-devices puts every device in every batch.
 `
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -56,6 +58,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	devices := fs.Int("devices", 100, "devices the readings are spread over")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of both runs to this file")
 	dbURL := fs.String("database-url", "", "measure the PostgreSQL store at this postgres:// URL instead of SQLite")
+	shared := fs.Bool("shared-devices", false, "PostgreSQL: every batch holds readings of every device and the clients share one queue of batches (the worst case: concurrent transactions wait for each other's device rows), instead of each client posting only its own devices, as a gateway does")
 	late := fs.Bool("late", false, "PostgreSQL: stamp the readings minutes in the past, as a gateway's backlog (rolled up through deltas), instead of from now on (live readings)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -64,7 +67,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("bench ingest: need --readings >= 1000, --batch 1..5000, --clients 1..256, --devices >= 1")
 	}
 	if *dbURL != "" {
-		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, *late, *cpuProfile, stdout, stderr)
+		return benchPostgres(ctx, *dbURL, *readings, *batch, *clients, *devices, *late, *shared, *cpuProfile, stdout, stderr)
 	}
 	dir, err := os.MkdirTemp("", "vibemon-bench-")
 	if err != nil {
@@ -159,7 +162,10 @@ func registerDevices(ctx context.Context, store vibemon.DeviceStore, orgID int64
 // rows into a table of the same layout (readings' columns, daily range
 // partitions, the (device_id, ts, seq) index), and prints both and their
 // ratio. The database is dropped at the end.
-func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, devices int, late bool, cpuProfile string, stdout, stderr io.Writer) error {
+func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, devices int, late, shared bool, cpuProfile string, stdout, stderr io.Writer) error {
+	if !shared && devices < clients {
+		return fmt.Errorf("bench ingest: %d clients need at least as many --devices (each client sends its own), or --shared-devices", clients)
+	}
 	// Readings of a device are a second apart. Live ones run from now on
 	// (at or after the rollup watermark: rolled up from the table), and
 	// the ingest service refuses readings more than an hour ahead.
@@ -214,13 +220,46 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 	if late {
 		kind, last = "late (a backlog)", time.Now().Add(-5*time.Minute)
 	}
-	fmt.Fprintf(stdout, "bench ingest (postgres): %d %s readings, batches of %d, %d clients, %d devices, 18 metrics per reading; load %s\n",
-		readings, kind, batch, clients, devices, loadAvg())
-	rows := bench.Batches(bench.Rows(ids, readings, 0, last, 1), batch)
-	bodies := make([][]byte, len(rows))
-	sizes := make([]int, len(rows))
-	for i, b := range rows {
-		bodies[i], sizes[i] = bench.EncodeBatch(b), len(b)
+	spread := "each client with its own devices"
+	if shared {
+		spread = "every batch and client with all of them"
+	}
+	fmt.Fprintf(stdout, "bench ingest (postgres): %d %s readings, batches of %d, %d clients, %d devices (%s), 18 metrics per reading; load %s\n",
+		readings, kind, batch, clients, devices, spread, loadAvg())
+	// Shared: every batch holds readings of every device, and the clients
+	// take the next batch of one queue. Otherwise each client is a gateway
+	// with its own devices (a node talks to one gateway).
+	var rows [][]vibemon.Reading
+	var perGroup [][][]vibemon.Reading
+	var bodies [][][]byte
+	var sizes [][]int
+	groups := [][]int64{ids}
+	if !shared {
+		groups = make([][]int64, clients)
+		for i, id := range ids {
+			groups[i%clients] = append(groups[i%clients], id)
+		}
+	}
+	for g, group := range groups {
+		n := readings / len(groups)
+		if g < readings%len(groups) {
+			n++
+		}
+		bs := bench.Batches(bench.Rows(group, n, 0, last, uint64(g+1)), batch)
+		perGroup = append(perGroup, bs)
+		bodies, sizes = append(bodies, nil), append(sizes, nil)
+		for _, b := range bs {
+			bodies[g], sizes[g] = append(bodies[g], bench.EncodeBatch(b)), append(sizes[g], len(b))
+		}
+	}
+	// The raw COPY takes the same batches, the groups' in turn.
+	for i, more := 0, true; more; i++ {
+		more = false
+		for _, bs := range perGroup {
+			if i < len(bs) {
+				rows, more = append(rows, bs[i]), true
+			}
+		}
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -234,7 +273,12 @@ func benchPostgres(ctx context.Context, dbURL string, readings, batch, clients, 
 		defer pprof.StopCPUProfile()
 	}
 	cpu0 := cpuNow(ctx, store)
-	h, err := bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes, clients)
+	var h bench.Result
+	if shared {
+		h, err = bench.HTTPIngest(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies[0], sizes[0], clients)
+	} else {
+		h, err = bench.HTTPIngestPerClient(ctx, "http://"+a.ln.Addr().String(), tok.AccessToken, bodies, sizes)
+	}
 	if err != nil {
 		return fmt.Errorf("HTTP ingest: %w", err)
 	}

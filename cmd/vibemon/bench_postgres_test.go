@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,7 @@ func TestBenchIngestPostgres(t *testing.T) {
 		t.Fatalf("bench ingest: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
 	for _, want := range []string{
+		`10 devices \(each client with its own devices\)`,
 		`HTTP API \(4 clients\) +3000 readings in`,
 		`raw COPY, same layout \(4 callers\) +3000 readings in`,
 		`ratio API/raw COPY: [0-9]+\.[0-9]+`,
@@ -52,6 +54,13 @@ func TestBenchIngestPostgres(t *testing.T) {
 		if !regexp.MustCompile(want).MatchString(out.String()) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Each client sends its own devices: four clients need four.
+	out.Reset()
+	err = run(context.Background(), []string{"bench", "ingest", "--database-url", base, "--readings", "3000", "--devices", "3"},
+		func(string) string { return "" }, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "--shared-devices") {
+		t.Errorf("bench ingest with 3 devices for 4 clients: %v, want an error that names --shared-devices", err)
 	}
 	if after := scratch(); after > before {
 		t.Errorf("%d scratch databases left behind, want 0", after-before)
