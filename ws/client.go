@@ -361,9 +361,7 @@ func (c *client) authenticate(token string) {
 		}
 		cancel()
 	}
-	// ready goes first in the queue, so it precedes every event.
-	c.send(readyMessage)
-	c.hub.register(c)
+	c.hub.registerReady(c)
 }
 
 func (c *client) subscribe(m clientMessage) {

@@ -25,7 +25,8 @@ func BenchmarkDispatch1000(b *testing.B) {
 			matching = append(matching, c)
 		}
 		c.subs.Store((*subscriptions)(nil).with(clientMessage{DeviceID: dev}, true))
-		h.register(c)
+		h.registerReady(c)
+		c.queue = c.queue[:0] // the ready message
 	}
 	ev := vibemon.Event{Type: vibemon.EventReading, OrgID: 1, DeviceID: 1, AssetID: 10,
 		Data: json.RawMessage(`{"ts":"2025-03-01T12:00:00Z","seq":1,"values":{"acc_rms_x":0.5,"vel_rms_x":2.1,"temp_c":41.5}}`)}

@@ -353,11 +353,19 @@ func (h *Hub) untrack(c *client) {
 }
 
 // register makes an authenticated client eligible for its org's events.
-func (h *Hub) register(c *client) {
+// registerReady queues ready for c and makes it eligible for its org's
+// events in one step under the index lock: ready goes first in the queue,
+// so it precedes every event, and every event published after the client
+// could have seen ready finds it in the index (dispatch reads the index
+// under the same lock). Registering after queuing ready, as before, left a
+// moment in which an event published by someone who had seen the client
+// go live was not delivered to it.
+func (h *Hub) registerReady(c *client) {
 	k := indexKey{c.orgID, c.ep}
 	h.indexMu.Lock()
+	defer h.indexMu.Unlock()
+	c.send(readyMessage)
 	h.index[k] = append(slices.Clip(h.index[k]), c)
-	h.indexMu.Unlock()
 }
 
 func (h *Hub) unregister(c *client) {

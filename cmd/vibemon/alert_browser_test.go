@@ -67,12 +67,14 @@ func TestBrowserAlertPage(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
+	console := recordConsole(t, bctx)
 
 	fail := func(step string, err error) {
 		t.Helper()
 		pageErr, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("page-error")||{}).textContent||""`))
 		url, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href`))
-		t.Fatalf("%s: %v (page %s, error banner %q)", step, err, url, pageErr)
+		live, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("live-state")||{dataset:{}}).dataset.state||""`))
+		t.Fatalf("%s: %v (page %s, error banner %q, stream %q); the page's console:\n%s", step, err, url, pageErr, live, console)
 	}
 	poll := func(step, expr string) {
 		t.Helper()

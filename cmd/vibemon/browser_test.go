@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/vibemon/vibemon/dsp"
 	"github.com/vibemon/vibemon/sim"
@@ -44,6 +46,58 @@ func chromiumPath(t *testing.T) string {
 func clickToPage(ctx context.Context, sel string) error {
 	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
 	return err
+}
+
+// consoleLog records what the pages of ctx's tab print to the console and
+// the exceptions they throw, so that a failing browser test can say what
+// the page did (a live handler that threw looks like a lost event).
+type consoleLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func recordConsole(t *testing.T, ctx context.Context) *consoleLog {
+	t.Helper()
+	l := &consoleLog{}
+	err := chromedp.Listen(ctx, func(ev any) {
+		var line string
+		switch e := ev.(type) {
+		case *cdpruntime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range e.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			line = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
+		case *cdpruntime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			line = fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, d.Text)
+			if d.Exception != nil {
+				line += " " + d.Exception.Description
+			}
+		default:
+			return
+		}
+		l.mu.Lock()
+		l.lines = append(l.lines, time.Now().Format("15:04:05.000")+" "+line)
+		l.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("listen to the page's console: %v", err)
+	}
+	return l
+}
+
+func (l *consoleLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 0 {
+		return "(nothing)"
+	}
+	return strings.Join(l.lines, "\n")
 }
 
 // signIn opens pageURL (a /login URL), fills in the sign-in form and

@@ -51,7 +51,11 @@ export class Live {
     streams.delete(this);
   }
 
-  setState(s) { this.state = s; renderState(); }
+  setState(s) {
+    if (s !== this.state) console.debug("live", this.path, s); // hidden unless the console shows verbose messages
+    this.state = s;
+    renderState();
+  }
 
   connect() {
     if (this.stopped) return;
