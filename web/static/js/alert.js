@@ -231,6 +231,21 @@ async function loadEvents() {
   paintTimeline();
 }
 
+// catchUp re-reads the alert and its timeline and repaints only when
+// either changed since they were shown (an acknowledgement or comment made
+// between the first load and the stream going live).
+async function catchUp() {
+  const before = JSON.stringify([alert, [...events.values()]]);
+  const [a, res] = await Promise.all([api("/alerts/" + id), api("/alerts/" + id + "/events")]);
+  const next = new Map(res.items.map(e => [e.id, e]));
+  if (JSON.stringify([a, [...next.values()]]) === before) return;
+  alert = a;
+  events.clear();
+  for (const [k, e] of next) events.set(k, e);
+  paintAll();
+  refreshAlertCount();
+}
+
 async function loadAll() {
   const [a, us] = await Promise.all([api("/alerts/" + id), api("/users").catch(() => ({ items: [] }))]);
   alert = a;
@@ -313,6 +328,7 @@ async function main() {
       setAlert(msg.data);
     },
     onResync: () => loadAll().then(() => showError("")).catch(e => showError(e.message)),
+    onFirstReady: () => catchUp().catch(e => showError(e.message)),
   }).start();
 }
 

@@ -36,7 +36,10 @@ function matches(a) {
   return !fSev.value || a.severity === fSev.value;
 }
 
-async function load() {
+// load re-reads the list and draws it; with quiet, it draws only when the
+// list differs from what is shown, so a catch-up read that finds nothing
+// new leaves the page (and a click on it) alone.
+async function load({ quiet = false } = {}) {
   const st = fStatus.value;
   // The server filters by assignee too, so "mine" is complete however many
   // alerts the org has; matches() applies the same filter to live updates.
@@ -44,9 +47,17 @@ async function load() {
   const lists = st === "active"
     ? await Promise.all([api("/alerts?status=open&limit=500" + asg), api("/alerts?status=acknowledged&limit=500" + asg)])
     : [await api("/alerts?limit=500" + asg + (st ? "&status=" + encodeURIComponent(st) : ""))];
+  const next = new Map();
+  for (const l of lists) for (const a of l.items) next.set(a.id, a);
+  if (quiet && sameAlerts(next)) return;
   alerts.clear();
-  for (const l of lists) for (const a of l.items) alerts.set(a.id, a);
+  for (const [k, a] of next) alerts.set(k, a);
   render();
+}
+
+function sameAlerts(next) {
+  const key = (m) => JSON.stringify([...m.values()].filter(matches).sort((a, b) => a.id - b.id));
+  return key(next) === key(alerts);
 }
 
 const people = new Map(); // user id -> name
@@ -95,6 +106,8 @@ async function main() {
       refreshAlertCount();
     },
     onResync: () => load().then(() => showError("")).catch(e => showError(e.message)),
+    // An alert opened or acknowledged between the first load and now.
+    onFirstReady: () => load({ quiet: true }).catch(e => showError(e.message)),
   }).start();
 }
 

@@ -1,7 +1,10 @@
 // live.js: a WebSocket to /ws/telemetry or /ws/alerts that authenticates with
 // its first message, subscribes, and reconnects with capped exponential
 // backoff. After every reconnect it calls onResync so the page can re-query
-// what it may have missed. The header pill shows the state of all streams.
+// what it may have missed; when it first goes live it calls onFirstReady
+// (if given), for a page whose first load came before the stream and where
+// a change made in between must not wait for a reconnect (an alert
+// acknowledged meanwhile). The header pill shows the state of all streams.
 
 import { accessToken, api } from "./api.js";
 
@@ -25,13 +28,14 @@ function renderState() {
 export class Live {
   /**
    * @param {string} path "/ws/telemetry" or "/ws/alerts"
-   * @param {{subscribe?: object[], onMessage: (msg: object) => void, onResync?: () => void}} opts
+   * @param {{subscribe?: object[], onMessage: (msg: object) => void, onResync?: () => void, onFirstReady?: () => void}} opts
    */
   constructor(path, opts) {
     this.path = path;
     this.subscribe = opts.subscribe || [];
     this.onMessage = opts.onMessage;
     this.onResync = opts.onResync || (() => {});
+    this.onFirstReady = opts.onFirstReady || (() => {});
     this.state = "connecting";
     this.attempt = 0;
     this.everReady = false;
@@ -75,7 +79,7 @@ export class Live {
         this.everReady = true;
         this.attempt = 0;
         this.setState("live");
-        if (resync) this.onResync();
+        if (resync) this.onResync(); else this.onFirstReady();
         return;
       }
       if (msg.type === "error") return; // the server closes next; onclose retries
