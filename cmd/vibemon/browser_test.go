@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/vibemon/vibemon/dsp"
@@ -98,6 +99,30 @@ func (l *consoleLog) String() string {
 		return "(nothing)"
 	}
 	return strings.Join(l.lines, "\n")
+}
+
+// holdUpStream makes Chrome delay the handshake of the tab's WebSockets to
+// baseURL+path by ms, so that a test can change something between a page's
+// first load and its stream going live.
+func holdUpStream(ctx context.Context, baseURL, path string, ms float64) error {
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		return err
+	}
+	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{URLPattern: strings.Replace(baseURL, "http", "ws", 1) + path, Latency: ms, DownloadThroughput: -1, UploadThroughput: -1}},
+	})
+	return err
+}
+
+// notLiveYet fails with a clear message when the page's streams are live
+// already: a step that changes something "before the stream is live" would
+// then test nothing.
+func notLiveYet(ctx context.Context) error {
+	st, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("live-state").dataset.state`))
+	if err == nil && st == "live" {
+		err = fmt.Errorf("the page's streams were live before the change (the network emulation did not hold up the WebSocket), so this step would test nothing")
+	}
+	return err
 }
 
 // signIn opens pageURL (a /login URL), fills in the sign-in form and
@@ -302,6 +327,50 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	c.do("GET", fmt.Sprintf("/api/v1/alerts?device_id=%d", dev.ID), nil, &alerts)
 	if len(alerts.Items) == 0 || alerts.Items[0].Status != "acknowledged" || alerts.Items[0].AckComment != "Bearing checked" {
 		t.Errorf("alerts after acknowledging in the browser = %+v, want the newest acknowledged with comment %q", alerts.Items, "Bearing checked")
+	}
+
+	// Changes made between a page's first load and its alert stream going
+	// live show once it is live (the stream's handshake held up 2 s): on
+	// the device page the alert resolved, on the overview a new one.
+	if err := holdUpStream(bctx, p.URL, "/ws/alerts", 2000); err != nil {
+		fail("hold up the alert stream", err)
+	}
+	err = chromedp.Do(bctx, chromedp.Navigate(fmt.Sprintf("%s/devices/%d", p.URL, dev.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`#dev-alerts .alert-status[data-status="acknowledged"]`)))
+	if err == nil {
+		err = notLiveYet(bctx)
+	}
+	if err != nil {
+		fail("reload the device page", err)
+	}
+	var firstAlert struct{ Items []struct{ ID int64 } }
+	c.do("GET", fmt.Sprintf("/api/v1/alerts?device_id=%d", dev.ID), nil, &firstAlert)
+	if len(firstAlert.Items) == 0 {
+		t.Fatal("no alert of the device to resolve")
+	}
+	if st := c.do("POST", fmt.Sprintf("/api/v1/alerts/%d/resolve", firstAlert.Items[0].ID), map[string]any{}, nil); st != 200 {
+		t.Fatalf("resolve over the API: status %d", st)
+	}
+	if err := poll(`!!document.querySelector('#dev-alerts .alert-status[data-status="resolved"]') && document.getElementById("live-state").dataset.state === "live"`); err != nil {
+		fail("the device page shows the alert resolved while its stream connected", err)
+	}
+	card := fmt.Sprintf(`#fleet .card[data-asset-id="%d"]`, asset.ID)
+	err = chromedp.Do(bctx, chromedp.Navigate(p.URL+"/"), chromedp.WaitVisible(chromedp.CSS(card)))
+	if err == nil {
+		err = notLiveYet(bctx)
+	}
+	if err != nil {
+		fail("open the overview again", err)
+	}
+	if st, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('`+card+`').dataset.status`)); st == "critical" {
+		t.Fatalf("the overview shows the machine critical before the new alert")
+	}
+	breach := map[string]any{"readings": []map[string]any{{"device_id": dev.ID, "seq": 5000, "ts": time.Now().UTC().Format(time.RFC3339Nano), "vel_rms_x": 3.1}}}
+	if st := c.do("POST", "/api/v1/telemetry", breach, nil); st != 200 {
+		t.Fatalf("post a breach: status %d", st)
+	}
+	if err := poll(`document.querySelector('` + card + `').dataset.status === "critical" && document.getElementById("live-state").dataset.state === "live"`); err != nil {
+		fail("the overview shows an alert opened while its stream connected", err)
 	}
 
 	// An expired or bad access token is refreshed without the user noticing.

@@ -230,6 +230,19 @@ async function loadAll() {
   await Promise.all([loadSeries(), loadCompleteness()]);
 }
 
+// catchUpAlerts re-reads the device's alerts when the alert stream first
+// goes live and repaints them only if they changed since the first load
+// (an alert opened, acknowledged or resolved in between).
+async function catchUpAlerts() {
+  const al = await api("/alerts?device_id=" + id + "&limit=50");
+  const key = (list) => JSON.stringify([...list].sort((a, b) => a.id - b.id));
+  if (key(al.items) === key(alerts.values())) return;
+  alerts.clear();
+  for (const a of al.items) alerts.set(a.id, a);
+  paintAlerts();
+  refreshAlertCount();
+}
+
 function onTelemetry(msg) {
   if (msg.device_id !== id) return;
   if (msg.type === "reading") {
@@ -313,7 +326,7 @@ async function main() {
   }
   const resync = () => loadAll().then(() => showError("")).catch(e => showError(e.message));
   new Live("/ws/telemetry", { subscribe: [{ device_id: id }], onMessage: onTelemetry, onResync: resync }).start();
-  new Live("/ws/alerts", { onMessage: onAlert, onResync: resync }).start();
+  new Live("/ws/alerts", { onMessage: onAlert, onResync: resync, onFirstReady: () => catchUpAlerts().catch(e => showError(e.message)) }).start();
   setInterval(paintTiles, 1000);
   setInterval(loadCompleteness, 60e3);
 }

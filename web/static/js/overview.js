@@ -214,15 +214,31 @@ function onTelemetry(msg) {
   }
 }
 
+// catchUpAlerts re-reads the open and acknowledged alerts when the alert
+// stream first goes live, and repaints the machines' status only if they
+// changed since the first load (an alert opened or resolved in between).
+async function catchUpAlerts() {
+  const [open, acked] = await Promise.all([api("/alerts?status=open&limit=500"), api("/alerts?status=acknowledged&limit=500")]);
+  const next = new Map([...open.items, ...acked.items].map(a => [a.id, a]));
+  const key = (m) => JSON.stringify([...m.values()].sort((a, b) => a.id - b.id));
+  if (key(next) === key(state.alerts)) return;
+  state.alerts = next;
+  repaintStatus();
+}
+
+function repaintStatus() {
+  for (const id of rows.keys()) paintRow(id);
+  for (const id of cards.keys()) paintCard(id);
+  summary();
+  refreshAlertCount();
+}
+
 function onAlert(msg) {
   if (msg.type !== "alert") return;
   const a = msg.data;
   if (a.status === "resolved") state.alerts.delete(a.id);
   else state.alerts.set(a.id, a);
-  for (const id of rows.keys()) paintRow(id);
-  for (const id of cards.keys()) paintCard(id);
-  summary();
-  refreshAlertCount();
+  repaintStatus();
 }
 
 async function main() {
@@ -236,7 +252,7 @@ async function main() {
   }
   const resync = () => load().then(() => showError("")).catch(e => showError(e.message));
   new Live("/ws/telemetry", { subscribe: [{ org: true }], onMessage: onTelemetry, onResync: resync }).start();
-  new Live("/ws/alerts", { onMessage: onAlert, onResync: resync }).start();
+  new Live("/ws/alerts", { onMessage: onAlert, onResync: resync, onFirstReady: () => catchUpAlerts().catch(e => showError(e.message)) }).start();
   setInterval(() => {
     for (const [id, r] of rows) { const d = state.devices.get(id); if (d) paintSeen(r, d); }
   }, 1000);
