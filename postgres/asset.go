@@ -237,9 +237,11 @@ func (s *Store) UpdateDevice(ctx context.Context, d *vibemon.Device) error {
 }
 
 // DeleteDevice removes the device with its readings, rollups, alerts,
-// waveforms and models; ENOTFOUND as GetDevice. An ingest of the device that
-// is in flight finishes first (it holds a key-share lock on the device), so
-// its readings are deleted too.
+// waveforms and models; ENOTFOUND as GetDevice. The device row goes first:
+// an ingest of the device in flight either finishes first (it holds a
+// key-share lock on the device, or on its fast path the row lock of its
+// update), so its readings are deleted too, or finds the row gone at its
+// update and stores nothing (ingestFast).
 func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 	defer s.forgetDevice(id)
 	return s.tx(ctx, "delete device", func(tx pgx.Tx) error {

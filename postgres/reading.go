@@ -461,7 +461,9 @@ func copyDeltas(m map[bucketKey]*delta) []byte {
 // aggregates them per device and minute; one COPY writes the new readings
 // into readings, another the minute deltas into rollup_delta (merged into
 // the rollups later, rollup.go); one batch claims their bits and moves the
-// devices' last-seen state; commit.
+// devices' last-seen state; commit. When this store knows the orgs of all
+// the devices, the first attempt skips the first round trip and checks
+// what it assumed before committing instead (ingestFast).
 //
 // The bitmaps are read without a lock, so concurrent transactions COPY in
 // parallel; the claim is what serializes them: it ORs the batch's bits into
