@@ -151,9 +151,9 @@ func TestBrowserAlertPage(t *testing.T) {
 
 	// A comment made after the page's first load but before its stream is
 	// live shows when the stream goes live, not at some later reconnect.
-	// The alert stream's handshake is held up 2 s by Chrome's network
+	// The alert stream's handshake is held up 3 s by Chrome's network
 	// emulation, which makes that window wide enough to comment in.
-	if err := holdUpStream(bctx, p.URL, "/ws/alerts", 2000); err != nil {
+	if err := holdUpStream(bctx, p.URL, "/ws/alerts", 3000); err != nil {
 		fail("hold up the alert stream", err)
 	}
 	err = chromedp.Do(bctx, chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", p.URL, alertID)),

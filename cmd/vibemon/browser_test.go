@@ -330,9 +330,9 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 
 	// Changes made between a page's first load and its alert stream going
-	// live show once it is live (the stream's handshake held up 2 s): on
+	// live show once it is live (the stream's handshake held up 3 s): on
 	// the device page the alert resolved, on the overview a new one.
-	if err := holdUpStream(bctx, p.URL, "/ws/alerts", 2000); err != nil {
+	if err := holdUpStream(bctx, p.URL, "/ws/alerts", 3000); err != nil {
 		fail("hold up the alert stream", err)
 	}
 	err = chromedp.Do(bctx, chromedp.Navigate(fmt.Sprintf("%s/devices/%d", p.URL, dev.ID)),
