@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/postgres"
 )
@@ -487,5 +488,76 @@ func TestFastIngestChecksWhatItAssumed(t *testing.T) {
 	must(t, a.Pool().QueryRow(ctx, "SELECT count(*) FROM readings WHERE device_id = $1", d.ID).Scan(&n))
 	if n != 0 {
 		t.Errorf("%d readings of the deleted device stored, want 0", n)
+	}
+}
+
+// TestCollectorsReportIngestPoolAndLag: what an operator's Prometheus reads
+// of the store: the ingest counters after a first (reading) and a second
+// (fast) transaction, the pool's size, and how far the rollups lag behind,
+// here an hour, as if no worker had merged since.
+func TestCollectorsReportIngestPoolAndLag(t *testing.T) {
+	s, o, url, schema := acmeStore(t)
+	ctx := context.Background()
+	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
+	_, err := s.RegisterDevice(ctx, d)
+	must(t, err)
+	now := time.Now().UTC()
+	for b := range 2 {
+		rs := make([]vibemon.Reading, 50)
+		for i := range rs {
+			rs[i] = vibemon.NewReading(d.ID, int64(b*50+i), now.Add(time.Duration(b*50+i)*time.Second))
+		}
+		_, err := s.InsertReadings(ctx, o.ID, rs)
+		must(t, err)
+	}
+	setWatermark(t, url, schema, now.Add(-time.Hour))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collectors()...)
+	mfs, err := reg.Gather()
+	must(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				got[mf.GetName()] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	for name, want := range map[string]float64{
+		"vibemon_pg_ingest_calls_total":             2,
+		"vibemon_pg_ingest_transactions_total":      2,
+		"vibemon_pg_ingest_fast_transactions_total": 1,
+		"vibemon_pg_ingest_retries_total":           0,
+		"vibemon_pg_ingest_readings_total":          100,
+		"vibemon_pg_ingest_new_readings_total":      100,
+		"vibemon_pg_pool_max_conns":                 float64(testOptions(schema).MaxConns),
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (exported: %v), want %v", name, v, ok, want)
+		}
+	}
+	if v := got["vibemon_pg_pool_total_conns"]; v < 1 {
+		t.Errorf("vibemon_pg_pool_total_conns = %v, want at least the connection ingest used", v)
+	}
+	if lag := got["vibemon_pg_rollup_lag_seconds"]; lag < 3590 || lag > 3700 {
+		t.Errorf("vibemon_pg_rollup_lag_seconds = %v, want about 3600 (materialized_to an hour ago)", lag)
+	}
+
+	// Without a database the scrape still succeeds, without the lag.
+	s.Close()
+	mfs, err = reg.Gather()
+	if err != nil {
+		t.Fatalf("scrape with the store closed: %v, want the other metrics", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "vibemon_pg_rollup_lag_seconds" {
+			t.Error("vibemon_pg_rollup_lag_seconds exported while the database cannot be read")
+		}
+	}
+	if len(mfs) != 12 {
+		t.Errorf("%d metric families with the store closed, want the 12 that need no query", len(mfs))
 	}
 }

@@ -121,6 +121,9 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 	if rb, isRedis := a.bus.(*redis.Bus); isRedis {
 		reg.MustRegister(rb.Collectors()...)
 	}
+	if ps, isPostgres := store.(*postgres.Store); isPostgres {
+		reg.MustRegister(ps.Collectors()...)
+	}
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
 	a.cached = vibemon.NewCachedStore(store, a.lookups)
 	analytics := &analysis.Service{Store: store, Logger: log}
