@@ -74,7 +74,9 @@ func TestBrowserAlertPage(t *testing.T) {
 		pageErr, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("page-error")||{}).textContent||""`))
 		url, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href`))
 		live, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("live-state")||{dataset:{}}).dataset.state||""`))
-		t.Fatalf("%s: %v (page %s, error banner %q, stream %q); the page's console:\n%s", step, err, url, pageErr, live, console)
+		shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify({status: (document.getElementById("t-status")||{dataset:{}}).dataset.status,
+			timeline: [...document.querySelectorAll("#alert-timeline li")].map(li => li.dataset.kind), ackForm: !!(document.getElementById("ack-form")||{}).hidden})`))
+		t.Fatalf("%s: %v (page %s, error banner %q, stream %q, shown %s); the page's console:\n%s", step, err, url, pageErr, live, shown, console)
 	}
 	poll := func(step, expr string) {
 		t.Helper()
@@ -113,6 +115,13 @@ func TestBrowserAlertPage(t *testing.T) {
 		fail("assign", err)
 	}
 	poll("assigned", fmt.Sprintf(`document.getElementById("t-assignee").dataset.assigneeId === "%d" && !!document.querySelector('#alert-timeline li[data-kind="assigned"]')`, me.ID))
+	// The page re-reads the timeline after its own comment; that answer is
+	// held up 2 s, so it lands after the acknowledgement below arrived live
+	// and must not take it off the page (the timeline is added to, not
+	// replaced; under load CI once saw the acknowledgement vanish so).
+	if err := holdUp(bctx, fmt.Sprintf("%s/api/v1/alerts/%d/events", p.URL, alertID), 2000); err != nil {
+		fail("hold up the timeline's reads", err)
+	}
 	err = chromedp.Do(bctx,
 		chromedp.SendKeys(chromedp.CSS(`#comment-form input[name="comment"]`), "Fan blades caked with clinker; cleaning at 14:00"),
 		chromedp.Click(chromedp.CSS("#btn-comment")))
@@ -128,6 +137,12 @@ func TestBrowserAlertPage(t *testing.T) {
 		t.Fatalf("ack over the API: status %d", st)
 	}
 	poll("live acknowledgement", `document.getElementById("t-status").dataset.status === "acknowledged" && !!document.querySelector('#alert-timeline li[data-kind="acknowledged"]') && document.getElementById("ack-form").hidden`)
+	// Past the held-up re-read: the acknowledgement is still there.
+	time.Sleep(2500 * time.Millisecond)
+	poll("acknowledgement kept after the comment's re-read", `!!document.querySelector('#alert-timeline li[data-kind="acknowledged"]') && !!document.querySelector('#alert-timeline li[data-kind="commented"]')`)
+	if err := holdUp(bctx, "", 0); err != nil {
+		fail("lift the hold-up", err)
+	}
 
 	// Change the rule's policy: remind every 20 minutes.
 	err = chromedp.Do(bctx,

@@ -103,14 +103,23 @@ func (l *consoleLog) String() string {
 
 // holdUpStream makes Chrome delay the handshake of the tab's WebSockets to
 // baseURL+path by ms, so that a test can change something between a page's
-// first load and its stream going live.
+// first load and its stream going live. It replaces earlier holdUp rules.
 func holdUpStream(ctx context.Context, baseURL, path string, ms float64) error {
+	return holdUp(ctx, strings.Replace(baseURL, "http", "ws", 1)+path, ms)
+}
+
+// holdUp makes Chrome delay the answers to the tab's requests whose URL
+// matches pattern (a URLPattern string) by ms; an empty pattern lifts every
+// earlier rule.
+func holdUp(ctx context.Context, pattern string, ms float64) error {
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		return err
 	}
-	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-		MatchedNetworkConditions: []*network.Conditions{{URLPattern: strings.Replace(baseURL, "http", "ws", 1) + path, Latency: ms, DownloadThroughput: -1, UploadThroughput: -1}},
-	})
+	rules := []*network.Conditions{}
+	if pattern != "" {
+		rules = append(rules, &network.Conditions{URLPattern: pattern, Latency: ms, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules})
 	return err
 }
 

@@ -226,29 +226,39 @@ async function loadChart() {
 
 async function loadEvents() {
   const res = await api("/alerts/" + id + "/events");
-  events.clear();
+  // Added to, not replaced: timeline entries never change or go, and a
+  // live one may have arrived after this read was answered.
   for (const e of res.items) events.set(e.id, e);
   paintTimeline();
 }
 
-// catchUp re-reads the alert and its timeline and repaints only when
-// either changed since they were shown (an acknowledgement or comment made
+// takeAlert makes a the alert shown unless the one shown is newer: answers
+// to reads and to the user's actions can arrive after a live event that
+// followed them. It reports whether the alert shown changed.
+function takeAlert(a) {
+  if (alert && Date.parse(a.updated_at) < Date.parse(alert.updated_at)) return false;
+  const changed = JSON.stringify(a) !== JSON.stringify(alert);
+  alert = a;
+  return changed;
+}
+
+// catchUp re-reads the alert and its timeline and repaints only when they
+// hold something the page does not show (an acknowledgement or comment made
 // between the first load and the stream going live).
 async function catchUp() {
-  const before = JSON.stringify([alert, [...events.values()]]);
   const [a, res] = await Promise.all([api("/alerts/" + id), api("/alerts/" + id + "/events")]);
-  const next = new Map(res.items.map(e => [e.id, e]));
-  if (JSON.stringify([a, [...next.values()]]) === before) return;
-  alert = a;
-  events.clear();
-  for (const [k, e] of next) events.set(k, e);
+  let changed = takeAlert(a);
+  for (const e of res.items) {
+    if (!events.has(e.id)) { events.set(e.id, e); changed = true; }
+  }
+  if (!changed) return;
   paintAll();
   refreshAlertCount();
 }
 
 async function loadAll() {
   const [a, us] = await Promise.all([api("/alerts/" + id), api("/users").catch(() => ({ items: [] }))]);
-  alert = a;
+  takeAlert(a);
   users.clear();
   for (const u of us.items) users.set(u.id, u);
   const [r, dev] = await Promise.all([
@@ -272,7 +282,7 @@ function paintAll() {
 // setAlert takes a new state of the alert (without the live "event").
 function setAlert(a) {
   const { event, ...rest } = a;
-  alert = rest;
+  takeAlert(rest);
   if (event) events.set(event.id, event);
   paintAll();
   refreshAlertCount();
@@ -283,7 +293,7 @@ function setupControls() {
     btn.disabled = true;
     try {
       const res = await api("/alerts/" + id + path, { method: "POST", body });
-      if (res && res.kind) events.set(res.id, res); else if (res) alert = res;
+      if (res && res.kind) events.set(res.id, res); else if (res) takeAlert(res);
       await loadEvents();
       paintAll();
       showError("");
@@ -325,6 +335,7 @@ async function main() {
   new Live("/ws/alerts", {
     onMessage: (msg) => {
       if (msg.type !== "alert" || !msg.data || msg.data.id !== id) return;
+      console.debug("alert event", msg.data.status, msg.data.event ? msg.data.event.kind : "-");
       setAlert(msg.data);
     },
     onResync: () => loadAll().then(() => showError("")).catch(e => showError(e.message)),

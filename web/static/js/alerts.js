@@ -36,10 +36,17 @@ function matches(a) {
   return !fSev.value || a.severity === fSev.value;
 }
 
-// load re-reads the list and draws it; with quiet, it draws only when the
-// list differs from what is shown, so a catch-up read that finds nothing
-// new leaves the page (and a click on it) alone.
+// changes counts live updates and the user's own changes to the list: a
+// quiet read that started before one of them is older than what is shown.
+let changes = 0;
+
+// load re-reads the list and draws it. With quiet (a catch-up), it draws
+// only when the list differs from what is shown, so a read that finds
+// nothing new leaves the page (and a click on it) alone, and not at all
+// when the list changed while the read was on its way (what is shown is
+// newer).
 async function load({ quiet = false } = {}) {
+  const seen = changes;
   const st = fStatus.value;
   // The server filters by assignee too, so "mine" is complete however many
   // alerts the org has; matches() applies the same filter to live updates.
@@ -49,7 +56,7 @@ async function load({ quiet = false } = {}) {
     : [await api("/alerts?limit=500" + asg + (st ? "&status=" + encodeURIComponent(st) : ""))];
   const next = new Map();
   for (const l of lists) for (const a of l.items) next.set(a.id, a);
-  if (quiet && sameAlerts(next)) return;
+  if (quiet && (seen !== changes || sameAlerts(next))) return;
   alerts.clear();
   for (const [k, a] of next) alerts.set(k, a);
   render();
@@ -84,7 +91,7 @@ function render() {
     canAct,
     deviceName: (id) => names.get(id) || "Device " + id,
     userName: (id) => people.get(id) || "user " + id,
-    onChange: (na) => { alerts.set(na.id, na); render(); refreshAlertCount(); },
+    onChange: (na) => { changes++; alerts.set(na.id, na); render(); refreshAlertCount(); },
     onError: (m) => showError(m),
   })));
 }
@@ -100,6 +107,7 @@ async function main() {
     onMessage: (msg) => {
       if (msg.type !== "alert") return;
       const { event, ...a } = msg.data; // event: the timeline entry, shown on the alert's page
+      changes++;
       alerts.set(a.id, a);
       if (a.device_id && !names.has(a.device_id)) loadNames().then(render);
       render();

@@ -212,7 +212,7 @@ function paintAlerts() {
   el.replaceChildren(...list.map(a => alertItem(a, {
     canAct,
     deviceName: () => device ? (device.name || device.serial) : "Device " + id,
-    onChange: (na) => { alerts.set(na.id, na); paintAlerts(); refreshAlertCount(); },
+    onChange: (na) => { alertChanges++; alerts.set(na.id, na); paintAlerts(); refreshAlertCount(); },
     onError: (m) => showError(m),
   })));
 }
@@ -230,13 +230,19 @@ async function loadAll() {
   await Promise.all([loadSeries(), loadCompleteness()]);
 }
 
+// alertChanges counts live alert events and the user's own changes: a
+// catch-up read that started before one of them is older than what is shown.
+let alertChanges = 0;
+
 // catchUpAlerts re-reads the device's alerts when the alert stream first
 // goes live and repaints them only if they changed since the first load
-// (an alert opened, acknowledged or resolved in between).
+// (an alert opened, acknowledged or resolved in between) and not since the
+// read started.
 async function catchUpAlerts() {
+  const seen = alertChanges;
   const al = await api("/alerts?device_id=" + id + "&limit=50");
   const key = (list) => JSON.stringify([...list].sort((a, b) => a.id - b.id));
-  if (key(al.items) === key(alerts.values())) return;
+  if (seen !== alertChanges || key(al.items) === key(alerts.values())) return;
   alerts.clear();
   for (const a of al.items) alerts.set(a.id, a);
   paintAlerts();
@@ -270,6 +276,7 @@ function onTelemetry(msg) {
 
 function onAlert(msg) {
   if (msg.type !== "alert" || msg.data.device_id !== id) return;
+  alertChanges++;
   alerts.set(msg.data.id, msg.data);
   paintAlerts();
   refreshAlertCount();

@@ -214,14 +214,20 @@ function onTelemetry(msg) {
   }
 }
 
+// alertEvents counts live alert events: a catch-up read that started before
+// one of them is older than what is shown.
+let alertEvents = 0;
+
 // catchUpAlerts re-reads the open and acknowledged alerts when the alert
 // stream first goes live, and repaints the machines' status only if they
-// changed since the first load (an alert opened or resolved in between).
+// changed since the first load (an alert opened or resolved in between)
+// and not since the read started.
 async function catchUpAlerts() {
+  const seen = alertEvents;
   const [open, acked] = await Promise.all([api("/alerts?status=open&limit=500"), api("/alerts?status=acknowledged&limit=500")]);
   const next = new Map([...open.items, ...acked.items].map(a => [a.id, a]));
   const key = (m) => JSON.stringify([...m.values()].sort((a, b) => a.id - b.id));
-  if (key(next) === key(state.alerts)) return;
+  if (seen !== alertEvents || key(next) === key(state.alerts)) return;
   state.alerts = next;
   repaintStatus();
 }
@@ -235,6 +241,7 @@ function repaintStatus() {
 
 function onAlert(msg) {
   if (msg.type !== "alert") return;
+  alertEvents++;
   const a = msg.data;
   if (a.status === "resolved") state.alerts.delete(a.id);
   else state.alerts.set(a.id, a);
