@@ -32,9 +32,7 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 	ctx := context.Background()
 	o := &vibemon.Org{Name: "acme"}
 	must(t, a.CreateOrg(ctx, o))
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := a.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, a, o.ID, "n1")
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	const total = 3000 // spans several blocks of the bitmap (512 per block), from seq 4000
 	reading := func(seq int) vibemon.Reading {
@@ -92,16 +90,14 @@ func TestReplicasStoreEachReadingOnce(t *testing.T) {
 func TestUpgradeKeepsIdempotencyKeys(t *testing.T) {
 	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, s, o.ID, "n1")
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 
 	// The table as migration 0001 made it, with the keys of seqs stored
 	// before the upgrade: both ends of a block, a middle, the next block,
 	// the largest seq.
 	stored := []int64{0, 7, 8, 511, 512, 4095, 4096, 5000, vibemon.MaxSeq}
-	_, err = s.Pool().Exec(ctx, `DROP TABLE reading_seen;
+	_, err := s.Pool().Exec(ctx, `DROP TABLE reading_seen;
 		CREATE TABLE reading_keys (device_id bigint NOT NULL, seq bigint NOT NULL CHECK (seq BETWEEN 0 AND 4294967295),
 			ts timestamptz NOT NULL, PRIMARY KEY (device_id, seq))`)
 	must(t, err)
@@ -154,9 +150,7 @@ func TestQueryDecodesBothFormats(t *testing.T) {
 	s, o, url, schema := acmeStore(t)
 	simple := openStore(t, url+"&default_query_exec_mode=simple_protocol", schema, testOptions(schema))
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, s, o.ID, "n1")
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	var rs []vibemon.Reading
 	for i := 0; i < 300; i++ {
@@ -402,9 +396,7 @@ func TestFastIngestChecksWhatItAssumed(t *testing.T) {
 	a, o, url, schema := acmeStore(t)
 	b := openStore(t, url, schema, testOptions(schema))
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := a.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, a, o.ID, "n1")
 	start := time.Now().UTC().Truncate(time.Minute).Add(5 * time.Minute) // after ingest_from: current readings
 	batch := func(from, to int) []vibemon.Reading {
 		rs := make([]vibemon.Reading, 0, to-from)
@@ -454,7 +446,7 @@ func TestFastIngestChecksWhatItAssumed(t *testing.T) {
 	// Another replica's merge moves the watermark past the next readings in
 	// a new epoch: they are late now, and must get deltas rather than be
 	// left to a merge that has passed them.
-	_, _, err = b.MergeRollupsBefore(ctx, start.Add(time.Hour))
+	_, _, err := b.MergeRollupsBefore(ctx, start.Add(time.Hour))
 	must(t, err)
 	if n := newCount(insert(a, batch(210, 300))); n != 90 {
 		t.Fatalf("after a merge elsewhere: %d new, want 90", n)
@@ -498,9 +490,7 @@ func TestFastIngestChecksWhatItAssumed(t *testing.T) {
 func TestCollectorsReportIngestPoolAndLag(t *testing.T) {
 	s, o, url, schema := acmeStore(t)
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, s, o.ID, "n1")
 	now := time.Now().UTC()
 	for b := range 2 {
 		rs := make([]vibemon.Reading, 50)

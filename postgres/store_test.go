@@ -322,9 +322,7 @@ func TestMigrationsIdempotentAndRaceSafe(t *testing.T) {
 func TestFailedBatchStoresNothing(t *testing.T) {
 	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, s, o.ID, "n1")
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 
 	// The last reading violates the seq range the schema enforces: the
@@ -369,9 +367,7 @@ func TestFailedBatchStoresNothing(t *testing.T) {
 func TestHourlyQueryReadsRollups(t *testing.T) {
 	s, o, _, _ := acmeStore(t)
 	ctx := context.Background()
-	d := &vibemon.Device{OrgID: o.ID, Serial: "n1"}
-	_, err := s.RegisterDevice(ctx, d)
-	must(t, err)
+	d := registerDevice(t, s, o.ID, "n1")
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	rs := make([]vibemon.Reading, 120)
 	for i := range rs {
@@ -381,7 +377,7 @@ func TestHourlyQueryReadsRollups(t *testing.T) {
 	insertN(t, s, o.ID, rs, 120)
 	// Empty the raw table behind the store's back: an hourly query must
 	// still answer, from rollup_1h alone.
-	_, err = s.Pool().Exec(ctx, "TRUNCATE readings")
+	_, err := s.Pool().Exec(ctx, "TRUNCATE readings")
 	must(t, err)
 	pts, err := s.QueryReadings(ctx, o.ID, vibemon.ReadingQuery{DeviceID: d.ID, From: base, To: base.Add(2 * time.Hour), Bucket: vibemon.BucketHour,
 		Metrics: []vibemon.Metric{vibemon.VelRMSX}})
@@ -518,6 +514,16 @@ func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// registerDevice registers a device of orgID with serial in s.
+func registerDevice(t *testing.T, s *postgres.Store, orgID int64, serial string) *vibemon.Device {
+	t.Helper()
+	d := &vibemon.Device{OrgID: orgID, Serial: serial}
+	if _, err := s.RegisterDevice(context.Background(), d); err != nil {
+		t.Fatalf("register device %s: %v", serial, err)
+	}
+	return d
 }
 
 // acmeStore opens a store with the test options on a fresh schema and
