@@ -352,7 +352,6 @@ func (h *Hub) untrack(c *client) {
 	h.wg.Done()
 }
 
-// register makes an authenticated client eligible for its org's events.
 // registerReady queues ready for c and makes it eligible for its org's
 // events in one step under the index lock: ready goes first in the queue,
 // so it precedes every event, and every event published after the client
