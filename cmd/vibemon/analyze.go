@@ -163,8 +163,7 @@ func parseAnalyzeFlags(args []string, stdout io.Writer) (*analyzeConfig, error) 
 		fs.SetOutput(io.Discard)
 		err := fs.Parse(rest)
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return nil, err
+			return nil, err // Parse has printed fs.Usage
 		}
 		if err != nil {
 			return nil, fmt.Errorf("analyze: %v (see: vibemon analyze --help)", err)

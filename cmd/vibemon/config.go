@@ -141,13 +141,12 @@ func (s *settings) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// parseFlags parses args and turns -h into a clean exit and other flag
-// errors into one line.
+// parseFlags parses args and turns -h into a clean exit (the flag set
+// has printed its Usage) and other flag errors into one line.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
 		return err
 	}
 	if err != nil {
