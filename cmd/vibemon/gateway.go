@@ -20,6 +20,7 @@ import (
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/gateway"
 	"github.com/vibemon/vibemon/gateway/blelink"
+	"github.com/vibemon/vibemon/wire"
 )
 
 // gatewayFlags are the settings of `vibemon gateway` and `vibemon sim`.
@@ -39,7 +40,7 @@ type gatewayFlags struct {
 	verbose                                   bool
 }
 
-func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFlags, nodesFlag string) {
+func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFlags, nodesFlag string, nodesDefault int) {
 	fs.StringVar(&f.server, "server", envOr(getenv, "VIBEMON_GATEWAY_SERVER", "http://localhost:8080"), "VibeMon server base URL (VIBEMON_GATEWAY_SERVER)")
 	fs.StringVar(&f.apiKey, "api-key", getenv("VIBEMON_GATEWAY_API_KEY"), "the org's API key, vmk_... (an admin creates one with POST /api/v1/api-keys); the way to run unattended (VIBEMON_GATEWAY_API_KEY)")
 	fs.StringVar(&f.token, "token", getenv("VIBEMON_GATEWAY_TOKEN"), "bearer token for the server: an access token or an API key (VIBEMON_GATEWAY_TOKEN)")
@@ -48,7 +49,7 @@ func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFl
 	fs.StringVar(&f.queue, "queue", envOr(getenv, "VIBEMON_GATEWAY_QUEUE", "vibemon-gateway.db"), "offline queue file, SQLite (VIBEMON_GATEWAY_QUEUE)")
 	fs.IntVar(&f.maxQueue, "max-queue", gateway.DefaultMaxReadings, "readings the queue holds before it drops the oldest")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", envOr(getenv, "VIBEMON_GATEWAY_METRICS_ADDR", "127.0.0.1:9101"), "serve Prometheus /metrics here; empty: off (VIBEMON_GATEWAY_METRICS_ADDR)")
-	fs.IntVar(&f.simNodes, nodesFlag, 0, "simulated nodes over the in-memory BLE link")
+	fs.IntVar(&f.simNodes, nodesFlag, nodesDefault, "simulated nodes over the in-memory BLE link")
 	fs.Float64Var(&f.speed, "speed", 1, "simulated seconds per real second for the simulated nodes (their clock starts at now - (speed-1) x 1 h so readings stay in the past)")
 	fs.DurationVar(&f.interval, "interval", time.Minute, "summary interval of the simulated nodes")
 	fs.IntVar(&f.mtu, "mtu", 244, "simulated link MTU payload: 244, or 20 to fragment")
@@ -62,6 +63,26 @@ func bindGatewayFlags(fs *flag.FlagSet, getenv func(string) string, f *gatewayFl
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
 
+// checkSimLink checks the flags of the simulated nodes and their link.
+func (f *gatewayFlags) checkSimLink() error {
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"drop", f.drop}, {"reorder", f.reorder}, {"disconnect", f.disconnect}} {
+		if !(p.v >= 0 && p.v <= 1) {
+			return fmt.Errorf("gateway: --%s %g is a probability: give 0..1", p.name, p.v)
+		}
+	}
+	switch {
+	case f.mtu < wire.MinMTUPayload || f.mtu > wire.MaxPacket:
+		return fmt.Errorf("gateway: --mtu %d must be %d..%d bytes (%d: the default ATT MTU, packets fragmented; %d: LE data length extension)",
+			f.mtu, wire.MinMTUPayload, wire.MaxPacket, wire.MinMTUPayload, wire.MaxPacket)
+	case f.interval < time.Second || f.interval%time.Second != 0:
+		return fmt.Errorf("gateway: --interval %s must be a whole number of seconds, at least 1s (a node's summary interval)", f.interval)
+	}
+	return nil
+}
+
 func envOr(getenv func(string) string, k, def string) string {
 	if v := getenv(k); v != "" {
 		return v
@@ -72,7 +93,7 @@ func envOr(getenv func(string) string, k, def string) string {
 func runGateway(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("gateway", "Run the BLE gateway: connect to nodes, keep an offline queue, sync to the server.\nWithout --sim-nodes it needs the BlueZ radio (build with -tags bluez).", stdout)
 	var f gatewayFlags
-	bindGatewayFlags(fs, getenv, &f, "sim-nodes")
+	bindGatewayFlags(fs, getenv, &f, "sim-nodes", 0)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -99,6 +120,13 @@ func serveGateway(ctx context.Context, f *gatewayFlags, stdout, stderr io.Writer
 		return fmt.Errorf("gateway: --burst-every %s is negative", f.burstEvery)
 	case f.burstFrames < 256 || f.burstFrames > 65535:
 		return fmt.Errorf("gateway: --burst-frames %d must be 256..65535 (the server stores bursts of at least 256 samples)", f.burstFrames)
+	case f.simNodes < 0:
+		return fmt.Errorf("gateway: %d simulated nodes: give a number >= 1, or none for the radio", f.simNodes)
+	}
+	if f.simNodes > 0 {
+		if err := f.checkSimLink(); err != nil {
+			return err
+		}
 	}
 	level := slog.LevelInfo
 	if f.verbose {

@@ -524,6 +524,13 @@ func TestGatewayCommandWithoutTokenOrRadioSaysSo(t *testing.T) {
 		{[]string{"gateway", "--api-key", "vmk_x", "--token", "y"}, "one credential"},
 		{[]string{"gateway", "--token", "x", "--metrics-addr", ""}, "bluez"},
 		{[]string{"sim", "--token", "x", "--gateway", "ble"}, "inproc"},
+		{[]string{"sim", "--token", "x", "--nodes", "-3"}, "--nodes -3"},
+		{[]string{"gateway", "--token", "x", "--sim-nodes", "-3"}, "-3 simulated nodes"},
+		{[]string{"sim", "--token", "x", "--drop", "2"}, "--drop 2 is a probability"},
+		{[]string{"sim", "--token", "x", "--reorder", "-0.1"}, "--reorder -0.1"},
+		{[]string{"sim", "--token", "x", "--disconnect", "NaN"}, "--disconnect NaN"},
+		{[]string{"sim", "--token", "x", "--mtu", "5"}, "--mtu 5 must be 20..244"},
+		{[]string{"sim", "--token", "x", "--interval", "1500ms"}, "--interval 1.5s"},
 	} {
 		err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -12,7 +12,7 @@ import (
 func runSim(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sim", "Run simulated sensor nodes (the firmware core on simulated sensors) talking over\nthe in-memory BLE link to a gateway in this process, which syncs to --server.", stdout)
 	var f gatewayFlags
-	bindGatewayFlags(fs, getenv, &f, "nodes")
+	bindGatewayFlags(fs, getenv, &f, "nodes", 10)
 	mode := fs.String("gateway", "inproc", "the gateway the nodes talk to: inproc (the only one: an in-memory link needs both ends in one process)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -21,7 +21,7 @@ func runSim(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("sim: --gateway %q: only inproc is supported", *mode)
 	}
 	if f.simNodes <= 0 {
-		f.simNodes = 10
+		return fmt.Errorf("sim: --nodes %d: give at least 1", f.simNodes)
 	}
 	return serveGateway(ctx, &f, stdout, stderr)
 }
