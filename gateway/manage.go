@@ -35,14 +35,16 @@ type desiredSettings struct {
 	BurstFrames      int   `json:"burst_frames"`
 }
 
-// nodeTrack is what the gateway remembers in memory of a node across
-// sessions: the OTA it runs or gave up on. (The settings it delivered are
-// in the queue file: Queue.Delivered.)
+// nodeTrack is what the gateway remembers of a node across sessions: the
+// OTA it runs or gave up on. otaFailed, otaTarget and otaCounted are also
+// in the queue file (OTAState, read by otaTrack), as are the settings it
+// delivered (Queue.Delivered).
 type nodeTrack struct {
 	otaRunning bool
+	otaLoaded  bool   // the fields below hold the queue file's OTAState
 	otaFailed  string // "<firmware id>:<sha256>" of an image the node refused
 	otaTarget  int64  // the firmware id of the last transfer started
-	otaDone    int64  // the firmware id reported done
+	otaDone    int64  // the firmware id reported done (by this process)
 	otaCounted int64  // the firmware id counted in ota_updates_total
 }
 

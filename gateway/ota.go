@@ -81,6 +81,42 @@ func (s *nodeSession) startOTA(ctx context.Context, fwID int64, rolledBack, onTr
 	}()
 }
 
+// otaTrack returns serial's track, its OTA state read from the queue file
+// the first time (what a previous gateway process learned).
+func (g *Gateway) otaTrack(ctx context.Context, serial string) (*nodeTrack, error) {
+	g.mu.Lock()
+	tr := g.track(serial)
+	loaded := tr.otaLoaded
+	g.mu.Unlock()
+	if loaded {
+		return tr, nil
+	}
+	st, err := g.cfg.Queue.OTAState(ctx, serial)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	if !tr.otaLoaded {
+		tr.otaTarget, tr.otaFailed, tr.otaCounted, tr.otaLoaded = st.Target, st.Failed, st.Counted, true
+	}
+	g.mu.Unlock()
+	return tr, nil
+}
+
+// saveOTA changes tr with set and records its OTA state in the queue file,
+// even while the gateway stops. One relay runs per node at a time, so the
+// saves of a node do not race. A failed save is logged: the state stays in
+// memory for this process.
+func (g *Gateway) saveOTA(ctx context.Context, serial string, tr *nodeTrack, set func(*nodeTrack)) {
+	g.mu.Lock()
+	set(tr)
+	st := OTAState{Target: tr.otaTarget, Failed: tr.otaFailed, Counted: tr.otaCounted}
+	g.mu.Unlock()
+	if err := g.cfg.Queue.SetOTAState(context.WithoutCancel(ctx), serial, st); err != nil {
+		g.log.Warn("OTA state not saved: a restarted gateway may relay this image again", "serial", serial, "err", err)
+	}
+}
+
 // relay downloads the image, transfers it and commits it.
 func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledBack, onTrial bool) error {
 	g := s.g
@@ -94,8 +130,11 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 	}
 	rep := otaReport{FirmwareID: fwID, Version: meta.Version, BytesTotal: meta.Size}
 	running := fmt.Sprintf("%d.%d.%d", s.info.Firmware[0], s.info.Firmware[1], s.info.Firmware[2])
+	tr, err := g.otaTrack(ctx, s.serial)
+	if err != nil {
+		return err
+	}
 	g.mu.Lock()
-	tr := g.track(s.serial)
 	refused := tr.otaFailed == strconv.FormatInt(fwID, 10)+":"+meta.SHA256
 	started, done := tr.otaTarget == fwID, tr.otaDone == fwID
 	g.mu.Unlock()
@@ -110,9 +149,7 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 				g.log.Debug("firmware version not updated on the server", "serial", s.serial, "status", st, "err", err)
 			}
 			g.m.otaDone.Inc()
-			g.mu.Lock()
-			tr.otaCounted = fwID
-			g.mu.Unlock()
+			g.saveOTA(ctx, s.serial, tr, func(tr *nodeTrack) { tr.otaCounted = fwID })
 			g.log.Info("OTA done: the node runs the new firmware", "serial", s.serial, "version", meta.Version)
 		}
 		rep.State, rep.BytesDone = "done", meta.Size
@@ -130,9 +167,7 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 		return nil // until the target changes
 	}
 	fail := func(msg string) error {
-		g.mu.Lock()
-		tr.otaFailed = strconv.FormatInt(fwID, 10) + ":" + meta.SHA256
-		g.mu.Unlock()
+		g.saveOTA(ctx, s.serial, tr, func(tr *nodeTrack) { tr.otaFailed = strconv.FormatInt(fwID, 10) + ":" + meta.SHA256 })
 		g.m.otaFailed.Inc()
 		g.log.Warn("OTA failed", "serial", s.serial, "version", meta.Version, "err", msg)
 		rep.State, rep.Error = "failed", msg
@@ -171,9 +206,7 @@ func (s *nodeSession) relay(ctx context.Context, oc OTAConn, fwID int64, rolledB
 	}
 	copy(sum[:], sha256Of(img))
 
-	g.mu.Lock()
-	tr.otaTarget = fwID
-	g.mu.Unlock()
+	g.saveOTA(ctx, s.serial, tr, func(tr *nodeTrack) { tr.otaTarget = fwID })
 	notes := oc.OTANotifications()
 	var defrag wire.Defragmenter
 	// await writes cmd and waits for the node's OTA status. The command is

@@ -198,6 +198,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
 	}
+	if _, err := db.Exec(otaSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)
+	}
 	if _, err := db.Exec(`CREATE INDEX IF NOT EXISTS gaps_unsent ON gaps (sent)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: create schema: %w", path, err)

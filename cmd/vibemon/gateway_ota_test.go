@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -436,7 +437,8 @@ func TestGatewayRelaysFirmwareDespiteLostOTAStatus(t *testing.T) {
 // is transferred, refused by the node at commit, reported failed, and not
 // tried again; the node keeps its firmware.
 func TestGatewayReportsARefusedSignature(t *testing.T) {
-	r := newOTARig(t, blelink.LinkConfig{})
+	gets := &firmwareGets{}
+	r := newManagedRig(t, rigOpts{gw: gets.install})
 	_, other, _ := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{9}, 64)))
 	img := blelink.SimImage([3]uint8{1, 2, 0}, 9000, 4)
 	_, sig := blelink.SignImage(other, img)
@@ -458,6 +460,47 @@ func TestGatewayReportsARefusedSignature(t *testing.T) {
 	if got := r.metric("vibemon_gateway_ota_failures_total"); got != 1 {
 		t.Errorf("ota_failures_total = %v, want 1 (a refused image is not retried)", got)
 	}
+	r.expectNoRelayAfterRestart(gets, id)
+}
+
+// firmwareGets counts the gateway's GET /api/v1/firmware/{id}: the relay
+// asks for the image's metadata at the start of every round, before it
+// decides whether to send it.
+type firmwareGets struct{ n atomic.Int64 }
+
+func (f *firmwareGets) install(c *gateway.Config) {
+	c.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: f}
+}
+
+func (f *firmwareGets) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == "GET" && strings.HasPrefix(req.URL.Path, "/api/v1/firmware/") {
+		f.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// expectNoRelayAfterRestart restarts the gateway on the same queue file
+// and lets the new process run two relay rounds for the node (one relay
+// runs at a time, so the second begins after the first ended): an image
+// the node refused or rolled back from is not sent again, and the server
+// still shows the update failed.
+func (r *otaRig) expectNoRelayAfterRestart(gets *firmwareGets, id int64) {
+	r.t.Helper()
+	r.stopGateway()
+	r.startManagingGateway() // a new process: its metrics start at 0
+	base := gets.n.Load()
+	r.await("the restarted gateway runs two relay rounds for the node", func() (int64, bool) {
+		return 0, gets.n.Load() >= base+2
+	})
+	if sent := r.metric("vibemon_gateway_ota_bytes_sent_total"); sent != 0 {
+		r.t.Errorf("the restarted gateway sent %v bytes of firmware %d again, want none: the node refused or rolled back from it before", sent, id)
+	}
+	if st, _ := r.otaStatus(); st.State != "failed" || st.FirmwareID != id {
+		r.t.Errorf("OTA status after the restart = %+v, want still failed for firmware %d", st, id)
+	}
+	if v := r.node.Firmware(); v != [3]uint8{1, 0, 0} {
+		r.t.Errorf("node runs %v after the gateway restarted, want 1.0.0", v)
+	}
 }
 
 // TestGatewayReportsARollback: a correctly signed image that boots but
@@ -465,7 +508,8 @@ func TestGatewayReportsARefusedSignature(t *testing.T) {
 // trial; the gateway does not call that done, reports it failed, and does
 // not send it again.
 func TestGatewayReportsARollback(t *testing.T) {
-	r := newOTARig(t, blelink.LinkConfig{})
+	gets := &firmwareGets{}
+	r := newManagedRig(t, rigOpts{gw: gets.install})
 	img := blelink.SimImageNoConfirm([3]uint8{1, 3, 0}, 6000, 5)
 	_, sig := blelink.SignImage(r.priv, img)
 	id := r.upload("1.3.0", img, sig)
@@ -489,4 +533,7 @@ func TestGatewayReportsARollback(t *testing.T) {
 	if got := r.metric("vibemon_gateway_ota_updates_total"); got != 0 {
 		t.Errorf("ota_updates_total = %v, want 0", got)
 	}
+	// A restarted gateway would otherwise flash it again: another ten
+	// minutes on trial and another rollback.
+	r.expectNoRelayAfterRestart(gets, id)
 }
