@@ -137,8 +137,9 @@ func TestBrowserAlertPage(t *testing.T) {
 		t.Fatalf("ack over the API: status %d", st)
 	}
 	poll("live acknowledgement", `document.getElementById("t-status").dataset.status === "acknowledged" && !!document.querySelector('#alert-timeline li[data-kind="acknowledged"]') && document.getElementById("ack-form").hidden`)
-	// Past the held-up re-read: the acknowledgement is still there.
-	time.Sleep(2500 * time.Millisecond)
+	// The comment button is enabled again once the page has painted the
+	// held-up re-read: the acknowledgement is still there.
+	poll("the comment's re-read painted", `!document.getElementById("btn-comment").disabled`)
 	poll("acknowledgement kept after the comment's re-read", `!!document.querySelector('#alert-timeline li[data-kind="acknowledged"]') && !!document.querySelector('#alert-timeline li[data-kind="commented"]')`)
 	if err := holdUp(bctx, "", 0); err != nil {
 		fail("lift the hold-up", err)
