@@ -308,11 +308,7 @@ func (r *Runner) summarize(ctx context.Context, orgID int64, ds []*vibemon.Deliv
 		if rank(a.Severity) > rank(worst) {
 			worst = a.Severity
 		}
-		line := fmt.Sprintf("- [%s, %s] %s", a.Severity, a.Status, firstLine(a.Message))
-		if l := r.alertLink(a.ID); l != "" {
-			line += " " + l
-		}
-		lines = append(lines, line)
+		lines = append(lines, r.alertLine(a))
 	}
 	title := fmt.Sprintf("%d more alert notifications (%d alerts)", len(ds), len(seen))
 	text := "Too many notifications arrived at once; these were held back and summarized:\n\n" + strings.Join(lines, "\n")
@@ -321,6 +317,16 @@ func (r *Runner) summarize(ctx context.Context, orgID int64, ds []*vibemon.Deliv
 		link = r.notify.PublicURL + "/alerts"
 	}
 	return notify.Message{Title: title, Text: clip(text, 30000), Link: link, Severity: worst, Event: notify.EventDigest}
+}
+
+// alertLine is an alert's line in a summary or digest: severity, status,
+// the message's first line and the link to its page.
+func (r *Runner) alertLine(a *vibemon.Alert) string {
+	line := fmt.Sprintf("- [%s, %s] %s", a.Severity, a.Status, firstLine(a.Message))
+	if l := r.alertLink(a.ID); l != "" {
+		line += " " + l
+	}
+	return line
 }
 
 func rank(s vibemon.Severity) int {
@@ -412,11 +418,7 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[NotifyDigest]) e
 		if al.Status != vibemon.AlertResolved {
 			open++
 		}
-		line := fmt.Sprintf("- [%s, %s] %s", al.Severity, al.Status, firstLine(al.Message))
-		if l := r.alertLink(al.ID); l != "" {
-			line += " " + l
-		}
-		lines = append(lines, line)
+		lines = append(lines, r.alertLine(al))
 	}
 	if len(lines) == 0 {
 		return nil
