@@ -500,6 +500,10 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
 		t.Fatalf("ingest history: status %d", st)
 	}
+	// A diagnosis rule: the burst below opens its alert.
+	if st := c.do("POST", "/api/v1/alert-rules", map[string]any{"name": "Outer race", "kind": "diagnosis", "fault": "bearing_outer_race", "severity": "warning"}, nil); st != 201 {
+		t.Fatalf("create a diagnosis rule: status %d", st)
+	}
 	var wf struct{ ID int64 }
 	st := c.do("POST", fmt.Sprintf("/api/v1/devices/%d/waveforms", dev.ID), outerRaceBurst(t, rpm, time.Now()), &wf)
 	if st != 201 {
@@ -610,5 +614,23 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	}
 	if got := eval(`JSON.stringify(document.documentElement.dataset)`); got != "{}" {
 		t.Errorf("page diagnostics = %s, want no js errors and no CSP violations", got)
+	}
+
+	// The diagnosis alert, in the alert list and on the device's page: it
+	// names the axis's velocity but no limit (a diagnosis has none; the
+	// lists once said "limit 0.00 mm/s").
+	for _, lp := range []struct{ path, sel string }{{"/alerts", "#alerts"}, {fmt.Sprintf("/devices/%d", dev.ID), "#dev-alerts"}} {
+		item := lp.sel + ` .alert-item`
+		err = chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.URL+lp.path))
+		if err == nil {
+			err = poll(`[...document.querySelectorAll("` + item + `")].some(e => e.textContent.includes("outer race"))`)
+		}
+		if err != nil {
+			fail("the diagnosis alert in "+lp.path, err)
+		}
+		got := eval(`[...document.querySelectorAll("` + item + `")].find(e => e.textContent.includes("outer race")).textContent`)
+		if !strings.Contains(got, "Velocity RMS") || strings.Contains(got, "limit") {
+			t.Errorf("the diagnosis alert in %s reads %q, want the velocity without a limit", lp.path, got)
+		}
 	}
 }

@@ -5,7 +5,7 @@
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
 import { h, $, showError, shell, refreshAlertCount } from "./ui.js";
-import { alertItem, sortAlerts } from "./alertview.js";
+import { alertItem, sortAlerts, loadRuleKinds } from "./alertview.js";
 
 let user = null;
 const alerts = new Map();
@@ -68,10 +68,11 @@ function sameAlerts(next) {
 }
 
 const people = new Map(); // user id -> name
+const ruleKinds = new Map(); // rule id -> kind
 
 async function loadNames() {
   try {
-    const [d, us] = await Promise.all([api("/devices"), api("/users").catch(() => ({ items: [] }))]);
+    const [d, us] = await Promise.all([api("/devices"), api("/users").catch(() => ({ items: [] })), loadRuleKinds(ruleKinds)]);
     for (const x of d.items) names.set(x.id, x.name || x.serial);
     for (const u of us.items) people.set(u.id, u.name || u.email);
   } catch { /* names are cosmetic */ }
@@ -91,6 +92,7 @@ function render() {
     canAct,
     deviceName: (id) => names.get(id) || "Device " + id,
     userName: (id) => people.get(id) || "user " + id,
+    ruleKinds,
     onChange: (na) => { changes++; alerts.set(na.id, na); render(); refreshAlertCount(); },
     onError: (m) => showError(m),
   })));
@@ -109,7 +111,7 @@ async function main() {
       const { event, ...a } = msg.data; // event: the timeline entry, shown on the alert's page
       changes++;
       alerts.set(a.id, a);
-      if (a.device_id && !names.has(a.device_id)) loadNames().then(render);
+      if ((a.device_id && !names.has(a.device_id)) || !ruleKinds.has(a.rule_id)) loadNames().then(render);
       render();
       refreshAlertCount();
     },

@@ -7,17 +7,32 @@ import { h, ago, when, fmt, severityBadge, metricLabel, metricUnit } from "./ui.
 const STATUS_TEXT = { open: "Open", acknowledged: "Acknowledged", resolved: "Resolved" };
 
 /**
+ * loadRuleKinds fills kinds (rule id -> kind) with the org's rules: an
+ * alert of a diagnosis rule has no limit. Left as it is when the rules
+ * cannot be read.
+ * @param {Map<number, string>} kinds
+ */
+export async function loadRuleKinds(kinds) {
+  try {
+    const r = await api("/alert-rules");
+    for (const x of r.items) kinds.set(x.id, x.kind);
+  } catch { /* the limit is then shown for every alert */ }
+}
+
+/**
  * alertItem renders alert a.
  * @param {object} a the Alert
- * @param {{canAct: boolean, deviceName: (id: number) => string, onChange: (a: object) => void, onError: (msg: string) => void}} opts
+ * @param {{canAct: boolean, deviceName: (id: number) => string, ruleKinds?: Map<number, string>, onChange: (a: object) => void, onError: (msg: string) => void}} opts
  */
 export function alertItem(a, opts) {
   const unit = metricUnit(a.metric || "");
   const what = a.message || (metricLabel(a.metric) + " " + fmt(a.value, 2) + " " + unit);
   const detail = [];
   if (a.metric) {
+    // A diagnosis has no limit: its value is the axis's velocity, for context.
+    const limit = typeof a.threshold === "number" && !(opts.ruleKinds && opts.ruleKinds.get(a.rule_id) === "diagnosis");
     detail.push(metricLabel(a.metric) + ": " + fmt(a.value, 2) + " " + unit +
-      (typeof a.threshold === "number" ? " (limit " + fmt(a.threshold, 2) + " " + unit + ")" : "") +
+      (limit ? " (limit " + fmt(a.threshold, 2) + " " + unit + ")" : "") +
       (typeof a.peak === "number" ? ", peak " + fmt(a.peak, 2) + " " + unit : ""));
   }
   const li = h("article", { class: "alert-item sev-" + a.severity + " st-" + a.status, "data-alert-id": a.id },

@@ -11,7 +11,7 @@
 import { api, me, atLeast } from "./api.js";
 import { Live } from "./live.js";
 import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount } from "./ui.js";
-import { alertItem, sortAlerts } from "./alertview.js";
+import { alertItem, sortAlerts, loadRuleKinds } from "./alertview.js";
 
 const root = $("device");
 const id = Number(root.dataset.deviceId);
@@ -27,6 +27,7 @@ let range = "1h";
 let online = null;
 let latest = null;
 const alerts = new Map();
+const ruleKinds = new Map(); // rule id -> kind: a diagnosis shows no limit
 let velData = [[], [], [], []], tempData = [[], []];
 let velPlot = null, tempPlot = null;
 const velEl = $("chart-vel"), tempEl = $("chart-temp");
@@ -212,6 +213,7 @@ function paintAlerts() {
   el.replaceChildren(...list.map(a => alertItem(a, {
     canAct,
     deviceName: () => device ? (device.name || device.serial) : "Device " + id,
+    ruleKinds,
     onChange: (na) => { alertChanges++; alerts.set(na.id, na); paintAlerts(); refreshAlertCount(); },
     onError: (m) => showError(m),
   })));
@@ -223,7 +225,7 @@ async function loadAll() {
     try { device.asset = await api("/assets/" + device.asset_id); } catch { device.asset = null; }
   }
   try { latest = await api("/devices/" + id + "/latest"); } catch (e) { if (e.status !== 404) throw e; latest = null; }
-  const al = await api("/alerts?device_id=" + id + "&limit=50");
+  const [al] = await Promise.all([api("/alerts?device_id=" + id + "&limit=50"), loadRuleKinds(ruleKinds)]);
   alerts.clear();
   for (const a of al.items) alerts.set(a.id, a);
   paintHeader(); paintTiles(); paintAlerts();
@@ -278,6 +280,7 @@ function onAlert(msg) {
   if (msg.type !== "alert" || msg.data.device_id !== id) return;
   alertChanges++;
   alerts.set(msg.data.id, msg.data);
+  if (!ruleKinds.has(msg.data.rule_id)) loadRuleKinds(ruleKinds).then(paintAlerts);
   paintAlerts();
   refreshAlertCount();
 }
