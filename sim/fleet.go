@@ -35,7 +35,8 @@ type FleetConfig struct {
 	// Interval between readings of one node; defaults to 1 s.
 	Interval time.Duration
 	// Backfill is how much history to send at start for a device that has
-	// none, at one reading per 10 s; defaults to 1 h, negative for none.
+	// no reading yet, at one reading per 10 s; defaults to 1 h, negative
+	// for none.
 	Backfill time.Duration
 	// BurstEvery is how often each node sends a raw burst (4096 samples x
 	// 3 axes) for spectrum and bearing analysis; defaults to 60 s,
@@ -173,20 +174,34 @@ func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
 	return m.LiveReading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, f.simTime(ts))
 }
 
+// backfill posts Backfill of history, one reading per 10 s, for each
+// device that has no reading yet (a restarted demo goes on from where it
+// stopped, the time it was off a gap). The readings are numbered as the
+// node goes on numbering (its clock's second, reading), without a hole:
+// history of a node that sent every 10 s until the demo started, so the
+// device's completeness is 100 %.
 func (f *Fleet) backfill(ctx context.Context) error {
 	const step = 10 * time.Second
-	now := f.cfg.Now().Truncate(step)
+	n := int64(f.cfg.Backfill / step)
+	last := f.start.Unix() // the first live reading is numbered after it
 	var batch []vibemon.Reading
-	for t := now.Add(-f.cfg.Backfill); t.Before(now); t = t.Add(step) {
-		for i, m := range f.machines {
-			r := m.Reading(f.devices[i], t.Unix()&vibemon.MaxSeq, t, 0)
-			batch = append(batch, r)
+	for i, m := range f.machines {
+		var d vibemon.Device
+		if err := f.call(ctx, "GET", fmt.Sprintf("/api/v1/devices/%d", f.devices[i]), nil, &d); err != nil {
+			return fmt.Errorf("backfill: %w", err)
 		}
-		if len(batch) >= 2000 {
-			if err := f.post(ctx, batch); err != nil {
-				return fmt.Errorf("backfill: %w", err)
+		if d.LastSeenAt != nil {
+			continue
+		}
+		for k := range n {
+			ts := f.start.Add(-time.Duration(n-k) * step)
+			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-k))&vibemon.MaxSeq, ts, 0))
+			if len(batch) >= 2000 {
+				if err := f.post(ctx, batch); err != nil {
+					return fmt.Errorf("backfill: %w", err)
+				}
+				batch = batch[:0]
 			}
-			batch = batch[:0]
 		}
 	}
 	if len(batch) > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,7 @@ func TestDemoStreamsLiveReadingsAndRaisesAnAlert(t *testing.T) {
 	}
 	var devices struct {
 		Items []struct {
+			ID         int64
 			Online     bool
 			LastSeenAt *time.Time `json:"last_seen_at"`
 		}
@@ -117,6 +119,17 @@ func TestDemoStreamsLiveReadingsAndRaisesAnAlert(t *testing.T) {
 	for i, d := range devices.Items {
 		if !d.Online || d.LastSeenAt == nil {
 			t.Errorf("device %d: online %v, last seen %v; want online and seen", i, d.Online, d.LastSeenAt)
+		}
+		// The hour of history the demo starts with, and what came live,
+		// is all there: the device page's "received" tile says 100 %, not
+		// that the demo lost readings (it said 12.9 % once).
+		var comp struct {
+			Received    int64   `json:"received"`
+			Percent     float64 `json:"percent"`
+			Unexplained int64   `json:"unexplained"`
+		}
+		if st := c.do("GET", fmt.Sprintf("/api/v1/devices/%d/completeness", d.ID), nil, &comp); st != 200 || comp.Received < 360 || comp.Percent < 99 {
+			t.Errorf("device %d: completeness %+v (status %d), want the hour of history (360 readings and more) and >= 99 %% received", d.ID, comp, st)
 		}
 	}
 }
