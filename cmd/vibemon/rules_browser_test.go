@@ -55,6 +55,16 @@ func TestBrowserRuleForm(t *testing.T) {
 	if err != nil {
 		fail("open the rules page", err)
 	}
+	// The threshold conditions take a row of their own below name, kind,
+	// severity and scope, each condition on one line (the fieldset was once
+	// a narrow column that pushed the name row down to its bottom).
+	poll("the conditions laid out in a row of their own", `(() => {
+		const form = document.getElementById("rule-create").getBoundingClientRect(),
+			fs = document.querySelector('fieldset[data-kinds="threshold"]').getBoundingClientRect(),
+			name = document.querySelector('#rule-create input[name="name"]').getBoundingClientRect(),
+			cond = [...document.querySelectorAll("#conditions .condition > *")].map(e => e.getBoundingClientRect());
+		return fs.width > 0.9 * form.width && name.bottom <= fs.top && cond.length === 5 && cond.every(r => Math.abs(r.top - cond[0].top) < 2);
+	})()`)
 	// Choosing a kind shows its fields only.
 	err = chromedp.Do(bctx,
 		chromedp.SendKeys(chromedp.CSS(`#rule-create input[name="name"]`), "K-2 in zone D"),
