@@ -632,5 +632,22 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 		if !strings.Contains(got, "Velocity RMS") || strings.Contains(got, "limit") {
 			t.Errorf("the diagnosis alert in %s reads %q, want the velocity without a limit", lp.path, got)
 		}
+		// Its headline is the finding; the peaks are the line below.
+		head := eval(`[...document.querySelectorAll("` + item + `")].find(e => e.textContent.includes("outer race")).querySelector(".alert-link").textContent`)
+		evidence := eval(`[...document.querySelectorAll("` + item + `")].find(e => e.textContent.includes("outer race")).querySelector(".alert-evidence").textContent`)
+		if !strings.Contains(head, "likely an outer race bearing defect") || strings.Contains(head, "BPFO") || !strings.Contains(evidence, "BPFO at") {
+			t.Errorf("the diagnosis alert in %s: headline %q, evidence %q; want the finding, then its BPFO peaks", lp.path, head, evidence)
+		}
+	}
+	// The alert's page likewise.
+	err = clickToPage(bctx, `#dev-alerts .alert-item .alert-link`)
+	if err == nil {
+		err = poll(`document.getElementById("al-title").textContent.includes("outer race") && !document.getElementById("al-evidence").hidden`)
+	}
+	if err != nil {
+		fail("the diagnosis alert's page", err)
+	}
+	if head, evidence := eval(`document.getElementById("al-title").textContent`), eval(`document.getElementById("al-evidence").textContent`); strings.Contains(head, "BPFO") || !strings.Contains(evidence, "BPFO at") {
+		t.Errorf("the alert page's title %q and evidence %q, want the finding, then its BPFO peaks", head, evidence)
 	}
 }

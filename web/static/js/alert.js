@@ -6,7 +6,7 @@
 
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, ALERT_ONLY_METRICS } from "./ui.js";
+import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, splitMessage, ALERT_ONLY_METRICS } from "./ui.js";
 
 const root = $("alert");
 const id = Number(root.dataset.alertId);
@@ -44,7 +44,10 @@ export function eventText(e) {
 
 function paintHeader() {
   const a = alert;
-  $("al-title").textContent = a.message || metricLabel(a.metric) + " alert";
+  const [title, evidence] = splitMessage(a.message || metricLabel(a.metric) + " alert");
+  $("al-title").textContent = title;
+  $("al-evidence").textContent = evidence;
+  $("al-evidence").hidden = !evidence;
   const meta = $("al-meta");
   meta.replaceChildren(
     a.device_id ? h("a", { href: "/devices/" + a.device_id }, deviceName || "Device " + a.device_id) : "",

@@ -2,7 +2,7 @@
 // comment) and resolve buttons for roles that may use them.
 
 import { api } from "./api.js";
-import { h, ago, when, fmt, severityBadge, metricLabel, metricUnit } from "./ui.js";
+import { h, ago, when, fmt, severityBadge, metricLabel, metricUnit, splitMessage } from "./ui.js";
 
 const STATUS_TEXT = { open: "Open", acknowledged: "Acknowledged", resolved: "Resolved" };
 
@@ -26,7 +26,7 @@ export async function loadRuleKinds(kinds) {
  */
 export function alertItem(a, opts) {
   const unit = metricUnit(a.metric || "");
-  const what = a.message || (metricLabel(a.metric) + " " + fmt(a.value, 2) + " " + unit);
+  const [what, evidence] = splitMessage(a.message || (metricLabel(a.metric) + " " + fmt(a.value, 2) + " " + unit));
   const detail = [];
   if (a.metric) {
     // A diagnosis has no limit: its value is the axis's velocity, for context.
@@ -41,6 +41,7 @@ export function alertItem(a, opts) {
       h("span", { class: "alert-status", "data-status": a.status }, STATUS_TEXT[a.status] || a.status),
       h("time", { class: "muted small", datetime: a.opened_at, title: when(a.opened_at) }, "opened " + ago(a.opened_at))),
     h("p", { class: "alert-msg" }, h("a", { href: "/alerts/" + a.id, class: "alert-link" }, what)),
+    evidence ? h("p", { class: "small alert-evidence" }, evidence) : null,
     h("p", { class: "muted small" },
       a.device_id ? h("a", { href: "/devices/" + a.device_id }, opts.deviceName(a.device_id)) : null,
       detail.length ? " · " + detail.join("") : ""),

@@ -125,6 +125,18 @@ export async function refreshAlertCount() {
 }
 
 /** metricLabel names a metric for people. */
+/**
+ * splitMessage splits an alert message into its first sentence, the
+ * headline, and the rest (a diagnosis's evidence: its peaks), at the
+ * first ". ".
+ * @param {string} msg
+ * @returns {[string, string]}
+ */
+export function splitMessage(msg) {
+  const i = msg.indexOf(". ");
+  return i < 0 ? [msg, ""] : [msg.slice(0, i + 1), msg.slice(i + 2)];
+}
+
 export function metricLabel(m) {
   const names = {
     vel_rms_x: "Velocity RMS X", vel_rms_y: "Velocity RMS Y", vel_rms_z: "Velocity RMS Z",
