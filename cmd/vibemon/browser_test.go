@@ -275,6 +275,9 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	if got, want := text(`#fleet .card h2`), "Cooling pump P-7"; got != want {
 		t.Errorf("fleet card title = %q, want %q", got, want)
 	}
+	if got := text(`#fleet-summary`); !strings.HasPrefix(got, "1 machine") {
+		t.Errorf("fleet summary = %q, want it to count 1 machine", got)
+	}
 
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(fmt.Sprintf("%s/devices/%d", p.URL, dev.ID)),

@@ -170,7 +170,10 @@ function paintCard(id) {
 function summary() {
   const count = { critical: 0, warning: 0, offline: 0, ok: 0, nodata: 0 };
   for (const c of cards.values()) count[c.card.dataset.status || "nodata"]++;
-  const parts = [cards.size + (cards.size === 1 ? " group" : " groups")];
+  // Cards are machines, and one card for the sensors on no machine (id 0).
+  const machines = cards.size - (cards.has(0) ? 1 : 0);
+  const parts = [machines + (machines === 1 ? " machine" : " machines")];
+  if (cards.has(0)) { const n = cards.get(0).devs.length; parts.push(n + (n === 1 ? " unassigned sensor" : " unassigned sensors")); }
   for (const k of ["critical", "warning", "offline", "nodata"]) if (count[k]) parts.push(count[k] + " " + STATUS[k].label.toLowerCase());
   if (cards.size && !count.critical && !count.warning) parts.push("no open alerts");
   $("fleet-summary").textContent = cards.size ? parts.join(" · ") : "";
