@@ -252,17 +252,19 @@ func (f *Fleet) setup(ctx context.Context) error {
 	rule := func(name, metric string, op vibemon.Op, threshold, clear float64, sev vibemon.Severity) map[string]any {
 		return map[string]any{"name": name, "metric": metric, "op": op, "threshold": threshold, "clear": clear, "severity": sev, "enabled": true}
 	}
-	// ISO 10816-3, group 2 (15-300 kW) on rigid foundations: B/C at
-	// 2.8 mm/s, C/D at 4.5 mm/s, on every axis. Warn on zone C, page on D.
-	var defaults []map[string]any
-	for _, axis := range []string{"x", "y", "z"} {
-		defaults = append(defaults,
-			rule("Vibration zone C, "+axis+" (ISO 10816-3 group 2, rigid)", "vel_rms_"+axis, vibemon.OpAbove, 2.8, 2.5, vibemon.SeverityWarning),
-			rule("Vibration zone D, "+axis+" (ISO 10816-3 group 2, rigid)", "vel_rms_"+axis, vibemon.OpAbove, 4.5, 4.0, vibemon.SeverityCritical))
+	// ISO 10816-3 zones of each machine's group and foundation (group 2,
+	// rigid: B/C at 2.8 mm/s, C/D at 4.5 mm/s), on the highest axis: one
+	// alert per machine and zone, not one per axis. Warn on zone C, page
+	// on D.
+	zone := func(name, zone string, sev vibemon.Severity) map[string]any {
+		return map[string]any{"name": name, "kind": vibemon.RuleISOZone, "zone": zone, "severity": sev, "enabled": true}
 	}
-	defaults = append(defaults,
+	defaults := []map[string]any{
+		zone("Vibration in ISO 10816-3 zone C", vibemon.ZoneC, vibemon.SeverityWarning),
+		zone("Vibration in ISO 10816-3 zone D", vibemon.ZoneD, vibemon.SeverityCritical),
 		rule("Bearing temperature high", "temp_c", vibemon.OpAbove, 80, 75, vibemon.SeverityCritical),
-		rule("Battery low", "battery_v", vibemon.OpBelow, 3.4, 3.5, vibemon.SeverityInfo))
+		rule("Battery low", "battery_v", vibemon.OpBelow, 3.4, 3.5, vibemon.SeverityInfo),
+	}
 	for _, r := range defaults {
 		if err := f.call(ctx, "POST", "/api/v1/alert-rules", r, nil); err != nil {
 			return fmt.Errorf("create rule %q: %w", r["name"], err)
