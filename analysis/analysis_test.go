@@ -113,6 +113,58 @@ func TestAnalyzeWaveformNamesTheFault(t *testing.T) {
 	}
 }
 
+// A healthy machine running in zone B shows a 1x-dominant spectrum
+// (residual imbalance). Until its normal is known the shaft rules call it
+// imbalance from the A/B boundary; once a day of readings gives its
+// baseline, they wait for its alarm level (baseline + 25 % of B/C), and a
+// real imbalance above it is still found.
+func TestShaftDiagnosisWaitsForTheDevicesAlarmLevel(t *testing.T) {
+	healthy := func(seed uint64) *vibemon.Waveform {
+		w := burst(t, dsp.FaultNormal, 0, seed)
+		b, _ := dsp.LookupBearing("6205")
+		m := sim.NewSignalModel(1480, b, seed)
+		m.Baseline = 2.0 // zone B of group 2 rigid (1.4..2.8 mm/s)
+		sensor := sim.Piezo(12800)
+		var x [3][]float64
+		for a := range x {
+			x[a] = make([]float64, 12800)
+		}
+		sensor.Measure(x, m, time.Minute)
+		w.Data, w.Scale = analysis.Quantize(x[:])
+		return w
+	}
+	found := func(e *env, w *vibemon.Waveform) (bool, float64) {
+		_, stored := e.analyze(t, w)
+		var doc analysis.Document
+		must(t, json.Unmarshal(stored.Analysis, &doc))
+		for _, f := range doc.Diagnosis {
+			if f.Fault == dsp.FaultImbalance && f.Detected {
+				return true, doc.VelRMS
+			}
+		}
+		return false, doc.VelRMS
+	}
+	// Without readings: the A/B boundary, as before.
+	e := newEnv(t, pump)
+	if got, v := found(e, healthy(5)); !got || v < 1.4 || v > 2.8 {
+		t.Fatalf("without a baseline: imbalance %v at %.2f mm/s; want the 1x-dominant zone-B burst called imbalance (the case needs zone B)", got, v)
+	}
+	// A day of hourly readings at the machine's normal, 2 mm/s.
+	e = newEnv(t, pump)
+	var rs []vibemon.Reading
+	for i := range 24 {
+		rs = append(rs, reading(e.device.ID, int64(i), now.Add(-48*time.Hour+time.Duration(i)*time.Hour), 2.0))
+	}
+	_, err := e.store.InsertReadings(context.Background(), e.org.ID, rs)
+	must(t, err)
+	if got, v := found(e, healthy(5)); got {
+		t.Errorf("at its normal (%.2f mm/s, alarm 2.7): imbalance detected, want none", v)
+	}
+	if got, v := found(e, burst(t, dsp.FaultImbalance, sim.SeverityHigh, 7)); !got || v < 2.7 {
+		t.Errorf("a real imbalance at %.2f mm/s: detected %v, want detected above the alarm level", v, got)
+	}
+}
+
 func TestAnalyzeWaveformDocument(t *testing.T) {
 	e := newEnv(t, pump)
 	_, stored := e.analyze(t, burst(t, dsp.FaultOuterRace, sim.SeverityMedium, 3))

@@ -164,22 +164,11 @@ func (s *Service) isoHealth(ctx context.Context, orgID int64, devices []*vibemon
 		if v := maxAxis(means); !math.IsNaN(v) && (math.IsNaN(latest) || v > latest) {
 			latest = v
 		}
-		// The baseline: the median of the hourly values of the device's
-		// first day of readings.
-		hours, err := s.Store.QueryReadings(ctx, orgID, vibemon.ReadingQuery{DeviceID: d.ID, From: epoch, To: now.Add(time.Hour), Bucket: vibemon.BucketHour, Metrics: velMetrics, Limit: 24})
+		m, err := s.deviceBaseline(ctx, orgID, d.ID, now)
 		if err != nil {
 			return err
 		}
-		var vals []float64
-		for _, p := range hours {
-			if p.TS.Sub(hours[0].TS) >= 24*time.Hour {
-				break
-			}
-			if v := maxAxis(p.Avg); !math.IsNaN(v) {
-				vals = append(vals, v)
-			}
-		}
-		if m := median(vals); !math.IsNaN(m) && (math.IsNaN(baseline) || m > baseline) {
+		if !math.IsNaN(m) && (math.IsNaN(baseline) || m > baseline) {
 			baseline = m
 		}
 	}
@@ -194,6 +183,26 @@ func (s *Service) isoHealth(ctx context.Context, orgID int64, devices []*vibemon
 		iso.VelRMS, iso.Zone = &latest, &z
 	}
 	return nil
+}
+
+// deviceBaseline returns the device's normal velocity (mm/s RMS, highest
+// axis): the median of the hourly values of its first day of readings;
+// NaN when it has none.
+func (s *Service) deviceBaseline(ctx context.Context, orgID, deviceID int64, now time.Time) (float64, error) {
+	hours, err := s.Store.QueryReadings(ctx, orgID, vibemon.ReadingQuery{DeviceID: deviceID, From: epoch, To: now.Add(time.Hour), Bucket: vibemon.BucketHour, Metrics: velMetrics, Limit: 24})
+	if err != nil {
+		return math.NaN(), err
+	}
+	var vals []float64
+	for _, p := range hours {
+		if p.TS.Sub(hours[0].TS) >= 24*time.Hour {
+			break
+		}
+		if v := maxAxis(p.Avg); !math.IsNaN(v) {
+			vals = append(vals, v)
+		}
+	}
+	return median(vals), nil
 }
 
 func (s *Service) anomalyHealth(ctx context.Context, orgID int64, devices []*vibemon.Device, now time.Time) (AnomalyHealth, error) {

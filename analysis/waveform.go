@@ -150,7 +150,13 @@ func (s *Service) AnalyzeWaveform(ctx context.Context, orgID, waveformID int64) 
 		}
 	}
 	out := &Outcome{Waveform: w, Device: dev}
-	doc, err := s.analyze(w, asset)
+	// The shaft rules wait for the device's alarm level once its normal is
+	// known (dsp.Options.AlarmVel).
+	baseline, err := s.deviceBaseline(ctx, orgID, dev.ID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("analyze waveform: %w", err)
+	}
+	doc, err := s.analyze(w, asset, baseline)
 	status, body := vibemon.AnalysisDone, []byte(nil)
 	if err != nil {
 		status, out.Failure = vibemon.AnalysisFailed, failureMessage(err)
@@ -198,7 +204,9 @@ func Options(asset *vibemon.Asset, axes int) (dsp.Options, *dsp.Bearing) {
 	return o, bearing
 }
 
-func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset) (*Document, error) {
+// analyze analyses burst w of a device on asset (nil: none) whose normal
+// velocity is baseline (NaN: not known yet).
+func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset, baseline float64) (*Document, error) {
 	if w.Axes < 1 || w.Axes > 3 || len(w.Data) != w.Axes*w.Samples {
 		return nil, fmt.Errorf("burst shape: %d values for %d axes of %d samples", len(w.Data), w.Axes, w.Samples)
 	}
@@ -211,6 +219,15 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset) (*Document,
 		signals[a] = x
 	}
 	o, bearing := Options(asset, w.Axes)
+	if baseline > 0 {
+		group := o.ISOGroup
+		if group == 0 {
+			group = 2 // as in dsp.Options
+		}
+		if limits, err := dsp.ISOLimits(group, o.Flexible); err == nil {
+			o.AlarmVel, _ = limits.AlarmTrip(baseline, 0)
+		}
+	}
 	if o.RPM > 0 && o.RPM/60 >= 0.45*w.SampleRateHz {
 		o.RPM = 0 // a shaft above the usable band is a data-entry error; estimate instead
 	}

@@ -25,6 +25,13 @@ type Options struct {
 	// AxialAxis is the 1-based index of the axial axis among the signals;
 	// 0 means every axis is radial.
 	AxialAxis int
+	// AlarmVel is the machine's alarm level, velocity RMS in mm/s: ISO
+	// 10816-3's baseline + 25 % of the B/C boundary (ZoneLimits.AlarmTrip)
+	// once the machine's normal is known. The shaft rules (imbalance,
+	// misalignment, looseness) wait for the overall velocity to reach it,
+	// or the zone A/B boundary when that is higher; 0 means the A/B
+	// boundary.
+	AlarmVel float64
 }
 
 // AxisResult is everything computed for one axis.

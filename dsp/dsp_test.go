@@ -304,6 +304,58 @@ func TestAnalyzeDiagnosesImbalanceAndEstimatesRPM(t *testing.T) {
 	}
 }
 
+// A 1x-dominant machine in zone B is imbalance by the spectrum's shape,
+// but when it runs at its own normal level (below its alarm level, ISO
+// 10816-3's baseline + 25 % of B/C) it is residual imbalance, not a
+// fault: the shaft rules wait for the alarm level.
+func TestShaftRulesWaitForTheAlarmLevel(t *testing.T) {
+	const fs, n, shaft = 5000.0, 8192, 24.7
+	rng := rand.New(rand.NewPCG(21, 22))
+	mk := func(g float64) [][]float64 { // g: 1x acceleration amplitude
+		var out [][]float64
+		for _, k := range []float64{1, 0.8} {
+			x := make([]float64, n)
+			for i := range x {
+				tt := float64(i) / fs
+				x[i] = k * (g*math.Sin(2*math.Pi*shaft*tt) + 0.1*g*math.Sin(2*math.Pi*2*shaft*tt+0.3) + 0.002*rng.NormFloat64())
+			}
+			out = append(out, x)
+		}
+		return out
+	}
+	limits, _ := ISOLimits(2, false)
+	alarm, _ := limits.AlarmTrip(1.9, 0) // a machine whose normal is 1.9 mm/s: alarm 2.6
+	imbalance := func(r *Result) bool {
+		for _, f := range r.Findings {
+			if f.Fault == FaultImbalance && f.Detected {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		name  string
+		g     float64 // about 2 mm/s RMS per 0.045 g
+		alarm float64
+		want  bool
+	}{
+		{"zone B, normal unknown", 0.045, 0, true},
+		{"zone B, at its normal", 0.045, alarm, false},
+		{"zone C, above its alarm", 0.09, alarm, true},
+	} {
+		r, err := Analyze(mk(c.g), fs, Options{RPM: shaft * 60, AlarmVel: c.alarm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Zone == ZoneA {
+			t.Fatalf("%s: %.2f mm/s is zone A; the case needs zone B or worse", c.name, r.VelRMS)
+		}
+		if got := imbalance(r); got != c.want {
+			t.Errorf("%s (%.2f mm/s, alarm %.2f): imbalance detected %v, want %v; findings %+v", c.name, r.VelRMS, c.alarm, got, c.want, r.Findings)
+		}
+	}
+}
+
 func TestAnalyzeRejectsBadInput(t *testing.T) {
 	cases := []struct {
 		name    string
