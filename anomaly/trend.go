@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
-
-	"github.com/vibemon/vibemon/dsp"
 )
 
 // Line is a robust straight-line fit y = Intercept + Slope·x with a
@@ -77,7 +75,7 @@ func TheilSen(x, y []float64, confidence float64) (Line, error) {
 		return Line{}, fmt.Errorf("Theil-Sen fit: all %d x values are equal: %w", n, ErrInvalid)
 	}
 	var l Line
-	l.Slope = dsp.Median(slopes)
+	l.Slope = median(slopes)
 
 	// Sen's interval: with N slopes and C = z·sqrt(Var S), the bounds are
 	// the M1-th and (M2+1)-th smallest slopes, M1 = (N-C)/2, M2 = (N+C)/2.
@@ -88,14 +86,14 @@ func TheilSen(x, y []float64, confidence float64) (Line, error) {
 	N := float64(len(slopes))
 	lo := int(math.Round((N-c)/2)) - 1
 	hi := int(math.Round((N + c) / 2))
-	l.SlopeLow = dsp.SelectKth(slopes, min(max(lo, 0), len(slopes)-1))
-	l.SlopeHigh = dsp.SelectKth(slopes, min(max(hi, 0), len(slopes)-1))
+	l.SlopeLow = selectK(slopes, min(max(lo, 0), len(slopes)-1))
+	l.SlopeHigh = selectK(slopes, min(max(hi, 0), len(slopes)-1))
 
 	resid := make([]float64, n)
 	for i := range resid {
 		resid[i] = y[i] - l.Slope*x[i]
 	}
-	l.Intercept = dsp.Median(resid)
+	l.Intercept = median(resid)
 	return l, nil
 }
 
@@ -185,6 +183,61 @@ func checkXY(op string, x, y []float64, minLen int) error {
 		}
 	}
 	return nil
+}
+
+// median returns the median of a, reordering a.
+func median(a []float64) float64 {
+	n := len(a)
+	m := selectK(a, n/2)
+	if n%2 == 1 {
+		return m
+	}
+	// After selectK, a[:n/2] holds the smaller half.
+	return (m + slices.Max(a[:n/2])) / 2
+}
+
+// selectK returns the k-th smallest element (0-based) of a, reordering a
+// so that a[:k] <= a[k] <= a[k+1:] (Hoare's quickselect with a
+// median-of-three pivot, expected linear time).
+func selectK(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Order a[lo], a[mid], a[hi] so a[mid] is their median.
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		p := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 // Trend directions reported by Forecast.
@@ -299,7 +352,7 @@ func (c ForecastConfig) Forecast(times []time.Time, values []float64, limit floa
 		return origin.Add(time.Duration(ns))
 	}
 	p.CrossesAt = at((limit - line.Intercept) / line.Slope)
-	xc := dsp.Median(slices.Clone(x))
+	xc := median(slices.Clone(x))
 	yc := line.At(xc)
 	if fast*line.Slope > 0 {
 		p.Earliest = at(xc + (limit-yc)/fast)

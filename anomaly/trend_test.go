@@ -4,9 +4,34 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
+
+func TestSelectKAndMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		a := make([]float64, n)
+		for i := range a {
+			a[i] = float64(rng.IntN(n/2 + 1)) // many ties
+		}
+		sorted := slices.Clone(a)
+		slices.Sort(sorted)
+		for _, k := range []int{0, n / 3, n / 2, n - 1} {
+			if got := selectK(slices.Clone(a), k); got != sorted[k] {
+				t.Errorf("n=%d: selectK(%d) = %v, want %v", n, k, got, sorted[k])
+			}
+		}
+		want := sorted[n/2]
+		if n%2 == 0 {
+			want = (sorted[n/2-1] + sorted[n/2]) / 2
+		}
+		if got := median(slices.Clone(a)); got != want {
+			t.Errorf("n=%d: median = %v, want %v", n, got, want)
+		}
+	}
+}
 
 func TestTheilSenExactOnALine(t *testing.T) {
 	x := []float64{0, 1, 2, 3, 4, 5}

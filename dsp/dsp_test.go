@@ -469,13 +469,8 @@ func TestMedianMatchesSort(t *testing.T) {
 		if n%2 == 0 {
 			want = (s[n/2-1] + s[n/2]) / 2
 		}
-		if got := Median(slices.Clone(x)); got != want {
+		if got := median(x); got != want {
 			t.Errorf("n=%d: median %v, want %v", n, got, want)
-		}
-		for _, k := range []int{0, n / 3, n / 2, n - 1} {
-			if got := SelectKth(slices.Clone(x), k); got != s[k] {
-				t.Errorf("n=%d: SelectKth(%d) = %v, want %v", n, k, got, s[k])
-			}
 		}
 	}
 }

@@ -148,7 +148,7 @@ func MedianFloor(dst, spec []float64, block int, scratch []float64) []float64 {
 	for b := 0; b < nb; b++ {
 		lo, hi := b*block, min(n, (b+1)*block)
 		s := append(scratch[:0], spec[lo:hi]...)
-		m := Median(s)
+		m := median(s)
 		c := float64(lo+hi-1) / 2
 		if b == 0 {
 			for i := lo; i < hi && float64(i) <= c; i++ {
@@ -170,15 +170,14 @@ func MedianFloor(dst, spec []float64, block int, scratch []float64) []float64 {
 	return dst
 }
 
-// Median returns the median of s (0 when empty), reordering s. It selects
-// rather than sorts (Hoare's quickselect), which keeps floor estimation
-// linear.
-func Median(s []float64) float64 {
+// median returns the median of s, reordering s. It selects rather than
+// sorts (Hoare's quickselect), which keeps floor estimation linear.
+func median(s []float64) float64 {
 	n := len(s)
 	if n == 0 {
 		return 0
 	}
-	hi := SelectKth(s, n/2)
+	hi := selectKth(s, n/2)
 	if n%2 == 1 {
 		return hi
 	}
@@ -193,10 +192,9 @@ func Median(s []float64) float64 {
 	return (lo + hi) / 2
 }
 
-// SelectKth reorders s so that s[k] is the k-th smallest value (0-based),
-// with smaller or equal values before it and greater or equal after, and
-// returns it: expected linear time.
-func SelectKth(s []float64, k int) float64 {
+// selectKth reorders s so that s[k] is the k-th smallest value, with
+// smaller or equal values before it, and returns it.
+func selectKth(s []float64, k int) float64 {
 	lo, hi := 0, len(s)-1
 	for hi-lo > 8 {
 		// Median of three as pivot keeps sorted input linear; on longer
