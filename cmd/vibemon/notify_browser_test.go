@@ -53,6 +53,15 @@ func TestBrowserNotificationSettings(t *testing.T) {
 	if err := poll(`document.getElementById("telegram-panel").hidden && document.querySelector('[data-channel="telegram"]').textContent.includes("VIBEMON_TELEGRAM_TOKEN")`); err != nil {
 		fail("Telegram shown as not configured", err)
 	}
+	// Each channel's box sits beside its name, at a checkbox's size (the
+	// page once drew them as inputs a column wide, above their names), and
+	// the digest's box beside its label.
+	if err := poll(`[...document.querySelectorAll('#channels input[type="checkbox"], #prefs [name="digest"]')].every(b => {
+		const r = b.getBoundingClientRect(), l = b.closest("label").getBoundingClientRect();
+		return r.width > 0 && r.width <= 32 && r.height <= 32 && r.top >= l.top && r.bottom <= l.bottom && l.height < 3 * r.height;
+	})`); err != nil {
+		fail("checkboxes beside their labels", err)
+	}
 	err = chromedp.Do(bctx,
 		chromedp.SetValue(chromedp.CSS(`#prefs [name="min_severity"]`), "critical"),
 		chromedp.SetValue(chromedp.CSS(`#prefs [name="quiet_start"]`), "22:00"),
