@@ -198,15 +198,21 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	if st := c.do("POST", "/api/v1/devices", map[string]any{"serial": "AA:BB:CC:00:00:07", "name": "P-7 drive end", "asset_id": asset.ID}, &dev); st != 201 {
 		t.Fatalf("register device: status %d", st)
 	}
-	// Ten minutes of history, so the chart starts with data; seqs 9, 19,
-	// 29, 39 and 49 never arrived (54 of 0..58: 91.5 % received).
+	// Fifteen minutes of history, so the chart starts with data; seqs 9,
+	// 19, 29, 39 and 49 never arrived (54 of 0..58: 91.5 % received), and
+	// the first twenty readings are five minutes earlier still: a hole in
+	// time the chart must not draw a line across.
 	now := time.Now().UTC()
 	var history []map[string]any
 	for i := range 59 {
 		if i%10 == 9 {
 			continue
 		}
-		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": now.Add(time.Duration(i-60) * 10 * time.Second).Format(time.RFC3339), "vel_rms_x": 1.0, "vel_rms_y": 1.5, "vel_rms_z": 0.8, "temp_c": 40.0})
+		ts := now.Add(time.Duration(i-60) * 10 * time.Second)
+		if i < 20 {
+			ts = ts.Add(-5 * time.Minute)
+		}
+		history = append(history, map[string]any{"device_id": dev.ID, "seq": i, "ts": ts.Format(time.RFC3339), "vel_rms_x": 1.0, "vel_rms_y": 1.5, "vel_rms_z": 0.8, "temp_c": 40.0})
 	}
 	if st := c.do("POST", "/api/v1/telemetry", map[string]any{"readings": history}, nil); st != 200 {
 		t.Fatalf("ingest history: status %d", st)
@@ -287,6 +293,18 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	}
 	if err != nil {
 		fail("device page loads its history and goes live", err)
+	}
+	// The five-minute hole is a break in both charts' lines, one point of
+	// nulls, and only there (the 20 s holes of single lost readings are not).
+	for _, chart := range []string{"chart-vel", "chart-temp"} {
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { const d = document.getElementById("`+chart+`")._uplot.data, xs = d[0];
+			const breaks = xs.filter((x, i) => d[1][i] === null);
+			return String(breaks.length) + "@" + breaks.map(x => Math.round(Date.now() / 1000 - x)).join(","); })()`))
+		// The hole runs from about 12 to about 7 minutes ago.
+		var n, ago int
+		if _, serr := fmt.Sscanf(got, "%d@%d", &n, &ago); err != nil || serr != nil || n != 1 || ago < 400 || ago > 720 {
+			t.Errorf("%s: the breaks in its lines are %q (count@seconds ago; %v), want one, in the five-minute hole", chart, got, err)
+		}
 	}
 	if got, want := text("#dev-name"), "P-7 drive end"; got != want {
 		t.Errorf("device page title = %q, want %q", got, want)

@@ -6,7 +6,7 @@
 
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, splitMessage, ALERT_ONLY_METRICS } from "./ui.js";
+import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, splitMessage, withGaps, ALERT_ONLY_METRICS } from "./ui.js";
 
 const root = $("alert");
 const id = Number(root.dataset.alertId);
@@ -210,7 +210,9 @@ async function loadChart() {
     if (d[0][0] > chartRange[0]) { d[0].unshift(chartRange[0]); d[1].unshift(null); d[2].unshift(alert.threshold); }
     d[0].push(chartRange[1]); d[1].push(null); d[2].push(alert.threshold);
   }
-  series = d;
+  // Readings missing for a while break the line; the limit runs on.
+  series = withGaps(d);
+  series[2] = series[2].map(() => alert.threshold);
   $("chart-title").textContent = metricLabel(alert.metric) + " around the trigger";
   $("chart-note").textContent = "6 h before to 1 h after it opened, 1-minute averages · " + d[0].length + " points · dashed red: opened" +
     (alert.resolved_at ? ", green: resolved" : "") + (thresholdShown() ? " · limit " + fmt(alert.threshold, 2) + " " + metricUnit(alert.metric) : "");

@@ -9,7 +9,7 @@
 // waterfall canvas.
 
 import { api } from "./api.js";
-import { h, $, fmt, when, ago, showError, shell } from "./ui.js";
+import { h, $, fmt, when, ago, showError, shell, withGaps } from "./ui.js";
 import {
   ZONES, zoneText, findingText, topFinding, faultAction, faultName, diagnosisStatus, anomalyText,
   forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerHarmonic, FAULT_LINE,
@@ -198,8 +198,8 @@ async function loadTrend() {
 
 function drawTrend() {
   if (!window.uPlot) { showError("The chart library did not load."); return; }
-  if (!trendPlot) trendPlot = new uPlot(trendOpts(chartWidth(trendEl)), st.trendData, trendEl);
-  else trendPlot.setData(st.trendData);
+  if (!trendPlot) trendPlot = new uPlot(trendOpts(chartWidth(trendEl)), withGaps(st.trendData), trendEl);
+  else trendPlot.setData(withGaps(st.trendData));
   emptyState(trendEl, st.trendData[0].length, "No readings in this range.");
 }
 

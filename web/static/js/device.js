@@ -10,7 +10,7 @@
 
 import { api, me, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount } from "./ui.js";
+import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount, withGaps } from "./ui.js";
 import { alertItem, sortAlerts, loadRuleKinds } from "./alertview.js";
 
 const root = $("device");
@@ -77,15 +77,17 @@ function setChartState(el, n) {
 function draw() {
   if (!window.uPlot) { showError("The chart library did not load."); return; }
   if (!velPlot) {
-    velPlot = new uPlot(velOpts(chartWidth(velEl)), velData, velEl);
-    tempPlot = new uPlot(tempOpts(chartWidth(tempEl)), tempData, tempEl);
+    velPlot = new uPlot(velOpts(chartWidth(velEl)), withGaps(velData), velEl);
+    tempPlot = new uPlot(tempOpts(chartWidth(tempEl)), withGaps(tempData), tempEl);
+    velEl._uplot = velPlot; // for the browser test and the inspector
+    tempEl._uplot = tempPlot;
     new ResizeObserver(() => {
       velPlot.setSize({ width: chartWidth(velEl), height: chartHeight() });
       tempPlot.setSize({ width: chartWidth(tempEl), height: chartHeight() });
     }).observe(root);
   } else {
-    velPlot.setData(velData);
-    tempPlot.setData(tempData);
+    velPlot.setData(withGaps(velData));
+    tempPlot.setData(withGaps(tempData));
   }
   setChartState(velEl, velData[0].length);
   setChartState(tempEl, tempData[0].length);

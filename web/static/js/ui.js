@@ -158,3 +158,29 @@ export function metricUnit(m) {
   if (m.startsWith("acc_")) return "g";
   return { temp_c: "°C", battery_v: "V", rssi_dbm: "dBm", forecast_days: "days", offline_minutes: "min" }[m] || "";
 }
+
+/**
+ * withGaps returns uPlot data with a point of nulls in every gap longer
+ * than five of its median spacing, so a chart breaks its lines where
+ * readings are missing (a device off, a link down) rather than drawing a
+ * straight line across the hole.
+ * @param {Array<Array<number|null>>} data x values, then one array per series
+ */
+export function withGaps(data) {
+  const xs = data[0];
+  if (xs.length < 3) return data;
+  const dts = [];
+  for (let i = 1; i < xs.length; i++) dts.push(xs[i] - xs[i - 1]);
+  const med = [...dts].sort((a, b) => a - b)[dts.length >> 1];
+  const max = 5 * Math.max(med, 1);
+  if (!dts.some(dt => dt > max)) return data;
+  const out = data.map(() => []);
+  for (let i = 0; i < xs.length; i++) {
+    if (i > 0 && dts[i - 1] > max) {
+      out[0].push((xs[i - 1] + xs[i]) / 2);
+      for (let k = 1; k < data.length; k++) out[k].push(null);
+    }
+    for (let k = 0; k < data.length; k++) out[k].push(data[k][i]);
+  }
+  return out;
+}
