@@ -149,6 +149,7 @@ func parseAnalyzeFlags(args []string, stdout io.Writer) (*analyzeConfig, error) 
 	geometry := fs.String("bearing-geometry", "", "explicit bearing geometry `n,d,D,angle`: rolling elements, ball diameter, pitch diameter (same unit as d), contact angle in degrees")
 	group := fs.Int("group", 0, "ISO 10816-3 machine group: 1 (300 kW-50 MW) or 2 (15-300 kW); the zone is graded only when given")
 	foundation := fs.String("foundation", "rigid", "ISO 10816-3 foundation: rigid or flexible")
+	baseline := fs.Float64("baseline", 0, "the machine's normal velocity, mm/s RMS: imbalance, misalignment and looseness are then called only from its alarm level (baseline + 25 % of the B/C boundary), not from the zone A/B boundary")
 	units := fs.String("units", "g", "units of the samples: g or m/s2")
 	scale := fs.Float64("scale", 1, "multiply every sample by this (for integer WAV: units per full scale)")
 	inputFormat := fs.String("input-format", "", "input format csv, wav or f32 (default: from the file extension)")
@@ -247,6 +248,17 @@ func parseAnalyzeFlags(args []string, stdout io.Writer) (*analyzeConfig, error) 
 	cfg.group = *group
 	cfg.read = recording.Options{Format: inFormat, Rate: *rate, Channels: *channels, Units: u, Scale: *scale}
 	cfg.dsp = dsp.Options{RPM: *rpm, ISOGroup: *group, Flexible: cfg.flexible, AxialAxis: *axial}
+	if set["baseline"] {
+		if !(*baseline > 0) || *baseline > 1000 {
+			return nil, fmt.Errorf("analyze: --baseline %v: want the machine's normal velocity in mm/s RMS, above 0", *baseline)
+		}
+		g := *group
+		if g == 0 {
+			g = 2 // as dsp grades an ungrouped machine
+		}
+		limits, _ := dsp.ISOLimits(g, cfg.flexible)
+		cfg.dsp.AlarmVel, _ = limits.AlarmTrip(*baseline, 0)
+	}
 	if cfg.bearing != nil {
 		cfg.dsp.Bearing = *cfg.bearing
 	}

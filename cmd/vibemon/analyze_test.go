@@ -234,6 +234,33 @@ func TestAnalyzeEstimatesRPM(t *testing.T) {
 	}
 }
 
+// A machine running at its normal level is not diagnosed with imbalance
+// for its 1x: --baseline sets its alarm level, from which the shaft rules
+// apply (without it, from the zone A/B boundary).
+func TestAnalyzeBaselineGatesShaftDiagnoses(t *testing.T) {
+	dir := t.TempDir()
+	path := writeRecording(t, dir, "fan.f32", func(f *os.File) error {
+		return recording.WriteF32(f, machine(1, 32768, 5000, 24.5))
+	})
+	imbalance := func(args ...string) (bool, float64) {
+		r := analyzeJSON(t, append([]string{"--rate", "5000", "--rpm", "1470", "--group", "2", "--scale", "0.4"}, args...)...)[0]
+		vel := field[float64](t, r, "vel_rms_mm_s")
+		for _, d := range field[[]any](t, r, "diagnosis") {
+			f := d.(map[string]any)
+			if f["fault"] == "imbalance" && f["detected"] == true {
+				return true, vel
+			}
+		}
+		return false, vel
+	}
+	if got, vel := imbalance(path); !got || vel < 1.4 || vel > 2.6 {
+		t.Fatalf("without --baseline: imbalance %v at %.2f mm/s; want the zone-B 1x called imbalance (the case needs 1.4-2.6 mm/s)", got, vel)
+	}
+	if got, vel := imbalance("--baseline", "2", path); got {
+		t.Errorf("--baseline 2: imbalance detected at %.2f mm/s, below the alarm level 2.7; want none", vel)
+	}
+}
+
 // TestAnalyzeFormatsAgree writes the same samples as raw float32, WAV
 // (float and integer) and CSV (with and without a time column) and checks
 // that every format gives the features of the float32 file.
@@ -463,6 +490,7 @@ func TestAnalyzeBadInput(t *testing.T) {
 		{"bad units", []string{"--units", "mm/s", good}, []string{"--units"}},
 		{"bad foundation", []string{"--foundation", "soft", good}, []string{"--foundation"}},
 		{"negative rpm", []string{"--rpm", "-5", good}, []string{"--rpm"}},
+		{"zero baseline", []string{"--rate", "2000", "--baseline", "0", good}, []string{"--baseline 0", "mm/s"}},
 		{"rpm above Nyquist", []string{"--rate", "2000", "--rpm", "60000", good}, []string{good, "--rpm 60000"}},
 		{"unknown flag", []string{"--speed", "3", good}, []string{"-speed", "--help"}},
 		{"no file", []string{"--rate", "2000"}, []string{"no file"}},
