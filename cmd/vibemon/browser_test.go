@@ -454,6 +454,25 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 	if hidden, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("nav-users").hidden`)); !hidden {
 		t.Errorf("viewer sees the Users link, want it hidden")
 	}
+
+	// A device, machine or alert that does not exist: the page says so and
+	// shows the way back, not empty tiles and a list loading for ever.
+	for _, nf := range []struct{ path, root, says string }{
+		{"/devices/999999", "device", "device does not exist"},
+		{"/assets/999999", "asset", "machine does not exist"},
+		{"/alerts/999999", "alert", "no such alert"},
+	} {
+		err := chromedp.Do(bctx, chromedp.Navigate(p.URL+nf.path))
+		if err == nil {
+			err = poll(`(() => { const e = document.getElementById("page-error"), root = document.getElementById("` + nf.root + `");
+				return !e.hidden && e.textContent.includes("` + nf.says + `") &&
+					[...root.children].every(c => c.matches(".crumbs, #page-error") || c.offsetParent === null); })()`)
+		}
+		if err != nil {
+			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.getElementById("` + nf.root + `").children].filter(c => c.offsetParent !== null).map(c => c.tagName + "." + c.className + "#" + c.id).join(", ")`))
+			fail(nf.path+" says it does not exist and shows nothing else (shown: "+shown+")", err)
+		}
+	}
 }
 
 // outerRaceBurst is a raw burst as a node posts it (POST

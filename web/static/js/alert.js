@@ -6,7 +6,7 @@
 
 import { api, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, splitMessage, withGaps, ALERT_ONLY_METRICS } from "./ui.js";
+import { h, $, ago, when, fmt, severityBadge, showError, shell, refreshAlertCount, metricLabel, metricUnit, splitMessage, withGaps, showNotFound, ALERT_ONLY_METRICS } from "./ui.js";
 
 const root = $("alert");
 const id = Number(root.dataset.alertId);
@@ -332,7 +332,7 @@ async function main() {
     user = await shell();
     await loadAll();
   } catch (e) {
-    showError(e.status === 404 ? "There is no such alert in your organization." : e.message);
+    if (e.status === 404) showNotFound($("alert"), "There is no such alert in your organization."); else showError(e.message);
     return;
   }
   setupControls();

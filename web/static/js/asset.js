@@ -9,7 +9,7 @@
 // waterfall canvas.
 
 import { api } from "./api.js";
-import { h, $, fmt, when, ago, showError, shell, withGaps } from "./ui.js";
+import { h, $, fmt, when, ago, showError, shell, withGaps, showNotFound } from "./ui.js";
 import {
   ZONES, zoneText, findingText, topFinding, faultAction, faultName, diagnosisStatus, anomalyText,
   forecastText, evidenceLine, harmonics, nearestPeak, markerFamily, markerHarmonic, FAULT_LINE,
@@ -611,7 +611,7 @@ async function main() {
     await loadHealth();
     await loadDevice();
   } catch (e) {
-    showError(e.status === 404 ? "This machine does not exist, or it belongs to another organization." : e.message);
+    if (e.status === 404) showNotFound(root, "This machine does not exist, or it belongs to another organization."); else showError(e.message);
     return;
   }
   new ResizeObserver(() => {

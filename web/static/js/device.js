@@ -10,7 +10,7 @@
 
 import { api, me, atLeast } from "./api.js";
 import { Live } from "./live.js";
-import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount, withGaps } from "./ui.js";
+import { h, $, fmt, ago, when, velMax, showError, shell, refreshAlertCount, withGaps, showNotFound } from "./ui.js";
 import { alertItem, sortAlerts, loadRuleKinds } from "./alertview.js";
 
 const root = $("device");
@@ -333,7 +333,7 @@ async function main() {
     await loadAll();
     setupEdit();
   } catch (e) {
-    showError(e.status === 404 ? "This device does not exist, or it belongs to another organization." : e.message);
+    if (e.status === 404) showNotFound(root, "This device does not exist, or it belongs to another organization."); else showError(e.message);
     return;
   }
   const resync = () => loadAll().then(() => showError("")).catch(e => showError(e.message));

@@ -93,6 +93,18 @@ export function showError(msg, id = "page-error") {
   el.hidden = !msg;
 }
 
+/**
+ * showNotFound leaves only the way back and msg on a page whose subject
+ * does not exist: every other child of root is hidden (empty tiles, charts
+ * and a list that would say "Loading…" for ever).
+ * @param {HTMLElement} root the page's element
+ * @param {string} msg
+ */
+export function showNotFound(root, msg) {
+  for (const el of root.children) if (!el.matches(".crumbs, #page-error")) el.hidden = true;
+  showError(msg);
+}
+
 /** shell wires the header (user, sign out, admin links, alert count) and
  * resolves to the signed-in user. */
 export async function shell() {
