@@ -20,7 +20,11 @@ type Org struct {
 	// refuses readings older than it, also after RetentionDays is raised
 	// (Reading.CheckRetention).
 	PrunedBefore *time.Time `json:"pruned_before,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
+	// WaveformRetentionDays is how long the org's raw bursts (waveforms,
+	// with their analyses) are kept: older ones are deleted by the
+	// retention job. 0 means unlimited, the default.
+	WaveformRetentionDays int       `json:"waveform_retention_days"`
+	CreatedAt             time.Time `json:"created_at"`
 }
 
 // Role is what a user may do inside their organization.

@@ -18,6 +18,8 @@ func (o *Org) Validate() error {
 		return Errorf(EINVALID, "name is required (at most 200 characters).")
 	case o.RetentionDays < 0 || o.RetentionDays > MaxRetentionDays:
 		return Errorf(EINVALID, "retention_days must be 0 (keep raw readings forever) or 1 to %d days.", MaxRetentionDays)
+	case o.WaveformRetentionDays < 0 || o.WaveformRetentionDays > MaxRetentionDays:
+		return Errorf(EINVALID, "waveform_retention_days must be 0 (keep bursts forever) or 1 to %d days.", MaxRetentionDays)
 	}
 	return nil
 }
@@ -77,10 +79,16 @@ type RetentionReport struct {
 	SeenBlocksDeleted int64 `json:"seen_blocks_deleted"`
 }
 
-// ReadingPruner removes raw readings older than their org's retention.
-// Both stores implement it; the periodic PruneReadings job calls it once
-// per cluster.
+// ReadingPruner removes raw data older than its org's retention: readings
+// and bursts. Both stores implement it; the periodic PruneReadings job
+// calls it once per cluster.
 type ReadingPruner interface {
+	// PruneWaveforms deletes every burst (waveform, with its analysis)
+	// whose ts is more than its org's WaveformRetentionDays × 24 h before
+	// now (orgs with 0 keep every burst), in bounded steps, and returns
+	// how many it deleted. A burst is not an idempotency key: one sent
+	// again later is stored again.
+	PruneWaveforms(ctx context.Context, now time.Time) (int64, error)
 	// PruneReadings deletes every reading whose ts is more than its org's
 	// RetentionDays × 24 h before now (orgs with 0 keep everything), in
 	// bounded steps so that ingest goes on meanwhile, and the idempotency

@@ -12,14 +12,20 @@ type orgPatch struct {
 	// RetentionDays: raw readings older than this many days are deleted;
 	// 0 keeps them forever.
 	RetentionDays *int `json:"retention_days"`
+	// WaveformRetentionDays: bursts older than this many days are deleted;
+	// 0 keeps them forever.
+	WaveformRetentionDays *int `json:"waveform_retention_days"`
 }
 
 func (p orgPatch) validate() error {
-	if p.Name == nil && p.RetentionDays == nil {
-		return vibemon.Errorf(vibemon.EINVALID, "name or retention_days is required.")
+	if p.Name == nil && p.RetentionDays == nil && p.WaveformRetentionDays == nil {
+		return vibemon.Errorf(vibemon.EINVALID, "name, retention_days or waveform_retention_days is required.")
 	}
 	if p.RetentionDays != nil && (*p.RetentionDays < 0 || *p.RetentionDays > vibemon.MaxRetentionDays) {
 		return vibemon.Errorf(vibemon.EINVALID, "retention_days must be 0 (keep raw readings forever) or 1 to %d days.", vibemon.MaxRetentionDays)
+	}
+	if p.WaveformRetentionDays != nil && (*p.WaveformRetentionDays < 0 || *p.WaveformRetentionDays > vibemon.MaxRetentionDays) {
+		return vibemon.Errorf(vibemon.EINVALID, "waveform_retention_days must be 0 (keep bursts forever) or 1 to %d days.", vibemon.MaxRetentionDays)
 	}
 	if p.Name == nil {
 		return nil
@@ -53,6 +59,9 @@ func handleOrgPatch(s *server) http.Handler {
 		}
 		if in.RetentionDays != nil {
 			o.RetentionDays = *in.RetentionDays
+		}
+		if in.WaveformRetentionDays != nil {
+			o.WaveformRetentionDays = *in.WaveformRetentionDays
 		}
 		if err := s.store.UpdateOrg(r.Context(), o); err != nil {
 			return err

@@ -12,9 +12,9 @@ import (
 // Config.RetentionInterval says otherwise.
 const DefaultRetentionInterval = time.Hour
 
-// PruneReadings is the periodic job that removes raw readings older than
-// their org's retention (Config.Retention). It runs on River's leader, so
-// once per cluster per interval.
+// PruneReadings is the periodic job that removes raw readings and bursts
+// older than their org's retentions (Config.Retention). It runs on River's
+// leader, so once per cluster per interval.
 type PruneReadings struct{}
 
 // Kind names the job in River's tables.
@@ -34,7 +34,8 @@ type pruneWorker struct {
 // removed, and the next run continues).
 func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneReadings]) error {
 	start := time.Now()
-	rep, err := w.r.cfg.Retention.PruneReadings(ctx, w.r.cfg.Now())
+	now := w.r.cfg.Now()
+	rep, err := w.r.cfg.Retention.PruneReadings(ctx, now)
 	if err != nil {
 		return fmt.Errorf("prune readings: %w", err)
 	}
@@ -42,6 +43,14 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneReadings]) e
 		w.r.log.Info("pruned readings past retention", "rows_deleted", rep.RowsDeleted,
 			"partitions_dropped", rep.PartitionsDropped, "seen_blocks_deleted", rep.SeenBlocksDeleted,
 			"took", time.Since(start).Round(time.Millisecond))
+	}
+	start = time.Now()
+	n, err := w.r.cfg.Retention.PruneWaveforms(ctx, now)
+	if err != nil {
+		return fmt.Errorf("prune waveforms: %w", err)
+	}
+	if n > 0 {
+		w.r.log.Info("pruned bursts past retention", "waveforms_deleted", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

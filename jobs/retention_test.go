@@ -24,14 +24,17 @@ func TestPruneReadingsJobAppliesRetention(t *testing.T) {
 	must(t, err)
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	org := &vibemon.Org{Name: "acme", RetentionDays: 7}
+	org := &vibemon.Org{Name: "acme", RetentionDays: 7, WaveformRetentionDays: 3}
 	must(t, st.CreateOrg(ctx, org))
 	dev := &vibemon.Device{OrgID: org.ID, Serial: "node-1"}
 	_, err = st.RegisterDevice(ctx, dev)
 	must(t, err)
 	var rs []vibemon.Reading
-	for i := range 20 { // one a day, 19 days ago to today
-		rs = append(rs, vibemon.NewReading(dev.ID, int64(i), now.Add(-time.Duration(19-i)*24*time.Hour)))
+	for i := range 20 { // one a day, 19 days ago to today, and a burst with each
+		ts := now.Add(-time.Duration(19-i) * 24 * time.Hour)
+		rs = append(rs, vibemon.NewReading(dev.ID, int64(i), ts))
+		w := &vibemon.Waveform{OrgID: org.ID, DeviceID: dev.ID, TS: ts, SampleRateHz: 1000, Axes: 1, Samples: 256, Scale: 1.0 / 2048, Data: make([]int16, 256)}
+		must(t, st.CreateWaveform(ctx, w))
 	}
 	_, err = st.InsertReadings(ctx, org.ID, rs)
 	must(t, err)
@@ -46,14 +49,16 @@ func TestPruneReadingsJobAppliesRetention(t *testing.T) {
 	for {
 		pts, err := st.QueryReadings(ctx, org.ID, q)
 		must(t, err)
-		if len(pts) == 8 { // 7 days ago (exactly at the cutoff) to today
+		ws, err := st.ListWaveforms(ctx, org.ID, dev.ID, now.Add(-30*24*time.Hour), now.Add(time.Hour), 100)
+		must(t, err)
+		if len(pts) == 8 && len(ws) == 4 { // 7 (3) days ago, exactly at the cutoff, to today
 			if cutoff := now.Add(-7 * 24 * time.Hour); pts[0].TS.Before(cutoff) {
 				t.Fatalf("oldest reading left is of %v, before the cutoff %v", pts[0].TS, cutoff)
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d readings left after 20 s, want the 8 of the last 7 days", len(pts))
+			t.Fatalf("%d readings and %d bursts left after 20 s, want the 8 of the last 7 days and the 4 of the last 3", len(pts), len(ws))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -39,12 +39,12 @@ func resetIdentity(ctx context.Context, tx pgx.Tx, table string) error {
 	return err
 }
 
-// ImportOrgs inserts orgs with their ids, retention and creation times.
+// ImportOrgs inserts orgs with their ids, retentions and creation times.
 func (s *Store) ImportOrgs(ctx context.Context, orgs []*vibemon.Org) error {
-	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, pruned_before, created_at) OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, orgs,
+	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, pruned_before, waveform_retention_days, created_at) OVERRIDING SYSTEM VALUE
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, orgs,
 		func(o *vibemon.Org) []any {
-			return []any{o.ID, o.Name, o.RetentionDays, o.PrunedBefore, utc(o.CreatedAt)}
+			return []any{o.ID, o.Name, o.RetentionDays, o.PrunedBefore, o.WaveformRetentionDays, utc(o.CreatedAt)}
 		})
 }
 

@@ -18,7 +18,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 	}
 	now := s.nowUTC()
 	return s.tx(ctx, "create org", func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "INSERT INTO orgs (name, retention_days, created_at) VALUES ($1, $2, $3) RETURNING id", o.Name, o.RetentionDays, now).Scan(&o.ID); err != nil {
+		if err := tx.QueryRow(ctx, "INSERT INTO orgs (name, retention_days, waveform_retention_days, created_at) VALUES ($1, $2, $3, $4) RETURNING id", o.Name, o.RetentionDays, o.WaveformRetentionDays, now).Scan(&o.ID); err != nil {
 			return err
 		}
 		o.CreatedAt = now
@@ -29,7 +29,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 // GetOrg returns ENOTFOUND when id does not exist.
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
-	err := s.pool.QueryRow(ctx, "SELECT id, name, retention_days, pruned_before, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &o.PrunedBefore, &o.CreatedAt)
+	err := s.pool.QueryRow(ctx, "SELECT id, name, retention_days, pruned_before, waveform_retention_days, created_at FROM orgs WHERE id = $1", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &o.PrunedBefore, &o.WaveformRetentionDays, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
@@ -39,14 +39,14 @@ func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	return &o, nil
 }
 
-// UpdateOrg saves the name and retention; ENOTFOUND when the org does not
+// UpdateOrg saves the name and retentions; ENOTFOUND when the org does not
 // exist.
 func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	return s.tx(ctx, "update org", func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2 WHERE id = $3 RETURNING pruned_before, created_at", o.Name, o.RetentionDays, o.ID).Scan(&o.PrunedBefore, &o.CreatedAt)
+		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2, waveform_retention_days = $3 WHERE id = $4 RETURNING pruned_before, created_at", o.Name, o.RetentionDays, o.WaveformRetentionDays, o.ID).Scan(&o.PrunedBefore, &o.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("Organization")
 		}

@@ -152,3 +152,44 @@ func (s *Store) dropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]s
 	}
 	return dropped, nil
 }
+
+// waveformPruneBatch is how many bursts (about 24 KB each, in TOAST) one
+// delete statement removes at most.
+const waveformPruneBatch = 500
+
+// PruneWaveforms deletes, for every org with a waveform retention, its
+// bursts older than now minus WaveformRetentionDays days, found through
+// waveforms_org_ts (migration 0021), waveformPruneBatch per statement.
+func (s *Store) PruneWaveforms(ctx context.Context, now time.Time) (int64, error) {
+	rows, err := s.pool.Query(ctx, "SELECT id, $1::timestamptz - waveform_retention_days * interval '24 hours' FROM orgs WHERE waveform_retention_days > 0 ORDER BY id", now)
+	if err != nil {
+		return 0, mapErr("prune waveforms", err)
+	}
+	type target struct {
+		org    int64
+		cutoff time.Time
+	}
+	targets, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (target, error) {
+		var t target
+		err := row.Scan(&t.org, &t.cutoff)
+		return t, err
+	})
+	if err != nil {
+		return 0, mapErr("prune waveforms", err)
+	}
+	var total int64
+	for _, t := range targets {
+		for {
+			tag, err := s.pool.Exec(ctx, `DELETE FROM waveforms WHERE id IN
+				(SELECT id FROM waveforms WHERE org_id = $1 AND ts < $2 LIMIT $3)`, t.org, t.cutoff, waveformPruneBatch)
+			if err != nil {
+				return total, mapErr("prune waveforms", err)
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < waveformPruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}

@@ -35,11 +35,11 @@ func exportAll[T any](ctx context.Context, s *Store, op, query string, scan func
 
 // ExportOrgs returns every org in id order.
 func (s *Store) ExportOrgs(ctx context.Context) ([]*vibemon.Org, error) {
-	return exportAll(ctx, s, "export orgs", "SELECT id, name, retention_days, pruned_before, created_at FROM orgs ORDER BY id",
+	return exportAll(ctx, s, "export orgs", "SELECT id, name, retention_days, pruned_before, waveform_retention_days, created_at FROM orgs ORDER BY id",
 		func(row interface{ Scan(...any) error }) (*vibemon.Org, error) {
 			var o vibemon.Org
 			var created, pruned int64
-			if err := row.Scan(&o.ID, &o.Name, &o.RetentionDays, &pruned, &created); err != nil {
+			if err := row.Scan(&o.ID, &o.Name, &o.RetentionDays, &pruned, &o.WaveformRetentionDays, &created); err != nil {
 				return nil, err
 			}
 			o.CreatedAt = msTime(created)

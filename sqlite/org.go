@@ -16,7 +16,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 	}
 	now := s.nowMS()
 	return s.writeTx(ctx, "create org", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO orgs (name, retention_days, created_at) VALUES (?, ?, ?)", o.Name, o.RetentionDays, now)
+		res, err := tx.ExecContext(ctx, "INSERT INTO orgs (name, retention_days, waveform_retention_days, created_at) VALUES (?, ?, ?, ?)", o.Name, o.RetentionDays, o.WaveformRetentionDays, now)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 func (s *Store) GetOrg(ctx context.Context, id int64) (*vibemon.Org, error) {
 	var o vibemon.Org
 	var created, pruned int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, retention_days, pruned_before, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &pruned, &created)
+	err := s.rdb.QueryRowContext(ctx, "SELECT id, name, retention_days, pruned_before, waveform_retention_days, created_at FROM orgs WHERE id = ?", id).Scan(&o.ID, &o.Name, &o.RetentionDays, &pruned, &o.WaveformRetentionDays, &created)
 	if err == sql.ErrNoRows {
 		return nil, mapErr("get org", notFound("Organization"))
 	} else if err != nil {
@@ -50,7 +50,7 @@ func prunedTime(ms int64) *time.Time {
 	return &t
 }
 
-// UpdateOrg saves the name and retention; ENOTFOUND when the org does not
+// UpdateOrg saves the name and retentions; ENOTFOUND when the org does not
 // exist.
 func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 	if err := o.Validate(); err != nil {
@@ -58,7 +58,7 @@ func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 	}
 	return s.writeTx(ctx, "update org", func(tx *sql.Tx) error {
 		var created, pruned int64
-		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ?, retention_days = ? WHERE id = ? RETURNING created_at, pruned_before", o.Name, o.RetentionDays, o.ID).Scan(&created, &pruned)
+		err := tx.QueryRowContext(ctx, "UPDATE orgs SET name = ?, retention_days = ?, waveform_retention_days = ? WHERE id = ? RETURNING created_at, pruned_before", o.Name, o.RetentionDays, o.WaveformRetentionDays, o.ID).Scan(&created, &pruned)
 		if err == sql.ErrNoRows {
 			return notFound("Organization")
 		} else if err != nil {

@@ -80,3 +80,58 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	}
 	return rep, nil
 }
+
+// waveformPruneBatch is how many bursts (about 24 KB each) one delete
+// transaction removes at most, so that ingest's writes wait only briefly.
+const waveformPruneBatch = 200
+
+// PruneWaveforms deletes, for every org with a waveform retention, its
+// bursts older than now minus WaveformRetentionDays days,
+// waveformPruneBatch per transaction.
+func (s *Store) PruneWaveforms(ctx context.Context, now time.Time) (int64, error) {
+	type target struct{ org, cutoff int64 } // cutoff: unix ms
+	rows, err := s.rdb.QueryContext(ctx, "SELECT id, waveform_retention_days FROM orgs WHERE waveform_retention_days > 0 ORDER BY id")
+	if err != nil {
+		return 0, mapErr("prune waveforms", err)
+	}
+	var targets []target
+	for rows.Next() {
+		var t target
+		var days int
+		if err := rows.Scan(&t.org, &days); err != nil {
+			rows.Close()
+			return 0, mapErr("prune waveforms", err)
+		}
+		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
+		targets = append(targets, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, mapErr("prune waveforms", err)
+	}
+	var total int64
+	for _, t := range targets {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+			var n int64
+			if err := s.writeTx(ctx, "prune waveforms", func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, `DELETE FROM waveforms WHERE id IN
+					(SELECT id FROM waveforms WHERE org_id = ? AND ts < ? LIMIT ?)`, t.org, t.cutoff, waveformPruneBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			}); err != nil {
+				return total, err
+			}
+			total += n
+			if n < waveformPruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}

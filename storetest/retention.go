@@ -198,3 +198,66 @@ func testRetentionKeepsIngestIdempotent(t *testing.T, s vibemon.Store, p vibemon
 		t.Errorf("pruned_before after a prune with 100 days = %v (err %v), want it kept at %v", o2.PrunedBefore, err, o.PrunedBefore)
 	}
 }
+
+// testWaveformRetention: each org's bursts older than its
+// waveform_retention_days go, with more than one delete batch of them; newer
+// ones, every burst of an org that keeps them, and every reading stay; a
+// second run finds nothing more. The setting round-trips and refuses bad
+// values.
+func testWaveformRetention(t *testing.T, s vibemon.Store) {
+	p, ok := s.(vibemon.ReadingPruner)
+	if !ok {
+		t.Fatalf("%T does not implement vibemon.ReadingPruner", s)
+	}
+	short, forever := newTenant(t, s, "bursts-short"), newTenant(t, s, "bursts-forever")
+	short.org.WaveformRetentionDays = 7
+	must(t, s.UpdateOrg(ctx(t), short.org))
+	if got, err := s.GetOrg(ctx(t), short.org.ID); err != nil || got.WaveformRetentionDays != 7 || got.RetentionDays != 0 {
+		t.Fatalf("GetOrg = %+v (%v), want waveform_retention_days 7 and readings kept forever", got, err)
+	}
+	if fresh, err := s.GetOrg(ctx(t), forever.org.ID); err != nil || fresh.WaveformRetentionDays != 0 {
+		t.Fatalf("a new org's waveform_retention_days = %+v (%v), want 0 (unlimited)", fresh, err)
+	}
+	for _, bad := range []int{-1, vibemon.MaxRetentionDays + 1} {
+		o := *short.org
+		o.WaveformRetentionDays = bad
+		wantCode(t, s.UpdateOrg(ctx(t), &o), vibemon.EINVALID)
+	}
+	// 700 bursts an hour apart (29 days) per org, and a reading with each
+	// of the short org's.
+	const n = 700
+	now := base.Add(time.Minute)
+	for _, tn := range []*tenant{short, forever} {
+		for i := range n {
+			createWaveform(t, s, newWaveform(tn.org.ID, tn.device.ID, now.Add(-time.Duration(i)*time.Hour-time.Minute)))
+		}
+	}
+	insert(t, s, short.org.ID, series(short.device.ID, 0, n, now.Add(-n*time.Hour), time.Hour))
+	count := func(tn *tenant) int {
+		ws, err := s.ListWaveforms(ctx(t), tn.org.ID, tn.device.ID, now.Add(-60*24*time.Hour), now.Add(time.Hour), 10000)
+		must(t, err)
+		for _, w := range ws {
+			if w.TS.Before(now.Add(-7*24*time.Hour)) && tn == short {
+				t.Errorf("a burst of %s (7 days of bursts) survived the prune", w.TS)
+				break
+			}
+		}
+		return len(ws)
+	}
+	deleted, err := p.PruneWaveforms(ctx(t), now)
+	must(t, err)
+	// Bursts at now-1min, now-1h-1min, ...: those within 7 days are i*1h+1min <= 168h, i = 0..167.
+	if kept := count(short); kept != 168 || deleted != n-168 {
+		t.Errorf("short org: %d bursts kept, %d deleted; want 168 kept (7 days) and %d deleted", kept, deleted, n-168)
+	}
+	if kept := count(forever); kept != n {
+		t.Errorf("an org without a burst retention kept %d of its %d bursts", kept, n)
+	}
+	raw := query(t, s, short.org.ID, vibemon.ReadingQuery{DeviceID: short.device.ID, From: now.Add(-60 * 24 * time.Hour), To: now.Add(time.Hour), Bucket: vibemon.BucketRaw, Limit: 10000})
+	if len(raw) != n {
+		t.Errorf("the burst prune left %d of the org's %d readings, want all", len(raw), n)
+	}
+	if again, err := p.PruneWaveforms(ctx(t), now); err != nil || again != 0 {
+		t.Errorf("a second prune deleted %d (%v), want 0", again, err)
+	}
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) vibemon.Store) {
 		{"Waveforms/Analysis", testWaveformAnalysis},
 		{"Waveforms/ListOrderAndRange", testWaveformList},
 		{"Waveforms/Tenancy", testWaveformTenancy},
+		{"Waveforms/Retention", testWaveformRetention},
 		{"Models/Replace", testModels},
 		{"APIKeys/CreateAndLookup", testAPIKeys},
 		{"APIKeys/Revoke", testAPIKeysRevoke},

@@ -469,7 +469,7 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 					[...root.children].every(c => c.matches(".crumbs, #page-error") || c.offsetParent === null); })()`)
 		}
 		if err != nil {
-			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.getElementById("` + nf.root + `").children].filter(c => c.offsetParent !== null).map(c => c.tagName + "." + c.className + "#" + c.id).join(", ")`))
+			shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.getElementById("`+nf.root+`").children].filter(c => c.offsetParent !== null).map(c => c.tagName + "." + c.className + "#" + c.id).join(", ")`))
 			fail(nf.path+" says it does not exist and shows nothing else (shown: "+shown+")", err)
 		}
 	}

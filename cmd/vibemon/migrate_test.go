@@ -182,7 +182,7 @@ func buildSource(t *testing.T) *migSource {
 	// remember them.
 	acme, err := s.GetOrg(ctx, 1)
 	must(err)
-	acme.RetentionDays = 1
+	acme.RetentionDays, acme.WaveformRetentionDays = 1, 14
 	must(s.UpdateOrg(ctx, acme))
 	rep, err := s.PruneReadings(ctx, src.from.Add(24*time.Hour+70*time.Minute+3500*time.Millisecond))
 	must(err)
@@ -306,6 +306,12 @@ func checkUserData(t *testing.T, srcPath, target string, tgCode string, deliveri
 		}
 	}
 	for org := int64(1); org <= 2; org++ {
+		so, err := s.GetOrg(ctx, org)
+		must(err)
+		do, err := d.GetOrg(ctx, org)
+		must(err)
+		so.CreatedAt, do.CreatedAt = so.CreatedAt.UTC(), do.CreatedAt.UTC()
+		sameJSON(t, fmt.Sprintf("org %d (retentions, pruned_before)", org), do, so)
 		sp, err := s.ListNotificationPrefs(ctx, org)
 		must(err)
 		dp, err := d.ListNotificationPrefs(ctx, org)

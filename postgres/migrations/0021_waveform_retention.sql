@@ -1,0 +1,6 @@
+-- 0021_waveform_retention: how many days an org's raw bursts (waveforms)
+-- are kept; 0 keeps them forever. Pruned by the retention job with the
+-- readings (docs/postgres.md, "Retention"). The index finds an org's old
+-- bursts without reading every device's.
+ALTER TABLE orgs ADD COLUMN waveform_retention_days integer NOT NULL DEFAULT 0;
+CREATE INDEX waveforms_org_ts ON waveforms (org_id, ts);
