@@ -1,5 +1,6 @@
 // users.js: user management for admins: list, add, change role, delete.
 // An admin may not grant a role above their own; the API enforces it too.
+// The owner also sets the organization's name and retentions here.
 
 import { api, atLeast } from "./api.js";
 import { h, $, when, showError, shell } from "./ui.js";
@@ -47,8 +48,52 @@ async function load() {
     }))));
 }
 
+// setupOrg fills the organization form (owners only: the API lets only
+// them change it). Shortening a retention deletes data for good, so the
+// first Save says what will go and the second one saves.
+async function setupOrg() {
+  const form = $("org-form");
+  let org = await api("/orgs/current");
+  const fill = () => {
+    form.name.value = org.name;
+    form.retention_days.value = org.retention_days;
+    form.waveform_retention_days.value = org.waveform_retention_days;
+    $("org-pruned").textContent = org.pruned_before ? "Raw readings before " + when(org.pruned_before) + " have been deleted." : "";
+  };
+  fill();
+  $("org-panel").hidden = false;
+  let confirmed = "";
+  const shorter = (now, was) => now > 0 && (was === 0 || now < was);
+  form.addEventListener("input", () => { confirmed = ""; $("org-warning").hidden = true; $("org-save").textContent = "Save"; $("org-saved").hidden = true; });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError("", "org-error");
+    const body = { name: form.name.value.trim(), retention_days: Number(form.retention_days.value), waveform_retention_days: Number(form.waveform_retention_days.value) };
+    if (!form.checkValidity()) { showError("The name is required and each retention is 0 (forever) to 36500 days.", "org-error"); return; }
+    const goes = [];
+    if (shorter(body.retention_days, org.retention_days)) goes.push("raw readings older than " + body.retention_days + " days");
+    if (shorter(body.waveform_retention_days, org.waveform_retention_days)) goes.push("bursts older than " + body.waveform_retention_days + " days");
+    const key = JSON.stringify(body);
+    if (goes.length && confirmed !== key) {
+      confirmed = key;
+      showError("This deletes " + goes.join(" and ") + " within the hour; they cannot be recovered. Save again to confirm.", "org-warning");
+      $("org-save").textContent = "Save and delete older data";
+      return;
+    }
+    try {
+      org = await api("/orgs/current", { method: "PATCH", body });
+      fill();
+      confirmed = "";
+      $("org-warning").hidden = true;
+      $("org-save").textContent = "Save";
+      $("org-saved").hidden = false;
+    } catch (e) { showError(e.message, "org-error"); }
+  });
+}
+
 async function main() {
   try { user = await shell(); } catch (e) { showError(e.message); return; }
+  if (atLeast(user, "owner")) setupOrg().catch(e => showError(e.message));
   if (!atLeast(user, "admin")) {
     $("users").replaceChildren(h("p", {}, "Only admins can manage users. Ask an admin of your organization for access."));
     $("users").removeAttribute("aria-busy");
