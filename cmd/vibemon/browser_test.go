@@ -123,6 +123,25 @@ func holdUp(ctx context.Context, pattern string, ms float64) error {
 	return err
 }
 
+// headless starts Debian's Chromium for a browser test, with the flags
+// this machine's closed network needs, in a window of width × height (0 ×
+// 0: Chromium's default), and returns the browser's context; the browser
+// stops when ctx ends or the test does.
+func headless(t *testing.T, ctx context.Context, chromium string, width, height int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true))
+	if width > 0 {
+		opts = append(opts, chromedp.WindowSize(width, height))
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	return bctx
+}
+
 // notLiveYet fails with a clear message when the page's streams are live
 // already: a step that changes something "before the stream is live" would
 // then test nothing.
@@ -227,15 +246,7 @@ func TestBrowserShowsLiveReadings(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := headless(t, ctx, chromium, 1280, 900)
 
 	text := func(sel string) string {
 		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
@@ -563,15 +574,7 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := headless(t, ctx, chromium, 1280, 900)
 	eval := func(expr string) string {
 		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](expr))
 		if err != nil {

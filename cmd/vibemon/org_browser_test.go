@@ -21,13 +21,7 @@ func TestBrowserOrganizationSettings(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("no-first-run", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := headless(t, ctx, chromium, 0, 0)
 	fail := func(step string, err error) {
 		t.Helper()
 		shown, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`["page-error", "org-error", "org-warning"].map(id => (document.getElementById(id)||{}).textContent||"").join(" | ")`))

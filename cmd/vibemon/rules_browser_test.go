@@ -23,13 +23,7 @@ func TestBrowserRuleForm(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("no-first-run", true), chromedp.WindowSize(1280, 1400))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := headless(t, ctx, chromium, 1280, 1400)
 	fail := func(step string, err error) {
 		t.Helper()
 		msg, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`[document.getElementById("page-error"), document.getElementById("rule-create-error")].map(e => e && e.textContent).join(" | ")`))
