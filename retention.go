@@ -73,6 +73,10 @@ type RetentionReport struct {
 	PartitionsDropped []string `json:"partitions_dropped"`
 	// RowsDeleted counts readings deleted row by row.
 	RowsDeleted int64 `json:"rows_deleted"`
+	// MinuteRollupsDeleted counts the 1-minute rollup rows deleted: those
+	// of whole minutes before the cutoff, whose readings are gone too.
+	// Hourly and daily rollups are kept.
+	MinuteRollupsDeleted int64 `json:"minute_rollups_deleted"`
 	// SeenBlocksDeleted counts the idempotency bitmaps deleted
 	// (PostgreSQL's reading_seen rows, one per device and 512 sequence
 	// numbers, whose newest reading is older than the horizon).
@@ -93,8 +97,11 @@ type ReadingPruner interface {
 	// RetentionDays × 24 h before now (orgs with 0 keep everything), in
 	// bounded steps so that ingest goes on meanwhile, and the idempotency
 	// keys of those readings where the store keeps them apart (PostgreSQL's
-	// reading_seen). Rollups are kept. Ingest refuses readings older than
-	// the horizon (Reading.CheckRetention), so a pruned reading sent again
-	// is not stored again.
+	// reading_seen), and the 1-minute rollups of the whole minutes before
+	// the horizon (which otherwise grow as fast as the readings at one
+	// summary a minute). Hourly and daily rollups are kept. Ingest refuses
+	// readings older than the horizon (Reading.CheckRetention), so a pruned
+	// reading sent again is not stored again, nor rolled up into a pruned
+	// minute.
 	PruneReadings(ctx context.Context, now time.Time) (RetentionReport, error)
 }

@@ -39,9 +39,10 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneReadings]) e
 	if err != nil {
 		return fmt.Errorf("prune readings: %w", err)
 	}
-	if rep.RowsDeleted > 0 || len(rep.PartitionsDropped) > 0 || rep.SeenBlocksDeleted > 0 {
+	if rep.RowsDeleted > 0 || len(rep.PartitionsDropped) > 0 || rep.SeenBlocksDeleted > 0 || rep.MinuteRollupsDeleted > 0 {
 		w.r.log.Info("pruned readings past retention", "rows_deleted", rep.RowsDeleted,
 			"partitions_dropped", rep.PartitionsDropped, "seen_blocks_deleted", rep.SeenBlocksDeleted,
+			"minute_rollups_deleted", rep.MinuteRollupsDeleted,
 			"took", time.Since(start).Round(time.Millisecond))
 	}
 	start = time.Now()

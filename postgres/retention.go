@@ -90,6 +90,11 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 			return rep, mapErr("prune reading_seen", err)
 		}
 		rep.SeenBlocksDeleted += tag.RowsAffected()
+		n, err := s.pruneMinuteRollups(ctx, t.device, t.cutoff.Truncate(time.Minute))
+		rep.MinuteRollupsDeleted += n
+		if err != nil {
+			return rep, err
+		}
 		var oldest *time.Time
 		if err := s.pool.QueryRow(ctx, "SELECT min(ts) FROM readings WHERE device_id = $1", t.device).Scan(&oldest); err != nil {
 			return rep, mapErr("prune readings", err)
@@ -110,6 +115,29 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 		}
 	}
 	return rep, nil
+}
+
+// pruneMinuteRollups deletes device's rollup_1m rows of the minutes before
+// before (a whole minute: their readings are gone), a day per statement
+// from its oldest row, and returns how many.
+func (s *Store) pruneMinuteRollups(ctx context.Context, device int64, before time.Time) (int64, error) {
+	var oldest *time.Time
+	if err := s.pool.QueryRow(ctx, "SELECT min(bucket_start) FROM rollup_1m WHERE device_id = $1", device).Scan(&oldest); err != nil || oldest == nil {
+		return 0, mapErr("prune minute rollups", err)
+	}
+	var n int64
+	for from := oldest.UTC().Truncate(24 * time.Hour); from.Before(before); from = from.AddDate(0, 0, 1) {
+		to := from.AddDate(0, 0, 1)
+		if to.After(before) {
+			to = before
+		}
+		tag, err := s.pool.Exec(ctx, "DELETE FROM rollup_1m WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3", device, from, to)
+		if err != nil {
+			return n, mapErr("prune minute rollups", err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
 }
 
 // dropPartitionsBefore detaches and drops every daily partition of readings

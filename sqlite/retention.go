@@ -16,8 +16,9 @@ const pruneBatch = 5000
 var _ vibemon.ReadingPruner = (*Store)(nil)
 
 // PruneReadings deletes, for every org with a retention, its devices'
-// readings older than now minus RetentionDays days, pruneBatch rows per
-// transaction. Rollups are kept.
+// readings older than now minus RetentionDays days and their 1-minute
+// rollups of the whole minutes before that, pruneBatch rows per
+// transaction. Hourly and daily rollups are kept.
 func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.RetentionReport, error) {
 	rep := vibemon.RetentionReport{PartitionsDropped: []string{}}
 	// First, before anything is deleted, each org's pruned_before moves up
@@ -73,6 +74,31 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 				return rep, err
 			}
 			rep.RowsDeleted += n
+			if n < pruneBatch {
+				break
+			}
+		}
+		// Then the 1-minute rollups of the whole minutes before the cutoff
+		// (after the readings: raw queries find readings through them).
+		before := t.cutoff - t.cutoff%int64(time.Minute/time.Millisecond)
+		for {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			var n int64
+			err := s.writeTx(ctx, "prune minute rollups", func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, `DELETE FROM rollup_1m WHERE device_id = ? AND bucket_start IN
+					(SELECT bucket_start FROM rollup_1m WHERE device_id = ? AND bucket_start < ? LIMIT ?)`, t.device, t.device, before, pruneBatch)
+				if err != nil {
+					return err
+				}
+				n, err = res.RowsAffected()
+				return err
+			})
+			if err != nil {
+				return rep, err
+			}
+			rep.MinuteRollupsDeleted += n
 			if n < pruneBatch {
 				break
 			}

@@ -46,15 +46,19 @@ func testRetention(t *testing.T, s vibemon.Store) {
 		insert(t, s, tn.org.ID, series(tn.device.ID, 0, perDay*days, start, 6*time.Hour))
 	}
 	now := base.Add(13 * time.Hour) // cutoffs fall at 13:00, between readings
-	count := func(tn *tenant) (raw, rolled int64) {
+	count := func(tn *tenant) (raw, minutes, rolled int64) {
 		t.Helper()
 		q := vibemon.ReadingQuery{DeviceID: tn.device.ID, From: start.Add(-time.Hour), To: base.Add(48 * time.Hour), Bucket: vibemon.BucketRaw, Limit: 10000}
 		raw = int64(len(query(t, s, tn.org.ID, q)))
+		q.Bucket = vibemon.BucketMinute
+		for _, pt := range query(t, s, tn.org.ID, q) {
+			minutes += pt.Count
+		}
 		q.Bucket = vibemon.BucketDay
 		for _, pt := range query(t, s, tn.org.ID, q) {
 			rolled += pt.Count
 		}
-		return raw, rolled
+		return raw, minutes, rolled
 	}
 	// Readings at 00, 06, 12, 18 h: a cutoff at day D 13:00 keeps D 18:00
 	// and later. Ten days before base+13h is base-10d+13h.
@@ -72,17 +76,21 @@ func testRetention(t *testing.T, s vibemon.Store) {
 	must(t, err)
 	total := int64(perDay * days)
 	wantDeleted := (total - keep(10)) + (total - keep(30))
-	// An org keeps everything, so no whole partition may go.
-	if rep.RowsDeleted != wantDeleted || len(rep.PartitionsDropped) != 0 {
-		t.Errorf("PruneReadings = %+v, want %d rows deleted and no partition dropped", rep, wantDeleted)
+	// An org keeps everything, so no whole partition may go. Each reading
+	// has a minute of its own, none the cutoff's: as many minute rollups go.
+	if rep.RowsDeleted != wantDeleted || len(rep.PartitionsDropped) != 0 || rep.MinuteRollupsDeleted != wantDeleted {
+		t.Errorf("PruneReadings = %+v, want %d rows and as many minute rollups deleted, and no partition dropped", rep, wantDeleted)
 	}
 	for _, c := range []struct {
 		tn   *tenant
 		want int64
 	}{{short, keep(10)}, {forever, total}, {long, keep(30)}} {
-		raw, rolled := count(c.tn)
+		raw, minutes, rolled := count(c.tn)
 		if raw != c.want {
 			t.Errorf("org %s (retention %d days): %d raw readings left, want %d", c.tn.org.Name, c.tn.org.RetentionDays, raw, c.want)
+		}
+		if minutes != c.want {
+			t.Errorf("org %s: minute rollups count %d readings, want %d: those of the kept readings (older minutes go with their readings)", c.tn.org.Name, minutes, c.want)
 		}
 		if rolled != total {
 			t.Errorf("org %s: daily rollups count %d readings, want all %d (rollups are kept)", c.tn.org.Name, rolled, total)
@@ -90,7 +98,7 @@ func testRetention(t *testing.T, s vibemon.Store) {
 	}
 	rep, err = p.PruneReadings(ctx(t), now)
 	must(t, err)
-	if rep.RowsDeleted != 0 || len(rep.PartitionsDropped) != 0 || rep.SeenBlocksDeleted != 0 {
+	if rep.RowsDeleted != 0 || len(rep.PartitionsDropped) != 0 || rep.SeenBlocksDeleted != 0 || rep.MinuteRollupsDeleted != 0 {
 		t.Errorf("second PruneReadings = %+v, want nothing left to remove", rep)
 	}
 

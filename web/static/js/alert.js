@@ -198,7 +198,13 @@ async function loadChart() {
   const from = new Date(opened - BEFORE), to = new Date(Math.min(opened + AFTER, Date.now()));
   chartRange = [from.getTime() / 1000, (opened + AFTER) / 1000];
   const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), bucket: "1m", metrics: alert.metric, limit: "1000" });
-  const res = await api("/devices/" + alert.device_id + "/telemetry?" + q);
+  let res = await api("/devices/" + alert.device_id + "/telemetry?" + q);
+  let averages = "1-minute averages";
+  if (!res.items.length) { // older than the org's retention: its 1-minute averages went with the readings
+    q.set("bucket", "1h");
+    res = await api("/devices/" + alert.device_id + "/telemetry?" + q);
+    averages = "hourly averages (the 1-minute ones are past the retention)";
+  }
   const d = [[], [], []];
   for (const it of res.items) {
     const v = (it.values || it.avg || {})[alert.metric];
@@ -214,7 +220,7 @@ async function loadChart() {
   series = withGaps(d);
   series[2] = series[2].map(() => alert.threshold);
   $("chart-title").textContent = metricLabel(alert.metric) + " around the trigger";
-  $("chart-note").textContent = "6 h before to 1 h after it opened, 1-minute averages · " + d[0].length + " points · dashed red: opened" +
+  $("chart-note").textContent = "6 h before to 1 h after it opened, " + averages + " · " + d[0].length + " points · dashed red: opened" +
     (alert.resolved_at ? ", green: resolved" : "") + (thresholdShown() ? " · limit " + fmt(alert.threshold, 2) + " " + metricUnit(alert.metric) : "");
   const el = $("chart-alert");
   el.dataset.points = String(d[0].length);
