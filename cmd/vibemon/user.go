@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/auth"
-	"github.com/vibemon/vibemon/sqlite"
 )
 
 const userUsage = `Usage: vibemon user COMMAND [flags]
@@ -19,7 +20,9 @@ Commands:
   set-password  --email E [--password P]   (a password is generated and printed when absent)
   list          [--org ID]
 
-Flags common to all: --data-dir (VIBEMON_DATA_DIR).
+The users are those of the store the server uses: PostgreSQL when
+VIBEMON_DATABASE_URL is set, else the embedded store in --data-dir
+(VIBEMON_DATA_DIR).
 `
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -28,7 +31,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return nil
 	}
 	cmd := args[0]
-	fs := newFlagSet("user "+cmd, "Manage users of the embedded store.", stdout)
+	switch cmd {
+	case "create", "set-password", "list":
+	default:
+		return fmt.Errorf("unknown user command %q: want create, set-password or list (see: vibemon user --help)", cmd)
+	}
+	fs := newFlagSet("user "+cmd, "Manage users (in PostgreSQL when VIBEMON_DATABASE_URL is set, else in the embedded store of --data-dir).", stdout)
 	finish := bindServerFlags(fs, getenv)
 	email := fs.String("email", "", "the user's e-mail")
 	name := fs.String("name", "", "the user's name")
@@ -42,16 +50,28 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(filepath.Join(s.DataDir, "vibemon.db"), sqlite.Options{})
+	// Everything the command can check by itself, before the store opens.
+	switch {
+	case cmd != "list" && *email == "":
+		return fmt.Errorf("user %s: --email is required", cmd)
+	case cmd == "create" && !vibemon.Role(*role).Valid():
+		return fmt.Errorf("user create: --role %q: want owner, admin, engineer or viewer", *role)
+	case *password != "" && len(*password) < 8:
+		return fmt.Errorf("user %s: --password must be at least 8 characters (or leave it out to have one generated)", cmd)
+	}
+	if s.DatabaseURL == "" {
+		db := filepath.Join(s.DataDir, "vibemon.db")
+		if _, err := os.Stat(db); err != nil {
+			return fmt.Errorf("user %s: no VibeMon store at %s: give the server's --data-dir (VIBEMON_DATA_DIR), or VIBEMON_DATABASE_URL for PostgreSQL, or start `vibemon serve` once to create it", cmd, db)
+		}
+	}
+	store, err := openStore(ctx, s, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return fmt.Errorf("open the store in %s: %w", s.DataDir, err)
+		return fmt.Errorf("user %s: %w", cmd, err)
 	}
 	defer store.Close()
 
 	pw := *password
-	if pw != "" && len(pw) < 8 {
-		return fmt.Errorf("--password must be at least 8 characters")
-	}
 	generated := pw == "" && cmd != "list"
 	if generated {
 		pw = randomPassword()
@@ -64,12 +84,6 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	switch cmd {
 	case "create":
 		r := vibemon.Role(*role)
-		if !r.Valid() {
-			return fmt.Errorf("--role must be owner, admin, engineer or viewer")
-		}
-		if *email == "" {
-			return fmt.Errorf("--email is required")
-		}
 		if _, err := store.GetOrg(ctx, *orgID); err != nil {
 			return fmt.Errorf("--org %d: %s", *orgID, vibemon.ErrorMessage(err))
 		}
@@ -84,9 +98,6 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "created user %d %s (%s)\n", u.ID, u.Email, u.Role)
 		showPassword()
 	case "set-password":
-		if *email == "" {
-			return fmt.Errorf("--email is required")
-		}
 		u, err := store.FindUserByEmail(ctx, *email)
 		if err != nil {
 			return fmt.Errorf("find %s: %s", *email, vibemon.ErrorMessage(err))
@@ -110,8 +121,6 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, u.Role)
 		}
 		return tw.Flush()
-	default:
-		return fmt.Errorf("unknown user command %q; run \"vibemon user --help\"", cmd)
 	}
 	return nil
 }
