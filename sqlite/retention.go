@@ -56,52 +56,20 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 		return rep, mapErr("prune readings", err)
 	}
 	for _, t := range targets {
-		for {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			var n int64
-			err := s.writeTx(ctx, "prune readings", func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, `DELETE FROM readings WHERE device_id = ? AND seq IN
-					(SELECT seq FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)`, t.device, t.device, t.cutoff, pruneBatch)
-				if err != nil {
-					return err
-				}
-				n, err = res.RowsAffected()
-				return err
-			})
-			if err != nil {
-				return rep, err
-			}
-			rep.RowsDeleted += n
-			if n < pruneBatch {
-				break
-			}
+		n, err := s.deleteInBatches(ctx, "prune readings", `DELETE FROM readings WHERE device_id = ? AND seq IN
+			(SELECT seq FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)`, pruneBatch, t.device, t.device, t.cutoff)
+		rep.RowsDeleted += n
+		if err != nil {
+			return rep, err
 		}
 		// Then the 1-minute rollups of the whole minutes before the cutoff
 		// (after the readings: raw queries find readings through them).
 		before := t.cutoff - t.cutoff%int64(time.Minute/time.Millisecond)
-		for {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-			var n int64
-			err := s.writeTx(ctx, "prune minute rollups", func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, `DELETE FROM rollup_1m WHERE device_id = ? AND bucket_start IN
-					(SELECT bucket_start FROM rollup_1m WHERE device_id = ? AND bucket_start < ? LIMIT ?)`, t.device, t.device, before, pruneBatch)
-				if err != nil {
-					return err
-				}
-				n, err = res.RowsAffected()
-				return err
-			})
-			if err != nil {
-				return rep, err
-			}
-			rep.MinuteRollupsDeleted += n
-			if n < pruneBatch {
-				break
-			}
+		n, err = s.deleteInBatches(ctx, "prune minute rollups", `DELETE FROM rollup_1m WHERE device_id = ? AND bucket_start IN
+			(SELECT bucket_start FROM rollup_1m WHERE device_id = ? AND bucket_start < ? LIMIT ?)`, pruneBatch, t.device, t.device, before)
+		rep.MinuteRollupsDeleted += n
+		if err != nil {
+			return rep, err
 		}
 	}
 	return rep, nil
@@ -137,27 +105,39 @@ func (s *Store) PruneWaveforms(ctx context.Context, now time.Time) (int64, error
 	}
 	var total int64
 	for _, t := range targets {
-		for {
-			if err := ctx.Err(); err != nil {
-				return total, err
-			}
-			var n int64
-			if err := s.writeTx(ctx, "prune waveforms", func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, `DELETE FROM waveforms WHERE id IN
-					(SELECT id FROM waveforms WHERE org_id = ? AND ts < ? LIMIT ?)`, t.org, t.cutoff, waveformPruneBatch)
-				if err != nil {
-					return err
-				}
-				n, err = res.RowsAffected()
-				return err
-			}); err != nil {
-				return total, err
-			}
-			total += n
-			if n < waveformPruneBatch {
-				break
-			}
+		n, err := s.deleteInBatches(ctx, "prune waveforms", `DELETE FROM waveforms WHERE id IN
+			(SELECT id FROM waveforms WHERE org_id = ? AND ts < ? LIMIT ?)`, waveformPruneBatch, t.org, t.cutoff)
+		total += n
+		if err != nil {
+			return total, err
 		}
 	}
 	return total, nil
+}
+
+// deleteInBatches runs query, a DELETE of at most batch rows whose last
+// argument is batch, each time in its own write transaction (ingest's
+// writes wait one batch at most), until it deletes fewer than batch rows,
+// and returns how many rows it deleted.
+func (s *Store) deleteInBatches(ctx context.Context, op, query string, batch int, args ...any) (int64, error) {
+	args = append(args, batch)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n int64
+		err := s.writeTx(ctx, op, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil || n < int64(batch) {
+			return total, err
+		}
+	}
 }
