@@ -133,10 +133,12 @@ func TestShaftDiagnosisWaitsForTheDevicesAlarmLevel(t *testing.T) {
 		w.Data, w.Scale = analysis.Quantize(x[:])
 		return w
 	}
+	var from float64 // the last document's ShaftRulesFrom
 	found := func(e *env, w *vibemon.Waveform) (bool, float64) {
 		_, stored := e.analyze(t, w)
 		var doc analysis.Document
 		must(t, json.Unmarshal(stored.Analysis, &doc))
+		from = doc.ShaftRulesFrom
 		for _, f := range doc.Diagnosis {
 			if f.Fault == dsp.FaultImbalance && f.Detected {
 				return true, doc.VelRMS
@@ -149,6 +151,9 @@ func TestShaftDiagnosisWaitsForTheDevicesAlarmLevel(t *testing.T) {
 	if got, v := found(e, healthy(5)); !got || v < 1.4 || v > 2.8 {
 		t.Fatalf("without a baseline: imbalance %v at %.2f mm/s; want the 1x-dominant zone-B burst called imbalance (the case needs zone B)", got, v)
 	}
+	if from != 1.4 {
+		t.Errorf("without a baseline the document says the shaft rules start from %.2f mm/s, want the A/B boundary 1.4", from)
+	}
 	// A day of hourly readings at the machine's normal, 2 mm/s.
 	e = newEnv(t, pump)
 	var rs []vibemon.Reading
@@ -159,6 +164,16 @@ func TestShaftDiagnosisWaitsForTheDevicesAlarmLevel(t *testing.T) {
 	must(t, err)
 	if got, v := found(e, healthy(5)); got {
 		t.Errorf("at its normal (%.2f mm/s, alarm 2.7): imbalance detected, want none", v)
+	}
+	if math.Abs(from-2.7) > 1e-9 {
+		t.Errorf("with a 2 mm/s baseline the document says the shaft rules start from %.2f mm/s, want the alarm level 2.7", from)
+	}
+	// The health card's diagnosis carries both, so it can say why a 1x is
+	// not called imbalance.
+	h, err := e.svc.AssetHealth(context.Background(), e.org.ID, e.asset.ID)
+	must(t, err)
+	if d := h.Diagnosis; d == nil || math.Abs(d.ShaftRulesFrom-2.7) > 1e-9 || d.VelRMS <= 0 || d.VelRMS >= 2.7 {
+		t.Errorf("asset health diagnosis = %+v, want the burst's velocity below the 2.7 mm/s the shaft rules start from", d)
 	}
 	if got, v := found(e, burst(t, dsp.FaultImbalance, sim.SeverityHigh, 7)); !got || v < 2.7 {
 		t.Errorf("a real imbalance at %.2f mm/s: detected %v, want detected above the alarm level", v, got)

@@ -60,6 +60,11 @@ type DiagnosisHealth struct {
 	TS         time.Time `json:"ts"`
 	Findings   []Finding `json:"findings"`
 	Summary    string    `json:"summary"`
+	// VelRMS is the burst's overall velocity (mm/s RMS, highest axis) and
+	// ShaftRulesFrom the level from which the shaft rules judged it
+	// (Document.ShaftRulesFrom; 0: not recorded).
+	VelRMS         float64 `json:"vel_rms_mm_s"`
+	ShaftRulesFrom float64 `json:"shaft_rules_from_mm_s"`
 }
 
 // TrendHealth is the trend of the daily velocity level and when it would
@@ -310,7 +315,7 @@ func (s *Service) latestDiagnosis(ctx context.Context, orgID int64, devices []*v
 	if err := json.Unmarshal(w.Analysis, &doc); err != nil {
 		return nil, fmt.Errorf("read analysis of waveform %d: %w", w.ID, err)
 	}
-	dh := &DiagnosisHealth{WaveformID: w.ID, DeviceID: w.DeviceID, TS: w.TS, Findings: []Finding{}}
+	dh := &DiagnosisHealth{WaveformID: w.ID, DeviceID: w.DeviceID, TS: w.TS, Findings: []Finding{}, VelRMS: doc.VelRMS, ShaftRulesFrom: doc.ShaftRulesFrom}
 	for _, f := range doc.Diagnosis {
 		if f.Detected || f.Fault == dsp.FaultNormal {
 			dh.Findings = append(dh.Findings, f)

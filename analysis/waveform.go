@@ -54,7 +54,12 @@ type Document struct {
 	AxesData      []AxisDoc   `json:"axes_data"`
 	Markers       []Marker    `json:"markers"`
 	Diagnosis     []Finding   `json:"diagnosis"`
-	AnalyzedAt    time.Time   `json:"analyzed_at"`
+	// ShaftRulesFrom is the overall velocity (mm/s RMS) from which the
+	// shaft rules (imbalance, misalignment, looseness) judged this burst:
+	// the zone A/B boundary, or the device's alarm level once its baseline
+	// is known (dsp.Options.AlarmVel). 0 in documents of older versions.
+	ShaftRulesFrom float64   `json:"shaft_rules_from_mm_s"`
+	AnalyzedAt     time.Time `json:"analyzed_at"`
 }
 
 // BearingDoc is the bearing the analysis assumed and its defect frequencies
@@ -238,7 +243,7 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset, baseline fl
 	doc := &Document{
 		RPM: fin(res.RPM), RPMSource: "asset", RPMConfidence: fin(res.RPMConfidence),
 		VelRMS: fin(res.VelRMS), ISOGroup: 2, Foundation: string(vibemon.FoundationRigid), Zone: string(res.Zone),
-		AnalyzedAt: s.now().UTC(),
+		ShaftRulesFrom: fin(max(res.Limits.AB, o.AlarmVel)), AnalyzedAt: s.now().UTC(),
 	}
 	if res.RPMEstimated {
 		doc.RPMSource = "estimated"

@@ -611,6 +611,12 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 	if got := eval(`document.getElementById("h-diag-text").textContent`); !strings.Contains(got, "Outer race defect") {
 		t.Errorf("diagnosis = %q, want it to name the outer race defect of the posted burst", got)
 	}
+	// The burst (under 1 mm/s) is below the level the shaft rules start
+	// from, the machine's alarm level (its first day's baseline, about
+	// 1.3 mm/s, + 0.7): the evidence says so.
+	if got := eval(`(document.querySelector("#h-evidence-list .shaft-gate")||{}).textContent||""`); !strings.Contains(got, "judged from") || !strings.Contains(got, "alarm level") || !strings.Contains(got, "this burst had") {
+		t.Errorf("evidence about the shaft rules' level = %q, want the level they start from (the alarm level) and the burst's velocity", got)
+	}
 	if got := eval(`[...document.querySelectorAll("#wf-keys .key-chip")].map(b => b.textContent).join("|")`); !strings.Contains(got, "BPFO") {
 		t.Errorf("marker keys = %q, want a BPFO key", got)
 	}

@@ -97,6 +97,14 @@ function paintHealth() {
       items.push(h("li", {}, h("strong", {}, faultName(f.fault) + " " + Math.round((f.confidence || 0) * 100) + "%"),
         h("ul", {}, ...(f.evidence || []).map(e => h("li", {}, evidenceLine(e))))));
     }
+    // Below the level the shaft rules start from, a 1× is a healthy
+    // machine's residual imbalance: say so, or "no fault" looks unexplained.
+    const from = diag.shaft_rules_from_mm_s;
+    if (from > 0 && diag.vel_rms_mm_s < from) {
+      const why = b.length === 3 && from > b[0] + 1e-9 ? "this machine's alarm level: baseline + 25 % of B/C" : "the ISO zone A/B boundary";
+      items.push(h("li", { class: "shaft-gate" }, "Imbalance, misalignment and looseness are judged from " + fmt(from, 2) + " mm/s (" + why +
+        "); this burst had " + fmt(diag.vel_rms_mm_s, 2) + " mm/s."));
+    }
     evList.replaceChildren(...items);
     $("h-evidence").hidden = items.length === 0;
   }
