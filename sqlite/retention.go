@@ -31,33 +31,14 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	}); err != nil {
 		return rep, err
 	}
-	type target struct {
-		device int64
-		cutoff int64 // unix ms
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, o.retention_days FROM devices d JOIN orgs o ON o.id = d.org_id
-		WHERE o.retention_days > 0 ORDER BY d.id`)
+	targets, err := exportAll(ctx, s, "prune readings", `SELECT d.id, ? - o.retention_days * 86400000 FROM devices d JOIN orgs o ON o.id = d.org_id
+		WHERE o.retention_days > 0 ORDER BY d.id`, scanPruneTarget, now.UnixMilli())
 	if err != nil {
-		return rep, mapErr("prune readings", err)
-	}
-	var targets []target
-	for rows.Next() {
-		var t target
-		var days int
-		if err := rows.Scan(&t.device, &days); err != nil {
-			rows.Close()
-			return rep, mapErr("prune readings", err)
-		}
-		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
-		targets = append(targets, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, mapErr("prune readings", err)
+		return rep, err
 	}
 	for _, t := range targets {
 		n, err := s.deleteInBatches(ctx, "prune readings", `DELETE FROM readings WHERE device_id = ? AND seq IN
-			(SELECT seq FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)`, pruneBatch, t.device, t.device, t.cutoff)
+			(SELECT seq FROM readings WHERE device_id = ? AND ts < ? LIMIT ?)`, pruneBatch, t.id, t.id, t.cutoff)
 		rep.RowsDeleted += n
 		if err != nil {
 			return rep, err
@@ -66,7 +47,7 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 		// (after the readings: raw queries find readings through them).
 		before := t.cutoff - t.cutoff%int64(time.Minute/time.Millisecond)
 		n, err = s.deleteInBatches(ctx, "prune minute rollups", `DELETE FROM rollup_1m WHERE device_id = ? AND bucket_start IN
-			(SELECT bucket_start FROM rollup_1m WHERE device_id = ? AND bucket_start < ? LIMIT ?)`, pruneBatch, t.device, t.device, before)
+			(SELECT bucket_start FROM rollup_1m WHERE device_id = ? AND bucket_start < ? LIMIT ?)`, pruneBatch, t.id, t.id, before)
 		rep.MinuteRollupsDeleted += n
 		if err != nil {
 			return rep, err
@@ -83,36 +64,30 @@ const waveformPruneBatch = 200
 // bursts older than now minus WaveformRetentionDays days,
 // waveformPruneBatch per transaction.
 func (s *Store) PruneWaveforms(ctx context.Context, now time.Time) (int64, error) {
-	type target struct{ org, cutoff int64 } // cutoff: unix ms
-	rows, err := s.rdb.QueryContext(ctx, "SELECT id, waveform_retention_days FROM orgs WHERE waveform_retention_days > 0 ORDER BY id")
+	targets, err := exportAll(ctx, s, "prune waveforms", `SELECT id, ? - waveform_retention_days * 86400000 FROM orgs
+		WHERE waveform_retention_days > 0 ORDER BY id`, scanPruneTarget, now.UnixMilli())
 	if err != nil {
-		return 0, mapErr("prune waveforms", err)
-	}
-	var targets []target
-	for rows.Next() {
-		var t target
-		var days int
-		if err := rows.Scan(&t.org, &days); err != nil {
-			rows.Close()
-			return 0, mapErr("prune waveforms", err)
-		}
-		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour).UnixMilli()
-		targets = append(targets, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, mapErr("prune waveforms", err)
+		return 0, err
 	}
 	var total int64
 	for _, t := range targets {
 		n, err := s.deleteInBatches(ctx, "prune waveforms", `DELETE FROM waveforms WHERE id IN
-			(SELECT id FROM waveforms WHERE org_id = ? AND ts < ? LIMIT ?)`, waveformPruneBatch, t.org, t.cutoff)
+			(SELECT id FROM waveforms WHERE org_id = ? AND ts < ? LIMIT ?)`, waveformPruneBatch, t.id, t.cutoff)
 		total += n
 		if err != nil {
 			return total, err
 		}
 	}
 	return total, nil
+}
+
+// pruneTarget is a device (readings) or an org (bursts) and the time, unix
+// ms, before which its data goes.
+type pruneTarget struct{ id, cutoff int64 }
+
+func scanPruneTarget(row interface{ Scan(...any) error }) (*pruneTarget, error) {
+	var t pruneTarget
+	return &t, row.Scan(&t.id, &t.cutoff)
 }
 
 // deleteInBatches runs query, a DELETE of at most batch rows whose last
