@@ -57,7 +57,8 @@ type Document struct {
 	// ShaftRulesFrom is the overall velocity (mm/s RMS) from which the
 	// shaft rules (imbalance, misalignment, looseness) judged this burst:
 	// the zone A/B boundary, or the device's alarm level once its baseline
-	// is known (dsp.Options.AlarmVel). 0 in documents of older versions.
+	// is known (dsp.Result.ShaftRulesFrom). 0 in documents of older
+	// versions.
 	ShaftRulesFrom float64   `json:"shaft_rules_from_mm_s"`
 	AnalyzedAt     time.Time `json:"analyzed_at"`
 }
@@ -156,7 +157,7 @@ func (s *Service) AnalyzeWaveform(ctx context.Context, orgID, waveformID int64) 
 	}
 	out := &Outcome{Waveform: w, Device: dev}
 	// The shaft rules wait for the device's alarm level once its normal is
-	// known (dsp.Options.AlarmVel).
+	// known (dsp.Options.Baseline).
 	baseline, err := s.deviceBaseline(ctx, orgID, dev.ID, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("analyze waveform: %w", err)
@@ -224,14 +225,8 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset, baseline fl
 		signals[a] = x
 	}
 	o, bearing := Options(asset, w.Axes)
-	if baseline > 0 {
-		group := o.ISOGroup
-		if group == 0 {
-			group = 2 // as in dsp.Options
-		}
-		if limits, err := dsp.ISOLimits(group, o.Flexible); err == nil {
-			o.AlarmVel, _ = limits.AlarmTrip(baseline, 0)
-		}
+	if baseline > 0 { // NaN: not known yet
+		o.Baseline = baseline
 	}
 	if o.RPM > 0 && o.RPM/60 >= 0.45*w.SampleRateHz {
 		o.RPM = 0 // a shaft above the usable band is a data-entry error; estimate instead
@@ -243,7 +238,7 @@ func (s *Service) analyze(w *vibemon.Waveform, asset *vibemon.Asset, baseline fl
 	doc := &Document{
 		RPM: fin(res.RPM), RPMSource: "asset", RPMConfidence: fin(res.RPMConfidence),
 		VelRMS: fin(res.VelRMS), ISOGroup: 2, Foundation: string(vibemon.FoundationRigid), Zone: string(res.Zone),
-		ShaftRulesFrom: fin(max(res.Limits.AB, o.AlarmVel)), AnalyzedAt: s.now().UTC(),
+		ShaftRulesFrom: fin(res.ShaftRulesFrom), AnalyzedAt: s.now().UTC(),
 	}
 	if res.RPMEstimated {
 		doc.RPMSource = "estimated"

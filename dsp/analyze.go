@@ -25,13 +25,13 @@ type Options struct {
 	// AxialAxis is the 1-based index of the axial axis among the signals;
 	// 0 means every axis is radial.
 	AxialAxis int
-	// AlarmVel is the machine's alarm level, velocity RMS in mm/s: ISO
-	// 10816-3's baseline + 25 % of the B/C boundary (ZoneLimits.AlarmTrip)
-	// once the machine's normal is known. The shaft rules (imbalance,
-	// misalignment, looseness) wait for the overall velocity to reach it,
-	// or the zone A/B boundary when that is higher; 0 means the A/B
-	// boundary.
-	AlarmVel float64
+	// Baseline is the machine's normal velocity RMS in mm/s; 0 means not
+	// known yet. The shaft rules (imbalance, misalignment, looseness) wait
+	// for the overall velocity to reach its alarm level, ISO 10816-3's
+	// baseline + 25 % of the B/C boundary (ZoneLimits.AlarmTrip), or the
+	// zone A/B boundary when that is higher or the baseline unknown
+	// (Result.ShaftRulesFrom).
+	Baseline float64
 }
 
 // AxisResult is everything computed for one axis.
@@ -55,6 +55,10 @@ type Result struct {
 	VelRMS        float64      `json:"vel_rms_mm_s"` // highest axis velocity RMS
 	Limits        ZoneLimits   `json:"limits"`
 	Zone          Zone         `json:"zone"`
+	// ShaftRulesFrom is the overall velocity (mm/s RMS) from which the
+	// shaft rules judge: the zone A/B boundary, or the alarm level of
+	// Options.Baseline when that is higher.
+	ShaftRulesFrom float64 `json:"shaft_rules_from_mm_s"`
 	// Findings are sorted by confidence, highest first; the first is the
 	// diagnosis. "normal" is listed when no fault rule fired.
 	Findings []Finding `json:"findings"`
@@ -163,6 +167,11 @@ func (a *Analyzer) Analyze(dst *Result, signals [][]float64, fs float64, o Optio
 
 	dst.FS = fs
 	dst.Limits = limits
+	dst.ShaftRulesFrom = limits.AB
+	if o.Baseline > 0 {
+		alarm, _ := limits.AlarmTrip(o.Baseline, 0)
+		dst.ShaftRulesFrom = max(limits.AB, alarm)
+	}
 	dst.Findings = dst.Findings[:0]
 	dst.evidence = dst.evidence[:0]
 	dst.Axes = resize(dst.Axes, len(signals))

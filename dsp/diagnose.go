@@ -304,12 +304,13 @@ func (e expect) distance(f float64) float64 {
 
 // shaftFindings applies the rules on the velocity spectrum's shaft orders.
 // They fire only when the machine's overall velocity is at least the ISO
-// zone A/B boundary and its alarm level (Options.AlarmVel) when known: a
-// machine running in zone A, or at its own normal level, is healthy
-// whatever the shape of its spectrum — a 1× is in every rotating machine,
-// and it dominates a healthy one's spectrum (residual imbalance).
+// zone A/B boundary and its alarm level when its baseline is known
+// (Result.ShaftRulesFrom): a machine running in zone A, or at its own
+// normal level, is healthy whatever the shape of its spectrum — a 1× is in
+// every rotating machine, and it dominates a healthy one's spectrum
+// (residual imbalance).
 func (a *Analyzer) shaftFindings(r *Result, shaft float64, limits ZoneLimits, o Options) {
-	if r.VelRMS < max(limits.AB, o.AlarmVel) {
+	if r.VelRMS < r.ShaftRulesFrom {
 		return
 	}
 	type orders struct {

@@ -323,8 +323,9 @@ func TestShaftRulesWaitForTheAlarmLevel(t *testing.T) {
 		}
 		return out
 	}
+	const normal = 1.9 // a machine whose normal is 1.9 mm/s: alarm 2.6
 	limits, _ := ISOLimits(2, false)
-	alarm, _ := limits.AlarmTrip(1.9, 0) // a machine whose normal is 1.9 mm/s: alarm 2.6
+	alarm, _ := limits.AlarmTrip(normal, 0)
 	imbalance := func(r *Result) bool {
 		for _, f := range r.Findings {
 			if f.Fault == FaultImbalance && f.Detected {
@@ -334,24 +335,31 @@ func TestShaftRulesWaitForTheAlarmLevel(t *testing.T) {
 		return false
 	}
 	for _, c := range []struct {
-		name  string
-		g     float64 // about 2 mm/s RMS per 0.045 g
-		alarm float64
-		want  bool
+		name     string
+		g        float64 // about 2 mm/s RMS per 0.045 g
+		baseline float64
+		want     bool
 	}{
 		{"zone B, normal unknown", 0.045, 0, true},
-		{"zone B, at its normal", 0.045, alarm, false},
-		{"zone C, above its alarm", 0.09, alarm, true},
+		{"zone B, at its normal", 0.045, normal, false},
+		{"zone C, above its alarm", 0.09, normal, true},
 	} {
-		r, err := Analyze(mk(c.g), fs, Options{RPM: shaft * 60, AlarmVel: c.alarm})
+		r, err := Analyze(mk(c.g), fs, Options{RPM: shaft * 60, Baseline: c.baseline})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Zone == ZoneA {
 			t.Fatalf("%s: %.2f mm/s is zone A; the case needs zone B or worse", c.name, r.VelRMS)
 		}
+		wantFrom := limits.AB
+		if c.baseline > 0 {
+			wantFrom = alarm
+		}
+		if r.ShaftRulesFrom != wantFrom {
+			t.Errorf("%s: ShaftRulesFrom %.2f mm/s, want %.2f", c.name, r.ShaftRulesFrom, wantFrom)
+		}
 		if got := imbalance(r); got != c.want {
-			t.Errorf("%s (%.2f mm/s, alarm %.2f): imbalance detected %v, want %v; findings %+v", c.name, r.VelRMS, c.alarm, got, c.want, r.Findings)
+			t.Errorf("%s (%.2f mm/s, shaft rules from %.2f): imbalance detected %v, want %v; findings %+v", c.name, r.VelRMS, r.ShaftRulesFrom, got, c.want, r.Findings)
 		}
 	}
 }

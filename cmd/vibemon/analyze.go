@@ -252,12 +252,7 @@ func parseAnalyzeFlags(args []string, stdout io.Writer) (*analyzeConfig, error) 
 		if !(*baseline > 0) || *baseline > 1000 {
 			return nil, fmt.Errorf("analyze: --baseline %v: want the machine's normal velocity in mm/s RMS, above 0", *baseline)
 		}
-		g := *group
-		if g == 0 {
-			g = 2 // as dsp grades an ungrouped machine
-		}
-		limits, _ := dsp.ISOLimits(g, cfg.flexible)
-		cfg.dsp.AlarmVel, _ = limits.AlarmTrip(*baseline, 0)
+		cfg.dsp.Baseline = *baseline
 	}
 	if cfg.bearing != nil {
 		cfg.dsp.Bearing = *cfg.bearing
