@@ -62,9 +62,10 @@ async function setupOrg() {
   };
   fill();
   $("org-panel").hidden = false;
-  let confirmed = "";
+  let confirmed = ""; // the body the warning was shown for
+  const unconfirm = () => { confirmed = ""; $("org-warning").hidden = true; $("org-save").textContent = "Save"; };
   const shorter = (now, was) => now > 0 && (was === 0 || now < was);
-  form.addEventListener("input", () => { confirmed = ""; $("org-warning").hidden = true; $("org-save").textContent = "Save"; $("org-saved").hidden = true; });
+  form.addEventListener("input", () => { unconfirm(); $("org-saved").hidden = true; });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     showError("", "org-error");
@@ -83,9 +84,7 @@ async function setupOrg() {
     try {
       org = await api("/orgs/current", { method: "PATCH", body });
       fill();
-      confirmed = "";
-      $("org-warning").hidden = true;
-      $("org-save").textContent = "Save";
+      unconfirm();
       $("org-saved").hidden = false;
     } catch (e) { showError(e.message, "org-error"); }
   });
