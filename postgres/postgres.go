@@ -64,6 +64,13 @@ type Options struct {
 	// a job instead). Queries are right either way; the merge keeps them
 	// fast.
 	MergeInterval time.Duration
+	// Timescale chooses the readings layout where TimescaleDB is
+	// available: TimescaleAuto (the default) or TimescaleOff.
+	Timescale Timescale
+	// CompressAfter is the age of a chunk of readings at which
+	// TimescaleDB's compression policy compresses it, on a hypertable.
+	// Defaults to DefaultCompressAfter.
+	CompressAfter time.Duration
 }
 
 // Store is the PostgreSQL implementation of vibemon.Store.
@@ -73,6 +80,11 @@ type Store struct {
 	now       func() time.Time
 	opts      Options
 	timescale bool
+	// hypertable: readings is a TimescaleDB hypertable (timescale.go);
+	// tsSchema holds the extension's functions, tsLicense its licence.
+	hypertable bool
+	tsSchema   string
+	tsLicense  string
 
 	closed chan struct{}
 	done   chan struct{}
@@ -126,6 +138,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MergeInterval == 0 {
 		opts.MergeInterval = DefaultMergeInterval
 	}
+	if opts.CompressAfter <= 0 {
+		opts.CompressAfter = DefaultCompressAfter
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -167,6 +182,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.detectTimescale(mctx)
+	if err := s.setupTimescale(mctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	var mark watermarkMark
 	var mat time.Time
 	if err := pool.QueryRow(mctx, "SELECT hashtext('vibemon rollup epoch ' || current_schema()), epoch, ingest_from, materialized_to FROM rollup_watermark").
@@ -217,8 +236,7 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // TimescaleAvailable reports whether the timescaledb extension can be
-// installed in the database. The store does not use it yet; see
-// docs/postgres.md for the plan.
+// installed in the database (Hypertable says whether readings use it).
 func (s *Store) TimescaleAvailable() bool { return s.timescale }
 
 func (s *Store) detectTimescale(ctx context.Context) {
@@ -242,8 +260,7 @@ func (s *Store) detectTimescale(ctx context.Context) {
 				license = "unknown: " + err.Error()
 			}
 		}
-		s.log.Info("timescaledb is available but not used yet; readings use native daily partitions",
-			"default_version", def, "installed", installed != nil, "license", license)
+		s.log.Info("timescaledb is available", "default_version", def, "installed", installed != nil, "license", license)
 	}
 }
 
@@ -471,18 +488,20 @@ const drainDays, drainMonths = 7, 1
 // ATTACH of a new partition scans it.
 func (s *Store) drainDefaults(ctx context.Context) error {
 	var parts []rangePart
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT date_trunc('day', ts, 'UTC') AS d FROM readings_default ORDER BY d LIMIT $1`, drainDays)
-	if err != nil {
-		return mapErr("drain default partitions", err)
+	var days []time.Time
+	if !s.hypertable { // a hypertable has no default partition
+		rows, err := s.pool.Query(ctx, `SELECT DISTINCT date_trunc('day', ts, 'UTC') AS d FROM readings_default ORDER BY d LIMIT $1`, drainDays)
+		if err != nil {
+			return mapErr("drain default partitions", err)
+		}
+		if days, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
+			return mapErr("drain default partitions", err)
+		}
+		for _, d := range days {
+			parts = append(parts, dayPart(d.UTC()))
+		}
 	}
-	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
-	if err != nil {
-		return mapErr("drain default partitions", err)
-	}
-	for _, d := range days {
-		parts = append(parts, dayPart(d.UTC()))
-	}
-	rows, err = s.pool.Query(ctx, `SELECT DISTINCT date_trunc('month', bucket_start, 'UTC') AS m FROM rollup_1h_default ORDER BY m LIMIT $1`, drainMonths)
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT date_trunc('month', bucket_start, 'UTC') AS m FROM rollup_1h_default ORDER BY m LIMIT $1`, drainMonths)
 	if err != nil {
 		return mapErr("drain default partitions", err)
 	}
@@ -544,6 +563,9 @@ func (s *Store) ensureParts(ctx context.Context, parts []rangePart) error {
 	defer s.partMu.Unlock()
 	var missing []rangePart
 	for _, p := range parts {
+		if s.hypertable && p.parent == "readings" {
+			continue // TimescaleDB makes the chunks
+		}
 		if !s.parts[p.name] {
 			missing = append(missing, p)
 		}
@@ -633,8 +655,16 @@ func attachPartition(ctx context.Context, tx pgx.Tx, p rangePart, id string) err
 }
 
 // Partitions returns the names of the readings partitions, oldest first,
-// without the default one.
+// without the default one; on a hypertable, its chunks' names.
 func (s *Store) Partitions(ctx context.Context) ([]string, error) {
+	if s.hypertable {
+		cs, err := s.Chunks(ctx)
+		names := make([]string, len(cs))
+		for i, c := range cs {
+			names[i] = c.Name
+		}
+		return names, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'readings'::regclass AND c.relname <> 'readings_default' ORDER BY c.relname`)

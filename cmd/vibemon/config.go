@@ -21,6 +21,7 @@ type settings struct {
 	Addr          string
 	DataDir       string
 	DatabaseURL   string
+	TimescaleOff  bool // VIBEMON_TIMESCALEDB=off
 	RedisURL      string
 	RedisPrefix   string
 	Notify        notifySettings
@@ -66,6 +67,13 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 	fs.StringVar(&s.LogFormat, "log-format", env("VIBEMON_LOG_FORMAT", "text"), "log format: text or json (VIBEMON_LOG_FORMAT)")
 	return func() (*settings, error) {
 		s.DatabaseURL = getenv("VIBEMON_DATABASE_URL")
+		switch ts := env("VIBEMON_TIMESCALEDB", "auto"); ts {
+		case "auto":
+		case "off":
+			s.TimescaleOff = true
+		default:
+			return nil, &settingError{"", "VIBEMON_TIMESCALEDB", fmt.Sprintf("%q is not auto or off (auto keeps readings in a hypertable where TimescaleDB is available)", ts)}
+		}
 		s.RedisURL = getenv("VIBEMON_REDIS_URL")
 		s.RedisPrefix = env("VIBEMON_REDIS_PREFIX", redis.DefaultPrefix)
 		s.BlobURL = getenv("VIBEMON_BLOB_URL")

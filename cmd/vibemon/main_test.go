@@ -260,6 +260,7 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"unknown role", []string{"serve", "--roles", "api,cook"}, nil, "--roles"},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "--log-level"},
 		{"database url not postgres", []string{"serve"}, map[string]string{"VIBEMON_DATABASE_URL": "mysql://x"}, "VIBEMON_DATABASE_URL"},
+		{"timescaledb neither auto nor off", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB": "yes"}, "VIBEMON_TIMESCALEDB"},
 		{"redis prefix with a space", []string{"serve"}, map[string]string{"VIBEMON_REDIS_PREFIX": "plant 2:"}, "VIBEMON_REDIS_PREFIX"},
 		{"redis prefix with a glob", []string{"serve"}, map[string]string{"VIBEMON_REDIS_PREFIX": "vibe*"}, "VIBEMON_REDIS_PREFIX"},
 		{"short admin password", []string{"serve"}, map[string]string{"VIBEMON_ADMIN_PASSWORD": "short"}, "VIBEMON_ADMIN_PASSWORD"},

@@ -65,6 +65,9 @@ func openStore(ctx context.Context, s *settings, log *slog.Logger) (vibemon.Stor
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		opts := postgres.Options{Logger: log}
+		if s.TimescaleOff {
+			opts.Timescale = postgres.TimescaleOff
+		}
 		if s.hasRole("worker") {
 			// River's leader runs the EnsurePartitions job once per
 			// cluster; processes without the worker role keep the

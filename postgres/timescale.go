@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Timescale says whether the store keeps readings in a TimescaleDB
+// hypertable (docs/postgres.md, "TimescaleDB").
+type Timescale int
+
+const (
+	// TimescaleAuto, the default, uses TimescaleDB when the extension is
+	// available with the "timescale" licence (compression needs it) and the
+	// schema's readings table is new: still empty, or a hypertable already.
+	// An installation that already holds readings in native partitions
+	// keeps them (the conversion is not automatic).
+	TimescaleAuto Timescale = iota
+	// TimescaleOff keeps native daily partitions even where TimescaleDB is
+	// available.
+	TimescaleOff
+)
+
+// DefaultCompressAfter is the age after which TimescaleDB's compression
+// policy compresses a chunk of readings.
+const DefaultCompressAfter = 7 * 24 * time.Hour
+
+// Hypertable reports whether readings is a TimescaleDB hypertable.
+func (s *Store) Hypertable() bool { return s.hypertable }
+
+// TimescaleLicense returns the TimescaleDB licence (SHOW
+// timescaledb.license: "timescale" or "apache"), or "" when the extension
+// is not installed in the database.
+func (s *Store) TimescaleLicense() string { return s.tsLicense }
+
+// setupTimescale decides the readings layout at Open (see Timescale) and,
+// for a new schema, turns readings into a hypertable: chunks of a day by
+// ts, compressed by device (segmentby device_id, ordered by ts and seq),
+// with a compression policy. Rollups stay the store's own tables (see
+// docs/postgres.md for why not continuous aggregates).
+func (s *Store) setupTimescale(ctx context.Context) error {
+	if s.opts.Timescale == TimescaleOff || !s.timescale {
+		return nil
+	}
+	var installed bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')").Scan(&installed); err != nil {
+		return mapErr("timescaledb", err)
+	}
+	if !installed {
+		// Creating an extension needs a privileged role; a database whose
+		// owner cannot stays on native partitions, with the reason logged.
+		// In public, not in the store's schema: a schema dropped with its
+		// store (a test's, a tenant's) must not take the extension along.
+		if _, err := s.pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public"); err != nil {
+			s.log.Warn("timescaledb is available but could not be created; readings use native daily partitions (CREATE EXTENSION timescaledb as a superuser to use it)", "err", err)
+			return nil
+		}
+	}
+	if err := s.pool.QueryRow(ctx, "SHOW timescaledb.license").Scan(&s.tsLicense); err != nil {
+		return mapErr("timescaledb licence", err)
+	}
+	if s.tsLicense != "timescale" {
+		s.log.Warn("timescaledb's licence is "+s.tsLicense+", without compression; readings use native daily partitions", "license", s.tsLicense)
+		return nil
+	}
+	var ext string
+	if err := s.pool.QueryRow(ctx, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'").Scan(&ext); err != nil {
+		return mapErr("timescaledb", err)
+	}
+	s.tsSchema = ext
+	err := s.tx(ctx, "timescaledb", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
+			return err
+		}
+		var hyper, empty bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+			WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings')`).Scan(&hyper); err != nil {
+			return err
+		}
+		if hyper {
+			s.hypertable = true
+			return nil
+		}
+		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM readings)").Scan(&empty); err != nil {
+			return err
+		}
+		if !empty {
+			s.log.Warn("timescaledb is available, but readings already holds data in native daily partitions; they stay (docs/postgres.md, TimescaleDB)")
+			return nil
+		}
+		f := func(name string) string { return pgxIdent(ext) + "." + name }
+		stmts := []string{
+			"CREATE TABLE readings_hyper (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+			"DROP TABLE readings", // and its (empty) partitions
+			"ALTER TABLE readings_hyper RENAME TO readings",
+			"CREATE INDEX readings_device_ts ON readings (device_id, ts, seq)",
+			"SELECT " + f("create_hypertable") + "('readings', " + f("by_range") + "('ts', interval '1 day'), create_default_indexes => false)",
+			"ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'ts, seq')",
+			fmt.Sprintf("SELECT %s('readings', compress_after => interval '%d seconds')", f("add_compression_policy"), int64(s.opts.CompressAfter/time.Second)),
+		}
+		for _, q := range stmts {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", strings.SplitN(q, "(", 2)[0], err)
+			}
+		}
+		s.hypertable = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.hypertable {
+		s.partMu.Lock()
+		clear(s.parts)
+		s.partMu.Unlock()
+		s.log.Info("readings are a timescaledb hypertable", "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
+	}
+	return nil
+}
+
+func pgxIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// RunTimescaleJobs runs TimescaleDB's policy jobs on readings now (CALL
+// run_job), as its background workers would on their schedule, and returns
+// their ids. Tests and operators use it; on a hypertable only.
+func (s *Store) RunTimescaleJobs(ctx context.Context) ([]int32, error) {
+	if !s.hypertable {
+		return nil, errors.New("run timescaledb jobs: readings is not a hypertable")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT job_id FROM timescaledb_information.jobs
+		WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings' ORDER BY job_id`)
+	if err != nil {
+		return nil, mapErr("run timescaledb jobs", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, mapErr("run timescaledb jobs", err)
+	}
+	for _, id := range ids {
+		if _, err := s.pool.Exec(ctx, "CALL "+pgxIdent(s.tsSchema)+".run_job($1)", id); err != nil {
+			return ids, mapErr(fmt.Sprintf("run timescaledb job %d", id), err)
+		}
+	}
+	return ids, nil
+}
+
+// Chunk is one chunk of the readings hypertable.
+type Chunk struct {
+	Name       string
+	Start, End time.Time
+	Compressed bool
+}
+
+// Chunks returns the chunks of the readings hypertable, oldest first.
+func (s *Store) Chunks(ctx context.Context) ([]Chunk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT chunk_name, range_start, range_end, is_compressed FROM timescaledb_information.chunks
+		WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings' ORDER BY range_start`)
+	if err != nil {
+		return nil, mapErr("chunks", err)
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Chunk, error) {
+		var c Chunk
+		err := r.Scan(&c.Name, &c.Start, &c.End, &c.Compressed)
+		return c, err
+	})
+	return cs, mapErr("chunks", err)
+}
+
+// dropChunksBefore is dropPartitionsBefore on a hypertable: drop_chunks of
+// the chunks whose range ends at or before cutoff.
+func (s *Store) dropChunksBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+pgxIdent(s.tsSchema)+".drop_chunks('readings', older_than => $1::timestamptz)", cutoff)
+	if err != nil {
+		return nil, mapErr("drop chunks", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, mapErr("drop chunks", err)
+	}
+	for i, n := range names {
+		names[i] = n[strings.LastIndexByte(n, '.')+1:] // as Chunks names them
+		s.log.Info("dropped chunk past retention", "name", n)
+	}
+	return names, nil
+}

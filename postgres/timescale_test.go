@@ -1,0 +1,277 @@
+package postgres_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/postgres"
+	"github.com/vibemon/vibemon/storetest"
+)
+
+// timescaleURL starts the TimescaleDB test server (testdata/pglite: the
+// TimescaleDB extension built into PGlite, behind a PostgreSQL wire
+// server) for this test and returns its URL. It skips the test when node or
+// the server's packages are missing, and fails it under
+// VIBEMON_TEST_STRICT=1 (CI installs them: npm ci --prefix
+// postgres/testdata/pglite).
+func timescaleURL(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("testdata", "pglite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := func(what string) {
+		msg := what + "; the TimescaleDB tests need node and `npm ci --prefix postgres/testdata/pglite`"
+		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+			t.Fatal(msg + " (VIBEMON_TEST_STRICT=1)")
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@unni-craftsman", "pglite")); err != nil {
+		missing("the PGlite TimescaleDB package is not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, node, "server.mjs", "0")
+	cmd.Dir = dir
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start the TimescaleDB test server: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if p, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				port <- p
+			}
+		}
+	}()
+	select {
+	case p := <-port:
+		// The server shares one session among its connections: prepared
+		// statements are kept apart by the server, so pgx's default mode
+		// works.
+		return fmt.Sprintf("postgres://postgres:x@127.0.0.1:%s/postgres?sslmode=disable", p)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the TimescaleDB test server did not start within a minute")
+		return ""
+	}
+}
+
+func openHypertableStore(t *testing.T, url string, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	s := openStore(t, url, opts.Schema, opts)
+	if !s.Hypertable() || s.TimescaleLicense() != "timescale" {
+		t.Fatalf("readings is not a hypertable (licence %q) on the TimescaleDB server", s.TimescaleLicense())
+	}
+	return s
+}
+
+// TestConformanceTimescale runs the whole conformance suite with readings
+// in a TimescaleDB hypertable: the same answers as on native partitions.
+func TestConformanceTimescale(t *testing.T) {
+	url := timescaleURL(t)
+	storetest.Run(t, func(t *testing.T) vibemon.Store {
+		schema := newSchema(t, url)
+		return openHypertableStore(t, url, testOptions(schema))
+	})
+}
+
+// TestTimescaleOffKeepsPartitions: TimescaleOff, and a schema whose
+// readings already hold data, keep native partitions where TimescaleDB is
+// available.
+func TestTimescaleOffKeepsPartitions(t *testing.T) {
+	url := timescaleURL(t)
+	schema := newSchema(t, url)
+	opts := testOptions(schema)
+	opts.Timescale = postgres.TimescaleOff
+	s := openStore(t, url, schema, opts)
+	if s.Hypertable() {
+		t.Fatal("TimescaleOff made readings a hypertable")
+	}
+	ctx := context.Background()
+	org := &vibemon.Org{Name: "plant"}
+	if err := s.CreateOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node"}
+	if _, err := s.RegisterDevice(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InsertReadings(ctx, org.ID, []vibemon.Reading{vibemon.NewReading(dev.ID, 1, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	again := openStore(t, url, schema, testOptions(schema))
+	if again.Hypertable() {
+		t.Fatal("a schema whose partitioned readings hold data was converted at Open")
+	}
+	if n := countAllReadings(t, again, org.ID, dev.ID); n != 1 {
+		t.Fatalf("%d readings after reopening, want 1", n)
+	}
+}
+
+func countAllReadings(t *testing.T, s *postgres.Store, org, dev int64) int {
+	t.Helper()
+	pts, err := s.QueryReadings(context.Background(), org, vibemon.ReadingQuery{DeviceID: dev,
+		From: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), Bucket: vibemon.BucketRaw, Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(pts)
+}
+
+// TestTimescaleCompressionAndRetention: the compression policy, run as its
+// job (CALL run_job), compresses the chunks older than CompressAfter and
+// nothing younger; compressed readings still answer raw and hourly
+// queries, stay idempotency keys, and go with their device; retention
+// drops whole chunks past the longest org retention and deletes the
+// shorter org's rows inside compressed chunks.
+func TestTimescaleCompressionAndRetention(t *testing.T) {
+	url := timescaleURL(t)
+	schema := newSchema(t, url)
+	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	opts := testOptions(schema)
+	opts.Now = func() time.Time { return now }
+	opts.CompressAfter = 3 * 24 * time.Hour
+	s := openHypertableStore(t, url, opts)
+	ctx := context.Background()
+	start := now.Add(-20 * 24 * time.Hour).Truncate(24 * time.Hour)
+	const step = 6 * time.Hour
+	n := int(now.Sub(start)/step) + 1
+	type plant struct {
+		days int
+		org  *vibemon.Org
+		dev  *vibemon.Device
+		rs   []vibemon.Reading
+	}
+	plants := []*plant{{days: 5}, {days: 15}}
+	for _, p := range plants {
+		p.org = &vibemon.Org{Name: "plant", RetentionDays: p.days}
+		if err := s.CreateOrg(ctx, p.org); err != nil {
+			t.Fatal(err)
+		}
+		p.dev = &vibemon.Device{OrgID: p.org.ID, Serial: "node"}
+		if _, err := s.RegisterDevice(ctx, p.dev); err != nil {
+			t.Fatal(err)
+		}
+		p.rs = make([]vibemon.Reading, n)
+		for i := range p.rs {
+			p.rs[i] = vibemon.NewReading(p.dev.ID, int64(i), start.Add(time.Duration(i)*step))
+			p.rs[i].Values[vibemon.TempC] = float64(40 + i%7)
+		}
+		if _, err := s.InsertReadings(ctx, p.org.ID, p.rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The policy's job compresses, as TimescaleDB's scheduler would. Its
+	// clock is the database's, so "older than 3 days" is against the real
+	// now: every chunk of 2026-02/03 qualifies.
+	if ids, err := s.RunTimescaleJobs(ctx); err != nil || len(ids) == 0 {
+		t.Fatalf("run jobs: %v %v", ids, err)
+	}
+	chunks, err := s.Chunks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chunks) < 20 {
+		t.Fatalf("%d chunks for 20 days of readings, want a chunk a day", len(chunks))
+	}
+	for _, c := range chunks {
+		if !c.Compressed {
+			t.Errorf("chunk %s (%s) not compressed by the policy", c.Name, c.Start.Format(time.DateOnly))
+		}
+	}
+	// Compressed readings answer raw and hourly queries as before.
+	p := plants[1]
+	if got := countAllReadings(t, s, p.org.ID, p.dev.ID); got != n {
+		t.Fatalf("%d raw readings after compression, want %d", got, n)
+	}
+	hours, err := s.QueryReadings(ctx, p.org.ID, vibemon.ReadingQuery{DeviceID: p.dev.ID, From: start, To: now.Add(time.Hour), Bucket: vibemon.BucketHour, Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours) != n || hours[3].Count != 1 || hours[3].Avg[vibemon.TempC] != p.rs[3].Values[vibemon.TempC] {
+		t.Fatalf("hourly after compression: %d buckets (want %d), bucket 3 = %+v", len(hours), n, hours[3])
+	}
+	// A gateway resending compressed readings stores nothing twice.
+	isNew, err := s.InsertReadings(ctx, p.org.ID, p.rs[:10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, fresh := range isNew {
+		if fresh {
+			t.Fatalf("resent reading %d (in a compressed chunk) stored again", i)
+		}
+	}
+
+	rep, err := s.PruneReadings(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The longest retention is 15 days: chunks ending at or before it go
+	// whole, by drop_chunks.
+	cut := now.Add(-15 * 24 * time.Hour)
+	var want []string
+	for _, c := range chunks {
+		if !c.End.After(cut) {
+			want = append(want, c.Name)
+		}
+	}
+	if len(want) == 0 || strings.Join(rep.PartitionsDropped, ",") != strings.Join(want, ",") {
+		t.Fatalf("dropped %v, want %v", rep.PartitionsDropped, want)
+	}
+	if rep.RowsDeleted == 0 {
+		t.Error("no rows deleted one by one: the 5-day org's rows between 15 and 5 days old should have been")
+	}
+	for _, p := range plants {
+		cutoff := now.Add(-time.Duration(p.days) * 24 * time.Hour)
+		want := 0
+		for _, r := range p.rs {
+			if !r.TS.Before(cutoff) {
+				want++
+			}
+		}
+		if got := countAllReadings(t, s, p.org.ID, p.dev.ID); got != want {
+			t.Errorf("%d-day org: %d readings after the prune, want %d", p.days, got, want)
+		}
+		// The hourly rollups are kept, as on native partitions.
+		hours, err := s.QueryReadings(ctx, p.org.ID, vibemon.ReadingQuery{DeviceID: p.dev.ID, From: start, To: now.Add(time.Hour), Bucket: vibemon.BucketHour, Limit: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hours) != n {
+			t.Errorf("%d-day org: %d hourly buckets after the prune, want %d (rollups are kept)", p.days, len(hours), n)
+		}
+	}
+	// A device deleted with readings in compressed chunks leaves none.
+	if err := s.DeleteDevice(ctx, p.org.ID, p.dev.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM readings WHERE device_id = $1", p.dev.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d readings of the deleted device left in the hypertable", left)
+	}
+}
