@@ -44,36 +44,46 @@ func (s *Store) TimescaleLicense() string { return s.tsLicense }
 // with a compression policy. Rollups stay the store's own tables (see
 // docs/postgres.md for why not continuous aggregates).
 func (s *Store) setupTimescale(ctx context.Context) error {
-	if s.opts.Timescale == TimescaleOff || !s.timescale {
+	if !s.timescale {
 		return nil
 	}
-	var installed bool
-	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')").Scan(&installed); err != nil {
-		return mapErr("timescaledb", err)
+	installed, err := s.timescaleInstalled(ctx)
+	if err != nil {
+		return err
 	}
-	if !installed {
-		// Creating an extension needs a privileged role; a database whose
-		// owner cannot stays on native partitions, with the reason logged.
+	if !installed && s.opts.Timescale != TimescaleOff {
+		// Creating an extension needs a privileged role (and
+		// timescaledb in shared_preload_libraries); a database where that
+		// fails stays on native partitions, with the reason logged.
 		// In public, not in the store's schema: a schema dropped with its
 		// store (a test's, a tenant's) must not take the extension along.
 		if _, err := s.pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public"); err != nil {
-			s.log.Warn("timescaledb is available but could not be created; readings use native daily partitions (CREATE EXTENSION timescaledb as a superuser to use it)", "err", err)
-			return nil
+			// Another replica may have created it at the same moment.
+			if installed, _ = s.timescaleInstalled(ctx); !installed {
+				s.log.Warn("timescaledb is available but could not be created; readings use native daily partitions (CREATE EXTENSION timescaledb as a superuser to use it)", "err", err)
+				return nil
+			}
 		}
+		installed = true
+	}
+	if !installed {
+		return nil
 	}
 	if err := s.pool.QueryRow(ctx, "SHOW timescaledb.license").Scan(&s.tsLicense); err != nil {
 		return mapErr("timescaledb licence", err)
 	}
-	if s.tsLicense != "timescale" {
-		s.log.Warn("timescaledb's licence is "+s.tsLicense+", without compression; readings use native daily partitions", "license", s.tsLicense)
-		return nil
-	}
-	var ext string
-	if err := s.pool.QueryRow(ctx, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'").Scan(&ext); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'").Scan(&s.tsSchema); err != nil {
 		return mapErr("timescaledb", err)
 	}
-	s.tsSchema = ext
-	err := s.tx(ctx, "timescaledb", func(tx pgx.Tx) error {
+	ext := s.tsSchema
+	// A schema whose readings are a hypertable already stays one, whatever
+	// the setting: TimescaleOff and the licence only decide conversions.
+	convert := s.opts.Timescale != TimescaleOff
+	if convert && s.tsLicense != "timescale" {
+		s.log.Warn("timescaledb's licence is "+s.tsLicense+", without compression; a new schema's readings use native daily partitions", "license", s.tsLicense)
+		convert = false
+	}
+	err = s.tx(ctx, "timescaledb", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
 			return err
 		}
@@ -84,6 +94,9 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 		}
 		if hyper {
 			s.hypertable = true
+			return nil
+		}
+		if !convert {
 			return nil
 		}
 		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM readings)").Scan(&empty); err != nil {
@@ -121,6 +134,12 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 		s.log.Info("readings are a timescaledb hypertable", "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
 	}
 	return nil
+}
+
+func (s *Store) timescaleInstalled(ctx context.Context) (bool, error) {
+	var installed bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')").Scan(&installed)
+	return installed, mapErr("timescaledb", err)
 }
 
 func pgxIdent(name string) string { return pgx.Identifier{name}.Sanitize() }

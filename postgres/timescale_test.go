@@ -275,3 +275,36 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 		t.Fatalf("%d readings of the deleted device left in the hypertable", left)
 	}
 }
+
+// TestTimescaleOffKeepsAHypertable: TimescaleOff decides conversions only;
+// a replica started with it on a schema whose readings are a hypertable
+// already uses the hypertable (native partition upkeep would fail on it).
+func TestTimescaleOffKeepsAHypertable(t *testing.T) {
+	url := timescaleURL(t)
+	schema := newSchema(t, url)
+	first := openHypertableStore(t, url, testOptions(schema))
+	ctx := context.Background()
+	org := &vibemon.Org{Name: "plant"}
+	if err := first.CreateOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node"}
+	if _, err := first.RegisterDevice(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(schema)
+	opts.Timescale = postgres.TimescaleOff
+	off := openStore(t, url, schema, opts)
+	if !off.Hypertable() {
+		t.Fatal("a store opened with TimescaleOff on a hypertable schema does not know readings is a hypertable")
+	}
+	if err := off.EnsurePartitions(ctx, time.Now()); err != nil {
+		t.Fatalf("partition upkeep on the hypertable: %v", err)
+	}
+	if _, err := off.InsertReadings(ctx, org.ID, []vibemon.Reading{vibemon.NewReading(dev.ID, 1, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countAllReadings(t, first, org.ID, dev.ID); n != 1 {
+		t.Fatalf("%d readings, want 1", n)
+	}
+}
