@@ -11,6 +11,22 @@ import (
 	"github.com/vibemon/vibemon"
 )
 
+// newPlant creates an org with a retention of days (0: unlimited) and one
+// device in it.
+func newPlant(t *testing.T, s vibemon.Store, days int) (*vibemon.Org, *vibemon.Device) {
+	t.Helper()
+	ctx := context.Background()
+	org := &vibemon.Org{Name: "plant", RetentionDays: days}
+	if err := s.CreateOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	dev := &vibemon.Device{OrgID: org.ID, Serial: "node"}
+	if _, err := s.RegisterDevice(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	return org, dev
+}
+
 // TestRetentionDropsWholePartitions: with every org on a retention, the
 // daily partitions past the longest one are dropped whole, and the org with
 // the shorter retention loses its older rows one by one.
@@ -37,14 +53,7 @@ func TestRetentionDropsWholePartitions(t *testing.T) {
 	const step = 6 * time.Hour
 	n := int(now.Sub(start)/step) + 1
 	for _, o := range orgs {
-		o.org = &vibemon.Org{Name: "plant", RetentionDays: o.days}
-		if err := s.CreateOrg(ctx, o.org); err != nil {
-			t.Fatal(err)
-		}
-		o.dev = &vibemon.Device{OrgID: o.org.ID, Serial: "node"}
-		if _, err := s.RegisterDevice(ctx, o.dev); err != nil {
-			t.Fatal(err)
-		}
+		o.org, o.dev = newPlant(t, s, o.days)
 		rs := make([]vibemon.Reading, n)
 		for i := range rs {
 			rs[i] = vibemon.NewReading(o.dev.ID, int64(i), start.Add(time.Duration(i)*step))
@@ -147,14 +156,7 @@ func TestRetentionPrunesSeenBlocks(t *testing.T) {
 	}
 	plants := []*plant{{days: 10}, {days: 0}}
 	for _, p := range plants {
-		p.org = &vibemon.Org{Name: "plant", RetentionDays: p.days}
-		if err := s.CreateOrg(ctx, p.org); err != nil {
-			t.Fatal(err)
-		}
-		p.dev = &vibemon.Device{OrgID: p.org.ID, Serial: "node"}
-		if _, err := s.RegisterDevice(ctx, p.dev); err != nil {
-			t.Fatal(err)
-		}
+		p.org, p.dev = newPlant(t, s, p.days)
 		for block, tss := range at {
 			for i, ts := range tss {
 				r := vibemon.NewReading(p.dev.ID, block<<9+int64(i)*10, ts) // 512 seqs per block (migration 0018)

@@ -108,14 +108,7 @@ func TestTimescaleOffKeepsPartitions(t *testing.T) {
 		t.Fatal("TimescaleOff made readings a hypertable")
 	}
 	ctx := context.Background()
-	org := &vibemon.Org{Name: "plant"}
-	if err := s.CreateOrg(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	dev := &vibemon.Device{OrgID: org.ID, Serial: "node"}
-	if _, err := s.RegisterDevice(ctx, dev); err != nil {
-		t.Fatal(err)
-	}
+	org, dev := newPlant(t, s, 0)
 	if _, err := s.InsertReadings(ctx, org.ID, []vibemon.Reading{vibemon.NewReading(dev.ID, 1, time.Now())}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +158,7 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 	}
 	plants := []*plant{{days: 5}, {days: 15}}
 	for _, p := range plants {
-		p.org = &vibemon.Org{Name: "plant", RetentionDays: p.days}
-		if err := s.CreateOrg(ctx, p.org); err != nil {
-			t.Fatal(err)
-		}
-		p.dev = &vibemon.Device{OrgID: p.org.ID, Serial: "node"}
-		if _, err := s.RegisterDevice(ctx, p.dev); err != nil {
-			t.Fatal(err)
-		}
+		p.org, p.dev = newPlant(t, s, p.days)
 		p.rs = make([]vibemon.Reading, n)
 		for i := range p.rs {
 			p.rs[i] = vibemon.NewReading(p.dev.ID, int64(i), start.Add(time.Duration(i)*step))
@@ -284,14 +270,7 @@ func TestTimescaleOffKeepsAHypertable(t *testing.T) {
 	schema := newSchema(t, url)
 	first := openHypertableStore(t, url, testOptions(schema))
 	ctx := context.Background()
-	org := &vibemon.Org{Name: "plant"}
-	if err := first.CreateOrg(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	dev := &vibemon.Device{OrgID: org.ID, Serial: "node"}
-	if _, err := first.RegisterDevice(ctx, dev); err != nil {
-		t.Fatal(err)
-	}
+	org, dev := newPlant(t, first, 0)
 	opts := testOptions(schema)
 	opts.Timescale = postgres.TimescaleOff
 	off := openStore(t, url, schema, opts)
