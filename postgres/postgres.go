@@ -81,9 +81,10 @@ type Store struct {
 	opts      Options
 	timescale bool
 	// hypertable: readings is a TimescaleDB hypertable (timescale.go);
-	// tsSchema holds the extension's functions, tsLicense its licence.
+	// tsFuncs qualifies the extension's functions ("public."), tsLicense
+	// is its licence.
 	hypertable bool
-	tsSchema   string
+	tsFuncs    string
 	tsLicense  string
 
 	closed chan struct{}
@@ -181,7 +182,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s.detectTimescale(mctx)
 	if err := s.setupTimescale(mctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -238,31 +238,6 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // TimescaleAvailable reports whether the timescaledb extension can be
 // installed in the database (Hypertable says whether readings use it).
 func (s *Store) TimescaleAvailable() bool { return s.timescale }
-
-func (s *Store) detectTimescale(ctx context.Context) {
-	var def string
-	var installed *string
-	err := s.pool.QueryRow(ctx, "SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'timescaledb'").Scan(&def, &installed)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		s.log.Info("timescaledb is not available; readings use native daily partitions")
-	case err != nil:
-		s.log.Warn("cannot detect timescaledb", "err", err)
-	default:
-		s.timescale = true
-		// The licence decides what TimescaleDB would offer: "apache" lacks
-		// compression, continuous aggregates' policies and retention
-		// policies, which need "timescale". The setting exists once the
-		// extension is loaded.
-		license := "unknown (extension not installed in this database)"
-		if installed != nil {
-			if err := s.pool.QueryRow(ctx, "SHOW timescaledb.license").Scan(&license); err != nil {
-				license = "unknown: " + err.Error()
-			}
-		}
-		s.log.Info("timescaledb is available", "default_version", def, "installed", installed != nil, "license", license)
-	}
-}
 
 // maintain calls EnsurePartitions, then ReorderRollups, every
 // MaintenanceInterval until Close.

@@ -44,13 +44,19 @@ func (s *Store) TimescaleLicense() string { return s.tsLicense }
 // with a compression policy. Rollups stay the store's own tables (see
 // docs/postgres.md for why not continuous aggregates).
 func (s *Store) setupTimescale(ctx context.Context) error {
-	if !s.timescale {
+	var def string
+	var version *string // installed_version: NULL until CREATE EXTENSION
+	err := s.pool.QueryRow(ctx, "SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'timescaledb'").Scan(&def, &version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.log.Info("timescaledb is not available; readings use native daily partitions")
+		return nil
+	case err != nil:
+		s.log.Warn("cannot detect timescaledb; readings use native daily partitions", "err", err)
 		return nil
 	}
-	installed, err := s.timescaleInstalled(ctx)
-	if err != nil {
-		return err
-	}
+	s.timescale = true
+	installed := version != nil
 	if !installed && s.opts.Timescale != TimescaleOff {
 		// Creating an extension needs a privileged role (and
 		// timescaledb in shared_preload_libraries); a database where that
@@ -64,18 +70,22 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 				return nil
 			}
 		}
-		installed = true
+		installed, version = true, &def // CREATE EXTENSION installs the default version
 	}
 	if !installed {
+		s.log.Info("timescaledb is available but not installed in this database; readings use native daily partitions", "default_version", def)
 		return nil
 	}
+	// The licence decides what TimescaleDB offers: "apache" lacks
+	// compression and the policies, which need "timescale".
 	if err := s.pool.QueryRow(ctx, "SHOW timescaledb.license").Scan(&s.tsLicense); err != nil {
 		return mapErr("timescaledb licence", err)
 	}
-	if err := s.pool.QueryRow(ctx, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'").Scan(&s.tsSchema); err != nil {
+	var nsp string
+	if err := s.pool.QueryRow(ctx, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'timescaledb'").Scan(&nsp); err != nil {
 		return mapErr("timescaledb", err)
 	}
-	ext := s.tsSchema
+	s.tsFuncs = pgx.Identifier{nsp}.Sanitize() + "."
 	// A schema whose readings are a hypertable already stays one, whatever
 	// the setting: TimescaleOff and the licence only decide conversions.
 	convert := s.opts.Timescale != TimescaleOff
@@ -106,7 +116,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 			s.log.Warn("timescaledb is available, but readings already holds data in native daily partitions; they stay (docs/postgres.md, TimescaleDB)")
 			return nil
 		}
-		f := func(name string) string { return pgxIdent(ext) + "." + name }
+		f := func(name string) string { return s.tsFuncs + name }
 		stmts := []string{
 			"CREATE TABLE readings_hyper (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
 			"DROP TABLE readings", // and its (empty) partitions
@@ -131,7 +141,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 		s.partMu.Lock()
 		clear(s.parts)
 		s.partMu.Unlock()
-		s.log.Info("readings are a timescaledb hypertable", "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
+		s.log.Info("readings are a timescaledb hypertable", "version", *version, "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
 	}
 	return nil
 }
@@ -141,8 +151,6 @@ func (s *Store) timescaleInstalled(ctx context.Context) (bool, error) {
 	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')").Scan(&installed)
 	return installed, mapErr("timescaledb", err)
 }
-
-func pgxIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 // RunTimescaleJobs runs TimescaleDB's policy jobs on readings now (CALL
 // run_job), as its background workers would on their schedule, and returns
@@ -161,7 +169,7 @@ func (s *Store) RunTimescaleJobs(ctx context.Context) ([]int32, error) {
 		return nil, mapErr("run timescaledb jobs", err)
 	}
 	for _, id := range ids {
-		if _, err := s.pool.Exec(ctx, "CALL "+pgxIdent(s.tsSchema)+".run_job($1)", id); err != nil {
+		if _, err := s.pool.Exec(ctx, "CALL "+s.tsFuncs+"run_job($1)", id); err != nil {
 			return ids, mapErr(fmt.Sprintf("run timescaledb job %d", id), err)
 		}
 	}
@@ -193,7 +201,7 @@ func (s *Store) Chunks(ctx context.Context) ([]Chunk, error) {
 // dropChunksBefore is dropPartitionsBefore on a hypertable: drop_chunks of
 // the chunks whose range ends at or before cutoff.
 func (s *Store) dropChunksBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
-	rows, err := s.pool.Query(ctx, "SELECT "+pgxIdent(s.tsSchema)+".drop_chunks('readings', older_than => $1::timestamptz)", cutoff)
+	rows, err := s.pool.Query(ctx, "SELECT "+s.tsFuncs+"drop_chunks('readings', older_than => $1::timestamptz)", cutoff)
 	if err != nil {
 		return nil, mapErr("drop chunks", err)
 	}
