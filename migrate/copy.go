@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/vibemon/vibemon/progress"
 )
 
 // copier carries one run of a copy.
@@ -13,7 +15,7 @@ type copier struct {
 	dst Target
 	cfg Config
 	st  *state
-	bar *bar
+	bar *progress.Bar
 }
 
 // chunk is how many rows of the small tables one Import call carries.
@@ -31,9 +33,9 @@ func (c *copier) stored(ctx context.Context, table string, n int64) error {
 	if err := c.st.save(); err != nil {
 		return err
 	}
-	c.bar.add(n)
+	c.bar.Add(n)
 	if c.cfg.AfterBatch != nil {
-		c.cfg.AfterBatch(table, c.bar.copied)
+		c.cfg.AfterBatch(table, c.bar.Done)
 	}
 	return ctx.Err()
 }
@@ -47,7 +49,7 @@ func copyTable[T any](ctx context.Context, c *copier, table string, export func(
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", table, err)
 	}
-	c.bar.add(-c.st.Copied[table]) // the table starts over: its imports skip what is there
+	c.bar.Add(-c.st.Copied[table]) // the table starts over: its imports skip what is there
 	c.st.Copied[table] = 0
 	for i := 0; i < len(rows); i += chunk {
 		part := rows[i:min(i+chunk, len(rows))]
@@ -65,9 +67,9 @@ func copyTable[T any](ctx context.Context, c *copier, table string, export func(
 
 func (c *copier) copyAll(ctx context.Context) error {
 	for _, n := range c.st.Copied {
-		c.bar.initial += n
+		c.bar.Initial += n
 	}
-	c.bar.copied = c.bar.initial
+	c.bar.Done = c.bar.Initial
 	steps := []func() error{
 		func() error { return copyTable(ctx, c, "orgs", c.src.ExportOrgs, c.dst.ImportOrgs) },
 		func() error { return copyTable(ctx, c, "users", c.src.ExportUsers, c.dst.ImportUsers) },
@@ -282,7 +284,7 @@ func (c *copier) copyPrunedRollups(ctx context.Context) error {
 					return err
 				}
 				if c.cfg.AfterBatch != nil {
-					c.cfg.AfterBatch("rollups", c.bar.copied)
+					c.cfg.AfterBatch("rollups", c.bar.Done)
 				}
 				if err := ctx.Err(); err != nil {
 					return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/progress"
 )
 
 // Counter counts the rows a copy must carry over, for the check at the end.
@@ -293,17 +294,17 @@ func Run(ctx context.Context, src Source, dst Target, cfg Config) (*Report, erro
 	}
 
 	c := &copier{src: src, dst: dst, cfg: cfg, st: st}
-	c.bar = newBar(cfg.Progress, cfg.Terminal, sum(srcRows), cfg.Now)
+	c.bar = progress.New(cfg.Progress, "migrate", cfg.Terminal, sum(srcRows), cfg.Now)
 	if err := c.copyAll(ctx); err != nil {
-		c.bar.stop()
+		c.bar.Stop()
 		return nil, err
 	}
-	c.bar.finish()
+	c.bar.Finish()
 	rep, err := verify(ctx, src, dst)
 	if err != nil {
 		return nil, err
 	}
-	rep.Copied, rep.Elapsed = c.bar.copied-c.bar.initial, cfg.Now().Sub(start)
+	rep.Copied, rep.Elapsed = c.bar.Done-c.bar.Initial, cfg.Now().Sub(start)
 	return rep, nil
 }
 
