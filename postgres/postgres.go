@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,9 +84,12 @@ type Store struct {
 	// hypertable: readings is a TimescaleDB hypertable (timescale.go);
 	// tsFuncs qualifies the extension's functions ("public."), tsLicense
 	// is its licence.
-	hypertable bool
+	hypertable atomic.Bool
 	tsFuncs    string
 	tsLicense  string
+	// appName is the application_name of the store's connections ("" when
+	// the URL sets one).
+	appName string
 
 	closed chan struct{}
 	done   chan struct{}
@@ -160,6 +164,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	// partitions took about a second per connection and statement (365
 	// partitions, docs/postgres.md); custom plans prune at plan time and
 	// plan in well under a millisecond. A URL may still set its own mode.
+	// The application name tells this process's connections from other
+	// replicas' on the same schema (ConvertToHypertable refuses to run
+	// beside them).
+	appName := ""
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		appName = appNamePrefix(cfg.ConnConfig.RuntimeParams["search_path"]) + fmt.Sprintf("%08x", rand.Uint32())
+		cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
@@ -167,7 +179,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, opts: opts,
+	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, opts: opts, appName: appName,
 		closed: make(chan struct{}), done: make(chan struct{}), parts: map[string]bool{},
 		reqs: make(chan *ingestReq, 256), stopped: make(chan struct{})}
 	if err := pool.Ping(ctx); err != nil {
@@ -464,7 +476,7 @@ const drainDays, drainMonths = 7, 1
 func (s *Store) drainDefaults(ctx context.Context) error {
 	var parts []rangePart
 	var days []time.Time
-	if !s.hypertable { // a hypertable has no default partition
+	if !s.hypertable.Load() { // a hypertable has no default partition
 		rows, err := s.pool.Query(ctx, `SELECT DISTINCT date_trunc('day', ts, 'UTC') AS d FROM readings_default ORDER BY d LIMIT $1`, drainDays)
 		if err != nil {
 			return mapErr("drain default partitions", err)
@@ -538,7 +550,7 @@ func (s *Store) ensureParts(ctx context.Context, parts []rangePart) error {
 	defer s.partMu.Unlock()
 	var missing []rangePart
 	for _, p := range parts {
-		if s.hypertable && p.parent == "readings" {
+		if s.hypertable.Load() && p.parent == "readings" {
 			continue // TimescaleDB makes the chunks
 		}
 		if !s.parts[p.name] {
@@ -632,7 +644,7 @@ func attachPartition(ctx context.Context, tx pgx.Tx, p rangePart, id string) err
 // Partitions returns the names of the readings partitions, oldest first,
 // without the default one; on a hypertable, its chunks' names.
 func (s *Store) Partitions(ctx context.Context) ([]string, error) {
-	if s.hypertable {
+	if s.hypertable.Load() {
 		cs, err := s.Chunks(ctx)
 		names := make([]string, len(cs))
 		for i, c := range cs {

@@ -143,7 +143,7 @@ func (s *Store) pruneMinuteRollups(ctx context.Context, device int64, before tim
 // dropPartitionsBefore detaches and drops every daily partition of readings
 // whose day ends at or before cutoff, oldest first, and returns their names.
 func (s *Store) dropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
-	if s.hypertable {
+	if s.hypertable.Load() {
 		return s.dropChunksBefore(ctx, cutoff)
 	}
 	names, err := s.Partitions(ctx)

@@ -31,7 +31,7 @@ const (
 const DefaultCompressAfter = 7 * 24 * time.Hour
 
 // Hypertable reports whether readings is a TimescaleDB hypertable.
-func (s *Store) Hypertable() bool { return s.hypertable }
+func (s *Store) Hypertable() bool { return s.hypertable.Load() }
 
 // TimescaleLicense returns the TimescaleDB licence (SHOW
 // timescaledb.license: "timescale" or "apache"), or "" when the extension
@@ -103,7 +103,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 			return err
 		}
 		if hyper {
-			s.hypertable = true
+			s.hypertable.Store(true)
 			return nil
 		}
 		if !convert {
@@ -113,35 +113,60 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 			return err
 		}
 		if !empty {
-			s.log.Warn("timescaledb is available, but readings already holds data in native daily partitions; they stay (docs/postgres.md, TimescaleDB)")
+			s.log.Warn("timescaledb is available, but readings already holds data in native daily partitions; they stay until `vibemon timescale convert` moves them into a hypertable (docs/postgres.md, TimescaleDB)")
 			return nil
 		}
-		f := func(name string) string { return s.tsFuncs + name }
-		stmts := []string{
-			"CREATE TABLE readings_hyper (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
-			"DROP TABLE readings", // and its (empty) partitions
-			"ALTER TABLE readings_hyper RENAME TO readings",
-			"CREATE INDEX readings_device_ts ON readings (device_id, ts, seq)",
-			"SELECT " + f("create_hypertable") + "('readings', " + f("by_range") + "('ts', interval '1 day'), create_default_indexes => false)",
-			"ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'ts, seq')",
-			fmt.Sprintf("SELECT %s('readings', compress_after => interval '%d seconds')", f("add_compression_policy"), int64(s.opts.CompressAfter/time.Second)),
+		// Left by a conversion of readings that are gone since.
+		if err := execAll(ctx, tx, []string{"DROP TABLE IF EXISTS readings_hyper", "DROP TABLE IF EXISTS readings_conversion"}); err != nil {
+			return err
 		}
-		for _, q := range stmts {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", strings.SplitN(q, "(", 2)[0], err)
-			}
+		if err := execAll(ctx, tx, append(s.hypertableStmts(), s.swapStmts()...)); err != nil {
+			return err
 		}
-		s.hypertable = true
+		s.hypertable.Store(true)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if s.hypertable {
-		s.partMu.Lock()
-		clear(s.parts)
-		s.partMu.Unlock()
+	if s.hypertable.Load() {
+		s.becameHypertable()
 		s.log.Info("readings are a timescaledb hypertable", "version", *version, "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
+	}
+	return nil
+}
+
+// hypertableStmts create readings_hyper, a hypertable with readings'
+// columns: chunks of a day by ts, the (device_id, ts, seq) index (as
+// readings_hyper_device_ts; the name readings' own index has is taken).
+func (s *Store) hypertableStmts() []string {
+	f := func(name string) string { return s.tsFuncs + name }
+	return []string{
+		"CREATE TABLE readings_hyper (LIKE readings INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+		"CREATE INDEX readings_hyper_device_ts ON readings_hyper (device_id, ts, seq)",
+		"SELECT " + f("create_hypertable") + "('readings_hyper', " + f("by_range") + "('ts', interval '1 day'), create_default_indexes => false)",
+	}
+}
+
+// swapStmts replace readings (and its partitions) by readings_hyper, and
+// give it compression segmented by device, ordered by ts and seq, and the
+// compression policy.
+func (s *Store) swapStmts() []string {
+	return []string{
+		"DROP TABLE readings",
+		"ALTER TABLE readings_hyper RENAME TO readings",
+		"ALTER INDEX readings_hyper_device_ts RENAME TO readings_device_ts",
+		"ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'ts, seq')",
+		fmt.Sprintf("SELECT %sadd_compression_policy('readings', compress_after => interval '%d seconds')", s.tsFuncs, int64(s.opts.CompressAfter/time.Second)),
+	}
+}
+
+// execAll runs stmts in tx; an error names the statement that failed.
+func execAll(ctx context.Context, tx pgx.Tx, stmts []string) error {
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", strings.SplitN(q, "(", 2)[0], err)
+		}
 	}
 	return nil
 }
@@ -156,7 +181,7 @@ func (s *Store) timescaleInstalled(ctx context.Context) (bool, error) {
 // run_job), as its background workers would on their schedule, and returns
 // their ids. Tests and operators use it; on a hypertable only.
 func (s *Store) RunTimescaleJobs(ctx context.Context) ([]int32, error) {
-	if !s.hypertable {
+	if !s.hypertable.Load() {
 		return nil, errors.New("run timescaledb jobs: readings is not a hypertable")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT job_id FROM timescaledb_information.jobs

@@ -1,12 +1,7 @@
 package postgres_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,67 +9,8 @@ import (
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/storetest"
+	"github.com/vibemon/vibemon/timescaletest"
 )
-
-// timescaleURL starts the TimescaleDB test server (testdata/pglite: the
-// TimescaleDB extension built into PGlite, behind a PostgreSQL wire
-// server) for this test and returns its URL. It skips the test when node or
-// the server's packages are missing, and fails it under
-// VIBEMON_TEST_STRICT=1 (CI installs them: npm ci --prefix
-// postgres/testdata/pglite).
-func timescaleURL(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("testdata", "pglite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing := func(what string) {
-		msg := what + "; the TimescaleDB tests need node and `npm ci --prefix postgres/testdata/pglite`"
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal(msg + " (VIBEMON_TEST_STRICT=1)")
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@unni-craftsman", "pglite")); err != nil {
-		missing("the PGlite TimescaleDB package is not installed")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, "server.mjs", "0")
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start the TimescaleDB test server: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if p, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				port <- p
-			}
-		}
-	}()
-	select {
-	case p := <-port:
-		// The server shares one session among its connections: prepared
-		// statements are kept apart by the server, so pgx's default mode
-		// works.
-		return fmt.Sprintf("postgres://postgres:x@127.0.0.1:%s/postgres?sslmode=disable", p)
-	case <-time.After(60 * time.Second):
-		t.Fatal("the TimescaleDB test server did not start within a minute")
-		return ""
-	}
-}
 
 // allTime and endOfTime bound queries for every reading a test stored.
 var allTime, endOfTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -91,7 +27,7 @@ func openHypertableStore(t *testing.T, url string, opts postgres.Options) *postg
 // TestConformanceTimescale runs the whole conformance suite with readings
 // in a TimescaleDB hypertable: the same answers as on native partitions.
 func TestConformanceTimescale(t *testing.T) {
-	url := timescaleURL(t)
+	url := timescaletest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store {
 		schema := newSchema(t, url)
 		return openHypertableStore(t, url, testOptions(schema))
@@ -102,7 +38,7 @@ func TestConformanceTimescale(t *testing.T) {
 // readings already hold data, keep native partitions where TimescaleDB is
 // available.
 func TestTimescaleOffKeepsPartitions(t *testing.T) {
-	url := timescaleURL(t)
+	url := timescaletest.URL(t)
 	schema := newSchema(t, url)
 	opts := testOptions(schema)
 	opts.Timescale = postgres.TimescaleOff
@@ -132,7 +68,7 @@ func TestTimescaleOffKeepsPartitions(t *testing.T) {
 // drops whole chunks past the longest org retention and deletes the
 // shorter org's rows inside compressed chunks.
 func TestTimescaleCompressionAndRetention(t *testing.T) {
-	url := timescaleURL(t)
+	url := timescaletest.URL(t)
 	schema := newSchema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
@@ -259,7 +195,7 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 // a replica started with it on a schema whose readings are a hypertable
 // already uses the hypertable (native partition upkeep would fail on it).
 func TestTimescaleOffKeepsAHypertable(t *testing.T) {
-	url := timescaleURL(t)
+	url := timescaletest.URL(t)
 	schema := newSchema(t, url)
 	first := openHypertableStore(t, url, testOptions(schema))
 	ctx := context.Background()

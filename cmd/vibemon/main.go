@@ -33,6 +33,7 @@ Usage:
   vibemon gateway [flags]   the BLE gateway: offline queue and sync to a server
   vibemon sim     [flags]   simulated sensor nodes talking to an in-process gateway
   vibemon migrate --from sqlite://PATH --to postgres://...   copy an embedded installation into PostgreSQL
+  vibemon timescale status|convert   the readings layout on PostgreSQL; move readings into a TimescaleDB hypertable
   vibemon version           print the version
 
 Run "vibemon COMMAND --help" for a command's flags. Settings can also come
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runSim(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "timescale":
+		err = runTimescale(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vibemon", version)
 	case "help", "-h", "--help":
