@@ -105,6 +105,10 @@ type FirmwareImage struct {
 	Notes     string    `json:"notes"`
 	CreatedAt time.Time `json:"created_at"`
 	Data      []byte    `json:"-"`
+	// External: the image's bytes are kept in a BlobStore (under
+	// FirmwareBlobKey) and the store keeps only the rest; its Data is
+	// then empty (BlobFirmwareStore fills it).
+	External bool `json:"-"`
 }
 
 // ParseVersion parses "major.minor.patch" with each part 0..255.
@@ -125,7 +129,8 @@ func ParseVersion(v string) ([3]uint8, error) {
 }
 
 // Prepare validates f, normalizes Version and computes Size and SHA256
-// from Data.
+// from Data. An External image without Data keeps the Size and SHA256 it
+// has (computed by the Prepare before its bytes went to the BlobStore).
 func (f *FirmwareImage) Prepare() error {
 	v, err := ParseVersion(f.Version)
 	if err != nil {
@@ -135,7 +140,15 @@ func (f *FirmwareImage) Prepare() error {
 	if _, ok := HardwareCode(f.Hardware); !ok {
 		return Errorf(EINVALID, "hardware must be esp32c3, esp32s3 or sim.")
 	}
-	if len(f.Data) == 0 || len(f.Data) > MaxFirmwareBytes {
+	external := f.External && len(f.Data) == 0 // bytes already in a BlobStore
+	if external {
+		if f.Size < 1 || f.Size > MaxFirmwareBytes {
+			return Errorf(EINVALID, "the image must hold 1..%d bytes.", MaxFirmwareBytes)
+		}
+		if d, err := hex.DecodeString(f.SHA256); err != nil || len(d) != sha256.Size {
+			return Errorf(EINVALID, "an image kept in blob storage needs its SHA-256 (hex).")
+		}
+	} else if len(f.Data) == 0 || len(f.Data) > MaxFirmwareBytes {
 		return Errorf(EINVALID, "the image must hold 1..%d bytes.", MaxFirmwareBytes)
 	}
 	sig, err := hex.DecodeString(f.Signature)
@@ -145,8 +158,13 @@ func (f *FirmwareImage) Prepare() error {
 	if len(f.Notes) > 2000 {
 		return Errorf(EINVALID, "notes are longer than 2000 characters.")
 	}
+	f.Signature = strings.ToLower(f.Signature)
+	if external {
+		f.SHA256 = strings.ToLower(f.SHA256)
+		return nil
+	}
 	sum := sha256.Sum256(f.Data)
-	f.SHA256, f.Size, f.Signature = hex.EncodeToString(sum[:]), int64(len(f.Data)), strings.ToLower(f.Signature)
+	f.SHA256, f.Size, f.External = hex.EncodeToString(sum[:]), int64(len(f.Data)), false
 	return nil
 }
 

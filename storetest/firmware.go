@@ -47,6 +47,32 @@ func testFirmwareImages(t *testing.T, s vibemon.Store) {
 	} {
 		t.Run(name, func(t *testing.T) { wantCode(t, s.CreateFirmware(ctx(t), &bad), vibemon.EINVALID) })
 	}
+	// An image whose bytes a BlobStore keeps: the store keeps the rest and
+	// says it is External; its own images are not.
+	ext := &vibemon.FirmwareImage{OrgID: a.org.ID, Version: "1.4.0", Hardware: "esp32s3", Signature: f.Signature,
+		Size: 123456, SHA256: strings.Repeat("0F", 32), External: true}
+	must(t, s.CreateFirmware(ctx(t), ext))
+	got, err = s.GetFirmware(ctx(t), a.org.ID, ext.ID, true)
+	must(t, err)
+	if !got.External || len(got.Data) != 0 || got.Size != 123456 || got.SHA256 != strings.Repeat("0f", 32) {
+		t.Errorf("external image read back as %+v (%d bytes of data); want External, no data, its size and digest", got, len(got.Data))
+	}
+	got, err = s.GetFirmware(ctx(t), a.org.ID, f.ID, true)
+	must(t, err)
+	if got.External || !bytes.Equal(got.Data, img) {
+		t.Errorf("the image stored with its bytes reads back External=%v with %d bytes", got.External, len(got.Data))
+	}
+	list, err = s.ListFirmware(ctx(t), a.org.ID)
+	must(t, err)
+	if len(list) != 2 || !list[0].External || list[1].External {
+		t.Errorf("ListFirmware = %+v, want the external image first (newest), then the stored one", list)
+	}
+	for name, bad := range map[string]vibemon.FirmwareImage{
+		"external without digest": {OrgID: a.org.ID, Version: "1.5.0", Hardware: "esp32c3", Signature: f.Signature, Size: 10, SHA256: "abc", External: true},
+		"external without size":   {OrgID: a.org.ID, Version: "1.5.0", Hardware: "esp32c3", Signature: f.Signature, SHA256: ext.SHA256, External: true},
+	} {
+		t.Run(name, func(t *testing.T) { wantCode(t, s.CreateFirmware(ctx(t), &bad), vibemon.EINVALID) })
+	}
 	// Tenancy: B sees neither the image nor it in a list.
 	_, err = s.GetFirmware(ctx(t), b.org.ID, f.ID, true)
 	wantCode(t, err, vibemon.ENOTFOUND)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vibemon/vibemon/redis"
+	"github.com/vibemon/vibemon/s3"
 )
 
 // settings are the server's settings from flags and VIBEMON_* variables. A
@@ -26,6 +27,7 @@ type settings struct {
 	RedisPrefix   string
 	Notify        notifySettings
 	BlobURL       string
+	Blob          *s3.Config // parsed BlobURL, credentials filled in; nil without one
 	AdminEmail    string
 	AdminPassword string
 	Roles         []string
@@ -116,7 +118,14 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 			return nil, &settingError{"", "VIBEMON_REDIS_PREFIX", err.Error()}
 		}
 		if s.BlobURL != "" {
-			return nil, &settingError{"", "VIBEMON_BLOB_URL", "S3 blob storage is not available in this build yet; unset it to keep blobs in the data directory"}
+			c, err := s3.ParseURL(s.BlobURL)
+			if err != nil {
+				return nil, &settingError{"", "VIBEMON_BLOB_URL", err.Error() + "; or leave it empty to keep firmware images in the database"}
+			}
+			if c.AccessKey == "" && c.SecretKey == "" {
+				c.AccessKey, c.SecretKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+			}
+			s.Blob = &c
 		}
 		if s.AdminEmail != "" && !strings.Contains(s.AdminEmail, "@") {
 			return nil, &settingError{"", "VIBEMON_ADMIN_EMAIL", fmt.Sprintf("%q is not an e-mail address", s.AdminEmail)}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -20,9 +21,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vibemon/vibemon"
 	fw "github.com/vibemon/vibemon/firmware"
 	"github.com/vibemon/vibemon/gateway"
 	"github.com/vibemon/vibemon/gateway/blelink"
+	"github.com/vibemon/vibemon/s3test"
 )
 
 // otaRig is a real server, simulated nodes (one by default) with OTA
@@ -43,6 +46,8 @@ type rigOpts struct {
 	link  blelink.LinkConfig
 	// gw changes the gateway's Config before each start.
 	gw func(*gateway.Config)
+	// env adds settings to the server's.
+	env map[string]string
 }
 
 func newOTARig(t *testing.T, link blelink.LinkConfig) *otaRig {
@@ -58,6 +63,7 @@ func newManagedRig(t *testing.T, o rigOpts) *otaRig {
 	}
 	r := &otaRig{gwRig: &gwRig{t: t, env: map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, addr: freeAddr(t),
 		queue: filepath.Join(t.TempDir(), "queue.db")}, priv: priv, tweak: o.gw}
+	maps.Copy(r.env, o.env)
 	r.startServer()
 	r.clock = blelink.NewClock(time.Now().Add(-2*time.Hour), 60)
 	r.fleet, err = blelink.NewFleet(blelink.FleetConfig{Nodes: max(o.nodes, 1), Interval: 5 * time.Second, Seed: 11, Clock: r.clock, Link: o.link,
@@ -315,6 +321,39 @@ func TestGatewayRelaysSignedFirmware(t *testing.T) {
 	if sent := r.metric("vibemon_gateway_ota_bytes_sent_total"); sent < float64(len(img)) {
 		t.Errorf("ota_bytes_sent_total = %v, want at least the image (%d)", sent, len(img))
 	}
+}
+
+// TestGatewayRelaysFirmwareFromS3: with VIBEMON_BLOB_URL set, an uploaded
+// image's bytes go to the S3 bucket (here an S3 protocol peer on loopback),
+// and a rollout reads them from there: the gateway downloads the image and
+// the node ends on it.
+func TestGatewayRelaysFirmwareFromS3(t *testing.T) {
+	bucket := s3test.Start(t, "vibemon-firmware")
+	r := newManagedRig(t, rigOpts{env: map[string]string{
+		"VIBEMON_BLOB_URL":  "s3://vibemon-firmware/plant-1?endpoint=" + bucket.Endpoint + "&tls=false",
+		"AWS_ACCESS_KEY_ID": "vibemon", "AWS_SECRET_ACCESS_KEY": "secret-key",
+	}})
+	img := blelink.SimImage([3]uint8{1, 1, 0}, 30000, 3)
+	sum, sig := blelink.SignImage(r.priv, img)
+	id := r.upload("1.1.0", img, sig)
+	var f struct{ SHA256 string }
+	if st := r.c.do("GET", fmt.Sprintf("/api/v1/firmware/%d", id), nil, &f); st != 200 {
+		t.Fatalf("GET firmware: status %d", st)
+	}
+	obj, err := bucket.Backend.HeadObject("vibemon-firmware", "plant-1/"+vibemon.FirmwareBlobKey(1, f.SHA256))
+	if err != nil || obj.Size != int64(len(img)) || f.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the bucket holds no %d-byte image under its digest %s: %v", len(img), f.SHA256, err)
+	}
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		t.Fatalf("PUT settings: status %d", st)
+	}
+	r.await("the node runs the image from the bucket", func() (int64, bool) {
+		st, code := r.otaStatus()
+		if code == 200 && st.State == "failed" {
+			t.Fatalf("OTA failed: %+v", st)
+		}
+		return 0, code == 200 && st.State == "done" && r.node.Firmware() == [3]uint8{1, 1, 0}
+	})
 }
 
 // otaReports records every OTA progress report the gateway posts, in

@@ -27,6 +27,7 @@ import (
 	"github.com/vibemon/vibemon/notify"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/redis"
+	"github.com/vibemon/vibemon/s3"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/web"
 	"github.com/vibemon/vibemon/ws"
@@ -36,6 +37,7 @@ import (
 type app struct {
 	log      *slog.Logger
 	store    vibemon.Store
+	blobs    vibemon.BlobStore // firmware images' bytes, when VIBEMON_BLOB_URL is set
 	bus      liveBus
 	presence vibemon.Presence
 	hub      *ws.Hub
@@ -128,7 +130,20 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 		reg.MustRegister(ps.Collectors()...)
 	}
 	a.issuer = auth.NewIssuer(secret, time.Now, 0, 0)
-	a.cached = vibemon.NewCachedStore(store, a.lookups)
+	// Firmware images: their bytes in S3/MinIO when VIBEMON_BLOB_URL is
+	// set, else in the database with the rest.
+	var withImages vibemon.Store = store
+	if s.Blob != nil {
+		bctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		blobs, err := s3.Open(bctx, *s.Blob)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("invalid setting VIBEMON_BLOB_URL: cannot use the firmware storage: %v", err)
+		}
+		a.blobs = blobs
+		withImages = vibemon.NewBlobFirmwareStore(store, blobs)
+	}
+	a.cached = vibemon.NewCachedStore(withImages, a.lookups)
 	analytics := &analysis.Service{Store: store, Logger: log}
 	ingestCfg := ingest.Config{
 		Store: a.cached, Bus: a.bus, Presence: a.presence, Logger: log, Devices: a.lookups,
@@ -258,13 +273,18 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 }
 
 // ready returns GET /readyz's check: the backends this process's roles
-// need are up (api and worker: the store; ws: the live bus; worker: River's
-// client started and running).
+// need are up (api and worker: the store; api: the firmware storage, when
+// set; ws: the live bus; worker: River's client started and running).
 func (a *app) ready(s *settings) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if s.hasRole("api") || s.hasRole("worker") {
 			if err := a.store.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
+			}
+		}
+		if s.hasRole("api") && a.blobs != nil {
+			if err := a.blobs.Ping(ctx); err != nil {
+				return fmt.Errorf("firmware storage: %w", err)
 			}
 		}
 		if s.hasRole("ws") && a.busPing != nil {
