@@ -354,6 +354,30 @@ func TestGatewayRelaysFirmwareFromS3(t *testing.T) {
 		}
 		return 0, code == 200 && st.State == "done" && r.node.Firmware() == [3]uint8{1, 1, 0}
 	})
+
+	// The storage goes away: the API replica is not ready, and an upload
+	// is refused (503) without recording an image.
+	bucket.Close()
+	resp, err := http.Get(r.srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the bucket down: status %d, want 503", resp.StatusCode)
+	}
+	q := url.Values{"version": {"1.2.0"}, "hardware": {"sim"}, "signature": {hex.EncodeToString(sig)}}
+	req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/firmware?"+q.Encode(), bytes.NewReader(img))
+	req.Header.Set("Authorization", "Bearer "+r.c.token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var list struct{ Items []struct{ ID int64 } }
+	r.c.do("GET", "/api/v1/firmware", nil, &list)
+	if resp.StatusCode != http.StatusServiceUnavailable || len(list.Items) != 1 {
+		t.Errorf("upload with the bucket down: status %d and %d images listed; want 503 and still 1", resp.StatusCode, len(list.Items))
+	}
 }
 
 // otaReports records every OTA progress report the gateway posts, in
