@@ -45,6 +45,18 @@ func TestFirmwareUploadAndRangeDownload(t *testing.T) {
 	if len(list.Items) != 1 || list.Items[0].ID != f.ID {
 		t.Errorf("list = %+v", list)
 	}
+
+	// An image whose bytes a server with VIBEMON_BLOB_URL put in a bucket:
+	// this server, without the setting, says so instead of sending nothing.
+	ext := &vibemon.FirmwareImage{OrgID: a.org.ID, Version: "1.2.0", Hardware: "esp32c3", Signature: sig, Size: 10, SHA256: f.SHA256, External: true}
+	if err := e.store.CreateFirmware(t.Context(), ext); err != nil {
+		t.Fatal(err)
+	}
+	resp := e.do(t, request{method: "GET", path: fmt.Sprintf("/api/v1/firmware/%d/image", ext.ID), token: a.token(vibemon.RoleEngineer)})
+	resp.wantError(t, vibemon.EUNAVAILABLE)
+	if !bytes.Contains(resp.body, []byte("VIBEMON_BLOB_URL")) {
+		t.Errorf("the error does not name the setting: %s", resp.body)
+	}
 }
 
 // An engineer sets a device's settings and target firmware; bad values

@@ -159,6 +159,10 @@ func handleFirmwareImage(s *server) http.Handler {
 		if err != nil {
 			return err
 		}
+		if f.External && len(f.Data) == 0 {
+			// Stored by a server with VIBEMON_BLOB_URL; this one has none.
+			return vibemon.Errorf(vibemon.EUNAVAILABLE, "The image's bytes are in the firmware storage (S3/MinIO), and this server has no VIBEMON_BLOB_URL: set it as on the server that stored the image.")
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("ETag", `"`+f.SHA256+`"`)
 		w.Header().Set("X-Image-SHA256", f.SHA256)
