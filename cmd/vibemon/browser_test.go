@@ -650,6 +650,22 @@ func TestBrowserShowsMachineHealthAndSpectra(t *testing.T) {
 		fail("log amplitude", err)
 	}
 
+	// The four health cards: one row on a 1024 px screen, two by two on a
+	// tablet, one column on a phone; never three and one left over.
+	rows := `String(new Set([...document.querySelectorAll("#health-body .health-item")].map(e => e.offsetTop)).size)`
+	for _, vp := range []struct {
+		width int
+		rows  string
+	}{{1024, "1"}, {800, "2"}, {375, "4"}} {
+		err = chromedp.Do(bctx, chromedp.EmulateViewport(int64(vp.width), 800), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#health-body")))
+		if err != nil {
+			fail("the machine page", err)
+		}
+		if got := eval(rows); got != vp.rows {
+			t.Errorf("at %d px the health cards take %s rows, want %s", vp.width, got, vp.rows)
+		}
+	}
+
 	// A 375 px phone: charts fit or scroll inside their panel, the page does not.
 	err = chromedp.Do(bctx, chromedp.EmulateViewport(375, 800), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#health-body")))
 	if err == nil {
