@@ -139,6 +139,15 @@ func (r *otaRig) await(what string, f func() (int64, bool)) int64 {
 	return 0
 }
 
+// setTarget makes image id the first node's target firmware, as an
+// engineer would on the device's page.
+func (r *otaRig) setTarget(id int64) {
+	r.t.Helper()
+	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
+		r.t.Fatalf("PUT settings: status %d", st)
+	}
+}
+
 // upload posts a signed image as an admin and returns its id.
 func (r *otaRig) upload(version string, image, sig []byte) int64 {
 	r.t.Helper()
@@ -290,9 +299,7 @@ func TestGatewayRelaysSignedFirmware(t *testing.T) {
 			once.Do(func() { cut <- next; r.node.Disconnect() })
 		}
 	})
-	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
-		t.Fatalf("PUT settings: status %d", st)
-	}
+	r.setTarget(id)
 	r.await("the device API shows the update done", func() (int64, bool) {
 		st, code := r.otaStatus()
 		if code == 200 && st.State == "failed" {
@@ -344,9 +351,7 @@ func TestGatewayRelaysFirmwareFromS3(t *testing.T) {
 	if err != nil || obj.Size != int64(len(img)) || f.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("the bucket holds no %d-byte image under its digest %s: %v", len(img), f.SHA256, err)
 	}
-	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
-		t.Fatalf("PUT settings: status %d", st)
-	}
+	r.setTarget(id)
 	r.await("the node runs the image from the bucket", func() (int64, bool) {
 		st, code := r.otaStatus()
 		if code == 200 && st.State == "failed" {
@@ -457,9 +462,7 @@ func TestGatewayRelaysFirmwareDespiteLostOTAStatus(t *testing.T) {
 			t.Errorf("progress reported %d bytes, but the node had stored only %d", st.BytesDone, stored)
 		}
 	}
-	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
-		t.Fatalf("PUT settings: status %d", st)
-	}
+	r.setTarget(id)
 	select {
 	case <-deaf:
 	case <-time.After(60 * time.Second):
@@ -506,9 +509,7 @@ func TestGatewayReportsARefusedSignature(t *testing.T) {
 	img := blelink.SimImage([3]uint8{1, 2, 0}, 9000, 4)
 	_, sig := blelink.SignImage(other, img)
 	id := r.upload("1.2.0", img, sig)
-	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
-		t.Fatalf("PUT settings: status %d", st)
-	}
+	r.setTarget(id)
 	r.await("the device API shows the update failed", func() (int64, bool) {
 		st, code := r.otaStatus()
 		return 0, code == 200 && st.State == "failed"
@@ -576,9 +577,7 @@ func TestGatewayReportsARollback(t *testing.T) {
 	img := blelink.SimImageNoConfirm([3]uint8{1, 3, 0}, 6000, 5)
 	_, sig := blelink.SignImage(r.priv, img)
 	id := r.upload("1.3.0", img, sig)
-	if st := r.c.do("PUT", fmt.Sprintf("/api/v1/devices/%d/settings", r.devID), map[string]any{"target_firmware_id": id}, nil); st != 200 {
-		t.Fatalf("PUT settings: status %d", st)
-	}
+	r.setTarget(id)
 	r.await("the device API shows the update failed", func() (int64, bool) {
 		st, code := r.otaStatus()
 		if code == 200 && st.State == "done" {
