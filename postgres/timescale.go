@@ -223,6 +223,29 @@ func (s *Store) Chunks(ctx context.Context) ([]Chunk, error) {
 	return cs, mapErr("chunks", err)
 }
 
+// CompressionStats is how much compression saves on the readings
+// hypertable: its compressed chunks' bytes before and after (table,
+// indexes and TOAST).
+type CompressionStats struct {
+	Chunks, Compressed int64
+	Before, After      int64
+}
+
+// CompressionStats reads hypertable_compression_stats of readings.
+func (s *Store) CompressionStats(ctx context.Context) (CompressionStats, error) {
+	var c CompressionStats
+	if !s.hypertable.Load() {
+		return c, errors.New("compression stats: readings is not a hypertable")
+	}
+	var before, after *int64 // NULL while no chunk is compressed
+	err := s.pool.QueryRow(ctx, "SELECT total_chunks, number_compressed_chunks, before_compression_total_bytes, after_compression_total_bytes FROM "+
+		s.tsFuncs+"hypertable_compression_stats('readings')").Scan(&c.Chunks, &c.Compressed, &before, &after)
+	if before != nil && after != nil {
+		c.Before, c.After = *before, *after
+	}
+	return c, mapErr("compression stats", err)
+}
+
 // dropChunksBefore is dropPartitionsBefore on a hypertable: drop_chunks of
 // the chunks whose range ends at or before cutoff.
 func (s *Store) dropChunksBefore(ctx context.Context, cutoff time.Time) ([]string, error) {

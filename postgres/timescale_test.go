@@ -116,6 +116,9 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 			t.Errorf("chunk %s (%s) not compressed by the policy", c.Name, c.Start.Format(time.DateOnly))
 		}
 	}
+	if st, err := s.CompressionStats(ctx); err != nil || st.Compressed != int64(len(chunks)) || st.After <= 0 || st.Before <= 0 {
+		t.Errorf("compression stats %+v, %v; want every chunk counted compressed, with its sizes before and after", st, err)
+	}
 	// Compressed readings answer raw and hourly queries as before.
 	p := plants[1]
 	if got := countReadings(t, s, p.org.ID, p.dev.ID, start, now.Add(time.Hour), vibemon.BucketRaw); got != int64(n) {

@@ -112,13 +112,20 @@ func timescaleStatus(ctx context.Context, s *postgres.Store, stdout io.Writer) e
 		if err != nil {
 			return err
 		}
-		compressed := 0
-		for _, c := range chunks {
-			if c.Compressed {
-				compressed++
+		st, err := s.CompressionStats(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Readings: a TimescaleDB hypertable, %d chunks of a day (%d compressed", len(chunks), st.Compressed)
+		if st.After > 0 {
+			fmt.Fprintf(stdout, ": %s before compression, %s after, ", bytesIEC(st.Before), bytesIEC(st.After))
+			if r := float64(st.Before) / float64(st.After); r >= 1 {
+				fmt.Fprintf(stdout, "%.1fx smaller", r)
+			} else {
+				fmt.Fprintf(stdout, "%.1fx larger: too few readings per chunk to gain", 1/r)
 			}
 		}
-		fmt.Fprintf(stdout, "Readings: a TimescaleDB hypertable, %d chunks of a day (%d compressed).\n", len(chunks), compressed)
+		fmt.Fprintln(stdout, ").")
 		return nil
 	}
 	parts, err := s.Partitions(ctx)
@@ -130,4 +137,18 @@ func timescaleStatus(ctx context.Context, s *postgres.Store, stdout io.Writer) e
 		fmt.Fprintln(stdout, "Run `vibemon timescale convert`, with every vibemon serve stopped, to move them into a hypertable.")
 	}
 	return nil
+}
+
+// bytesIEC formats n bytes as people read sizes (KiB, MiB, GiB).
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -71,6 +71,29 @@ func TestTimescaleConvertCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "already") {
 		t.Fatalf("second convert: %v\n%s", err, out)
 	}
+	// Once TimescaleDB's policy has compressed the (old) chunks, status
+	// says how much smaller they are.
+	s, err = postgres.Open(ctx, dbURL, postgres.Options{MaintenanceInterval: -1, MergeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.RunTimescaleJobs(ctx)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = timescaleCmd(t, "status", "--database-url", dbURL)
+	if err != nil || !strings.Contains(out, "2 chunks of a day (2 compressed: ") || !strings.Contains(out, " after, ") {
+		t.Fatalf("status after compression: %v\n%s", err, out)
+	}
+}
+
+func TestBytesIEC(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := bytesIEC(n); got != want {
+			t.Errorf("bytesIEC(%d) = %q, want %q", n, got, want)
+		}
+	}
 }
 
 // TestTimescaleCommandErrors: wrong commands and URLs, and a server without
