@@ -63,7 +63,7 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	if cmd == "status" {
 		return timescaleStatus(ctx, s, stdout)
 	}
-	fmt.Fprintf(stdout, "Converting the readings of %s into a TimescaleDB hypertable.\n", name)
+	fmt.Fprintf(stdout, "Converting the readings of %s into a TimescaleDB hypertable.\nCounting the readings to copy (a scan of each partition)...\n", name)
 	var bar *progress.Bar
 	conv, err := s.ConvertToHypertable(ctx, postgres.ConvertProgress{
 		Start: func(total, done int64) {
