@@ -70,7 +70,9 @@ type Options struct {
 	Timescale Timescale
 	// CompressAfter is the age of a chunk of readings at which
 	// TimescaleDB's compression policy compresses it, on a hypertable.
-	// Defaults to DefaultCompressAfter.
+	// When set, Open changes an existing policy to it; when zero, a new
+	// hypertable gets DefaultCompressAfter and an existing policy stays as
+	// it is (so an admin command with no setting does not reset it).
 	CompressAfter time.Duration
 }
 
@@ -143,8 +145,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MergeInterval == 0 {
 		opts.MergeInterval = DefaultMergeInterval
 	}
-	if opts.CompressAfter <= 0 {
-		opts.CompressAfter = DefaultCompressAfter
+	if opts.CompressAfter < 0 {
+		opts.CompressAfter = 0
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

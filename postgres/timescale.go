@@ -104,7 +104,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 		}
 		if hyper {
 			s.hypertable.Store(true)
-			return nil
+			return s.ensureCompressionPolicy(ctx, tx)
 		}
 		if !convert {
 			return nil
@@ -131,7 +131,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 	}
 	if s.hypertable.Load() {
 		s.becameHypertable()
-		s.log.Info("readings are a timescaledb hypertable", "version", *version, "license", s.tsLicense, "compress_after", s.opts.CompressAfter)
+		s.log.Info("readings are a timescaledb hypertable", "version", *version, "license", s.tsLicense)
 	}
 	return nil
 }
@@ -157,8 +157,41 @@ func (s *Store) swapStmts() []string {
 		"ALTER TABLE readings_hyper RENAME TO readings",
 		"ALTER INDEX readings_hyper_device_ts RENAME TO readings_device_ts",
 		"ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id', timescaledb.compress_orderby = 'ts, seq')",
-		fmt.Sprintf("SELECT %sadd_compression_policy('readings', compress_after => interval '%d seconds')", s.tsFuncs, int64(s.opts.CompressAfter/time.Second)),
+		s.addCompressionPolicy(),
 	}
+}
+
+// compressAfter is the compression policy's age for a new policy.
+func (s *Store) compressAfter() time.Duration {
+	if s.opts.CompressAfter > 0 {
+		return s.opts.CompressAfter
+	}
+	return DefaultCompressAfter
+}
+
+func (s *Store) addCompressionPolicy() string {
+	return fmt.Sprintf("SELECT %sadd_compression_policy('readings', compress_after => interval '%d seconds')", s.tsFuncs, int64(s.compressAfter()/time.Second))
+}
+
+// ensureCompressionPolicy gives an existing hypertable the compression
+// policy of Options.CompressAfter when that is set and differs (replicas
+// are meant to share the setting), and a policy at all when it has none.
+func (s *Store) ensureCompressionPolicy(ctx context.Context, tx pgx.Tx) error {
+	var same *bool // nil: no policy
+	err := tx.QueryRow(ctx, `SELECT (config->>'compress_after')::interval = make_interval(secs => $1)
+		FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'
+		AND hypertable_schema = current_schema() AND hypertable_name = 'readings'`, s.compressAfter().Seconds()).Scan(&same)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.log.Info("readings had no compression policy; added", "compress_after", s.compressAfter())
+		return execAll(ctx, tx, []string{s.addCompressionPolicy()})
+	case err != nil:
+		return err
+	case s.opts.CompressAfter == 0 || *same:
+		return nil
+	}
+	s.log.Info("compression policy of readings changed", "compress_after", s.compressAfter())
+	return execAll(ctx, tx, []string{"SELECT " + s.tsFuncs + "remove_compression_policy('readings')", s.addCompressionPolicy()})
 }
 
 // execAll runs stmts in tx; an error names the statement that failed.

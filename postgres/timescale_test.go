@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/storetest"
@@ -217,5 +219,40 @@ func TestTimescaleOffKeepsAHypertable(t *testing.T) {
 	}
 	if n := countReadings(t, first, org.ID, dev.ID, allTime, endOfTime, vibemon.BucketRaw); n != 1 {
 		t.Fatalf("%d readings, want 1", n)
+	}
+}
+
+// TestTimescaleCompressionPolicyFollowsTheSetting: Options.CompressAfter
+// (VIBEMON_TIMESCALEDB_COMPRESS_DAYS) sets the policy of a new hypertable
+// and changes an existing one; a store opened without it (an admin
+// command) leaves the policy as it is.
+func TestTimescaleCompressionPolicyFollowsTheSetting(t *testing.T) {
+	url := timescaletest.URL(t)
+	schema := newSchema(t, url)
+	policy := func(s *postgres.Store) time.Duration {
+		t.Helper()
+		var secs []float64
+		rows, err := s.Pool().Query(context.Background(), `SELECT extract(epoch FROM (config->>'compress_after')::interval)::float8
+			FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'
+			AND hypertable_schema = current_schema() AND hypertable_name = 'readings'`)
+		if err == nil {
+			secs, err = pgx.CollectRows(rows, pgx.RowTo[float64])
+		}
+		if err != nil || len(secs) != 1 {
+			t.Fatalf("compression policies of readings: %v, %v; want one", secs, err)
+		}
+		return time.Duration(secs[0]) * time.Second
+	}
+	day := 24 * time.Hour
+	for _, step := range []struct {
+		set, want time.Duration
+	}{{3 * day, 3 * day}, {0, 3 * day}, {5 * day, 5 * day}, {5 * day, 5 * day}} {
+		opts := testOptions(schema)
+		opts.CompressAfter = step.set
+		s := openHypertableStore(t, url, opts)
+		if got := policy(s); got != step.want {
+			t.Errorf("opened with CompressAfter %s: policy compresses after %s, want %s", step.set, got, step.want)
+		}
+		s.Close()
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vibemon/vibemon/redis"
 	"github.com/vibemon/vibemon/s3"
@@ -22,7 +24,8 @@ type settings struct {
 	Addr          string
 	DataDir       string
 	DatabaseURL   string
-	TimescaleOff  bool // VIBEMON_TIMESCALEDB=off
+	TimescaleOff  bool          // VIBEMON_TIMESCALEDB=off
+	CompressAfter time.Duration // VIBEMON_TIMESCALEDB_COMPRESS_DAYS; 0: unset
 	RedisURL      string
 	RedisPrefix   string
 	Notify        notifySettings
@@ -75,6 +78,10 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 			s.TimescaleOff = true
 		default:
 			return nil, &settingError{"", "VIBEMON_TIMESCALEDB", fmt.Sprintf("%q is not auto or off (auto keeps readings in a hypertable where TimescaleDB is available)", ts)}
+		}
+		var err error
+		if s.CompressAfter, err = compressAfter(getenv); err != nil {
+			return nil, err
 		}
 		s.RedisURL = getenv("VIBEMON_REDIS_URL")
 		s.RedisPrefix = env("VIBEMON_REDIS_PREFIX", redis.DefaultPrefix)
@@ -133,7 +140,6 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 		if s.AdminPassword != "" && len(s.AdminPassword) < 8 {
 			return nil, &settingError{"", "VIBEMON_ADMIN_PASSWORD", "must be at least 8 characters"}
 		}
-		var err error
 		if s.Notify, err = parseNotify(getenv); err != nil {
 			return nil, err
 		}
@@ -173,4 +179,18 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%s: unexpected argument %q (see: vibemon %s --help)", fs.Name(), fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// compressAfter reads VIBEMON_TIMESCALEDB_COMPRESS_DAYS: the age at which
+// TimescaleDB compresses a chunk of readings; 0 when unset.
+func compressAfter(getenv func(string) string) (time.Duration, error) {
+	v := getenv("VIBEMON_TIMESCALEDB_COMPRESS_DAYS")
+	if v == "" {
+		return 0, nil
+	}
+	days, err := strconv.Atoi(v)
+	if err != nil || days < 1 || days > 36500 {
+		return 0, &settingError{"", "VIBEMON_TIMESCALEDB_COMPRESS_DAYS", fmt.Sprintf("%q is not a number of days from 1 to 36500 (chunks of readings older than it are compressed; empty: 7 for a new hypertable)", v)}
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
 }

@@ -261,6 +261,8 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "--log-level"},
 		{"database url not postgres", []string{"serve"}, map[string]string{"VIBEMON_DATABASE_URL": "mysql://x"}, "VIBEMON_DATABASE_URL"},
 		{"timescaledb neither auto nor off", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB": "yes"}, "VIBEMON_TIMESCALEDB"},
+		{"compress days zero", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB_COMPRESS_DAYS": "0"}, "VIBEMON_TIMESCALEDB_COMPRESS_DAYS"},
+		{"compress days with unit", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB_COMPRESS_DAYS": "7d"}, "VIBEMON_TIMESCALEDB_COMPRESS_DAYS"},
 		{"blob url not s3", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "minio://firmware"}, "VIBEMON_BLOB_URL"},
 		{"blob url bucket name", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "s3://Firmware_Images"}, "VIBEMON_BLOB_URL"},
 		{"blob storage down", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "s3://firmware?endpoint=127.0.0.1:1&tls=false"}, "VIBEMON_BLOB_URL"},

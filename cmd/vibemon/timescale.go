@@ -46,6 +46,10 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	if !strings.HasPrefix(*dbURL, "postgres://") && !strings.HasPrefix(*dbURL, "postgresql://") {
 		return fmt.Errorf("timescale %s: --database-url (VIBEMON_DATABASE_URL) must be the postgres:// URL of the server's database, not %q", cmd, *dbURL)
 	}
+	after, err := compressAfter(getenv)
+	if err != nil {
+		return err
+	}
 	name := *dbURL
 	if u, err := url.Parse(*dbURL); err == nil {
 		name = u.Redacted()
@@ -53,7 +57,7 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	// No upkeep of its own: the command only reads or converts.
 	s, err := postgres.Open(pctx, *dbURL, postgres.Options{Logger: slog.New(slog.DiscardHandler),
-		MaintenanceInterval: -1, MergeInterval: -1, MaxBatch: -1})
+		MaintenanceInterval: -1, MergeInterval: -1, MaxBatch: -1, CompressAfter: after})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("timescale %s: open %s: %w", cmd, name, err)
@@ -94,7 +98,10 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(stdout, ", %d days copied again because readings changed there since an earlier run", conv.Repaired)
 	}
 	fmt.Fprintln(stdout, "). Every day's readings were checked against the old table.")
-	fmt.Fprintf(stdout, "TimescaleDB's compression policy compresses the chunks older than %.0f days in the background. Start the servers again.\n", postgres.DefaultCompressAfter.Hours()/24)
+	if after == 0 {
+		after = postgres.DefaultCompressAfter
+	}
+	fmt.Fprintf(stdout, "TimescaleDB's compression policy compresses the chunks older than %.0f days in the background (VIBEMON_TIMESCALEDB_COMPRESS_DAYS). Start the servers again.\n", after.Hours()/24)
 	return timescaleStatus(ctx, s, stdout)
 }
 
