@@ -83,7 +83,7 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 		if bar != nil {
 			bar.Stop()
 		}
-		if errors.Is(err, context.Canceled) {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 			return fmt.Errorf("conversion interrupted; readings are unchanged: run the same command again to continue: %w", err)
 		}
 		return fmt.Errorf("timescale convert: %w", err)
