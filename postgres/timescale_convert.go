@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vibemon/vibemon"
 )
@@ -104,146 +105,20 @@ func (s *Store) ConvertToHypertable(ctx context.Context, p ConvertProgress) (Con
 		return c, nil
 	}
 
-	var started bool
-	if err := conn.QueryRow(ctx, "SELECT to_regclass('readings_conversion') IS NOT NULL").Scan(&started); err != nil {
+	cv := &converter{s: s, conn: conn, p: p}
+	if err := cv.prepare(ctx); err != nil {
 		return c, mapErr("convert to hypertable", err)
 	}
-	if !started {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			return execAll(ctx, tx, append([]string{
-				"DROP TABLE IF EXISTS readings_hyper",
-				"CREATE TABLE readings_conversion (part text PRIMARY KEY, rows bigint NOT NULL, copied_at timestamptz NOT NULL DEFAULT now())",
-			}, s.hypertableStmts()...))
-		})
-		if err != nil {
-			return c, mapErr("convert to hypertable: create the hypertable", err)
-		}
-	}
-	var cols []string
-	rows, err := conn.Query(ctx, `SELECT quote_ident(attname) FROM pg_attribute
-		WHERE attrelid = 'readings'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)
-	if err == nil {
-		cols, err = pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	if err != nil {
-		return c, mapErr("convert to hypertable", err)
-	}
-	colList := strings.Join(cols, ", ")
-
-	type part struct {
-		name   string
-		rows   int64
-		copied bool
-	}
-	rows, err = conn.Query(ctx, `SELECT c.relname, (SELECT count(*) FROM readings_conversion v WHERE v.part = c.relname) > 0
-		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'readings'::regclass ORDER BY c.relname`)
-	if err != nil {
-		return c, mapErr("convert to hypertable", err)
-	}
-	parts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (part, error) {
-		var p part
-		err := r.Scan(&p.name, &p.copied)
-		return p, err
-	})
-	if err != nil {
-		return c, mapErr("convert to hypertable", err)
-	}
-	var total, done int64
-	for i := range parts {
-		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{parts[i].name}.Sanitize()
-		if err := conn.QueryRow(ctx, q).Scan(&parts[i].rows); err != nil {
-			return c, mapErr("convert to hypertable: count "+parts[i].name, err)
-		}
-		total += parts[i].rows
-		if parts[i].copied {
-			done += parts[i].rows
-		}
-	}
-	if p.Start != nil {
-		p.Start(total, done)
-	}
-	add := func(n int64) {
-		if p.Add != nil {
-			p.Add(n)
-		}
-	}
-
-	for _, pt := range parts {
+	for _, pt := range cv.parts {
 		if pt.copied {
 			continue
 		}
-		id := pgx.Identifier{pt.name}.Sanitize()
-		insert := "INSERT INTO readings_hyper (" + colList + ") SELECT " + colList + " FROM ONLY " + id
-		// A daily partition goes an hour per statement (progress, and
-		// statements of bounded size); the default one, whose rows can be
-		// of any time, in one.
-		var slices [][2]time.Time
-		if day, err := time.Parse("20060102", strings.TrimPrefix(pt.name, "readings_")); err == nil {
-			for h := day; h.Before(day.AddDate(0, 0, 1)); h = h.Add(time.Hour) {
-				slices = append(slices, [2]time.Time{h, h.Add(time.Hour)})
-			}
-		}
-		var copied int64
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			copied = 0
-			run := func(q string, args ...any) error {
-				tag, err := tx.Exec(ctx, q, args...)
-				copied += tag.RowsAffected()
-				add(tag.RowsAffected())
-				return err
-			}
-			if len(slices) == 0 {
-				if err := run(insert); err != nil {
-					return err
-				}
-			}
-			for _, sl := range slices {
-				if err := run(insert+" WHERE ts >= $1 AND ts < $2", sl[0], sl[1]); err != nil {
-					return err
-				}
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO readings_conversion (part, rows) VALUES ($1, $2)", pt.name, copied)
-			return err
-		})
-		if err != nil {
-			add(-copied) // rolled back
+		if err := cv.copyPartition(ctx, pt); err != nil {
 			return c, mapErr("convert to hypertable: copy "+pt.name, err)
 		}
 		c.Partitions++
 	}
-
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "LOCK TABLE readings IN ACCESS EXCLUSIVE MODE"); err != nil {
-			return err
-		}
-		c.Repaired = 0
-		days, err := differingDays(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, d := range days {
-			if _, err := tx.Exec(ctx, "DELETE FROM readings_hyper WHERE ts >= $1 AND ts < $2", d, d.AddDate(0, 0, 1)); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO readings_hyper ("+colList+") SELECT "+colList+" FROM readings WHERE ts >= $1 AND ts < $2", d, d.AddDate(0, 0, 1)); err != nil {
-				return err
-			}
-			c.Repaired++
-		}
-		if len(days) > 0 {
-			if again, err := differingDays(ctx, tx); err != nil {
-				return err
-			} else if len(again) > 0 {
-				return fmt.Errorf("the hypertable still differs from readings on %d days after copying them again", len(again))
-			}
-		}
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM readings_hyper").Scan(&c.Rows); err != nil {
-			return err
-		}
-		return execAll(ctx, tx, append(s.swapStmts(), "DROP TABLE readings_conversion"))
-	})
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return cv.checkAndSwap(ctx, tx, &c) }); err != nil {
 		return c, mapErr("convert to hypertable: check and swap", err)
 	}
 	s.becameHypertable()
@@ -252,6 +127,161 @@ func (s *Store) ConvertToHypertable(ctx context.Context, p ConvertProgress) (Con
 	}
 	s.log.Info("readings converted into a timescaledb hypertable", "rows", c.Rows, "partitions", c.Partitions, "repaired_days", c.Repaired)
 	return c, nil
+}
+
+// converter carries one run of ConvertToHypertable on its connection.
+type converter struct {
+	s       *Store
+	conn    *pgxpool.Conn
+	p       ConvertProgress
+	colList string // readings' columns, in order, quoted
+	parts   []convPart
+}
+
+// convPart is a native partition of readings (the default one included).
+type convPart struct {
+	name   string
+	rows   int64
+	copied bool // by an earlier run (recorded in readings_conversion)
+}
+
+// prepare creates the hypertable and readings_conversion on the first run,
+// lists the partitions and counts their readings, and calls Start.
+func (cv *converter) prepare(ctx context.Context) error {
+	var started bool
+	if err := cv.conn.QueryRow(ctx, "SELECT to_regclass('readings_conversion') IS NOT NULL").Scan(&started); err != nil {
+		return err
+	}
+	if !started {
+		err := pgx.BeginFunc(ctx, cv.conn, func(tx pgx.Tx) error {
+			return execAll(ctx, tx, append([]string{
+				"DROP TABLE IF EXISTS readings_hyper",
+				"CREATE TABLE readings_conversion (part text PRIMARY KEY, rows bigint NOT NULL, copied_at timestamptz NOT NULL DEFAULT now())",
+			}, cv.s.hypertableStmts()...))
+		})
+		if err != nil {
+			return fmt.Errorf("create the hypertable: %w", err)
+		}
+	}
+	rows, err := cv.conn.Query(ctx, `SELECT quote_ident(attname) FROM pg_attribute
+		WHERE attrelid = 'readings'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)
+	if err != nil {
+		return err
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	cv.colList = strings.Join(cols, ", ")
+	rows, err = cv.conn.Query(ctx, `SELECT c.relname, (SELECT count(*) FROM readings_conversion v WHERE v.part = c.relname) > 0
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'readings'::regclass ORDER BY c.relname`)
+	if err != nil {
+		return err
+	}
+	cv.parts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (convPart, error) {
+		var p convPart
+		err := r.Scan(&p.name, &p.copied)
+		return p, err
+	})
+	if err != nil {
+		return err
+	}
+	var total, done int64
+	for i := range cv.parts {
+		q := "SELECT count(*) FROM ONLY " + pgx.Identifier{cv.parts[i].name}.Sanitize()
+		if err := cv.conn.QueryRow(ctx, q).Scan(&cv.parts[i].rows); err != nil {
+			return fmt.Errorf("count %s: %w", cv.parts[i].name, err)
+		}
+		total += cv.parts[i].rows
+		if cv.parts[i].copied {
+			done += cv.parts[i].rows
+		}
+	}
+	if cv.p.Start != nil {
+		cv.p.Start(total, done)
+	}
+	return nil
+}
+
+func (cv *converter) add(n int64) {
+	if cv.p.Add != nil {
+		cv.p.Add(n)
+	}
+}
+
+// copyPartition copies one partition into the hypertable and records it,
+// in one transaction: a daily partition an hour per statement (progress,
+// and statements of bounded size), the default one, whose rows can be of
+// any time, in one.
+func (cv *converter) copyPartition(ctx context.Context, pt convPart) error {
+	insert := "INSERT INTO readings_hyper (" + cv.colList + ") SELECT " + cv.colList + " FROM ONLY " + pgx.Identifier{pt.name}.Sanitize()
+	var slices [][2]time.Time
+	if day, err := time.Parse("20060102", strings.TrimPrefix(pt.name, "readings_")); err == nil {
+		for h := day; h.Before(day.AddDate(0, 0, 1)); h = h.Add(time.Hour) {
+			slices = append(slices, [2]time.Time{h, h.Add(time.Hour)})
+		}
+	}
+	var copied int64
+	err := pgx.BeginFunc(ctx, cv.conn, func(tx pgx.Tx) error {
+		copied = 0
+		run := func(q string, args ...any) error {
+			tag, err := tx.Exec(ctx, q, args...)
+			copied += tag.RowsAffected()
+			cv.add(tag.RowsAffected())
+			return err
+		}
+		if len(slices) == 0 {
+			if err := run(insert); err != nil {
+				return err
+			}
+		}
+		for _, sl := range slices {
+			if err := run(insert+" WHERE ts >= $1 AND ts < $2", sl[0], sl[1]); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO readings_conversion (part, rows) VALUES ($1, $2)", pt.name, copied)
+		return err
+	})
+	if err != nil {
+		cv.add(-copied) // rolled back
+	}
+	return err
+}
+
+// checkAndSwap, under a lock on readings, copies again every day on which
+// the hypertable differs from readings, checks that none differs then,
+// and puts the hypertable in readings' place.
+func (cv *converter) checkAndSwap(ctx context.Context, tx pgx.Tx, c *Conversion) error {
+	if _, err := tx.Exec(ctx, "LOCK TABLE readings IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return err
+	}
+	c.Repaired = 0
+	days, err := differingDays(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		if _, err := tx.Exec(ctx, "DELETE FROM readings_hyper WHERE ts >= $1 AND ts < $2", d, d.AddDate(0, 0, 1)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO readings_hyper ("+cv.colList+") SELECT "+cv.colList+" FROM readings WHERE ts >= $1 AND ts < $2", d, d.AddDate(0, 0, 1)); err != nil {
+			return err
+		}
+		c.Repaired++
+	}
+	if len(days) > 0 {
+		if again, err := differingDays(ctx, tx); err != nil {
+			return err
+		} else if len(again) > 0 {
+			return fmt.Errorf("the hypertable still differs from readings on %d days after copying them again", len(again))
+		}
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM readings_hyper").Scan(&c.Rows); err != nil {
+		return err
+	}
+	return execAll(ctx, tx, append(cv.s.swapStmts(), "DROP TABLE readings_conversion"))
 }
 
 // differingDays compares readings and readings_hyper day by day (UTC):
