@@ -121,3 +121,21 @@ func TestTimescaleCommandErrors(t *testing.T) {
 		t.Fatalf("convert on plain PostgreSQL: %v; want the message telling to install TimescaleDB", err)
 	}
 }
+
+// TestServeOnTimescaleDB runs the end-to-end telemetry scenario of
+// TestServeOnPostgreSQL (a server on a fresh database, readings posted,
+// queried raw and hourly, kept across a restart) on TimescaleDB: the whole
+// server (River, the merge, retention jobs) with readings in a hypertable.
+func TestServeOnTimescaleDB(t *testing.T) {
+	dbURL := timescaletest.URL(t)
+	serveStoresTelemetry(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir(), "VIBEMON_DATABASE_URL": dbURL})
+	s, err := postgres.Open(context.Background(), dbURL, postgres.Options{MaintenanceInterval: -1, MergeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	chunks, err := s.Chunks(context.Background())
+	if !s.Hypertable() || err != nil || len(chunks) == 0 {
+		t.Fatalf("the server's readings: hypertable %v, %d chunks, %v; want them in a hypertable", s.Hypertable(), len(chunks), err)
+	}
+}
