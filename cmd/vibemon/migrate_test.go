@@ -21,6 +21,7 @@ import (
 	"github.com/vibemon/vibemon/migrate"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/sqlite"
+	"github.com/vibemon/vibemon/timescaletest"
 )
 
 // freshPostgres creates an empty database vibemon_<prefix>_<nanotime> on the
@@ -645,4 +646,30 @@ func TestMigrateRefusesWhatIsNotASQLiteStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrateIntoTimescaleDB copies the same installation into a database
+// with TimescaleDB (the PGlite build): the target's readings are a
+// hypertable from the start, every count matches, and the rollups, pruned
+// history included, are the source's.
+func TestMigrateIntoTimescaleDB(t *testing.T) {
+	target := timescaletest.URL(t)
+	src := buildSource(t)
+	var out, errOut syncBuffer
+	if err := run(context.Background(), []string{"migrate", "--from", "sqlite://" + src.path, "--to", target}, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatalf("migrate: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &errOut)
+	}
+	if !strings.Contains(out.String(), "every count matches") {
+		t.Fatalf("stdout:\n%s", &out)
+	}
+	s, err := postgres.Open(context.Background(), target, postgres.Options{MaintenanceInterval: -1, MergeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyper := s.Hypertable()
+	s.Close()
+	if !hyper {
+		t.Fatal("the target's readings are not a hypertable")
+	}
+	checkRollups(t, src, target)
 }
