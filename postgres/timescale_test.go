@@ -36,6 +36,21 @@ func TestConformanceTimescale(t *testing.T) {
 	})
 }
 
+// TestConformanceTimescaleCurrentMerged runs the suite on a hypertable with
+// the suite's readings current (rolled up from the readings table, which
+// is the hypertable here) and merged before each query: the merge's reads
+// of marked readings work on chunks as on partitions.
+func TestConformanceTimescaleCurrentMerged(t *testing.T) {
+	url := timescaletest.URL(t)
+	storetest.Run(t, func(t *testing.T) vibemon.Store {
+		s := openCurrentStore(t, url)
+		if !s.Hypertable() {
+			t.Fatal("readings is not a hypertable on the TimescaleDB server")
+		}
+		return mergedStore{s}
+	})
+}
+
 // TestTimescaleOffKeepsPartitions: TimescaleOff, and a schema whose
 // readings already hold data, keep native partitions where TimescaleDB is
 // available.
