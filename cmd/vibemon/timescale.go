@@ -18,7 +18,8 @@ const timescaleUsage = `Usage: vibemon timescale COMMAND [--database-url URL]
 
 Commands:
   status    how readings are stored: native daily partitions or a TimescaleDB
-            hypertable (chunks, compressed chunks), and the TimescaleDB licence
+            hypertable (chunks, compressed chunks and what compression saves),
+            and the TimescaleDB licence
   convert   move the readings of an installation that started on plain
             PostgreSQL into a TimescaleDB hypertable, with a progress bar.
             Offline: stop every vibemon serve on the database first. Interrupted,
@@ -38,7 +39,11 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	if cmd != "status" && cmd != "convert" {
 		return fmt.Errorf("unknown timescale command %q: want status or convert (see: vibemon timescale --help)", cmd)
 	}
-	fs := newFlagSet("timescale "+cmd, strings.TrimPrefix(timescaleUsage, "Usage: "), stdout)
+	summary := map[string]string{
+		"status":  "Show how readings are stored: native daily partitions or a TimescaleDB hypertable\n(chunks, compressed chunks and what compression saves), and the TimescaleDB licence.",
+		"convert": "Move the readings of an installation that started on plain PostgreSQL into a TimescaleDB\nhypertable, with a progress bar. Offline: stop every vibemon serve on the database first.\nInterrupted, run it again: it continues where it stopped. See docs/postgres.md.",
+	}[cmd]
+	fs := newFlagSet("timescale "+cmd, summary, stdout)
 	dbURL := fs.String("database-url", getenv("VIBEMON_DATABASE_URL"), "the PostgreSQL database (VIBEMON_DATABASE_URL)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
