@@ -532,6 +532,9 @@ func TestCollectorsReportIngestPoolAndLag(t *testing.T) {
 	if v := got["vibemon_pg_pool_total_conns"]; v < 1 {
 		t.Errorf("vibemon_pg_pool_total_conns = %v, want at least the connection ingest used", v)
 	}
+	if _, ok := got["vibemon_pg_readings_chunks"]; ok {
+		t.Error("vibemon_pg_readings_chunks is exported on native partitions; it is for a hypertable")
+	}
 	if lag := got["vibemon_pg_rollup_lag_seconds"]; lag < 3590 || lag > 3700 {
 		t.Errorf("vibemon_pg_rollup_lag_seconds = %v, want about 3600 (materialized_to an hour ago)", lag)
 	}

@@ -26,6 +26,11 @@ import (
 //     (a second at most; left out when the database does not answer).
 //     Normally about a minute plus the merge interval; it grows when no
 //     worker merges (docs/postgres.md, "Rollups").
+//   - On a TimescaleDB hypertable, vibemon_pg_readings_chunks and
+//     _compressed_chunks, and vibemon_pg_readings_compressed_bytes_before
+//     and _after (the compressed chunks' size before and after
+//     compression), read at each scrape like the lag: chunks that stay
+//     uncompressed mean the compression policy does not run.
 func (s *Store) Collectors() []prometheus.Collector {
 	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vibemon_pg_ingest_" + name, Help: help},
@@ -52,6 +57,41 @@ func (s *Store) Collectors() []prometheus.Collector {
 		poolCounter("acquire_wait_seconds_total", "Time spent acquiring connections.", func() float64 { return s.pool.Stat().AcquireDuration().Seconds() }),
 		&lagCollector{s: s, desc: prometheus.NewDesc("vibemon_pg_rollup_lag_seconds",
 			"How far the rollups' materialized_to is behind the database's clock (read at scrape time).", nil, nil)},
+		&compressionCollector{s: s, descs: [4]*prometheus.Desc{
+			prometheus.NewDesc("vibemon_pg_readings_chunks", "Chunks of the readings hypertable (TimescaleDB).", nil, nil),
+			prometheus.NewDesc("vibemon_pg_readings_compressed_chunks", "Chunks of the readings hypertable that are compressed.", nil, nil),
+			prometheus.NewDesc("vibemon_pg_readings_compressed_bytes_before", "Size of the compressed chunks of readings before compression (table, indexes, TOAST).", nil, nil),
+			prometheus.NewDesc("vibemon_pg_readings_compressed_bytes_after", "Size of the compressed chunks of readings after compression.", nil, nil),
+		}},
+	}
+}
+
+// compressionCollector reads the hypertable's compression stats at scrape
+// time; nothing on native partitions or when the database does not answer
+// within a second.
+type compressionCollector struct {
+	s     *Store
+	descs [4]*prometheus.Desc
+}
+
+func (c *compressionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *compressionCollector) Collect(ch chan<- prometheus.Metric) {
+	if !c.s.hypertable.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := c.s.CompressionStats(ctx)
+	if err != nil {
+		return
+	}
+	for i, v := range []int64{st.Chunks, st.Compressed, st.Before, st.After} {
+		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.GaugeValue, float64(v))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/postgres"
@@ -135,6 +136,23 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 	}
 	if st, err := s.CompressionStats(ctx); err != nil || st.Compressed != int64(len(chunks)) || st.After <= 0 || st.Before <= 0 {
 		t.Errorf("compression stats %+v, %v; want every chunk counted compressed, with its sizes before and after", st, err)
+	}
+	// The same, as Prometheus scrapes it.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauges := map[string]float64{}
+	for _, mf := range mfs {
+		if g := mf.GetMetric()[0].GetGauge(); g != nil {
+			gauges[mf.GetName()] = g.GetValue()
+		}
+	}
+	if gauges["vibemon_pg_readings_chunks"] != float64(len(chunks)) || gauges["vibemon_pg_readings_compressed_chunks"] != float64(len(chunks)) ||
+		gauges["vibemon_pg_readings_compressed_bytes_before"] <= 0 || gauges["vibemon_pg_readings_compressed_bytes_after"] <= 0 {
+		t.Errorf("compression metrics %v; want %d chunks, all compressed, with their sizes", gauges, len(chunks))
 	}
 	// Compressed readings answer raw and hourly queries as before.
 	p := plants[1]
