@@ -307,10 +307,22 @@ func (s *Store) checkAlone(ctx context.Context) error {
 	}
 	prefix := s.appName[:len(s.appName)-8]
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND starts_with(application_name, $1) AND application_name <> $2`, prefix, s.appName).Scan(&n)
-	if err != nil {
-		return mapErr("convert to hypertable", err)
+	// The backend of a connection its process just closed stays listed
+	// for a moment: a process stopped right before is given up to 3 s.
+	for wait := 0; wait < 15; wait++ {
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND starts_with(application_name, $1) AND application_name <> $2`, prefix, s.appName).Scan(&n)
+		if err != nil {
+			return mapErr("convert to hypertable", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	if n > 0 {
 		return vibemon.Errorf(vibemon.ECONFLICT, "%d connections of other VibeMon processes use this schema: stop every vibemon serve (and any other vibemon command) on it, then run the conversion again; it runs offline", n)
