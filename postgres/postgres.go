@@ -161,11 +161,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
 	}
-	// Prepared statements on readings would switch to a generic plan at
-	// their sixth execution, and building one over hundreds of daily
-	// partitions took about a second per connection and statement (365
-	// partitions, docs/postgres.md); custom plans prune at plan time and
-	// plan in well under a millisecond. A URL may still set its own mode.
 	// The application name tells this process's connections from other
 	// replicas' on the same schema (ConvertToHypertable refuses to run
 	// beside them).
@@ -174,6 +169,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		appName = appNamePrefix(cfg.ConnConfig.RuntimeParams["search_path"]) + fmt.Sprintf("%08x", rand.Uint32())
 		cfg.ConnConfig.RuntimeParams["application_name"] = appName
 	}
+	// Prepared statements on readings would switch to a generic plan at
+	// their sixth execution, and building one over hundreds of daily
+	// partitions took about a second per connection and statement (365
+	// partitions, docs/postgres.md); custom plans prune at plan time and
+	// plan in well under a millisecond. A URL may still set its own mode.
 	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}

@@ -19,7 +19,7 @@ const (
 	// available with the "timescale" licence (compression needs it) and the
 	// schema's readings table is new: still empty, or a hypertable already.
 	// An installation that already holds readings in native partitions
-	// keeps them (the conversion is not automatic).
+	// keeps them until ConvertToHypertable (vibemon timescale convert).
 	TimescaleAuto Timescale = iota
 	// TimescaleOff keeps native daily partitions even where TimescaleDB is
 	// available.
@@ -98,8 +98,7 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 			return err
 		}
 		var hyper, empty bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
-			WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings')`).Scan(&hyper); err != nil {
+		if err := tx.QueryRow(ctx, isHypertableSQL).Scan(&hyper); err != nil {
 			return err
 		}
 		if hyper {
@@ -135,6 +134,10 @@ func (s *Store) setupTimescale(ctx context.Context) error {
 	}
 	return nil
 }
+
+// isHypertableSQL asks whether the schema's readings is a hypertable.
+const isHypertableSQL = `SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+	WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings')`
 
 // hypertableStmts create readings_hyper, a hypertable with readings'
 // columns: chunks of a day by ts, the (device_id, ts, seq) index (as

@@ -95,8 +95,7 @@ func (s *Store) ConvertToHypertable(ctx context.Context, p ConvertProgress) (Con
 		}
 	}()
 	var hyper bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
-		WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings')`).Scan(&hyper); err != nil {
+	if err := conn.QueryRow(ctx, isHypertableSQL).Scan(&hyper); err != nil {
 		return c, mapErr("convert to hypertable", err)
 	}
 	if hyper { // converted by another process since Open
