@@ -111,6 +111,15 @@ type FirmwareImage struct {
 	External bool `json:"-"`
 }
 
+// StoredData is what a store keeps in the image's data column: the bytes,
+// or none (not NULL) when External.
+func (f *FirmwareImage) StoredData() []byte {
+	if f.External || f.Data == nil {
+		return []byte{}
+	}
+	return f.Data
+}
+
 // ParseVersion parses "major.minor.patch" with each part 0..255.
 func ParseVersion(v string) ([3]uint8, error) {
 	var out [3]uint8

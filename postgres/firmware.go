@@ -92,21 +92,13 @@ func (s *Store) CreateFirmware(ctx context.Context, f *vibemon.FirmwareImage) er
 	return s.tx(ctx, "create firmware", func(tx pgx.Tx) error {
 		f.CreatedAt = now
 		return tx.QueryRow(ctx, `INSERT INTO firmware_images (org_id, version, hardware, size, sha256, signature, notes, data, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, firmwareData(f), now).Scan(&f.ID)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, f.StoredData(), now).Scan(&f.ID)
 	})
 }
 
 // firmwareCols are the columns scanFirmware reads; an image whose data
 // column is empty is External (its bytes are in the BlobStore).
 const firmwareCols = "id, org_id, version, hardware, size, sha256, signature, notes, created_at, octet_length(data) = 0"
-
-// firmwareData is what the data column of f holds: nothing when External.
-func firmwareData(f *vibemon.FirmwareImage) []byte {
-	if f.External || f.Data == nil {
-		return []byte{}
-	}
-	return f.Data
-}
 
 func scanFirmware(sc pgx.Row, extra ...any) (*vibemon.FirmwareImage, error) {
 	f := &vibemon.FirmwareImage{}

@@ -96,7 +96,7 @@ func (s *Store) ImportFirmware(ctx context.Context, images []*vibemon.FirmwareIm
 	return importRows(ctx, s, "firmware_images", `INSERT INTO firmware_images (id, org_id, version, hardware, size, sha256, signature, notes, data, created_at)
 		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`, images,
 		func(f *vibemon.FirmwareImage) []any {
-			return []any{f.ID, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, firmwareData(f), utc(f.CreatedAt)}
+			return []any{f.ID, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, f.StoredData(), utc(f.CreatedAt)}
 		})
 }
 

@@ -85,7 +85,7 @@ func (s *Store) CreateFirmware(ctx context.Context, f *vibemon.FirmwareImage) er
 	now := s.nowMS()
 	return s.writeTx(ctx, "create firmware", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO firmware_images (org_id, version, hardware, size, sha256, signature, notes, data, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, firmwareData(f), now)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.OrgID, f.Version, f.Hardware, f.Size, f.SHA256, f.Signature, f.Notes, f.StoredData(), now)
 		if err != nil {
 			return err
 		}
@@ -98,14 +98,6 @@ func (s *Store) CreateFirmware(ctx context.Context, f *vibemon.FirmwareImage) er
 // firmwareCols are the columns scanFirmware reads; an image whose data
 // column is empty is External (its bytes are in the BlobStore).
 const firmwareCols = "id, org_id, version, hardware, size, sha256, signature, notes, created_at, length(data) = 0"
-
-// firmwareData is what the data column of f holds: nothing when External.
-func firmwareData(f *vibemon.FirmwareImage) []byte {
-	if f.External || f.Data == nil {
-		return []byte{}
-	}
-	return f.Data
-}
 
 func scanFirmware(sc interface{ Scan(...any) error }, extra ...any) (*vibemon.FirmwareImage, error) {
 	f := &vibemon.FirmwareImage{}
