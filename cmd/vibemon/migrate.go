@@ -38,7 +38,8 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if !ok || path == "" {
 		return fmt.Errorf("--from must be sqlite://PATH, the embedded store (e.g. sqlite://./data/vibemon.db), not %q", *from)
 	}
-	if !strings.HasPrefix(*to, "postgres://") && !strings.HasPrefix(*to, "postgresql://") {
+	target, ok := postgresURL(*to)
+	if !ok {
 		return fmt.Errorf("--to must be a postgres:// URL, not %q", *to)
 	}
 	if fi, err := os.Stat(path); err != nil {
@@ -49,11 +50,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("--from: no vibemon.db in the directory: %w", err)
 		}
 	}
-	target := *to
-	if u, err := url.Parse(*to); err == nil {
-		target = u.Redacted()
-	}
-
 	src, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		return fmt.Errorf("open the source %s: %w", path, err)
@@ -91,4 +87,16 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "Copied %d rows in %s; every count matches. Start vibemon with VIBEMON_DATABASE_URL set to the target.\n",
 		rep.Copied, rep.Elapsed.Round(time.Millisecond))
 	return nil
+}
+
+// postgresURL reports whether raw is a postgres:// (or postgresql://) URL
+// and returns it with its password hidden, for messages.
+func postgresURL(raw string) (redacted string, ok bool) {
+	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
+		return raw, false
+	}
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted(), true
+	}
+	return raw, true
 }

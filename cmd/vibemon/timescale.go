@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/vibemon/vibemon/postgres"
@@ -48,16 +46,13 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(*dbURL, "postgres://") && !strings.HasPrefix(*dbURL, "postgresql://") {
+	name, ok := postgresURL(*dbURL)
+	if !ok {
 		return fmt.Errorf("timescale %s: --database-url (VIBEMON_DATABASE_URL) must be the postgres:// URL of the server's database, not %q", cmd, *dbURL)
 	}
 	after, err := compressAfter(getenv)
 	if err != nil {
 		return err
-	}
-	name := *dbURL
-	if u, err := url.Parse(*dbURL); err == nil {
-		name = u.Redacted()
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	// No upkeep of its own: the command only reads or converts.
