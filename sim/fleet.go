@@ -195,7 +195,9 @@ func (f *Fleet) backfill(ctx context.Context) error {
 		}
 		for k := range n {
 			ts := f.start.Add(-time.Duration(n-k) * step)
-			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-k))&vibemon.MaxSeq, ts, 0))
+			// Before the start the machine ran at the speed of the clock
+			// (its simulated time negative), healthy.
+			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-k))&vibemon.MaxSeq, ts, ts.Sub(f.start)))
 			if len(batch) >= 2000 {
 				if err := f.post(ctx, batch); err != nil {
 					return fmt.Errorf("backfill: %w", err)

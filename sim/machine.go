@@ -37,6 +37,7 @@ type Machine struct {
 	rng     *rand.Rand
 	battery float64
 	node    *Node // live feature summaries, as the machine's sensor node computes them
+	healthy *healthy
 	model   *SignalModel
 	sensor  Sensor
 }
@@ -167,36 +168,65 @@ func (m *Machine) severity(t time.Duration) float64 {
 	return float64((t-m.Onset)%m.Cycle) / float64(m.Cycle)
 }
 
+// healthy is the node's feature summary of the healthy machine, each
+// value the mean of two measurements at the start (about 1 ms each, 5 ms
+// at 12.8 kHz: a 10,000-machine fleet spends some 25 s of CPU on them
+// before its backfill): the level the feature-level model (Reading) grows
+// a fault from.
+type healthy struct{ vel, acc, crest, kurt [3]float64 }
+
+// healthyLevel measures the healthy levels once, with a node of its own
+// (so the live node's state is not touched).
+func (m *Machine) healthyLevel() *healthy {
+	if m.healthy != nil {
+		return m.healthy
+	}
+	const k = 2
+	h := &healthy{}
+	n := NewNode(m.model, m.sensor)
+	for i := range k {
+		r, _ := n.Reading(0, 0, time.Time{}, time.Duration(i)*time.Second)
+		for a := range 3 {
+			h.vel[a] += r.Values[int(vibemon.VelRMSX)+a] / k
+			h.acc[a] += r.Values[int(vibemon.AccRMSX)+a] / k
+			h.crest[a] += r.Values[int(vibemon.CrestX)+a] / k
+			h.kurt[a] += r.Values[int(vibemon.KurtosisX)+a] / k
+		}
+	}
+	m.healthy = h
+	return h
+}
+
 // Reading returns a feature summary from the cheap feature-level model at
-// simulated time t, stamped ts: for backfilling history quickly.
+// simulated time t, stamped ts: for backfilling history quickly. It starts
+// from the levels the machine's node measures when healthy and takes the
+// temperature from the same thermal model, so a backfilled history runs
+// on into the node's live readings without a step.
 func (m *Machine) Reading(deviceID, seq int64, ts time.Time, t time.Duration) vibemon.Reading {
 	r := vibemon.NewReading(deviceID, seq, ts)
+	h := m.healthyLevel()
 	s := m.severity(t)
-	shaftHz := m.RPM / 60
 	noise := func(scale float64) float64 { return 1 + scale*m.rng.NormFloat64() }
-	// Velocity grows from the baseline towards ~12 mm/s (ISO zone D for
-	// most machines) as the fault develops.
-	vel := m.BaseVel + 11*s
-	axes := [3]float64{1.0, 0.8, 0.55}
+	// Velocity grows from the healthy level by up to ~11 mm/s (ISO zone D
+	// for most machines) as the fault develops, most on the radial axes.
+	grow := [3]float64{1.0, 0.8, 0.55}
 	if m.Condition == Degrading {
-		axes[2] += 0.6 * s // misalignment-like: axial grows
+		grow[2] += 0.6 * s // misalignment-like: axial grows
 	}
 	for a := 0; a < 3; a++ {
-		v := math.Max(0.05, vel*axes[a]*noise(0.04))
-		// a = v * 2*pi*f, mm/s -> g at the shaft frequency, plus a
+		v := math.Max(0.05, (h.vel[a]+11*s*grow[a])*noise(0.04))
+		// Acceleration follows velocity at the healthy ratio, plus a
 		// high-frequency part that bearing wear adds.
-		acc := v*2*math.Pi*shaftHz/9806.65 + 0.02*s*noise(0.1)
-		crest := 3.0 + 3*s*noise(0.05)
+		acc := h.acc[a]*v/math.Max(h.vel[a], 0.05) + 0.02*s*noise(0.1)
+		crest := h.crest[a] * (1 + s*noise(0.05))
 		r.Values[int(vibemon.VelRMSX)+a] = v
 		r.Values[int(vibemon.AccRMSX)+a] = acc
 		r.Values[int(vibemon.AccPeakX)+a] = acc * crest
 		r.Values[int(vibemon.CrestX)+a] = crest
-		r.Values[int(vibemon.KurtosisX)+a] = math.Max(1.5, (3+6*s*s)*noise(0.03))
+		r.Values[int(vibemon.KurtosisX)+a] = math.Max(1.5, h.kurt[a]*(1+2*s*s)*noise(0.03))
 	}
-	temp := 38 + 4*math.Sin(2*math.Pi*t.Hours()/24) + 0.3*m.rng.NormFloat64()
-	if m.Condition == Overheating {
-		temp += 50 * s
-	}
+	// As the node reads it (a DS18B20: 1/16 °C steps).
+	temp := math.Round(m.model.Temperature(t)*16) / 16
 	m.battery -= 0.000002
 	if m.battery < 3.3 {
 		m.battery = 4.2 // someone changed the battery
