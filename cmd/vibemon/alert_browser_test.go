@@ -193,6 +193,14 @@ func TestBrowserAlertPage(t *testing.T) {
 		t.Errorf("a stream reconnected, so these steps did not test the first connection; the page's console:\n%s", console)
 	}
 
+	// The resolved alert's page does not call the value it breached with
+	// the "latest" one: the machine is back within its limit.
+	err = chromedp.Do(bctx, chromedp.Navigate(fmt.Sprintf("%s/alerts/%d", p.URL, alertID)))
+	if err != nil {
+		fail("open the resolved alert", err)
+	}
+	poll("resolved alert's value labelled", `document.getElementById("t-status").dataset.status === "resolved" && document.getElementById("t-value-label").textContent === "Last value in breach"`)
+
 	if dir := os.Getenv("VIBEMON_SCREENSHOT_DIR"); dir != "" {
 		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
 			_ = os.WriteFile(dir+"/alert-page.png", png, 0o644)

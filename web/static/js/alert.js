@@ -58,6 +58,8 @@ function paintHeader() {
   st.textContent = STATUS_TEXT[a.status] || a.status;
   st.dataset.status = a.status;
   const unit = metricUnit(a.metric || "");
+  // value is the latest value in breach: once resolved, not the current one.
+  $("t-value-label").textContent = a.status === "resolved" ? "Last value in breach" : "Latest value";
   $("t-value").textContent = fmt(a.value, 2);
   $("t-unit").textContent = unit;
   $("t-peak").textContent = fmt(a.peak, 2) + " " + unit;
