@@ -110,17 +110,11 @@ func handleCompleteness(s *server) http.Handler {
 		}
 		v := r.URL.Query()
 		to, from := s.now().UTC(), time.Time{}
-		for _, p := range []struct {
-			name string
-			t    *time.Time
-		}{{"to", &to}, {"from", &from}} {
-			if str := v.Get(p.name); str != "" {
-				t, err := time.Parse(time.RFC3339Nano, str)
-				if err != nil {
-					return invalidf("%s %q is not an RFC 3339 time such as 2025-01-02T15:04:05Z.", p.name, str)
-				}
-				*p.t = t.UTC()
-			}
+		if _, err := queryTime(v, "to", &to); err != nil {
+			return err
+		}
+		if _, err := queryTime(v, "from", &from); err != nil {
+			return err
 		}
 		if from.IsZero() {
 			from = to.Add(-24 * time.Hour)

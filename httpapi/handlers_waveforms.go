@@ -140,17 +140,11 @@ func handleWaveformList(s *server) http.Handler {
 		}
 		v := r.URL.Query()
 		var from, to time.Time
-		for _, p := range []struct {
-			name string
-			dst  *time.Time
-		}{{"from", &from}, {"to", &to}} {
-			if str := v.Get(p.name); str != "" {
-				t, err := time.Parse(time.RFC3339Nano, str)
-				if err != nil {
-					return invalidf("%s %q is not an RFC 3339 time such as 2025-01-02T15:04:05Z.", p.name, str)
-				}
-				*p.dst = t.UTC()
-			}
+		if _, err := queryTime(v, "from", &from); err != nil {
+			return err
+		}
+		if _, err := queryTime(v, "to", &to); err != nil {
+			return err
 		}
 		if from.IsZero() {
 			from = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)

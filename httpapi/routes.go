@@ -95,6 +95,7 @@ func routes(s *server) []route {
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/waveforms/{wid}", handleWaveformGet(s)),
 		may(vibemon.ActRead, "GET "+v1+"/devices/{id}/waveforms/{wid}/samples", handleWaveformSamples(s)),
 		may(vibemon.ActRead, "GET "+v1+"/assets/{id}/health", handleAssetHealth(s)),
+		may(vibemon.ActRead, "GET "+v1+"/reports/condition", handleConditionReport(s)),
 
 		may(vibemon.ActRead, "GET "+v1+"/alert-rules", handleRuleList(s)),
 		may(vibemon.ActManageAssets, "POST "+v1+"/alert-rules", handleRuleCreate(s)),

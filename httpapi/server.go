@@ -66,6 +66,8 @@ type Config struct {
 	Waveforms WaveformSubmitter
 	// Health answers GET /assets/{id}/health; nil makes it answer 503.
 	Health HealthReporter
+	// Reports answers GET /reports/condition; nil makes it answer 503.
+	Reports ConditionReporter
 	// Notifications says which notification channels the server has and
 	// issues Telegram link codes. Defaults to none.
 	Notifications Notifications
@@ -93,6 +95,7 @@ type server struct {
 	ready         func(ctx context.Context) error
 	waveforms     WaveformSubmitter
 	health        HealthReporter
+	reports       ConditionReporter
 	notifications Notifications
 	gatherer      prometheus.Gatherer
 	metrics       *metrics
@@ -106,7 +109,7 @@ func newServer(cfg Config) *server {
 		store: cfg.Store, telemetry: cfg.Telemetry, issuer: cfg.Issuer, presence: cfg.Presence, bus: cfg.Bus,
 		log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBodyBytes, maxBatch: cfg.MaxBatch,
 		limiter: cfg.LoginRateLimit, pwParams: cfg.PasswordParams, ready: cfg.Ready,
-		waveforms: cfg.Waveforms, health: cfg.Health, notifications: cfg.Notifications,
+		waveforms: cfg.Waveforms, health: cfg.Health, reports: cfg.Reports, notifications: cfg.Notifications,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,21 @@ func invalidf(format string, args ...any) error {
 	return vibemon.Errorf(vibemon.EINVALID, format, args...)
 }
 
+// queryTime parses the query parameter name of v, an RFC 3339 time, into
+// *dst (UTC) and reports whether it was given; *dst is untouched when not.
+func queryTime(v url.Values, name string, dst *time.Time) (bool, error) {
+	str := v.Get(name)
+	if str == "" {
+		return false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, str)
+	if err != nil {
+		return false, invalidf("%s %q is not an RFC 3339 time such as 2025-01-02T15:04:05Z.", name, str)
+	}
+	*dst = t.UTC()
+	return true, nil
+}
+
 // Telemetry query limits.
 const (
 	defaultQueryRange = 24 * time.Hour
@@ -78,22 +94,12 @@ const (
 func (s *server) telemetryQuery(r *http.Request, deviceID int64) (vibemon.ReadingQuery, error) {
 	q := vibemon.ReadingQuery{DeviceID: deviceID, Limit: defaultQueryLimit}
 	v := r.URL.Query()
-	parseTime := func(name string) (time.Time, bool, error) {
-		str := v.Get(name)
-		if str == "" {
-			return time.Time{}, false, nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, str)
-		if err != nil {
-			return t, false, invalidf("%s %q is not an RFC 3339 time such as 2025-01-02T15:04:05Z.", name, str)
-		}
-		return t.UTC(), true, nil
-	}
-	from, haveFrom, err := parseTime("from")
+	var from, to time.Time
+	haveFrom, err := queryTime(v, "from", &from)
 	if err != nil {
 		return q, err
 	}
-	to, haveTo, err := parseTime("to")
+	haveTo, err := queryTime(v, "to", &to)
 	if err != nil {
 		return q, err
 	}

@@ -59,7 +59,7 @@ func (e *testEnv) snapshot(t *testing.T, tn *tenant) string {
 // TestTenancyWalk calls every route with org A's owner token and org B's
 // ids: nothing of B may be seen or changed.
 func TestTenancyWalk(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withReports)
 	a := e.newTenant(t, "acme")
 	b := e.newTenant(t, "bravo")
 	bKey := &vibemon.APIKey{OrgID: b.org.ID, Name: "bravo gateway", Role: vibemon.RoleEngineer, Prefix: "vmk_bbbb", Hash: vibemon.HashAPIKey("vmk_bravo")}
@@ -241,6 +241,10 @@ func TestTenancyWalk(t *testing.T) {
 			e.do(t, request{method: "POST", path: "/api/v1/alert-rules", token: tok, body: map[string]any{"name": "r", "metric": "temp_c",
 				"op": "above", "threshold": 80, "severity": "info",
 				"escalation": []any{map[string]any{"after_minutes": 5, "user_ids": []int64{b.users[vibemon.RoleOwner].ID}}}}}).wantError(t, vibemon.EINVALID)
+		},
+		"GET /api/v1/reports/condition": func(t *testing.T) {
+			ok("GET", "/api/v1/reports/condition", nil, 200)(t)
+			ok("GET", "/api/v1/reports/condition?format=csv", nil, 200)(t)
 		},
 		"GET /api/v1/alerts": func(t *testing.T) {
 			for _, q := range []string{"", fmt.Sprintf("?device_id=%d", b.device.ID), fmt.Sprintf("?asset_id=%d", b.asset.ID)} {

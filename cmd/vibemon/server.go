@@ -27,6 +27,7 @@ import (
 	"github.com/vibemon/vibemon/notify"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/redis"
+	"github.com/vibemon/vibemon/report"
 	"github.com/vibemon/vibemon/s3"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/web"
@@ -233,12 +234,20 @@ func startApp(ctx context.Context, s *settings, stdout, stderr io.Writer) (*app,
 			}
 		}
 	}
+	reports := &report.Builder{Store: store, Analysis: analytics}
 	handler := httpapi.NewServer(httpapi.Config{
 		Store: a.cached, Telemetry: telemetry, Issuer: a.issuer, Presence: a.presence, Bus: a.bus,
 		Logger: log, Registerer: reg, Gatherer: reg, Live: live, Web: panel, LoginRateLimit: a.loginLimit,
 		Waveforms: a.jobs, Ready: a.ready(s), Notifications: notifications,
 		Health: httpapi.HealthFunc(func(ctx context.Context, orgID, assetID int64) (any, error) {
 			return analytics.AssetHealth(ctx, orgID, assetID)
+		}),
+		Reports: httpapi.ConditionReportFunc(func(ctx context.Context, orgID int64, from, to time.Time) (httpapi.CSVWriter, error) {
+			r, err := reports.Build(ctx, orgID, from, to)
+			if err != nil {
+				return nil, err // not a nil *report.Report in an interface
+			}
+			return r, nil
 		}),
 	})
 
