@@ -10,7 +10,7 @@ import (
 
 // csvHeader names WriteCSV's columns.
 var csvHeader = []string{"machine", "type", "rpm", "devices", "condition", "reasons", "zone_now", "vel_rms_now_mm_s",
-	"worst_vel_rms_mm_s", "worst_zone", "worst_at", "diagnosis", "diagnosis_at", "anomaly", "trend", "forecast_alarm_at",
+	"worst_vel_rms_mm_s", "worst_zone", "worst_at", "diagnosis", "diagnosis_evidence", "diagnosis_at", "anomaly", "trend", "forecast_alarm_at",
 	"alerts_opened", "alerts_critical", "alerts_warning", "alerts_info", "alerts_open_now", "received_percent"}
 
 // WriteCSV writes the report as CSV: a header, then a row per machine in
@@ -26,7 +26,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			alerts += "+"
 		}
 		row := []string{cell(m.Name), cell(m.Type), num(&m.RPM, 0), strconv.Itoa(m.Devices), m.Condition, cell(strings.Join(m.Reasons, "; ")),
-			str(m.Zone), num(m.VelRMS, 2), num(m.WorstVelRMS, 2), str(m.WorstZone), ts(m.WorstAt), cell(m.Diagnosis), ts(m.DiagnosisAt),
+			str(m.Zone), num(m.VelRMS, 2), num(m.WorstVelRMS, 2), str(m.WorstZone), ts(m.WorstAt), cell(m.Diagnosis), cell(m.DiagnosisEvidence), ts(m.DiagnosisAt),
 			m.Anomaly, m.Trend, ts(m.AlarmAt), alerts, strconv.Itoa(m.AlertsCritical), strconv.Itoa(m.AlertsWarning),
 			strconv.Itoa(m.AlertsInfo), strconv.Itoa(m.OpenNow), num(m.Received, 1)}
 		if err := cw.Write(row); err != nil {

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vibemon/vibemon"
@@ -76,11 +75,12 @@ type Machine struct {
 	// axis), aligned with Report.Days; nil for a day without readings.
 	Daily []*float64 `json:"daily_vel_rms_mm_s"`
 
-	Diagnosis   string     `json:"diagnosis"` // the latest burst's top finding in words; empty when no fault
-	DiagnosisAt *time.Time `json:"diagnosis_at"`
-	Anomaly     string     `json:"anomaly"` // normal, anomalous or learning
-	Trend       string     `json:"trend"`
-	AlarmAt     *time.Time `json:"forecast_alarm_at"` // when the trend reaches the alarm level
+	Diagnosis         string     `json:"diagnosis"`          // the latest burst's top finding in words; empty when no fault
+	DiagnosisEvidence string     `json:"diagnosis_evidence"` // its spectral evidence, e.g. "BPFO at 58.6 Hz (3.55×) +27.9 dB, …"
+	DiagnosisAt       *time.Time `json:"diagnosis_at"`
+	Anomaly           string     `json:"anomaly"` // normal, anomalous or learning
+	Trend             string     `json:"trend"`
+	AlarmAt           *time.Time `json:"forecast_alarm_at"` // when the trend reaches the alarm level
 
 	AlertsOpened    int  `json:"alerts_opened"` // opened in the period
 	AlertsCritical  int  `json:"alerts_critical"`
@@ -187,7 +187,8 @@ func (b *Builder) machine(ctx context.Context, orgID int64, a *vibemon.Asset, de
 	}
 	fault := topFinding(h.Diagnosis)
 	if fault != nil {
-		m.Diagnosis, m.DiagnosisAt = fault.Summary, &h.Diagnosis.TS
+		m.Diagnosis = fmt.Sprintf("Likely %s (confidence %.0f %%)", analysis.FaultWords(fault.Fault), 100*fault.Confidence)
+		m.DiagnosisEvidence, m.DiagnosisAt = fault.Summary, &h.Diagnosis.TS
 	}
 	if err := b.velocity(ctx, orgID, devices, r, m); err != nil {
 		return nil, err
@@ -325,7 +326,7 @@ func judge(m *Machine, fault *analysis.Finding, now time.Time) (string, []string
 		watch = append(watch, plural(n, "alert")+" open")
 	}
 	if fault != nil {
-		watch = append(watch, strings.TrimSuffix(fault.Summary, "."))
+		watch = append(watch, m.Diagnosis+" in the latest burst")
 	}
 	if m.Anomaly == "anomalous" {
 		watch = append(watch, "readings unlike the machine's own baseline (anomaly)")

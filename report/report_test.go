@@ -12,7 +12,9 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/analysis"
+	"github.com/vibemon/vibemon/dsp"
 	"github.com/vibemon/vibemon/report"
+	"github.com/vibemon/vibemon/sim"
 	"github.com/vibemon/vibemon/sqlite"
 )
 
@@ -116,6 +118,9 @@ func TestConditionReport(t *testing.T) {
 	pump, pumpNode := f.machine(t, f.org, "=Pump B", 10, func(time.Time) float64 { return 1.0 }, nil)
 	f.alert(t, f.rule, pump, pumpNode, now.Add(-40*24*time.Hour), true)
 	f.alert(t, f.rule, pump, pumpNode, now.Add(-3*24*time.Hour), true)
+	// The gearbox: steady, but its latest burst shows an outer race defect.
+	gear, gearNode := f.machine(t, f.org, "Gearbox D", 10, func(time.Time) float64 { return 1.1 }, nil)
+	f.burst(t, gear, gearNode, dsp.FaultOuterRace)
 	// The motor: a node that never sent.
 	f.machine(t, f.org, "Motor C", 0, nil, func(int64) bool { return true })
 	// Another org's machine in zone D.
@@ -133,10 +138,10 @@ func TestConditionReport(t *testing.T) {
 	for _, m := range r.Machines {
 		names = append(names, m.Name)
 	}
-	if strings.Join(names, ",") != "Fan A,=Pump B,Motor C" {
-		t.Fatalf("machines = %v, want the fan (act), the pump (good), the motor (no data); not the other org's", names)
+	if strings.Join(names, ",") != "Fan A,Gearbox D,=Pump B,Motor C" {
+		t.Fatalf("machines = %v, want the fan (act), the gearbox (watch), the pump (good), the motor (no data); not the other org's", names)
 	}
-	fanRow, pumpRow, motorRow := r.Machines[0], r.Machines[1], r.Machines[2]
+	fanRow, gearRow, pumpRow, motorRow := r.Machines[0], r.Machines[1], r.Machines[2], r.Machines[3]
 
 	if fanRow.Condition != report.ConditionAct || len(fanRow.Reasons) == 0 || !strings.Contains(fanRow.Reasons[0], "zone D now") {
 		t.Errorf("fan: %s because %q, want act, zone D first", fanRow.Condition, fanRow.Reasons)
@@ -159,6 +164,10 @@ func TestConditionReport(t *testing.T) {
 		t.Errorf("fan received = %v %%, want about 90 (one reading in ten lost)", num(fanRow.Received))
 	}
 
+	if gearRow.Condition != report.ConditionWatch || len(gearRow.Reasons) != 1 || !strings.HasPrefix(gearRow.Reasons[0], "Likely an outer race bearing defect") ||
+		!strings.HasPrefix(gearRow.Diagnosis, "Likely an outer race bearing defect") || !strings.Contains(gearRow.DiagnosisEvidence, "BPFO") {
+		t.Errorf("gearbox: %s because %q, diagnosis %q (%q), want watch for the outer race defect with its BPFO evidence", gearRow.Condition, gearRow.Reasons, gearRow.Diagnosis, gearRow.DiagnosisEvidence)
+	}
 	if pumpRow.Condition != report.ConditionGood || len(pumpRow.Reasons) != 0 {
 		t.Errorf("pump: %s because %q, want good", pumpRow.Condition, pumpRow.Reasons)
 	}
@@ -182,7 +191,7 @@ func TestConditionReport(t *testing.T) {
 	must(t, r.WriteCSV(&buf))
 	rows, err := csv.NewReader(&buf).ReadAll()
 	must(t, err)
-	if len(rows) != 4 || rows[0][0] != "machine" || rows[1][0] != "Fan A" || rows[2][0] != "'=Pump B" || rows[3][0] != "Motor C" {
+	if len(rows) != 5 || rows[0][0] != "machine" || rows[1][0] != "Fan A" || rows[3][0] != "'=Pump B" || rows[4][0] != "Motor C" {
 		t.Fatalf("csv rows = %q", rows)
 	}
 	col := map[string]int{}
@@ -195,12 +204,33 @@ func TestConditionReport(t *testing.T) {
 	if got := rows[1][col["worst_at"]]; got != "2025-06-11T12:00:00Z" {
 		t.Errorf("csv worst_at of the fan = %q", got)
 	}
-	if got := rows[2][col["alerts_opened"]]; got != "1" {
+	if got := rows[3][col["alerts_opened"]]; got != "1" {
 		t.Errorf("csv alerts_opened of the pump = %q, want 1", got)
 	}
-	if got := rows[3][col["received_percent"]]; got != "" {
+	if got := rows[4][col["received_percent"]]; got != "" {
 		t.Errorf("csv received_percent of the silent motor = %q, want empty", got)
 	}
+}
+
+// burst analyses a second of a piezo sensor on a's 1480 rpm machine with
+// a 6205 bearing and fault, as the node's latest burst.
+func (f *fleet) burst(t *testing.T, a *vibemon.Asset, d *vibemon.Device, fault string) {
+	t.Helper()
+	b, _ := dsp.LookupBearing("6205")
+	m := sim.NewSignalModel(a.RPM, b, 7)
+	m.Faults = []sim.Fault{{Kind: fault, Growth: sim.Growth{Curve: sim.Step, Max: sim.SeverityHigh}}}
+	sensor := sim.Piezo(12800)
+	var x [3][]float64
+	for i := range x {
+		x[i] = make([]float64, 12800)
+	}
+	sensor.Measure(x, m, time.Minute)
+	data, scale := analysis.Quantize(x[:])
+	w := &vibemon.Waveform{OrgID: f.org.ID, DeviceID: d.ID, TS: now.Add(-time.Hour), SampleRateHz: sensor.Rate, Axes: 3, Samples: len(x[0]), Scale: scale, Data: data}
+	ctx := context.Background()
+	must(t, f.st.CreateWaveform(ctx, w))
+	_, err := f.builder.Analysis.AnalyzeWaveform(ctx, f.org.ID, w.ID)
+	must(t, err)
 }
 
 func TestConditionReportPeriod(t *testing.T) {

@@ -49,6 +49,7 @@ var pages = map[string]page{
 	"assets":        {"assets.html", "Machines", "assets", "js/assets.js"},
 	"asset":         {"asset.html", "Machine", "assets", "js/asset.js"},
 	"rules":         {"rules.html", "Alert rules", "rules", "js/rules.js"},
+	"reports":       {"reports.html", "Condition report", "reports", "js/reports.js"},
 	"notfound":      {"notfound.html", "Not found", "", ""},
 }
 
@@ -90,6 +91,7 @@ func Handler(cfg Config) http.Handler {
 	mux.Handle("GET /alerts", h.page("alerts"))
 	mux.Handle("GET /alerts/{id}", h.page("alert"))
 	mux.Handle("GET /rules", h.page("rules"))
+	mux.Handle("GET /reports", h.page("reports"))
 	mux.Handle("GET /users", h.page("users"))
 	mux.Handle("GET /notifications", h.page("notifications"))
 	mux.Handle("GET /assets", h.page("assets"))

@@ -95,10 +95,11 @@ export function refresh(staleAccess = accessToken()) {
   return refreshing;
 }
 
-/** api calls /api/v1 + path and returns the parsed JSON body. */
-export async function api(path, { method = "GET", body } = {}) {
+// call sends a request to /api/v1 + path with the session's token,
+// renewing it once on a 401, and returns the response.
+async function call(path, { method = "GET", body, accept = "application/json" } = {}) {
   const send = () => {
-    const headers = { "Accept": "application/json" };
+    const headers = { "Accept": accept };
     const tok = accessToken();
     if (tok) headers["Authorization"] = "Bearer " + tok;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -111,7 +112,20 @@ export async function api(path, { method = "GET", body } = {}) {
     if (await refresh(used)) res = await send();
     if (res.status === 401) { clearSession(); toLogin(); }
   }
-  return parse(res);
+  return res;
+}
+
+/** api calls /api/v1 + path and returns the parsed JSON body. */
+export async function api(path, opts = {}) {
+  return parse(await call(path, opts));
+}
+
+/** apiBlob calls /api/v1 + path for a file (accept: its type) and returns
+ * it as a Blob; an error answer throws ApiError like api. */
+export async function apiBlob(path, accept) {
+  const res = await call(path, { accept });
+  if (!res.ok) return parse(res);
+  return res.blob();
 }
 
 /** login signs in and stores the session; throws ApiError with the API's message. */
