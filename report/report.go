@@ -14,8 +14,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/analysis"
@@ -129,18 +132,29 @@ func (b *Builder) Build(ctx context.Context, orgID int64, from, to time.Time) (*
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	for _, a := range assets {
+	// Machines are independent reads: a few at a time, as many as there
+	// are cores (the stores serve reads concurrently).
+	r.Machines = make([]*Machine, len(assets))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, a := range assets {
 		var mine []*vibemon.Device
 		for _, d := range devices {
 			if d.AssetID == a.ID {
 				mine = append(mine, d)
 			}
 		}
-		m, err := b.machine(ctx, orgID, a, mine, r)
-		if err != nil {
-			return nil, fmt.Errorf("report: %s: %w", a.Name, err)
-		}
-		r.Machines = append(r.Machines, m)
+		g.Go(func() error {
+			m, err := b.machine(gctx, orgID, a, mine, r)
+			if err != nil {
+				return fmt.Errorf("report: %s: %w", a.Name, err)
+			}
+			r.Machines[i] = m
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(r.Machines, func(x, y *Machine) int {
 		if c := rank(x.Condition) - rank(y.Condition); c != 0 {

@@ -120,8 +120,14 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	}
 	c := &vibemon.Completeness{DeviceID: deviceID, From: from.UTC(), To: to.UTC()}
 	f, t := from.UnixMilli(), to.UnixMilli()
+	// Scan only the seqs the window's minutes hold, not the device's
+	// whole history (readings are keyed by seq, not time).
+	seqLo, seqHi, err := seqSpan(ctx, tx, deviceID, f, t)
+	if err != nil {
+		return nil, mapErr("completeness", err)
+	}
 	err = tx.QueryRowContext(ctx, `SELECT count(*), coalesce(min(seq), 0), coalesce(max(seq), 0)
-		FROM readings WHERE device_id = ? AND ts >= ? AND ts < ?`, deviceID, f, t).Scan(&c.Received, &c.FirstSeq, &c.LastSeq)
+		FROM readings WHERE device_id = ? AND seq BETWEEN ? AND ? AND ts >= ? AND ts < ?`, deviceID, seqLo, seqHi, f, t).Scan(&c.Received, &c.FirstSeq, &c.LastSeq)
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}
@@ -144,7 +150,7 @@ func (s *Store) Completeness(ctx context.Context, orgID, deviceID int64, from, t
 	ex := vibemon.NewGapExplainer(c, reported)
 	ex.Lead(prev.Int64, prev.Valid)
 	rows, err := tx.QueryContext(ctx, `SELECT seq + 1, next - 1 FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next
-			FROM readings WHERE device_id = ? AND ts >= ? AND ts < ?) WHERE next > seq + 1 ORDER BY seq`, deviceID, f, t)
+			FROM readings WHERE device_id = ? AND seq BETWEEN ? AND ? AND ts >= ? AND ts < ?) WHERE next > seq + 1 ORDER BY seq`, deviceID, seqLo, seqHi, f, t)
 	if err != nil {
 		return nil, mapErr("completeness", err)
 	}

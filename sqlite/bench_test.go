@@ -275,7 +275,8 @@ func hourlyFixture(b *testing.B) (path string, org int64, devices []int64) {
 
 // BenchmarkQueryHourly30d queries one device's 30 days at 1h buckets (720
 // points from rollup_1h) in a store of 4.32M readings; and, for the raw
-// path, one hour of raw readings in the middle of the 30 days.
+// path, one hour of raw readings in the middle of the 30 days; and the
+// completeness of one day.
 func BenchmarkQueryHourly30d(b *testing.B) {
 	path, org, devs := hourlyFixture(b)
 	s, err := Open(path, Options{})
@@ -308,5 +309,17 @@ func BenchmarkQueryHourly30d(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
 		})
-	}
+	}	// The device page's "received, last 24 h": a day of the 30, judged
+	// from sequence numbers.
+	b.Run("completeness-1d", func(b *testing.B) {
+		for b.Loop() {
+			c, err := s.Completeness(ctx, org, devs[42], t0.Add(15*24*time.Hour), t0.Add(16*24*time.Hour))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.Received != 1440 || c.Expected != 1440 {
+				b.Fatalf("received %d of %d, want 1440 of 1440", c.Received, c.Expected)
+			}
+		}
+	})
 }

@@ -25,4 +25,5 @@
 // the seq range of [From, To) from rollup_1m, then scans that part of the
 // clustered key and filters on ts, so it never scans a device's whole
 // history (unless the device's seq order and time order disagree wildly).
+// Completeness bounds its two scans the same way.
 package sqlite

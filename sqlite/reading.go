@@ -590,11 +590,19 @@ func (s *Store) QueryReadings(ctx context.Context, orgID int64, q vibemon.Readin
 	return pts, nil
 }
 
-func queryRaw(ctx context.Context, tx *sql.Tx, device, from, to, limit int64, ms []vibemon.Metric) ([]vibemon.Point, error) {
-	var lo, hi sql.NullInt64
+// seqSpan returns the range of sequence numbers that holds every reading
+// of device with from <= ts < to (milliseconds), from rollup_1m, so that a
+// scan by time reads only that part of the device's readings (keyed by
+// seq) instead of its whole history; lo is NULL when there is none.
+func seqSpan(ctx context.Context, tx *sql.Tx, device, from, to int64) (lo, hi sql.NullInt64, err error) {
 	minute := rollups[0].width
-	err := tx.QueryRowContext(ctx, `SELECT min(min_seq), max(max_seq) FROM rollup_1m
+	err = tx.QueryRowContext(ctx, `SELECT min(min_seq), max(max_seq) FROM rollup_1m
 		WHERE device_id = ? AND bucket_start >= ? AND bucket_start < ?`, device, floorTo(from, minute), to).Scan(&lo, &hi)
+	return lo, hi, err
+}
+
+func queryRaw(ctx context.Context, tx *sql.Tx, device, from, to, limit int64, ms []vibemon.Metric) ([]vibemon.Point, error) {
+	lo, hi, err := seqSpan(ctx, tx, device, from, to)
 	if err != nil {
 		return nil, err
 	}
