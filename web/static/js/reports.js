@@ -103,9 +103,9 @@ function render(rep) {
         h("div", { class: "muted small" }, [m.type, m.rpm ? Math.round(m.rpm) + " rpm" : ""].filter(Boolean).join(" · "))),
       h("td", { "data-label": "Condition" }, conditionBadge(m.condition),
         m.reasons.length ? h("ul", { class: "reasons small" }, ...m.reasons.map(r => h("li", {}, r))) : null),
-      h("td", { "data-label": "Now" }, m.vel_rms_mm_s != null ? [fmt(m.vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.zone)] : "–"),
+      h("td", { "data-label": "Now" }, m.vel_rms_mm_s != null ? h("span", { class: "nowrap" }, fmt(m.vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.zone)) : "–"),
       h("td", { "data-label": "Worst hour" }, m.worst_vel_rms_mm_s != null ?
-        [fmt(m.worst_vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.worst_zone), h("div", { class: "muted small" }, shortWhen(m.worst_at))] : "–"),
+        [h("span", { class: "nowrap" }, fmt(m.worst_vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.worst_zone)), h("div", { class: "muted small" }, shortWhen(m.worst_at))] : "–"),
       h("td", { "data-label": "Daily worst" }, sparkline(m, rep.days)),
       h("td", { "data-label": "Diagnosis · forecast" },
         m.diagnosis ? h("div", {}, m.diagnosis) : h("div", { class: "muted" }, "No fault found"),
