@@ -309,7 +309,8 @@ func BenchmarkQueryHourly30d(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
 		})
-	}	// The device page's "received, last 24 h": a day of the 30, judged
+	}
+	// The device page's "received, last 24 h": a day of the 30, judged
 	// from sequence numbers.
 	b.Run("completeness-1d", func(b *testing.B) {
 		for b.Loop() {
