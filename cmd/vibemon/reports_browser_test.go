@@ -22,7 +22,11 @@ func TestBrowserConditionReport(t *testing.T) {
 	p := startProgram(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir()}, "serve", "--addr", "127.0.0.1:0")
 	c := login(t, p.URL, testAdminEmail, testAdminPassword)
 	// Two machines: a fan at 5 mm/s (ISO group 2 rigid: zone D) and a
-	// quiet pump, each with two days of readings every 10 minutes.
+	// quiet pump, each with two days of readings every 10 minutes; a rule
+	// that both breach, so each has an alert open.
+	if st := c.do("POST", "/api/v1/alert-rules", map[string]any{"name": "any vibration", "metric": "vel_rms_x", "op": "above", "threshold": 0.5, "severity": "warning", "enabled": true}, nil); st != 201 {
+		t.Fatalf("create rule: status %d", st)
+	}
 	var ids []int64
 	for _, m := range []struct {
 		name string
@@ -71,11 +75,11 @@ func TestBrowserConditionReport(t *testing.T) {
 	if err != nil {
 		fail("read the rows", err)
 	}
-	// The fan first (zone D: act now, saying so), then the pump (good);
-	// each with its line of daily levels.
-	if len(rows) != 2 || !strings.HasPrefix(rows[0], strconv.FormatInt(ids[1], 10)+"|act|ISO 10816-3 zone D now") || !strings.HasSuffix(rows[0], "|1") ||
-		rows[1] != strconv.FormatInt(ids[0], 10)+"|good||1" {
-		t.Errorf("rows = %q, want the fan (%d) to act on because of zone D, then the pump (%d), good, each with a line", rows, ids[1], ids[0])
+	// The fan first (zone D: act now, saying so), then the pump (watch:
+	// its alert); each with its line of daily levels.
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], strconv.FormatInt(ids[1], 10)+"|act|ISO 10816-3 zone D now") || !strings.HasSuffix(rows[0], "1 alert open|1") ||
+		rows[1] != strconv.FormatInt(ids[0], 10)+"|watch|1 alert open|1" {
+		t.Errorf("rows = %q, want the fan (%d) to act on because of zone D, then the pump (%d) to watch for its alert, each with a line", rows, ids[1], ids[0])
 	}
 
 	// Another period: the page asks again and says which.
@@ -115,6 +119,21 @@ func TestBrowserConditionReport(t *testing.T) {
 	if err != nil || len(recs) != 3 || recs[1][0] != "Kiln fan F-2" || recs[1][4] != "act" || recs[2][0] != "Quiet pump P-1" {
 		t.Errorf("csv = %q (%v), want a header, the fan to act on, the pump", recs, err)
 	}
+	// A row's alerts lead to that machine's alerts, whatever their status.
+	if err := clickToPage(bctx, `#report tbody tr[data-asset-id="`+strconv.FormatInt(ids[1], 10)+`"] .report-alerts`); err != nil {
+		fail("open the fan's alerts", err)
+	}
+	poll("the fan's alerts", `location.pathname === "/alerts" && document.getElementById("f-asset").value === "`+strconv.FormatInt(ids[1], 10)+`" &&
+		document.getElementById("f-asset").selectedOptions[0].textContent === "Kiln fan F-2" && document.getElementById("f-status").value === "" &&
+		document.querySelectorAll("#alerts .alert-item").length === 1 && document.querySelector("#alerts .alert-item").textContent.includes("Kiln fan F-2 node")`)
+	// All machines again: both alerts.
+	err = chromedp.Do(bctx, chromedp.SetValue(chromedp.CSS("#f-asset"), ""),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-asset").dispatchEvent(new Event("change"))`))
+	if err != nil {
+		fail("all machines", err)
+	}
+	poll("every machine's alerts", `document.querySelectorAll("#alerts .alert-item").length === 2 && !location.search.includes("asset=")`)
+
 	if got, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(document.documentElement.dataset)`)); got != "{}" {
 		t.Errorf("the page counted problems: %s", got)
 	}

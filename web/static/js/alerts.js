@@ -10,7 +10,7 @@ import { alertItem, sortAlerts, loadRuleKinds } from "./alertview.js";
 let user = null;
 const alerts = new Map();
 const names = new Map(); // device id -> name
-const fStatus = $("f-status"), fSev = $("f-severity"), fAsg = $("f-assignee");
+const fStatus = $("f-status"), fSev = $("f-severity"), fAsg = $("f-assignee"), fAsset = $("f-asset");
 
 // The filters live in the URL so a link to "critical, open" can be shared.
 function readURL() {
@@ -18,12 +18,15 @@ function readURL() {
   if (q.has("status")) fStatus.value = q.get("status");
   if (q.has("severity")) fSev.value = q.get("severity");
   if (q.has("assignee")) fAsg.value = q.get("assignee");
+  // The machines are listed later (loadNames); keep the wanted one until then.
+  if (q.has("asset")) { fAsset.append(h("option", { value: q.get("asset") }, "Machine " + q.get("asset"))); fAsset.value = q.get("asset"); }
 }
 function writeURL() {
   const q = new URLSearchParams();
   if (fStatus.value !== "active") q.set("status", fStatus.value);
   if (fSev.value) q.set("severity", fSev.value);
   if (fAsg.value) q.set("assignee", fAsg.value);
+  if (fAsset.value) q.set("asset", fAsset.value);
   history.replaceState(null, "", location.pathname + (q.size ? "?" + q : ""));
 }
 
@@ -33,6 +36,7 @@ function matches(a) {
   if (st && st !== "active" && a.status !== st) return false;
   if (fAsg.value === "me" && (!user || a.assignee_id !== user.id)) return false;
   if (fAsg.value === "none" && a.assignee_id) return false;
+  if (fAsset.value && String(a.asset_id) !== fAsset.value) return false;
   return !fSev.value || a.severity === fSev.value;
 }
 
@@ -50,7 +54,8 @@ async function load({ quiet = false } = {}) {
   const st = fStatus.value;
   // The server filters by assignee too, so "mine" is complete however many
   // alerts the org has; matches() applies the same filter to live updates.
-  const asg = fAsg.value ? "&assignee=" + encodeURIComponent(fAsg.value) : "";
+  const asg = (fAsg.value ? "&assignee=" + encodeURIComponent(fAsg.value) : "") +
+    (fAsset.value ? "&asset_id=" + encodeURIComponent(fAsset.value) : "");
   const lists = st === "active"
     ? await Promise.all([api("/alerts?status=open&limit=500" + asg), api("/alerts?status=acknowledged&limit=500" + asg)])
     : [await api("/alerts?limit=500" + asg + (st ? "&status=" + encodeURIComponent(st) : ""))];
@@ -72,8 +77,12 @@ const ruleKinds = new Map(); // rule id -> kind
 
 async function loadNames() {
   try {
-    const [d, us] = await Promise.all([api("/devices"), api("/users").catch(() => ({ items: [] })), loadRuleKinds(ruleKinds)]);
+    const [d, us, as] = await Promise.all([api("/devices"), api("/users").catch(() => ({ items: [] })), api("/assets"), loadRuleKinds(ruleKinds)]);
     for (const x of d.items) names.set(x.id, x.name || x.serial);
+    const want = fAsset.value;
+    fAsset.replaceChildren(h("option", { value: "" }, "All machines"),
+      ...as.items.sort((a, b) => a.name.localeCompare(b.name)).map(a => h("option", { value: String(a.id) }, a.name)));
+    fAsset.value = want;
     for (const u of us.items) people.set(u.id, u.name || u.email);
   } catch { /* names are cosmetic */ }
 }
@@ -104,7 +113,7 @@ async function main() {
     [user] = await Promise.all([shell(), loadNames()]);
     await load();
   } catch (e) { showError(e.message); return; }
-  for (const f of [fStatus, fSev, fAsg]) f.addEventListener("change", () => { writeURL(); load().then(() => showError("")).catch(e => showError(e.message)); });
+  for (const f of [fStatus, fSev, fAsg, fAsset]) f.addEventListener("change", () => { writeURL(); load().then(() => showError("")).catch(e => showError(e.message)); });
   new Live("/ws/alerts", {
     onMessage: (msg) => {
       if (msg.type !== "alert") return;

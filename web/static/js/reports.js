@@ -78,7 +78,7 @@ function alertsCell(m) {
   if (m.alerts_info) parts.push(m.alerts_info + " info");
   const opened = m.alerts_opened + (m.alerts_truncated ? "+" : "");
   return h("td", { "data-label": "Alerts" },
-    opened + " opened",
+    h("a", { href: "/alerts?status=&asset=" + m.asset_id, class: "report-alerts" }, opened + " opened"),
     parts.length ? h("div", { class: "muted small" }, parts.join(", ")) : null,
     m.alerts_open_now ? h("div", { class: "small" }, h("strong", {}, m.alerts_open_now + " open now")) : null);
 }
