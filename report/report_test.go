@@ -3,16 +3,22 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
+	"encoding/hex"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/analysis"
 	"github.com/vibemon/vibemon/dsp"
+	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/report"
 	"github.com/vibemon/vibemon/sim"
 	"github.com/vibemon/vibemon/sqlite"
@@ -28,18 +34,51 @@ func must(t *testing.T, err error) {
 }
 
 type fleet struct {
-	st       *sqlite.Store
+	st       vibemon.Store
 	org      *vibemon.Org
 	builder  *report.Builder
 	rule     *vibemon.Rule
 	critical *vibemon.Rule
 }
 
-func newFleet(t *testing.T) *fleet {
+// stores are the stores a report is built from: SQLite always, and
+// PostgreSQL in a fresh schema when VIBEMON_TEST_DATABASE_URL is set (it
+// skips without it, and fails under VIBEMON_TEST_STRICT=1).
+var stores = map[string]func(t *testing.T) vibemon.Store{
+	"sqlite": func(t *testing.T) vibemon.Store {
+		st, err := sqlite.Open(filepath.Join(t.TempDir(), "vibemon.db"), sqlite.Options{Now: func() time.Time { return now }, Synchronous: "NORMAL"})
+		must(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	},
+	"postgres": func(t *testing.T) vibemon.Store {
+		url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
+		if url == "" {
+			if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
+				t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the report must be tested on PostgreSQL")
+			}
+			t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping the report on PostgreSQL")
+		}
+		b := make([]byte, 6)
+		rand.Read(b)
+		schema := "vibemon_report_" + hex.EncodeToString(b)
+		ctx := context.Background()
+		st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
+		must(t, err)
+		t.Cleanup(func() {
+			st.Close()
+			if conn, err := pgx.Connect(ctx, url); err == nil {
+				_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+				conn.Close(ctx)
+			}
+		})
+		return st
+	},
+}
+
+func newFleet(t *testing.T, kind string) *fleet {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "vibemon.db"), sqlite.Options{Now: func() time.Time { return now }, Synchronous: "NORMAL"})
-	must(t, err)
-	t.Cleanup(func() { st.Close() })
+	st := stores[kind](t)
 	ctx := context.Background()
 	f := &fleet{st: st, org: &vibemon.Org{Name: "acme"}}
 	must(t, st.CreateOrg(ctx, f.org))
@@ -100,7 +139,13 @@ func (f *fleet) alert(t *testing.T, rule *vibemon.Rule, a *vibemon.Asset, d *vib
 // pump counts only the alert it raised in the period; the motor whose node
 // is silent says so; another org's machine is not in it.
 func TestConditionReport(t *testing.T) {
-	f := newFleet(t)
+	for kind := range stores {
+		t.Run(kind, func(t *testing.T) { testConditionReport(t, kind) })
+	}
+}
+
+func testConditionReport(t *testing.T, kind string) {
+	f := newFleet(t, kind)
 	ctx := context.Background()
 	// The fan: 1.2 mm/s, from two days ago rising to 5.2 mm/s now; one
 	// reading in ten lost.
@@ -234,7 +279,7 @@ func (f *fleet) burst(t *testing.T, a *vibemon.Asset, d *vibemon.Device, fault s
 }
 
 func TestConditionReportPeriod(t *testing.T) {
-	f := newFleet(t)
+	f := newFleet(t, "sqlite")
 	ctx := context.Background()
 	if _, err := f.builder.Build(ctx, f.org.ID, now, now.Add(-time.Hour)); vibemon.ErrorCode(err) != vibemon.EINVALID || !strings.Contains(err.Error(), "before its end") {
 		t.Errorf("reversed period: %v, want EINVALID naming the order", err)
