@@ -586,6 +586,67 @@ func TestNotifyDailyDigest(t *testing.T) {
 	}
 }
 
+// The digest names the machines that need attention, as the condition
+// report judges them, also on a day without alerts: a user who wants
+// critical news only hears of machines to act on, not of those to watch.
+func TestNotifyDigestNamesMachinesNeedingAttention(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 7, 10, 0, 0, time.UTC)
+	e := newNotifyEnv(t, now, nil)
+	ctx := context.Background()
+	// pump 3 (the env's machine) at 5 mm/s for the last two hours: ISO
+	// 10816-3 zone D for group 2 on a rigid foundation; a fan in zone C.
+	fan := &vibemon.Asset{OrgID: e.org.ID, Name: "fan 4", RPM: 1480, ISOGroup: 2, Foundation: vibemon.FoundationRigid}
+	must(t, e.store.CreateAsset(ctx, fan))
+	fanNode := &vibemon.Device{OrgID: e.org.ID, AssetID: fan.ID, Serial: "node-fan"}
+	_, err := e.store.RegisterDevice(ctx, fanNode)
+	must(t, err)
+	var rs []vibemon.Reading
+	for i := range 12 {
+		for _, d := range []struct {
+			id int64
+			v  float64
+		}{{e.device.ID, 5}, {fanNode.ID, 3.2}} {
+			r := vibemon.NewReading(d.id, int64(i+1), now.Add(-2*time.Hour+time.Duration(i)*10*time.Minute))
+			r.Values[vibemon.VelRMSX] = d.v
+			rs = append(rs, r)
+		}
+	}
+	_, err = e.store.InsertReadings(ctx, e.org.ID, rs)
+	must(t, err)
+	critical := e.addUser(t, "manager@acme.example", vibemon.SeverityCritical)
+	for _, u := range []*vibemon.User{e.owner, critical} {
+		p, _ := e.store.GetNotificationPrefs(ctx, e.org.ID, u.ID)
+		p.Channels, p.Digest, p.DigestHour, p.TimeZone = []string{"email"}, true, 7, "UTC"
+		must(t, e.store.PutNotificationPrefs(ctx, p))
+	}
+	r := e.runner(t)
+	if n, err := r.QueueDigests(ctx); err != nil || n != 2 {
+		t.Fatalf("QueueDigests = %d, %v; want 2", n, err)
+	}
+	e.mail.wait(t, 2)
+	var owner, manager string // subject and body
+	for _, m := range e.mail.messages() {
+		body, _ := io.ReadAll(m.Body)
+		text := m.Header.Get("Subject") + "\n" + string(body)
+		switch to := m.Header.Get("To"); {
+		case strings.Contains(to, e.owner.Email):
+			owner = text
+		case strings.Contains(to, critical.Email):
+			manager = text
+		}
+	}
+	for _, want := range []string{"daily digest 2026-11-30: 0 alerts, 0 open, 1 machines to act on, 1 to watch", "Machines needing attention",
+		"pump 3: act now: ISO 10816-3 zone D now (5.00 mm/s)", "fan 4: watch: ISO 10816-3 zone C now (3.20 mm/s)", "/reports"} {
+		if !strings.Contains(owner, want) {
+			t.Errorf("the owner's digest does not say %q:\n%s", want, owner)
+		}
+	}
+	if !strings.Contains(manager, "pump 3: act now") || strings.Contains(manager, "fan 4") || !strings.Contains(manager, "1 machines to act on") || strings.Contains(manager, "to watch") {
+		t.Errorf("the critical-only digest should name pump 3 and not fan 4:\n%s", manager)
+	}
+}
+
 // A channel that answers 429 with Retry-After is tried again no sooner
 // than it asked, and then once.
 func TestNotifyHonoursRetryAfter(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/notify"
+	"github.com/vibemon/vibemon/report"
 )
 
 type deliveryWorker struct {
@@ -420,16 +421,33 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[NotifyDigest]) e
 		}
 		lines = append(lines, r.alertLine(al))
 	}
-	if len(lines) == 0 {
+	machines, act, watch, err := r.attention(ctx, a.OrgID, p, now)
+	if err != nil {
+		return err
+	}
+	if len(lines) == 0 && len(machines) == 0 {
 		return nil
 	}
-	m := notify.Message{
-		Title: fmt.Sprintf("VibeMon daily digest %s: %d alerts, %d open", a.Day, len(lines), open),
-		Text:  clip("Alerts of the last 24 hours and those still open:\n\n"+strings.Join(lines, "\n"), 30000),
-		Event: notify.EventDigest,
+	title := fmt.Sprintf("VibeMon daily digest %s: %d alerts, %d open", a.Day, len(lines), open)
+	if act > 0 {
+		title += fmt.Sprintf(", %d machines to act on", act)
 	}
+	if watch > 0 {
+		title += fmt.Sprintf(", %d to watch", watch)
+	}
+	var text []string
+	if len(lines) > 0 {
+		text = append(text, "Alerts of the last 24 hours and those still open:\n\n"+strings.Join(lines, "\n"))
+	}
+	if len(machines) > 0 {
+		text = append(text, "Machines needing attention (the condition report):\n\n"+strings.Join(machines, "\n"))
+	}
+	m := notify.Message{Title: title, Text: clip(strings.Join(text, "\n\n"), 30000), Event: notify.EventDigest}
 	if r.notify.PublicURL != "" {
 		m.Link = r.notify.PublicURL + "/alerts"
+		if len(lines) == 0 {
+			m.Link = r.notify.PublicURL + "/reports"
+		}
 	}
 	var firstErr error
 	for _, ch := range p.Channels {
@@ -465,4 +483,34 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[NotifyDigest]) e
 		}
 	}
 	return firstErr
+}
+
+// attention returns the lines of the org's machines to act on or watch
+// (the condition report of the last 24 hours) that the user's filters
+// keep: "act now" counts as critical, "watch" as a warning.
+func (r *Runner) attention(ctx context.Context, orgID int64, p *vibemon.NotificationPrefs, now time.Time) (lines []string, act, watch int, err error) {
+	b := report.Builder{Store: r.cfg.Store, Analysis: r.svc, Now: func() time.Time { return now }}
+	rep, err := b.Build(ctx, orgID, now.Add(-24*time.Hour), now)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("digest: %w", err)
+	}
+	for _, m := range rep.Machines {
+		sev, word := vibemon.SeverityWarning, "watch"
+		switch {
+		case m.Condition == report.ConditionAct:
+			sev, word = vibemon.SeverityCritical, "act now"
+		case m.Condition != report.ConditionWatch:
+			continue
+		}
+		if !p.Wants(sev, m.AssetID) {
+			continue
+		}
+		if sev == vibemon.SeverityCritical {
+			act++
+		} else {
+			watch++
+		}
+		lines = append(lines, fmt.Sprintf("- %s: %s: %s", m.Name, word, strings.Join(m.Reasons, "; ")))
+	}
+	return lines, act, watch, nil
 }
