@@ -38,6 +38,13 @@ type FleetConfig struct {
 	// no reading yet, at one reading per 10 s; defaults to 1 h, negative
 	// for none.
 	Backfill time.Duration
+	// History is older history before the Backfill, at one reading per 10
+	// minutes, so that day and month charts, the baseline and the anomaly
+	// model have something to show from the first minute; defaults to 7
+	// days for fleets of up to HistoryMaxDevices machines (none for larger
+	// ones: 10,000 machines would start with 10 million readings),
+	// negative for none.
+	History time.Duration
 	// BurstEvery is how often each node sends a raw burst (4096 samples x
 	// 3 axes) for spectrum and bearing analysis; defaults to 60 s,
 	// negative for never. Nodes take turns so bursts spread out.
@@ -83,6 +90,9 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	}
 	if cfg.Backfill == 0 {
 		cfg.Backfill = time.Hour
+	}
+	if cfg.History == 0 && cfg.Devices <= HistoryMaxDevices {
+		cfg.History = 7 * 24 * time.Hour
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
@@ -174,15 +184,27 @@ func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
 	return m.LiveReading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, f.simTime(ts))
 }
 
-// backfill posts Backfill of history, one reading per 10 s, for each
-// device that has no reading yet (a restarted demo goes on from where it
-// stopped, the time it was off a gap). The readings are numbered as the
-// node goes on numbering (its clock's second, reading), without a hole:
-// history of a node that sent every 10 s until the demo started, so the
-// device's completeness is 100 %.
+// HistoryMaxDevices is the largest fleet that gets a week of History by
+// default.
+const HistoryMaxDevices = 200
+
+// backfill posts History of older history, one reading per 10 minutes,
+// then Backfill, one reading per 10 s, for each device that has no reading
+// yet (a restarted demo goes on from where it stopped, the time it was off
+// a gap). The readings are numbered as the node goes on numbering (its
+// clock's second, reading), without a hole: history of a node that sent
+// until the demo started, so the device's completeness is 100 %.
 func (f *Fleet) backfill(ctx context.Context) error {
-	const step = 10 * time.Second
-	n := int64(f.cfg.Backfill / step)
+	var stamps []time.Time // oldest first
+	if f.cfg.History > 0 {
+		for d := f.cfg.History + f.cfg.Backfill; d > f.cfg.Backfill; d -= 10 * time.Minute {
+			stamps = append(stamps, f.start.Add(-d))
+		}
+	}
+	for d := f.cfg.Backfill; d > 0; d -= 10 * time.Second {
+		stamps = append(stamps, f.start.Add(-d))
+	}
+	n := int64(len(stamps))
 	last := f.start.Unix() // the first live reading is numbered after it
 	var batch []vibemon.Reading
 	for i, m := range f.machines {
@@ -193,11 +215,10 @@ func (f *Fleet) backfill(ctx context.Context) error {
 		if d.LastSeenAt != nil {
 			continue
 		}
-		for k := range n {
-			ts := f.start.Add(-time.Duration(n-k) * step)
+		for k, ts := range stamps {
 			// Before the start the machine ran at the speed of the clock
 			// (its simulated time negative), healthy.
-			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-k))&vibemon.MaxSeq, ts, ts.Sub(f.start)))
+			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-int64(k)))&vibemon.MaxSeq, ts, ts.Sub(f.start)))
 			if len(batch) >= 2000 {
 				if err := f.post(ctx, batch); err != nil {
 					return fmt.Errorf("backfill: %w", err)

@@ -120,7 +120,7 @@ func TestDemoStreamsLiveReadingsAndRaisesAnAlert(t *testing.T) {
 		if !d.Online || d.LastSeenAt == nil {
 			t.Errorf("device %d: online %v, last seen %v; want online and seen", i, d.Online, d.LastSeenAt)
 		}
-		// The hour of history the demo starts with, and what came live,
+		// The history the demo starts with, and what came live,
 		// is all there: the device page's "received" tile says 100 %, not
 		// that the demo lost readings (it said 12.9 % once).
 		var comp struct {
@@ -129,7 +129,14 @@ func TestDemoStreamsLiveReadingsAndRaisesAnAlert(t *testing.T) {
 			Unexplained int64   `json:"unexplained"`
 		}
 		if st := c.do("GET", fmt.Sprintf("/api/v1/devices/%d/completeness", d.ID), nil, &comp); st != 200 || comp.Received < 360 || comp.Percent < 99 {
-			t.Errorf("device %d: completeness %+v (status %d), want the hour of history (360 readings and more) and >= 99 %% received", d.ID, comp, st)
+			t.Errorf("device %d: completeness %+v (status %d), want the history of the last 24 hours (360 readings and more) and >= 99 %% received", d.ID, comp, st)
+		}
+		// And the week before it, a reading every 10 minutes: the day and
+		// month charts have something to show from the first minute.
+		var hours struct{ Items []json.RawMessage }
+		from := time.Now().UTC().Add(-8 * 24 * time.Hour).Format(time.RFC3339)
+		if st := c.do("GET", fmt.Sprintf("/api/v1/devices/%d/telemetry?bucket=1h&metrics=vel_rms_x&from=%s", d.ID, from), nil, &hours); st != 200 || len(hours.Items) < 7*24 {
+			t.Errorf("device %d: %d hourly points over the last 8 days (status %d), want the week of history (168 and more)", d.ID, len(hours.Items), st)
 		}
 	}
 }
