@@ -63,6 +63,14 @@ func TestConditionReportEndpoint(t *testing.T) {
 		}
 	}
 
+	// A script with a viewer API key gets the same, as docs/reports.md shows.
+	var key struct{ Key string }
+	e.do(t, request{method: "POST", path: "/api/v1/api-keys", token: a.token(vibemon.RoleAdmin), body: map[string]any{"name": "weekly report", "role": "viewer"}}).
+		wantStatus(t, 201).decode(t, &key)
+	if res := e.do(t, request{method: "GET", path: "/api/v1/reports/condition?days=7&format=csv", token: key.Key}).wantStatus(t, 200); !strings.Contains(string(res.body), "acme pump") {
+		t.Errorf("csv with an API key = %q, want acme's pump", res.body)
+	}
+
 	// Explicit periods: the alert (opened now) is in the one that ends in
 	// an hour, not in the one that ended yesterday.
 	e.do(t, request{method: "GET", path: "/api/v1/reports/condition?days=1&to=" + testNow.Add(time.Hour).Format(time.RFC3339), token: tok}).wantStatus(t, 200).decode(t, &rep)

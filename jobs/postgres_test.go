@@ -2,18 +2,14 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/jobs"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -28,30 +24,13 @@ func (c countingPartitions) EnsurePartitions(ctx context.Context, now time.Time)
 	return c.store.EnsurePartitions(ctx, now)
 }
 
-// pgTestSchema returns VIBEMON_TEST_DATABASE_URL and a fresh schema name,
-// dropped with everything in it when the test ends; it skips without the
-// variable (fails under VIBEMON_TEST_STRICT=1).
+// pgTestSchema returns the test PostgreSQL server's URL and a fresh
+// schema (pgtest: skips without the server, fails under
+// VIBEMON_TEST_STRICT=1).
 func pgTestSchema(t *testing.T) (url, schema string) {
 	t.Helper()
-	url = os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL job tests must run")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping River on PostgreSQL")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema = "vibemon_jobs_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	return url, schema
+	url = pgtest.URL(t)
+	return url, pgtest.Schema(t, url)
 }
 
 // pgReplicas opens n stores on one fresh schema of VIBEMON_TEST_DATABASE_URL

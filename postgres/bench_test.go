@@ -12,14 +12,15 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/bench"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
 // benchStore opens a store in a fresh schema with n devices of one org.
 func benchStore(b *testing.B, n int, maxBatch, workers int) (*postgres.Store, int64, []int64) {
 	b.Helper()
-	url := testURL(b)
-	schema := newSchema(b, url)
+	url := pgtest.URL(b)
+	schema := pgtest.Schema(b, url)
 	opts := testOptions(schema)
 	opts.MaxConns = 8
 	opts.MaxBatch, opts.IngestWorkers = maxBatch, workers
@@ -136,7 +137,7 @@ func BenchmarkHourlyQuery30d(b *testing.B) {
 //
 //	go test ./postgres -run '^$' -bench QueryYear -benchtime 400x
 func BenchmarkQueryYear(b *testing.B) {
-	url := testURL(b)
+	url := pgtest.URL(b)
 	const schema, devices, days = "vibemon_bench_year", 1000, 365
 	end := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
@@ -272,8 +273,8 @@ func BenchmarkQueryYear(b *testing.B) {
 //
 //	go test ./postgres -run '^$' -bench QueryLayout -benchtime 200x
 func BenchmarkQueryLayout(b *testing.B) {
-	url := testURL(b)
-	schema := newSchema(b, url)
+	url := pgtest.URL(b)
+	schema := pgtest.Schema(b, url)
 	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.MaxConns = 4

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 )
 
 // TestImportRulesKeepsKindAndDurations checks that a copy from SQLite
 // (vibemon migrate) carries every field of both kinds of rule.
 func TestImportRulesKeepsKindAndDurations(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, testOptions(schema))
 	ctx := context.Background()
 	org := &vibemon.Org{Name: "plant"}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -23,8 +24,8 @@ import (
 // reading once: the optimistic claim of the seen bitmaps loses no reading
 // and double-counts none.
 func TestReplicasStoreEachReadingOnce(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	opts := testOptions(schema)
 	opts.MaxBatch = -1 // one transaction per call: the most concurrency
 	a := openStore(t, url, schema, opts)
@@ -200,8 +201,8 @@ func TestLargeIngestTransactionsOverlap(t *testing.T) {
 		{"small calls", 50, 3000, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := testURL(t)
-			schema := newSchema(t, url)
+			url := pgtest.URL(t)
+			schema := pgtest.Schema(t, url)
 			opts := testOptions(schema)
 			opts.MaxBatch, opts.IngestWorkers = tc.maxBatch, 3
 			s := openStore(t, url, schema, opts)
@@ -293,8 +294,8 @@ func (c *newCounter) insert(t *testing.T, s *postgres.Store, org int64, rs []vib
 func TestRandomOverlappingIngestStoresEachReadingOnce(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			url := testURL(t)
-			schema := newSchema(t, url)
+			url := pgtest.URL(t)
+			schema := pgtest.Schema(t, url)
 			opts := testOptions(schema)
 			opts.MaxConns = 6
 			a := openStore(t, url, schema, opts)

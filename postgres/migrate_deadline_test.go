@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -18,8 +19,8 @@ import (
 // Open whose context expires long before the migration ends; an Open whose
 // context is cancelled (a shutdown) still stops it.
 func TestOpenMigratesBeyondTheConnectDeadline(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, url, testOptions(schema))
 	must(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 )
 
 // newPlant creates an org with a retention of days (0: unlimited) and one
@@ -31,8 +32,8 @@ func newPlant(t *testing.T, s vibemon.Store, days int) (*vibemon.Org, *vibemon.D
 // daily partitions past the longest one are dropped whole, and the org with
 // the shorter retention loses its older rows one by one.
 func TestRetentionDropsWholePartitions(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -132,8 +133,8 @@ func TestRetentionDropsWholePartitions(t *testing.T) {
 // still refused as duplicates), and so does every block of an org that
 // keeps everything. Ingest meanwhile is not disturbed.
 func TestRetentionPrunesSeenBlocks(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/logtest"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -23,8 +24,8 @@ import (
 // month while it is being rewritten, with merges running every
 // millisecond, are all counted.
 func TestReorderRollupsRewritesEndedMonths(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) // February ended 1.5 days ago: not due yet
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -201,8 +202,8 @@ func TestUpgradeMovesHourlyRollupsIntoMonths(t *testing.T) {
 // and a bounded number per call (7 days, 1 month), and queries answer the
 // same before and after.
 func TestEnsurePartitionsDrainsTheDefaults(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -284,8 +285,8 @@ type syncBuffer = logtest.Buffer
 // while the rewrite runs (merges every millisecond) or after it are all
 // counted, without a deadlock between the rewrite and the merges.
 func TestReorderRollupsRewritesTheCurrentMonthDaily(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	t0 := time.Date(2026, 3, 10, 10, 30, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.MaxConns = 6

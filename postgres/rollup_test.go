@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 )
 
@@ -36,8 +37,8 @@ func TestMergeWhileIngestingAcrossTheWatermark(t *testing.T) {
 }
 
 func mergeWhileIngesting(t *testing.T, moving bool) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	var clock atomic.Int64
 	clock.Store(base.UnixNano())
@@ -230,8 +231,8 @@ func comparePoints(t *testing.T, what string, got, want []vibemon.Point) {
 // every bucket before the merge (read from the deltas) and after it (from
 // the rollups) as computed in Go from the readings.
 func TestCompactDeltasReadBackExactly(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	opts := testOptions(schema)
 	opts.MaxBatch = -1 // one transaction, so one delta row per minute, per call
 	s := openStore(t, url, schema, opts)

@@ -2,10 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,46 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/storetest"
 )
-
-// testURL returns VIBEMON_TEST_DATABASE_URL, skipping the test when it is
-// unset (failing it when VIBEMON_TEST_STRICT=1, as CI sets).
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the PostgreSQL tests must run")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is unset; set it (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the PostgreSQL tests")
-	}
-	return url
-}
-
-// newSchema returns a fresh schema name, dropped with everything in it when
-// the test ends.
-func newSchema(t testing.TB, url string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "vibemon_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
 
 // testOptions keeps test stores small (a few connections and partitions)
 // and runs no background maintenance and no background merge of
@@ -74,9 +35,9 @@ func openStore(t testing.TB, url, schema string, opts postgres.Options) *postgre
 }
 
 func TestConformance(t *testing.T) {
-	url := testURL(t)
+	url := pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store {
-		schema := newSchema(t, url)
+		schema := pgtest.Schema(t, url)
 		return openStore(t, url, schema, testOptions(schema))
 	})
 }
@@ -94,9 +55,9 @@ func (s mergedStore) QueryReadings(ctx context.Context, orgID int64, q vibemon.R
 }
 
 func TestConformanceMerged(t *testing.T) {
-	url := testURL(t)
+	url := pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store {
-		schema := newSchema(t, url)
+		schema := pgtest.Schema(t, url)
 		return mergedStore{openStore(t, url, schema, testOptions(schema))}
 	})
 }
@@ -109,19 +70,19 @@ func TestConformanceMerged(t *testing.T) {
 // queries themselves (no merge) or by the merge, which then moves the
 // watermark to a minute before now, past all of them.
 func TestConformanceCurrent(t *testing.T) {
-	url := testURL(t)
+	url := pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store { return openCurrentStore(t, url) })
 }
 
 func TestConformanceCurrentMerged(t *testing.T) {
-	url := testURL(t)
+	url := pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store { return mergedStore{openCurrentStore(t, url)} })
 }
 
 // openCurrentStore opens a store on a fresh schema whose watermark is
 // before the conformance suite's readings.
 func openCurrentStore(t *testing.T, url string) *postgres.Store {
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, testOptions(schema))
 	setWatermark(t, url, schema, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 	return s
@@ -154,8 +115,8 @@ func TestOpenRejectsBadURL(t *testing.T) {
 }
 
 func TestPartitionsCreatedAhead(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 4, 5, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -266,8 +227,8 @@ func must(t *testing.T, err error) {
 }
 
 func TestMigrationsIdempotentAndRaceSafe(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	// Four replicas start at once against an empty schema.
 	const n = 4
 	var wg sync.WaitGroup
@@ -390,8 +351,8 @@ func TestHourlyQueryReadsRollups(t *testing.T) {
 // TestCoalescedCallsFailAlone: calls that share a transaction do not share
 // a rejection; the call naming another org's device fails, the rest store.
 func TestCoalescedCallsFailAlone(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, testOptions(schema))
 	ctx := context.Background()
 	var orgs [2]*vibemon.Org
@@ -460,8 +421,8 @@ func TestCoalescedCallsFailAlone(t *testing.T) {
 // second store (another replica), so the ingesting store's knowledge of
 // the device goes stale while its fast path runs.
 func TestDeleteDeviceDuringIngestLeavesNothing(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	opts := testOptions(schema)
 	opts.MergeInterval = time.Millisecond // merges race both as well
 	s := openStore(t, url, schema, opts)
@@ -530,8 +491,8 @@ func registerDevice(t *testing.T, s *postgres.Store, orgID int64, serial string)
 // creates the org "acme" in it.
 func acmeStore(t *testing.T) (s *postgres.Store, o *vibemon.Org, url, schema string) {
 	t.Helper()
-	url = testURL(t)
-	schema = newSchema(t, url)
+	url = pgtest.URL(t)
+	schema = pgtest.Schema(t, url)
 	s = openStore(t, url, schema, testOptions(schema))
 	o = &vibemon.Org{Name: "acme"}
 	must(t, s.CreateOrg(context.Background(), o))

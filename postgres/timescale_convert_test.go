@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/timescaletest"
 )
@@ -20,7 +21,7 @@ import (
 // layout is the one a new schema gets (chunks, compression policy).
 func TestConvertToHypertable(t *testing.T) {
 	url := timescaletest.URL(t)
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -188,13 +189,13 @@ func TestConvertToHypertable(t *testing.T) {
 // offline, so it refuses while another process's store uses the schema,
 // and it says what to install where TimescaleDB is missing.
 func TestConvertRefusesBesideReplicasAndWithoutTimescale(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url)
 	s := openStore(t, url, schema, testOptions(schema))
 	replica := openStore(t, url, schema, testOptions(schema))
 	must(t, replica.Ping(context.Background()))
 	// A store on another schema of the same database is no obstacle.
-	elsewhere := newSchema(t, url)
+	elsewhere := pgtest.Schema(t, url)
 	must(t, openStore(t, url, elsewhere, testOptions(elsewhere)).Ping(context.Background()))
 
 	_, err := s.ConvertToHypertable(context.Background(), postgres.ConvertProgress{})

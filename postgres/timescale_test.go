@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vibemon/vibemon"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/storetest"
 	"github.com/vibemon/vibemon/timescaletest"
@@ -32,7 +33,7 @@ func openHypertableStore(t *testing.T, url string, opts postgres.Options) *postg
 func TestConformanceTimescale(t *testing.T) {
 	url := timescaletest.URL(t)
 	storetest.Run(t, func(t *testing.T) vibemon.Store {
-		schema := newSchema(t, url)
+		schema := pgtest.Schema(t, url)
 		return openHypertableStore(t, url, testOptions(schema))
 	})
 }
@@ -57,7 +58,7 @@ func TestConformanceTimescaleCurrentMerged(t *testing.T) {
 // available.
 func TestTimescaleOffKeepsPartitions(t *testing.T) {
 	url := timescaletest.URL(t)
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	opts := testOptions(schema)
 	opts.Timescale = postgres.TimescaleOff
 	s := openStore(t, url, schema, opts)
@@ -87,7 +88,7 @@ func TestTimescaleOffKeepsPartitions(t *testing.T) {
 // shorter org's rows inside compressed chunks.
 func TestTimescaleCompressionAndRetention(t *testing.T) {
 	url := timescaletest.URL(t)
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
@@ -234,7 +235,7 @@ func TestTimescaleCompressionAndRetention(t *testing.T) {
 // already uses the hypertable (native partition upkeep would fail on it).
 func TestTimescaleOffKeepsAHypertable(t *testing.T) {
 	url := timescaletest.URL(t)
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	first := openHypertableStore(t, url, testOptions(schema))
 	ctx := context.Background()
 	org, dev := newPlant(t, first, 0)
@@ -261,7 +262,7 @@ func TestTimescaleOffKeepsAHypertable(t *testing.T) {
 // command) leaves the policy as it is.
 func TestTimescaleCompressionPolicyFollowsTheSetting(t *testing.T) {
 	url := timescaletest.URL(t)
-	schema := newSchema(t, url)
+	schema := pgtest.Schema(t, url)
 	policy := func(s *postgres.Store) time.Duration {
 		t.Helper()
 		var secs []float64

@@ -3,21 +3,17 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/analysis"
 	"github.com/vibemon/vibemon/dsp"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/report"
 	"github.com/vibemon/vibemon/sim"
@@ -52,26 +48,10 @@ var stores = map[string]func(t *testing.T) vibemon.Store{
 		return st
 	},
 	"postgres": func(t *testing.T) vibemon.Store {
-		url := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-		if url == "" {
-			if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-				t.Fatal("VIBEMON_TEST_DATABASE_URL is unset and VIBEMON_TEST_STRICT=1: the report must be tested on PostgreSQL")
-			}
-			t.Skip("VIBEMON_TEST_DATABASE_URL is unset; skipping the report on PostgreSQL")
-		}
-		b := make([]byte, 6)
-		rand.Read(b)
-		schema := "vibemon_report_" + hex.EncodeToString(b)
-		ctx := context.Background()
-		st, err := postgres.Open(ctx, url, postgres.Options{Schema: schema, MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
+		url := pgtest.URL(t)
+		st, err := postgres.Open(context.Background(), url, postgres.Options{Schema: pgtest.Schema(t, url), MaxConns: 4, MaintenanceInterval: -1, MergeInterval: -1, Now: func() time.Time { return now }})
 		must(t, err)
-		t.Cleanup(func() {
-			st.Close()
-			if conn, err := pgx.Connect(ctx, url); err == nil {
-				_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-				conn.Close(ctx)
-			}
-		})
+		t.Cleanup(func() { st.Close() })
 		return st
 	},
 }
