@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"testing"
 	"time"
@@ -50,4 +52,34 @@ func Schema(t testing.TB, url string) string {
 		}
 	})
 	return schema
+}
+
+// Database creates an empty database vibemon_<prefix>_<nanotime> on the
+// server of url, dropped (with its connections) when the test ends, and
+// returns its URL: for tests of a whole program, which keeps its tables in
+// the database's public schema.
+func Database(t testing.TB, url, prefix string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("vibemon_%s_%d", prefix, time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), url); err == nil {
+			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(context.Background())
+		}
+	})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vibemon/vibemon/pgtest"
 )
 
 // TestBenchIngestPostgres runs `vibemon bench ingest --database-url` at a
@@ -18,13 +19,7 @@ import (
 // VIBEMON_TEST_DATABASE_URL (skips without it, fails without it under
 // VIBEMON_TEST_STRICT=1).
 func TestBenchIngestPostgres(t *testing.T) {
-	base := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is not set and VIBEMON_TEST_STRICT=1")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is not set; skipping the PostgreSQL ingest benchmark command")
-	}
+	base := pgtest.URL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {

@@ -8,14 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vibemon/vibemon/logtest"
 )
@@ -168,36 +165,7 @@ func TestServeStoresTelemetryAndKeepsItAcrossRestarts(t *testing.T) {
 // TestServeOnPostgreSQL runs the same scenario with VIBEMON_DATABASE_URL
 // pointing at a fresh database of the test PostgreSQL server.
 func TestServeOnPostgreSQL(t *testing.T) {
-	base := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is not set and VIBEMON_TEST_STRICT=1")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is not set; skipping the PostgreSQL end-to-end test")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	defer admin.Close(ctx)
-	name := fmt.Sprintf("vibemon_e2e_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	serveStoresTelemetry(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir(), "VIBEMON_DATABASE_URL": u.String()})
+	serveStoresTelemetry(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir(), "VIBEMON_DATABASE_URL": freshPostgres(t, "e2e")})
 }
 
 func serveStoresTelemetry(t *testing.T, env map[string]string) {

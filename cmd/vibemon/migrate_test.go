@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,46 +18,18 @@ import (
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/auth"
 	"github.com/vibemon/vibemon/migrate"
+	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/postgres"
 	"github.com/vibemon/vibemon/sqlite"
 	"github.com/vibemon/vibemon/timescaletest"
 )
 
 // freshPostgres creates an empty database vibemon_<prefix>_<nanotime> on the
-// test server and drops it at cleanup. It skips without
-// VIBEMON_TEST_DATABASE_URL, and fails then under VIBEMON_TEST_STRICT=1.
+// test server and drops it at cleanup (pgtest: skips without
+// VIBEMON_TEST_DATABASE_URL, fails then under VIBEMON_TEST_STRICT=1).
 func freshPostgres(t *testing.T, prefix string) string {
 	t.Helper()
-	base := os.Getenv("VIBEMON_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("VIBEMON_TEST_STRICT") == "1" {
-			t.Fatal("VIBEMON_TEST_DATABASE_URL is not set and VIBEMON_TEST_STRICT=1")
-		}
-		t.Skip("VIBEMON_TEST_DATABASE_URL is not set; skipping the migration into PostgreSQL")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	defer admin.Close(ctx)
-	name := fmt.Sprintf("vibemon_%s_%d", prefix, time.Now().UnixNano())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Database(t, pgtest.URL(t), prefix)
 }
 
 // migSource is what the test put into the SQLite source.
