@@ -71,13 +71,19 @@ function sparkline(m, daysList) {
   return el;
 }
 
+// td is a table cell whose content is one block, so that on a phone
+// (rows as cards, label and value side by side) the value stays together.
+function td(label, ...children) {
+  return h("td", { "data-label": label }, h("div", { class: "cell-body" }, ...children));
+}
+
 function alertsCell(m) {
   const parts = [];
   if (m.alerts_critical) parts.push(m.alerts_critical + " critical");
   if (m.alerts_warning) parts.push(m.alerts_warning + " warning");
   if (m.alerts_info) parts.push(m.alerts_info + " info");
   const opened = m.alerts_opened + (m.alerts_truncated ? "+" : "");
-  return h("td", { "data-label": "Alerts" },
+  return td("Alerts",
     h("a", { href: "/alerts?status=&asset=" + m.asset_id, class: "report-alerts" }, opened + " opened"),
     parts.length ? h("div", { class: "muted small" }, parts.join(", ")) : null,
     m.alerts_open_now ? h("div", { class: "small" }, h("strong", {}, m.alerts_open_now + " open now")) : null);
@@ -99,21 +105,21 @@ function render(rep) {
     h("thead", {}, h("tr", {}, h("th", {}, "Machine"), h("th", {}, "Condition"), h("th", {}, "Now"), h("th", {}, "Worst hour"),
       h("th", {}, "Daily worst"), h("th", {}, "Diagnosis · forecast"), h("th", {}, "Alerts"), h("th", {}, "Received"))),
     h("tbody", {}, ...rep.machines.map(m => h("tr", { "data-asset-id": m.asset_id, "data-condition": m.condition },
-      h("td", { "data-label": "Machine" }, h("a", { href: "/assets/" + m.asset_id }, h("strong", {}, m.name)),
+      td("Machine", h("a", { href: "/assets/" + m.asset_id }, h("strong", {}, m.name)),
         h("div", { class: "muted small" }, [m.type, m.rpm ? Math.round(m.rpm) + " rpm" : ""].filter(Boolean).join(" · "))),
-      h("td", { "data-label": "Condition" }, conditionBadge(m.condition),
+      td("Condition", conditionBadge(m.condition),
         m.reasons.length ? h("ul", { class: "reasons small" }, ...m.reasons.map(r => h("li", {}, r))) : null),
-      h("td", { "data-label": "Now" }, m.vel_rms_mm_s != null ? h("span", { class: "nowrap" }, fmt(m.vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.zone)) : "–"),
-      h("td", { "data-label": "Worst hour" }, m.worst_vel_rms_mm_s != null ?
+      td("Now", m.vel_rms_mm_s != null ? h("span", { class: "nowrap" }, fmt(m.vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.zone)) : "–"),
+      td("Worst hour", m.worst_vel_rms_mm_s != null ?
         [h("span", { class: "nowrap" }, fmt(m.worst_vel_rms_mm_s, 2) + " mm/s ", zoneChip(m.worst_zone)), h("div", { class: "muted small" }, shortWhen(m.worst_at))] : "–"),
-      h("td", { "data-label": "Daily worst" }, sparkline(m, rep.days)),
-      h("td", { "data-label": "Diagnosis · forecast" },
+      td("Daily worst", sparkline(m, rep.days)),
+      td("Diagnosis · forecast",
         m.diagnosis ? h("div", {}, m.diagnosis) : h("div", { class: "muted" }, "No fault found"),
         m.diagnosis_evidence ? h("div", { class: "muted small" }, m.diagnosis_evidence) : null,
         m.forecast_alarm_at ? h("div", { class: "small" }, "Alarm level about " + when(m.forecast_alarm_at)) : null,
         m.anomaly === "anomalous" ? h("div", { class: "small" }, "Anomalous readings") : null),
       alertsCell(m),
-      h("td", { "data-label": "Received" }, m.received_percent != null ? fmt(m.received_percent, 1) + " %" : "–"))))));
+      td("Received", m.received_percent != null ? fmt(m.received_percent, 1) + " %" : "–"))))));
 }
 
 async function load() {
