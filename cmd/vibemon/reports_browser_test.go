@@ -82,6 +82,17 @@ func TestBrowserConditionReport(t *testing.T) {
 		t.Errorf("rows = %q, want the fan (%d) to act on because of zone D, then the pump (%d) to watch for its alert, each with a line", rows, ids[1], ids[0])
 	}
 
+	// On a phone the rows become cards that fit the screen.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 800), chromedp.Navigate(p.URL+"/reports")); err != nil {
+		fail("the report on a phone", err)
+	}
+	poll("the report fits a phone", `document.querySelectorAll("#report tbody tr").length === 2 &&
+		document.documentElement.scrollWidth <= window.innerWidth && document.getElementById("report").scrollWidth <= document.getElementById("report").clientWidth`)
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.URL+"/reports")); err != nil {
+		fail("back to a wide screen", err)
+	}
+	poll("the report's rows again", `document.querySelectorAll("#report tbody tr").length === 2`)
+
 	// Another period: the page asks again and says which.
 	err = chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#period [data-days="7"]`)))
 	if err != nil {
