@@ -59,19 +59,9 @@ var pump = vibemon.Asset{Name: "pump", RPM: 1480, ISOGroup: 2, Foundation: vibem
 // a 6205 bearing and fault (dsp.FaultNormal for none) at severity.
 func burst(t *testing.T, fault string, severity float64, seed uint64) *vibemon.Waveform {
 	t.Helper()
-	b, _ := dsp.LookupBearing("6205")
-	m := sim.NewSignalModel(1480, b, seed)
-	if fault != dsp.FaultNormal {
-		m.Faults = []sim.Fault{{Kind: fault, Growth: sim.Growth{Curve: sim.Step, Max: severity}}}
-	}
-	sensor := sim.Piezo(12800)
-	var x [3][]float64
-	for a := range x {
-		x[a] = make([]float64, 12800)
-	}
-	sensor.Measure(x, m, time.Minute)
+	x, rate := sim.PiezoSecond(1480, fault, severity, seed)
 	data, scale := analysis.Quantize(x[:])
-	return &vibemon.Waveform{TS: now.Add(-time.Minute), SampleRateHz: sensor.Rate, Axes: 3, Samples: len(x[0]), Scale: scale, Data: data}
+	return &vibemon.Waveform{TS: now.Add(-time.Minute), SampleRateHz: rate, Axes: 3, Samples: len(x[0]), Scale: scale, Data: data}
 }
 
 func (e *env) analyze(t *testing.T, w *vibemon.Waveform) (*analysis.Outcome, *vibemon.Waveform) {

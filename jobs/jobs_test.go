@@ -77,17 +77,9 @@ func newEnv(t *testing.T) *env {
 
 func outerRaceBurst(t *testing.T) *vibemon.Waveform {
 	t.Helper()
-	b, _ := dsp.LookupBearing("6205")
-	m := sim.NewSignalModel(1480, b, 11)
-	m.Faults = []sim.Fault{{Kind: dsp.FaultOuterRace, Growth: sim.Growth{Curve: sim.Step, Max: sim.SeverityHigh}}}
-	s := sim.Piezo(12800)
-	var x [3][]float64
-	for a := range x {
-		x[a] = make([]float64, 12800)
-	}
-	s.Measure(x, m, time.Minute)
+	x, rate := sim.PiezoSecond(1480, dsp.FaultOuterRace, sim.SeverityHigh, 11)
 	data, scale := analysis.Quantize(x[:])
-	return &vibemon.Waveform{TS: now.Add(-time.Minute), SampleRateHz: s.Rate, Axes: 3, Samples: 12800, Scale: scale, Data: data}
+	return &vibemon.Waveform{TS: now.Add(-time.Minute), SampleRateHz: rate, Axes: 3, Samples: 12800, Scale: scale, Data: data}
 }
 
 // waitDone polls the waveform until its analysis is no longer pending.

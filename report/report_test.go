@@ -241,17 +241,9 @@ func testConditionReport(t *testing.T, kind string) {
 // a 6205 bearing and fault, as the node's latest burst.
 func (f *fleet) burst(t *testing.T, a *vibemon.Asset, d *vibemon.Device, fault string) {
 	t.Helper()
-	b, _ := dsp.LookupBearing("6205")
-	m := sim.NewSignalModel(a.RPM, b, 7)
-	m.Faults = []sim.Fault{{Kind: fault, Growth: sim.Growth{Curve: sim.Step, Max: sim.SeverityHigh}}}
-	sensor := sim.Piezo(12800)
-	var x [3][]float64
-	for i := range x {
-		x[i] = make([]float64, 12800)
-	}
-	sensor.Measure(x, m, time.Minute)
+	x, rate := sim.PiezoSecond(a.RPM, fault, sim.SeverityHigh, 7)
 	data, scale := analysis.Quantize(x[:])
-	w := &vibemon.Waveform{OrgID: f.org.ID, DeviceID: d.ID, TS: now.Add(-time.Hour), SampleRateHz: sensor.Rate, Axes: 3, Samples: len(x[0]), Scale: scale, Data: data}
+	w := &vibemon.Waveform{OrgID: f.org.ID, DeviceID: d.ID, TS: now.Add(-time.Hour), SampleRateHz: rate, Axes: 3, Samples: len(x[0]), Scale: scale, Data: data}
 	ctx := context.Background()
 	must(t, f.st.CreateWaveform(ctx, w))
 	_, err := f.builder.Analysis.AnalyzeWaveform(ctx, f.org.ID, w.ID)

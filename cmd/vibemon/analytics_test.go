@@ -17,21 +17,13 @@ import (
 // developed outer race defect.
 func outerRaceBurstBody(t *testing.T, ts time.Time) map[string]any {
 	t.Helper()
-	b, _ := dsp.LookupBearing("6205")
-	m := sim.NewSignalModel(1480, b, 42)
-	m.Faults = []sim.Fault{{Kind: dsp.FaultOuterRace, Growth: sim.Growth{Curve: sim.Step, Max: sim.SeverityHigh}}}
-	s := sim.Piezo(12800)
-	var x [3][]float64
-	for a := range x {
-		x[a] = make([]float64, 12800)
-	}
-	s.Measure(x, m, time.Minute)
+	x, rate := sim.PiezoSecond(1480, dsp.FaultOuterRace, sim.SeverityHigh, 42)
 	data, scale := analysis.Quantize(x[:])
 	raw := make([]byte, 2*len(data))
 	for i, v := range data {
 		binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
 	}
-	return map[string]any{"ts": ts.Format(time.RFC3339), "sample_rate_hz": s.Rate, "scale_g": scale, "axes": 3,
+	return map[string]any{"ts": ts.Format(time.RFC3339), "sample_rate_hz": rate, "scale_g": scale, "axes": 3,
 		"data": base64.StdEncoding.EncodeToString(raw)}
 }
 
