@@ -410,8 +410,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		for _, v := range versions {
 			applied[int(v)] = true
 		}
-		for _, m := range migration.Pending(ms, applied) {
-			s.log.Info("applying migration", "name", m.Name)
+		// A new schema says so once; an upgrade names each migration
+		// (one may take long on a large database).
+		level := slog.LevelInfo
+		if len(applied) == 0 {
+			level = slog.LevelDebug
+		}
+		pending := migration.Pending(ms, applied)
+		for _, m := range pending {
+			s.log.Log(ctx, level, "applying migration", "name", m.Name)
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
@@ -419,7 +426,10 @@ func (s *Store) migrate(ctx context.Context) error {
 				m.Version, m.Name, s.now()); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
-			s.log.Info("applied migration", "name", m.Name)
+			s.log.Log(ctx, level, "applied migration", "name", m.Name)
+		}
+		if len(applied) == 0 && len(pending) > 0 {
+			s.log.Info("created the database schema", "schema_version", pending[len(pending)-1].Version)
 		}
 		return nil
 	})

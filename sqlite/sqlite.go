@@ -222,7 +222,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, m := range migration.Pending(ms, applied) {
+	// A new database says so once; an upgrade names each migration.
+	level := slog.LevelInfo
+	if len(applied) == 0 {
+		level = slog.LevelDebug
+	}
+	pending := migration.Pending(ms, applied)
+	for _, m := range pending {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
@@ -230,10 +236,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			m.Version, m.Name, s.now().UnixMilli()); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
-		s.log.Info("applied migration", "name", m.Name)
+		s.log.Log(ctx, level, "applied migration", "name", m.Name)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) == 0 && len(pending) > 0 {
+		s.log.Info("created the database", "schema_version", pending[len(pending)-1].Version)
 	}
 	return nil
 }
