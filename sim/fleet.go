@@ -63,6 +63,10 @@ type Fleet struct {
 	devices  []int64
 	token    string
 	start    time.Time
+	// seqLag is how far the nodes' numbering runs behind their clock's
+	// second: the time the backfill took, so that the first live reading
+	// follows the backfilled ones without a hole.
+	seqLag int64
 }
 
 // NewFleet validates cfg and returns a fleet; Run starts it.
@@ -124,8 +128,12 @@ func (f *Fleet) Run(ctx context.Context) error {
 	}
 	f.start = f.cfg.Now()
 	if f.cfg.Backfill > 0 {
-		if err := f.backfill(ctx); err != nil {
+		sent, err := f.backfill(ctx)
+		if err != nil {
 			return err
+		}
+		if sent {
+			f.seqLag = f.cfg.Now().Unix() - f.start.Unix()
 		}
 	}
 	tick := time.NewTicker(f.cfg.Interval)
@@ -179,9 +187,11 @@ func (f *Fleet) postBurst(ctx context.Context, i int, now time.Time) error {
 }
 
 func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
-	// A simulated node numbers its readings by its clock's second, so a
-	// restarted fleet never reuses a sequence number of an earlier run.
-	return m.LiveReading(f.devices[i], ts.Unix()&vibemon.MaxSeq, ts, f.simTime(ts))
+	// A simulated node numbers its readings by its clock's second (less
+	// seqLag), so a restarted fleet, which sends no backfill, never reuses
+	// a sequence number of an earlier run: its numbers start at its clock,
+	// past every earlier one.
+	return m.LiveReading(f.devices[i], (ts.Unix()-f.seqLag)&vibemon.MaxSeq, ts, f.simTime(ts))
 }
 
 // HistoryMaxDevices is the largest fleet that gets a week of History by
@@ -194,7 +204,7 @@ const HistoryMaxDevices = 200
 // a gap). The readings are numbered as the node goes on numbering (its
 // clock's second, reading), without a hole: history of a node that sent
 // until the demo started, so the device's completeness is 100 %.
-func (f *Fleet) backfill(ctx context.Context) error {
+func (f *Fleet) backfill(ctx context.Context) (sent bool, err error) {
 	var stamps []time.Time // oldest first
 	if f.cfg.History > 0 {
 		for d := f.cfg.History + f.cfg.Backfill; d > f.cfg.Backfill; d -= 10 * time.Minute {
@@ -210,18 +220,19 @@ func (f *Fleet) backfill(ctx context.Context) error {
 	for i, m := range f.machines {
 		var d vibemon.Device
 		if err := f.call(ctx, "GET", fmt.Sprintf("/api/v1/devices/%d", f.devices[i]), nil, &d); err != nil {
-			return fmt.Errorf("backfill: %w", err)
+			return sent, fmt.Errorf("backfill: %w", err)
 		}
 		if d.LastSeenAt != nil {
 			continue
 		}
+		sent = true
 		for k, ts := range stamps {
 			// Before the start the machine ran at the speed of the clock
 			// (its simulated time negative), healthy.
 			batch = append(batch, m.Reading(f.devices[i], (last-(n-1-int64(k)))&vibemon.MaxSeq, ts, ts.Sub(f.start)))
 			if len(batch) >= 2000 {
 				if err := f.post(ctx, batch); err != nil {
-					return fmt.Errorf("backfill: %w", err)
+					return sent, fmt.Errorf("backfill: %w", err)
 				}
 				batch = batch[:0]
 			}
@@ -229,10 +240,10 @@ func (f *Fleet) backfill(ctx context.Context) error {
 	}
 	if len(batch) > 0 {
 		if err := f.post(ctx, batch); err != nil {
-			return fmt.Errorf("backfill: %w", err)
+			return sent, fmt.Errorf("backfill: %w", err)
 		}
 	}
-	return nil
+	return sent, nil
 }
 
 func (f *Fleet) setup(ctx context.Context) error {
