@@ -63,10 +63,11 @@ type Fleet struct {
 	devices  []int64
 	token    string
 	start    time.Time
-	// seqLag is how far the nodes' numbering runs behind their clock's
-	// second: the time the backfill took, so that the first live reading
-	// follows the backfilled ones without a hole.
-	seqLag int64
+	// seqLag is, per machine, how far its node's numbering runs behind its
+	// clock's second: the time the backfill took for a backfilled one, so
+	// that its first live reading follows the backfilled ones without a
+	// hole; 0 for the others.
+	seqLag []int64
 }
 
 // NewFleet validates cfg and returns a fleet; Run starts it.
@@ -127,13 +128,15 @@ func (f *Fleet) Run(ctx context.Context) error {
 		return err
 	}
 	f.start = f.cfg.Now()
+	f.seqLag = make([]int64, len(f.machines))
 	if f.cfg.Backfill > 0 {
 		sent, err := f.backfill(ctx)
 		if err != nil {
 			return err
 		}
-		if sent {
-			f.seqLag = f.cfg.Now().Unix() - f.start.Unix()
+		lag := f.cfg.Now().Unix() - f.start.Unix()
+		for _, i := range sent {
+			f.seqLag[i] = lag
 		}
 	}
 	tick := time.NewTicker(f.cfg.Interval)
@@ -188,10 +191,10 @@ func (f *Fleet) postBurst(ctx context.Context, i int, now time.Time) error {
 
 func (f *Fleet) reading(i int, m *Machine, ts time.Time) vibemon.Reading {
 	// A simulated node numbers its readings by its clock's second (less
-	// seqLag), so a restarted fleet, which sends no backfill, never reuses
-	// a sequence number of an earlier run: its numbers start at its clock,
-	// past every earlier one.
-	return m.LiveReading(f.devices[i], (ts.Unix()-f.seqLag)&vibemon.MaxSeq, ts, f.simTime(ts))
+	// its seqLag), so a restarted fleet, which backfills no machine that
+	// sent before, never reuses a sequence number of an earlier run: their
+	// numbers start at the clock, past every earlier one.
+	return m.LiveReading(f.devices[i], (ts.Unix()-f.seqLag[i])&vibemon.MaxSeq, ts, f.simTime(ts))
 }
 
 // HistoryMaxDevices is the largest fleet that gets a week of History by
@@ -204,7 +207,7 @@ const HistoryMaxDevices = 200
 // a gap). The readings are numbered as the node goes on numbering (its
 // clock's second, reading), without a hole: history of a node that sent
 // until the demo started, so the device's completeness is 100 %.
-func (f *Fleet) backfill(ctx context.Context) (sent bool, err error) {
+func (f *Fleet) backfill(ctx context.Context) (sent []int, err error) {
 	var stamps []time.Time // oldest first
 	if f.cfg.History > 0 {
 		for d := f.cfg.History + f.cfg.Backfill; d > f.cfg.Backfill; d -= 10 * time.Minute {
@@ -225,7 +228,7 @@ func (f *Fleet) backfill(ctx context.Context) (sent bool, err error) {
 		if d.LastSeenAt != nil {
 			continue
 		}
-		sent = true
+		sent = append(sent, i)
 		for k, ts := range stamps {
 			// Before the start the machine ran at the speed of the clock
 			// (its simulated time negative), healthy.
