@@ -37,7 +37,7 @@ const (
 	ConditionAct    = "act"     // zone D now, or a critical alert open
 	ConditionWatch  = "watch"   // zone C, a warning open, a fault found, anomalous, or the alarm level within ForecastDays
 	ConditionGood   = "good"    // readings in the last hour and none of the above
-	ConditionNoData = "no_data" // no reading in the last hour
+	ConditionNoData = "no_data" // no reading in the last hour, or no sensor
 )
 
 // ForecastDays is how near a forecast alarm crossing makes a machine one to
@@ -354,6 +354,8 @@ func judge(m *Machine, fault *analysis.Finding, now time.Time) (string, []string
 		return ConditionAct, append(act, watch...)
 	case len(watch) > 0:
 		return ConditionWatch, watch
+	case m.Devices == 0:
+		return ConditionNoData, []string{"no sensor attached to this machine"}
 	case m.Zone == nil:
 		return ConditionNoData, []string{"no reading in the last hour"}
 	}

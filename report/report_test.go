@@ -148,6 +148,8 @@ func testConditionReport(t *testing.T, kind string) {
 	f.burst(t, gear, gearNode, dsp.FaultOuterRace)
 	// The motor: a node that never sent.
 	f.machine(t, f.org, "Motor C", 0, nil, func(int64) bool { return true })
+	// A spare pump without a sensor yet.
+	must(t, f.st.CreateAsset(ctx, &vibemon.Asset{OrgID: f.org.ID, Name: "Spare pump", RPM: 1480, ISOGroup: 2, Foundation: vibemon.FoundationRigid}))
 	// Another org's machine in zone D.
 	other := &vibemon.Org{Name: "rival"}
 	must(t, f.st.CreateOrg(ctx, other))
@@ -163,8 +165,11 @@ func testConditionReport(t *testing.T, kind string) {
 	for _, m := range r.Machines {
 		names = append(names, m.Name)
 	}
-	if strings.Join(names, ",") != "Fan A,Gearbox D,=Pump B,Motor C" {
-		t.Fatalf("machines = %v, want the fan (act), the gearbox (watch), the pump (good), the motor (no data); not the other org's", names)
+	if strings.Join(names, ",") != "Fan A,Gearbox D,=Pump B,Motor C,Spare pump" {
+		t.Fatalf("machines = %v, want the fan (act), the gearbox (watch), the pump (good), the motor and the spare pump (no data); not the other org's", names)
+	}
+	if spare := r.Machines[4]; spare.Condition != report.ConditionNoData || len(spare.Reasons) != 1 || spare.Reasons[0] != "no sensor attached to this machine" {
+		t.Errorf("spare pump: %s because %q, want no data: no sensor", spare.Condition, spare.Reasons)
 	}
 	fanRow, gearRow, pumpRow, motorRow := r.Machines[0], r.Machines[1], r.Machines[2], r.Machines[3]
 
@@ -206,7 +211,7 @@ func testConditionReport(t *testing.T, kind string) {
 		t.Errorf("pump received = %v %%, want 100", num(pumpRow.Received))
 	}
 
-	if motorRow.Condition != report.ConditionNoData || motorRow.WorstVelRMS != nil || motorRow.Received != nil {
+	if motorRow.Condition != report.ConditionNoData || motorRow.Reasons[0] != "no reading in the last hour" || motorRow.WorstVelRMS != nil || motorRow.Received != nil {
 		t.Errorf("motor: %s, worst %v, received %v, want no data and no values", motorRow.Condition, num(motorRow.WorstVelRMS), num(motorRow.Received))
 	}
 
@@ -216,7 +221,7 @@ func testConditionReport(t *testing.T, kind string) {
 	must(t, r.WriteCSV(&buf))
 	rows, err := csv.NewReader(&buf).ReadAll()
 	must(t, err)
-	if len(rows) != 5 || rows[0][0] != "machine" || rows[1][0] != "Fan A" || rows[3][0] != "'=Pump B" || rows[4][0] != "Motor C" {
+	if len(rows) != 6 || rows[0][0] != "machine" || rows[1][0] != "Fan A" || rows[3][0] != "'=Pump B" || rows[4][0] != "Motor C" {
 		t.Fatalf("csv rows = %q", rows)
 	}
 	col := map[string]int{}
