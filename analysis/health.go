@@ -89,8 +89,10 @@ const (
 
 var velMetrics = []vibemon.Metric{vibemon.VelRMSX, vibemon.VelRMSY, vibemon.VelRMSZ}
 
-// maxAxis returns the highest non-NaN value of vs, NaN when none.
-func maxAxis(vs []float64) float64 {
+// MaxAxis returns the highest non-NaN value of vs (a reading's or a
+// bucket's values of the three axes), NaN when none: the direction ISO
+// 10816-3 evaluates.
+func MaxAxis(vs []float64) float64 {
 	m := math.NaN()
 	for _, v := range vs {
 		if !math.IsNaN(v) && (math.IsNaN(m) || v > m) {
@@ -111,14 +113,22 @@ func (s *Service) AssetHealth(ctx context.Context, orgID, assetID int64) (*Healt
 	if err != nil {
 		return nil, fmt.Errorf("asset health: %w", err)
 	}
-	now := s.now().UTC()
-	h := &Health{AssetID: asset.ID, ComputedAt: now, Devices: []int64{}}
 	var devices []*vibemon.Device
 	for _, d := range all {
 		if d.AssetID == asset.ID {
 			devices = append(devices, d)
-			h.Devices = append(h.Devices, d.ID)
 		}
+	}
+	return s.Health(ctx, orgID, asset, devices)
+}
+
+// Health is AssetHealth of an asset and its devices the caller has read
+// already (the condition report reads them once for every asset).
+func (s *Service) Health(ctx context.Context, orgID int64, asset *vibemon.Asset, devices []*vibemon.Device) (*Health, error) {
+	now := s.now().UTC()
+	h := &Health{AssetID: asset.ID, ComputedAt: now, Devices: []int64{}}
+	for _, d := range devices {
+		h.Devices = append(h.Devices, d.ID)
 	}
 	limits, err := dsp.ISOLimits(asset.ISOGroup, asset.Foundation == vibemon.FoundationFlexible)
 	if err != nil {
@@ -166,7 +176,7 @@ func (s *Service) isoHealth(ctx context.Context, orgID int64, devices []*vibemon
 				means = append(means, sum[a]/n[a])
 			}
 		}
-		if v := maxAxis(means); !math.IsNaN(v) && (math.IsNaN(latest) || v > latest) {
+		if v := MaxAxis(means); !math.IsNaN(v) && (math.IsNaN(latest) || v > latest) {
 			latest = v
 		}
 		m, err := s.deviceBaseline(ctx, orgID, d.ID, now)
@@ -203,7 +213,7 @@ func (s *Service) deviceBaseline(ctx context.Context, orgID, deviceID int64, now
 		if p.TS.Sub(hours[0].TS) >= 24*time.Hour {
 			break
 		}
-		if v := maxAxis(p.Avg); !math.IsNaN(v) {
+		if v := MaxAxis(p.Avg); !math.IsNaN(v) {
 			vals = append(vals, v)
 		}
 	}
@@ -376,7 +386,7 @@ func (s *Service) trend(ctx context.Context, orgID int64, devices []*vibemon.Dev
 			return nil, err
 		}
 		for _, p := range pts {
-			v := maxAxis(p.Avg)
+			v := MaxAxis(p.Avg)
 			if math.IsNaN(v) {
 				continue
 			}

@@ -190,7 +190,7 @@ func cmpPtr(a, b *float64) int {
 
 func (b *Builder) machine(ctx context.Context, orgID int64, a *vibemon.Asset, devices []*vibemon.Device, r *Report) (*Machine, error) {
 	m := &Machine{AssetID: a.ID, Name: a.Name, Type: a.Type, RPM: a.RPM, Devices: len(devices), Reasons: []string{}, Daily: make([]*float64, len(r.Days))}
-	h, err := b.Analysis.AssetHealth(ctx, orgID, a.ID)
+	h, err := b.Analysis.Health(ctx, orgID, a, devices)
 	if err != nil {
 		return nil, err
 	}
@@ -238,12 +238,7 @@ func (b *Builder) velocity(ctx context.Context, orgID int64, devices []*vibemon.
 			return err
 		}
 		for _, p := range pts {
-			v := math.NaN()
-			for _, a := range p.Avg {
-				if !math.IsNaN(a) && (math.IsNaN(v) || a > v) {
-					v = a
-				}
-			}
+			v := analysis.MaxAxis(p.Avg)
 			if math.IsNaN(v) {
 				continue
 			}
@@ -255,11 +250,9 @@ func (b *Builder) velocity(ctx context.Context, orgID int64, devices []*vibemon.
 	limits := dsp.ZoneLimits{AB: m.Boundaries[0], BC: m.Boundaries[1], CD: m.Boundaries[2]}
 	for ts, v := range hours {
 		if m.WorstVelRMS == nil || v > *m.WorstVelRMS || (v == *m.WorstVelRMS && ts.Before(*m.WorstAt)) {
-			v, ts := v, ts
-			m.WorstVelRMS, m.WorstAt = &v, &ts
+			m.WorstVelRMS, m.WorstAt = &v, &ts // v and ts are this iteration's own
 		}
 		if i := int(ts.Sub(r.Days[0]) / (24 * time.Hour)); i >= 0 && i < len(m.Daily) && (m.Daily[i] == nil || v > *m.Daily[i]) {
-			v := v
 			m.Daily[i] = &v
 		}
 	}
