@@ -41,11 +41,26 @@ func resetIdentity(ctx context.Context, tx pgx.Tx, table string) error {
 
 // ImportOrgs inserts orgs with their ids, retentions and creation times.
 func (s *Store) ImportOrgs(ctx context.Context, orgs []*vibemon.Org) error {
-	return importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, pruned_before, waveform_retention_days, created_at) OVERRIDING SYSTEM VALUE
+	if err := importRows(ctx, s, "orgs", `INSERT INTO orgs (id, name, retention_days, pruned_before, waveform_retention_days, created_at) OVERRIDING SYSTEM VALUE
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, orgs,
 		func(o *vibemon.Org) []any {
 			return []any{o.ID, o.Name, o.RetentionDays, o.PrunedBefore, o.WaveformRetentionDays, utc(o.CreatedAt)}
-		})
+		}); err != nil || !s.caggs.Load() {
+		return err
+	}
+	// Each org gets its continuous aggregates, for the retention stored.
+	return s.tx(ctx, "import orgs", func(tx pgx.Tx) error {
+		for _, o := range orgs {
+			var days int32
+			if err := tx.QueryRow(ctx, "SELECT retention_days FROM orgs WHERE id = $1", o.ID).Scan(&days); err != nil {
+				return err
+			}
+			if err := s.ensureOrgAggregates(ctx, tx, o.ID, days); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ImportUsers inserts users with their ids and password hashes, so that

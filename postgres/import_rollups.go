@@ -71,10 +71,22 @@ func nanNull(v float64) *float64 {
 // merge has still to roll up from the table (rollup.go), as a bucketed
 // query counts them.
 func (s *Store) CountRolledUpByDevice(ctx context.Context) (map[int64]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT device_id, sum(count)::bigint FROM
-		(SELECT device_id, count FROM rollup_1d UNION ALL SELECT device_id, count FROM rollup_delta
-		 UNION ALL SELECT device_id, 1 FROM readings WHERE raw_rollup AND ts >= (SELECT materialized_to FROM rollup_watermark)) r
-		GROUP BY device_id`)
+	parts := "SELECT device_id, count FROM rollup_1d UNION ALL SELECT device_id, count FROM rollup_delta " +
+		"UNION ALL SELECT device_id, 1 FROM readings WHERE raw_rollup AND ts >= (SELECT materialized_to FROM rollup_watermark)"
+	if s.caggs.Load() {
+		// With continuous aggregates: each org's daily aggregate, and the
+		// imported history and readings older than the retention cutoff
+		// in rollup_1d and the deltas (caggs.go).
+		orgs, err := s.caggOrgs(ctx)
+		if err != nil {
+			return nil, mapErr("count rolled-up readings", err)
+		}
+		parts = "SELECT device_id, count FROM rollup_1d UNION ALL SELECT device_id, count FROM rollup_delta"
+		for _, o := range orgs {
+			parts += " UNION ALL SELECT device_id, count FROM " + pgx.Identifier{caggName(2, o)}.Sanitize()
+		}
+	}
+	rows, err := s.pool.Query(ctx, "SELECT device_id, sum(count)::bigint FROM ("+parts+") r GROUP BY device_id")
 	if err != nil {
 		return nil, mapErr("count rolled-up readings", err)
 	}

@@ -22,7 +22,7 @@ func (s *Store) CreateOrg(ctx context.Context, o *vibemon.Org) error {
 			return err
 		}
 		o.CreatedAt = now
-		return nil
+		return s.orgAggregatesTx(ctx, tx, o)
 	})
 }
 
@@ -49,9 +49,13 @@ func (s *Store) UpdateOrg(ctx context.Context, o *vibemon.Org) error {
 		err := tx.QueryRow(ctx, "UPDATE orgs SET name = $1, retention_days = $2, waveform_retention_days = $3 WHERE id = $4 RETURNING pruned_before, created_at", o.Name, o.RetentionDays, o.WaveformRetentionDays, o.ID).Scan(&o.PrunedBefore, &o.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("Organization")
+		} else if err != nil {
+			return err
 		}
 		o.CreatedAt = o.CreatedAt.UTC()
-		return err
+		// The aggregates' refresh windows follow a new retention at once,
+		// before the next prune deletes by it (caggs.go).
+		return s.orgAggregatesTx(ctx, tx, o)
 	})
 }
 

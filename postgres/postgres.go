@@ -74,6 +74,12 @@ type Options struct {
 	// hypertable gets DefaultCompressAfter and an existing policy stays as
 	// it is (so an admin command with no setting does not reset it).
 	CompressAfter time.Duration
+	// ContinuousAggregates keeps the stats of a new hypertable schema in
+	// TimescaleDB continuous aggregates, one set per org (caggs.go),
+	// rather than in the store's rollup tables. It is decided when the
+	// schema's readings become a hypertable and kept by the schema: the
+	// setting is ignored for a schema that holds readings already.
+	ContinuousAggregates bool
 }
 
 // Store is the PostgreSQL implementation of vibemon.Store.
@@ -87,8 +93,10 @@ type Store struct {
 	// tsFuncs qualifies the extension's functions ("public."), tsLicense
 	// is its licence.
 	hypertable atomic.Bool
-	tsFuncs    string
-	tsLicense  string
+	// caggs: the stats are continuous aggregates (caggs.go).
+	caggs     atomic.Bool
+	tsFuncs   string
+	tsLicense string
 	// appName is the application_name of the store's connections ("" when
 	// the URL sets one).
 	appName string
@@ -197,6 +205,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.setupTimescale(mctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.setupAggregates(mctx); err != nil {
 		pool.Close()
 		return nil, err
 	}

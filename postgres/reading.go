@@ -134,12 +134,12 @@ var copyReadingsSQL = "COPY readings (" + strings.Join(readingCols, ", ") + ", r
 
 // copyBinary encodes rs in COPY's binary format (header, one tuple per
 // reading: bigint device_id, bigint seq, timestamptz ts, then the metrics as
-// double precision, NaN as NULL, then raw_rollup: true when the reading's
-// (device, minute) has no delta in deltas, else NULL; trailer). Written
+// double precision, NaN as NULL, then raw_rollup: true when mark and the
+// reading's (device, minute) has no delta in deltas, else NULL; trailer). Written
 // directly, it costs a fraction of pgx's per-value encoding through
 // interfaces, which was 11% of the server's CPU under ingest
 // (docs/postgres.md).
-func copyBinary(rs []*vibemon.Reading, deltas map[bucketKey]*delta) []byte {
+func copyBinary(rs []*vibemon.Reading, deltas map[bucketKey]*delta, mark bool) []byte {
 	const tupleMax = 2 + 3*12 + vibemon.NumMetrics*12 + 5
 	b := make([]byte, 0, 19+len(rs)*tupleMax+2)
 	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
@@ -161,7 +161,7 @@ func copyBinary(rs []*vibemon.Reading, deltas map[bucketKey]*delta) []byte {
 			b = binary.BigEndian.AppendUint32(b, 8)
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
 		}
-		if deltas[bucketKey{r.DeviceID, r.TS.UTC().Truncate(time.Minute).Unix()}] != nil {
+		if !mark || deltas[bucketKey{r.DeviceID, r.TS.UTC().Truncate(time.Minute).Unix()}] != nil {
 			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
 		} else {
 			b = append(binary.BigEndian.AppendUint32(b, 1), 1)
@@ -179,16 +179,21 @@ type IngestStats struct {
 	Overlapped   int64 // transactions that started while another one of this store ran (large ones only)
 	Readings     int64 // readings received
 	New          int64 // readings that were new
+	// LateRefreshFailed counts the ingests of late readings after which
+	// refreshing the continuous aggregates failed (caggs.go).
+	LateRefreshFailed int64
 }
 
 type ingestCounters struct {
 	calls, txs, fast, readings, fresh, retries, overlapped atomic.Int64
+	lateRefreshFailed                                      atomic.Int64
 }
 
 // IngestStats returns the ingest counters.
 func (s *Store) IngestStats() IngestStats {
 	return IngestStats{Calls: s.ing.calls.Load(), Transactions: s.ing.txs.Load(), Fast: s.ing.fast.Load(), Retries: s.ing.retries.Load(),
-		Overlapped: s.ing.overlapped.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load()}
+		Overlapped: s.ing.overlapped.Load(), Readings: s.ing.readings.Load(), New: s.ing.fresh.Load(),
+		LateRefreshFailed: s.ing.lateRefreshFailed.Load()}
 }
 
 // ingestReq is one InsertReadings call on its way through a transaction.
@@ -252,7 +257,9 @@ type ingestPlan struct {
 	seen    map[seenKey]*[seenBytes]byte // new bits of this batch
 	seenMax map[seenKey]time.Time
 	minutes map[bucketKey]*delta // what the batch adds to the device minutes that get deltas
-	devs    map[int64]*deviceState
+	// unmarked: no reading is marked raw_rollup (continuous aggregates)
+	unmarked bool
+	devs     map[int64]*deviceState
 }
 
 // rawGroupMax: a (device, minute) of a batch with fewer new readings than
@@ -269,7 +276,7 @@ const rawGroupMax = 8
 // than rawGroupMax readings, none older than rawFrom (the watermark's
 // ingest_from), are left to the merge, which rolls them up from the
 // readings table (rollup.go); the others get rollup deltas.
-func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time) *ingestPlan {
+func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time, caggs bool, pruned map[int64]time.Time) *ingestPlan {
 	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{},
 		minutes: map[bucketKey]*delta{}}
 	var last struct {
@@ -301,15 +308,21 @@ func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time) *inge
 			}
 			req.isNew[i] = true
 			p.fresh = append(p.fresh, r)
-			if bk := (bucketKey{r.DeviceID, ts.Truncate(time.Minute).Unix()}); last.d == nil || last.k != bk {
-				d := p.minutes[bk]
-				if d == nil {
-					d = &delta{}
-					p.minutes[bk] = d
+			// Continuous aggregates read the readings themselves, but never
+			// refresh before the org's retention cutoff: a reading older
+			// than that (stored past the ingest service's check) gets its
+			// delta (caggs.go).
+			if cut, ok := pruned[req.orgID]; !caggs || ok && ts.Before(cut) {
+				if bk := (bucketKey{r.DeviceID, ts.Truncate(time.Minute).Unix()}); last.d == nil || last.k != bk {
+					d := p.minutes[bk]
+					if d == nil {
+						d = &delta{}
+						p.minutes[bk] = d
+					}
+					last.k, last.d = bk, d
 				}
-				last.k, last.d = bk, d
+				last.d.add(r)
 			}
-			last.d.add(r)
 			st := p.devs[r.DeviceID]
 			if st == nil {
 				st = &deviceState{}
@@ -323,9 +336,12 @@ func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time) *inge
 			}
 		}
 	}
-	for k, d := range p.minutes {
-		if d.count < rawGroupMax && !d.first.Before(rawFrom) {
-			delete(p.minutes, k) // rolled up from the table: copyBinary marks its readings
+	p.unmarked = caggs // no marks: the merge rolls up no reading
+	if !caggs {
+		for k, d := range p.minutes {
+			if d.count < rawGroupMax && !d.first.Before(rawFrom) {
+				delete(p.minutes, k) // rolled up from the table: copyBinary marks its readings
+			}
 		}
 	}
 	// Readings go in by device and time: neighbours in the index.
@@ -511,7 +527,9 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 		// every device's org; a failed assumption (a reading stored
 		// already, a deleted device, a new epoch) makes it errClaimLost,
 		// and the next attempt reads.
-		fast = attempt == 0 && s.orgsKnown(reqs, invalid)
+		// With continuous aggregates, late readings take the reading way,
+		// which reads their orgs' retention cutoffs (see plan).
+		fast = attempt == 0 && s.orgsKnown(reqs, invalid) && !(s.caggs.Load() && s.anyLate(reqs))
 		err = s.ingestTx(ctx, func(tx *pgx.Conn) error {
 			live = live[:0]
 			if fast {
@@ -519,8 +537,12 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			}
 			orgOf := make(map[int64]int64, len(devs))
 			stored := make(map[seenKey][]byte, len(keyDevs))
+			var pruned map[int64]time.Time
 			b := &pgx.Batch{}
 			b.Queue("BEGIN")
+			if s.caggs.Load() {
+				pruned = s.queuePrunedBefore(b, reqs)
+			}
 			guess := s.mark.Load().epoch
 			var epoch int64
 			var rawFrom time.Time
@@ -572,7 +594,7 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			if len(live) == 0 {
 				return nil
 			}
-			return writePlan(ctx, tx, plan(live, stored, rawFrom), "")
+			return writePlan(ctx, tx, plan(live, stored, rawFrom, s.caggs.Load(), pruned), "")
 		})
 		if !errors.Is(err, errClaimLost) {
 			break
@@ -606,6 +628,9 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			}
 		}
 	}
+	if s.caggs.Load() {
+		s.refreshAfterIngest(ctx, live)
+	}
 }
 
 // writePlan writes p in the open transaction of tx (or in one that prefix,
@@ -616,7 +641,7 @@ func writePlan(ctx context.Context, tx *pgx.Conn, p *ingestPlan, prefix string) 
 	if len(p.fresh) == 0 {
 		return nil
 	}
-	if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh, p.minutes)), prefix+copyReadingsSQL); err != nil {
+	if _, err := tx.PgConn().CopyFrom(ctx, bytes.NewReader(copyBinary(p.fresh, p.minutes, !p.unmarked)), prefix+copyReadingsSQL); err != nil {
 		return err
 	}
 	if len(p.minutes) > 0 {
@@ -653,7 +678,7 @@ func (s *Store) ingestFast(ctx context.Context, tx *pgx.Conn, reqs, invalid []*i
 	m := s.mark.Load()
 	prefix := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock_shared(%d, (%d::bigint %% 2147483647)::int4); SELECT vibemon_claimed(epoch, %d) FROM rollup_watermark; ",
 		s.epochClass, m.epoch, m.epoch)
-	return writePlan(ctx, tx, plan(*live, nil, m.ingestFrom), prefix)
+	return writePlan(ctx, tx, plan(*live, nil, m.ingestFrom, s.caggs.Load(), nil), prefix)
 }
 
 // watermarkMark is the rollup watermark as this store last read it.

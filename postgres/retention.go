@@ -66,10 +66,10 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	}
 
 	type target struct {
-		device int64
-		cutoff time.Time
+		device, org int64
+		cutoff      time.Time
 	}
-	rows, err = s.pool.Query(ctx, `SELECT d.id, o.retention_days FROM devices d JOIN orgs o ON o.id = d.org_id
+	rows, err = s.pool.Query(ctx, `SELECT d.id, o.id, o.retention_days FROM devices d JOIN orgs o ON o.id = d.org_id
 		WHERE o.retention_days > 0 ORDER BY d.id`)
 	if err != nil {
 		return rep, mapErr("prune readings", err)
@@ -77,7 +77,7 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	targets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (target, error) {
 		var t target
 		var days int32
-		err := r.Scan(&t.device, &days)
+		err := r.Scan(&t.device, &t.org, &days)
 		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour)
 		return t, err
 	})
@@ -90,10 +90,19 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 			return rep, mapErr("prune reading_seen", err)
 		}
 		rep.SeenBlocksDeleted += tag.RowsAffected()
-		n, err := s.pruneMinuteRollups(ctx, t.device, t.cutoff.Truncate(time.Minute))
+		n, err := s.pruneMinutes(ctx, "rollup_1m", t.device, t.cutoff.Truncate(time.Minute))
 		rep.MinuteRollupsDeleted += n
 		if err != nil {
 			return rep, err
+		}
+		if s.caggs.Load() {
+			// The minute aggregate keeps the cutoff's hour, which the
+			// hourly one may refresh from (caggs.go).
+			n, err := s.pruneMinuteAggregate(ctx, t.org, t.device, t.cutoff.Truncate(time.Hour))
+			rep.MinuteRollupsDeleted += n
+			if err != nil {
+				return rep, err
+			}
 		}
 		var oldest *time.Time
 		if err := s.pool.QueryRow(ctx, "SELECT min(ts) FROM readings WHERE device_id = $1", t.device).Scan(&oldest); err != nil {
@@ -117,12 +126,13 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 	return rep, nil
 }
 
-// pruneMinuteRollups deletes device's rollup_1m rows of the minutes before
-// before (a whole minute: their readings are gone), a day per statement
-// from its oldest row, and returns how many.
-func (s *Store) pruneMinuteRollups(ctx context.Context, device int64, before time.Time) (int64, error) {
+// pruneMinutes deletes device's rows of table (rollup_1m, or a minute
+// aggregate's materialization) of the minutes before before (a whole
+// minute: their readings are gone), a day per statement from its oldest
+// row, and returns how many.
+func (s *Store) pruneMinutes(ctx context.Context, table string, device int64, before time.Time) (int64, error) {
 	var oldest *time.Time
-	if err := s.pool.QueryRow(ctx, "SELECT min(bucket_start) FROM rollup_1m WHERE device_id = $1", device).Scan(&oldest); err != nil || oldest == nil {
+	if err := s.pool.QueryRow(ctx, "SELECT min(bucket_start) FROM "+table+" WHERE device_id = $1", device).Scan(&oldest); err != nil || oldest == nil {
 		return 0, mapErr("prune minute rollups", err)
 	}
 	var n int64
@@ -131,7 +141,7 @@ func (s *Store) pruneMinuteRollups(ctx context.Context, device int64, before tim
 		if to.After(before) {
 			to = before
 		}
-		tag, err := s.pool.Exec(ctx, "DELETE FROM rollup_1m WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3", device, from, to)
+		tag, err := s.pool.Exec(ctx, "DELETE FROM "+table+" WHERE device_id = $1 AND bucket_start >= $2 AND bucket_start < $3", device, from, to)
 		if err != nil {
 			return n, mapErr("prune minute rollups", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/vibemon/vibemon"
 )
@@ -203,14 +204,15 @@ func (s *Store) mergeRollups(ctx context.Context, until time.Time, wait bool) (t
 	if !got {
 		return 0, 0, nil
 	}
-	defer func() {
-		// A connection that could not unlock is closed, which unlocks.
-		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := c.Exec(uctx, "SELECT pg_advisory_unlock($1::int4, $2::int4)", s.epochClass, mergeLockKey); err != nil {
-			c.Conn().Close(uctx)
+	defer s.unlockMerge(c)
+	if s.caggs.Load() {
+		// The continuous aggregates' refresh, then the merge of the
+		// deltas of readings stored older than their org's retention
+		// cutoff (see plan).
+		if err := s.refreshAggregates(ctx, until); err != nil {
+			return 0, 0, err
 		}
-	}()
+	}
 	var epoch, waited int64
 	var from, to time.Time
 	if err := c.QueryRow(ctx, `WITH up AS (
@@ -284,6 +286,16 @@ func (s *Store) mergeRollups(ctx context.Context, until time.Time, wait bool) (t
 		if !lo.Before(from) && n < mergeLimit {
 			return total, rawTotal, nil
 		}
+	}
+}
+
+// unlockMerge lets go of the merge lock held by c's session; a connection
+// that could not unlock is closed, which unlocks.
+func (s *Store) unlockMerge(c *pgxpool.Conn) {
+	uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Exec(uctx, "SELECT pg_advisory_unlock($1::int4, $2::int4)", s.epochClass, mergeLockKey); err != nil {
+		c.Conn().Close(uctx)
 	}
 }
 
@@ -425,9 +437,10 @@ func nanMax(a, b float64) float64 {
 
 func (s *Store) queryBuckets(ctx context.Context, orgID int64, q vibemon.ReadingQuery, ms []vibemon.Metric, limit *int64) ([]vibemon.Point, error) {
 	var ru rollup
-	for _, r := range rollups {
+	level := 0
+	for i, r := range rollups {
 		if r.bucket == q.Bucket {
-			ru = r
+			ru, level = r, i
 		}
 	}
 	w := q.Bucket.Duration()
@@ -438,27 +451,38 @@ func (s *Store) queryBuckets(ctx context.Context, orgID int64, q vibemon.Reading
 	}
 	var ok bool
 	var rows []aggRow
-	for {
+	if s.caggs.Load() {
 		b := &pgx.Batch{}
-		var mat time.Time
-		b.Queue(deviceOfOrgWatermarkSQL, orgID, q.DeviceID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&ok, &mat)
-		})
-		seen := s.materialized()
-		rows = rows[:0]
-		b.Queue(bucketSQL(ru, ms), q.DeviceID, from, q.To, limit, end, seen).Query(func(r pgx.Rows) error {
+		b.Queue(deviceOfOrgSQL, orgID, q.DeviceID).QueryRow(func(row pgx.Row) error { return row.Scan(&ok) })
+		b.Queue(caggBucketSQL(level, orgID, ms), q.DeviceID, from, q.To, limit, end).Query(func(r pgx.Rows) error {
 			return scanAgg(r, len(ms), &rows)
 		})
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil && ok {
 			return nil, mapErr("query readings", err)
 		}
-		if !mat.Before(seen) {
-			s.sawMaterialized(mat)
-			break
+	} else {
+		for {
+			b := &pgx.Batch{}
+			var mat time.Time
+			b.Queue(deviceOfOrgWatermarkSQL, orgID, q.DeviceID).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&ok, &mat)
+			})
+			seen := s.materialized()
+			rows = rows[:0]
+			b.Queue(bucketSQL(ru, ms), q.DeviceID, from, q.To, limit, end, seen).Query(func(r pgx.Rows) error {
+				return scanAgg(r, len(ms), &rows)
+			})
+			if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+				return nil, mapErr("query readings", err)
+			}
+			if !mat.Before(seen) {
+				s.sawMaterialized(mat)
+				break
+			}
+			// The watermark went back (a restored database, a test): the query
+			// may have left out readings after it; ask again from there.
+			s.matSeen.Store(mat.UnixMicro())
 		}
-		// The watermark went back (a restored database, a test): the query
-		// may have left out readings after it; ask again from there.
-		s.matSeen.Store(mat.UnixMicro())
 	}
 	if !ok {
 		return nil, mapErr("query readings", notFound("Device"))

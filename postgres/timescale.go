@@ -220,8 +220,14 @@ func (s *Store) RunTimescaleJobs(ctx context.Context) ([]int32, error) {
 	if !s.hypertable.Load() {
 		return nil, errors.New("run timescaledb jobs: readings is not a hypertable")
 	}
+	// With continuous aggregates, their refresh policies too: each org's
+	// were added minute, hour, day, so job order refreshes each from the
+	// one it reads.
 	rows, err := s.pool.Query(ctx, `SELECT job_id FROM timescaledb_information.jobs
-		WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings' ORDER BY job_id`)
+		WHERE hypertable_schema = current_schema() AND hypertable_name = 'readings'
+		OR proc_name = 'policy_refresh_continuous_aggregate' AND (config->>'mat_hypertable_id')::int IN
+			(SELECT mat_hypertable_id FROM _timescaledb_catalog.continuous_agg WHERE user_view_schema = current_schema())
+		ORDER BY job_id`)
 	if err != nil {
 		return nil, mapErr("run timescaledb jobs", err)
 	}

@@ -38,6 +38,28 @@ func TestConformanceTimescale(t *testing.T) {
 	})
 }
 
+// TestConformanceContinuousAggregates runs the whole conformance suite with
+// the stats in per-org continuous aggregates (caggs.go): every bucketed
+// answer, retention and migration count as with the rollup tables.
+func TestConformanceContinuousAggregates(t *testing.T) {
+	url := timescaletest.URL(t)
+	storetest.Run(t, func(t *testing.T) vibemon.Store {
+		return openCaggStore(t, url, pgtest.Schema(t, url))
+	})
+}
+
+// openCaggStore opens a store of a new schema with continuous aggregates.
+func openCaggStore(t *testing.T, url, schema string) *postgres.Store {
+	t.Helper()
+	opts := testOptions(schema)
+	opts.ContinuousAggregates = true
+	s := openHypertableStore(t, url, opts)
+	if !s.ContinuousAggregates() {
+		t.Fatal("the store keeps its stats in rollup tables, not in continuous aggregates")
+	}
+	return s
+}
+
 // TestConformanceTimescaleCurrentMerged runs the suite on a hypertable with
 // the suite's readings current (rolled up from the readings table, which
 // is the hypertable here) and merged before each query: the merge's reads
