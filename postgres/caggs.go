@@ -221,7 +221,30 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // starts at the first whole minute after it (the readings before it are
 // gone), the others' at its hour at the earliest (the minute rows of that
 // hour are kept; see the package comment).
+//
+// Refreshes of one org take turns (a session advisory lock per schema and
+// org): TimescaleDB 2.25 and later fail a refresh whose window overlaps one
+// running on the same aggregate, and before that it waited for it. A
+// refresh that fails (a policy job's refresh of the same range running) is
+// tried twice more.
 func (s *Store) refreshOrg(ctx context.Context, org int64, from time.Time, pruned *time.Time, to time.Time) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return mapErr("refresh continuous aggregates", err)
+	}
+	defer c.Release()
+	const key = "hashtextextended('vibemon:caggs:' || current_schema() || ':' || $1::bigint::text, 0)"
+	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock("+key+")", org); err != nil {
+		c.Conn().Close(context.Background()) // it may hold the lock all the same
+		return mapErr("refresh continuous aggregates", err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := c.Exec(uctx, "SELECT pg_advisory_unlock("+key+")", org); err != nil {
+			c.Conn().Close(uctx)
+		}
+	}()
 	minutesFrom := from
 	if pruned != nil {
 		cut := pruned.UTC()
@@ -248,9 +271,20 @@ func (s *Store) refreshOrg(ctx context.Context, org int64, from time.Time, prune
 		}
 		// refresh_continuous_aggregate cannot run in a transaction: a
 		// statement of its own.
-		if _, err := s.pool.Exec(ctx, "CALL "+s.tsFuncs+"refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
-			caggName(i, org), start, end); err != nil {
-			return mapErr("refresh "+caggName(i, org), err)
+		for attempt := 1; ; attempt++ {
+			_, err := c.Exec(ctx, "CALL "+s.tsFuncs+"refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz)",
+				caggName(i, org), start, end)
+			if err == nil {
+				break
+			}
+			if attempt == 3 || ctx.Err() != nil {
+				return mapErr("refresh "+caggName(i, org), err)
+			}
+			s.log.Warn("refresh of a continuous aggregate failed; trying again", "aggregate", caggName(i, org), "attempt", attempt, "err", err)
+			select {
+			case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+			case <-ctx.Done():
+			}
 		}
 	}
 	return nil
