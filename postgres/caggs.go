@@ -28,9 +28,11 @@ import (
 // own retention:
 //
 //   - stats_1m reads the readings, which retention deletes before the
-//     org's cutoff (pruned_before): its windows start at the cutoff, and
-//     its rows before the cutoff's hour are deleted with the readings
-//     (1-minute stats go with the readings, as in the rollup tables);
+//     minute of the org's cutoff (pruned_before; whole minutes, so that
+//     the cutoff's minute can be recomputed): its windows start at that
+//     minute, and its rows before the cutoff's hour are deleted with the
+//     readings (1-minute stats go with the readings, as in the rollup
+//     tables);
 //   - hourly_stats reads stats_1m, whose rows of the cutoff's hour are
 //     kept: its windows start at that hour;
 //   - daily_stats reads hourly_stats, which nothing deletes.
@@ -218,9 +220,9 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // TimescaleDB recomputes only what changed in that range and materializes
 // what is new, so a refresh where nothing changed costs a catalog look-up.
 // pruned is the org's retention cutoff: the minute aggregate's window
-// starts at the first whole minute after it (the readings before it are
-// gone), the others' at its hour at the earliest (the minute rows of that
-// hour are kept; see the package comment).
+// starts at its minute at the earliest (PruneReadings deletes the readings
+// of the minutes before it), the others' at its hour (the minute rows of
+// that hour are kept; see the package comment).
 //
 // Refreshes of one org take turns (a session advisory lock per schema and
 // org): TimescaleDB 2.25 and later fail a refresh whose window overlaps one
@@ -248,8 +250,8 @@ func (s *Store) refreshOrg(ctx context.Context, org int64, from time.Time, prune
 	minutesFrom := from
 	if pruned != nil {
 		cut := pruned.UTC()
-		if c := cut.Add(time.Minute - time.Microsecond); minutesFrom.Before(c) {
-			minutesFrom = c // rounded down below: the cutoff's next whole minute
+		if minutesFrom.Before(cut) {
+			minutesFrom = cut // rounded down below: PruneReadings keeps the cutoff's minute
 		}
 		if h := cut.Truncate(time.Hour); from.Before(h) {
 			from = h

@@ -72,9 +72,10 @@ func TestContinuousAggregatesKeepEachOrgsStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Readings every 10 minutes from start; the cutoff is now - 2 days.
-	// The minute aggregate keeps the cutoff's hour (see caggs.go).
-	cut := now.Add(-2 * 24 * time.Hour)
+	// Readings every 10 minutes from start; the cutoff is now - 2 days,
+	// and those of its minute are kept. The minute aggregate keeps the
+	// cutoff's hour (see caggs.go).
+	cut := now.Add(-2 * 24 * time.Hour).Truncate(time.Minute)
 	var kept, keptMinutes int64
 	for i := range n {
 		ts := start.Add(time.Duration(i) * step)

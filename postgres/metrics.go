@@ -106,11 +106,6 @@ func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 // Collect leaves the metric out when the database does not answer within a
 // second: a scrape must not fail, or hang, because of one value.
 func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.s.caggs.Load() {
-		// No watermark of the store's own: TimescaleDB refreshes the
-		// continuous aggregates (its job stats tell how that goes).
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var lag float64

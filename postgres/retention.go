@@ -79,6 +79,11 @@ func (s *Store) PruneReadings(ctx context.Context, now time.Time) (vibemon.Reten
 		var days int32
 		err := r.Scan(&t.device, &t.org, &days)
 		t.cutoff = now.Add(-time.Duration(days) * 24 * time.Hour)
+		if s.caggs.Load() {
+			// Whole minutes: the minute aggregate may recompute the
+			// cutoff's minute from its readings (caggs.go).
+			t.cutoff = t.cutoff.Truncate(time.Minute)
+		}
 		return t, err
 	})
 	if err != nil {

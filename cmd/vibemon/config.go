@@ -26,16 +26,19 @@ type settings struct {
 	DatabaseURL   string
 	TimescaleOff  bool          // VIBEMON_TIMESCALEDB=off
 	CompressAfter time.Duration // VIBEMON_TIMESCALEDB_COMPRESS_DAYS; 0: unset
-	RedisURL      string
-	RedisPrefix   string
-	Notify        notifySettings
-	BlobURL       string
-	Blob          *s3.Config // parsed BlobURL, credentials filled in; nil without one
-	AdminEmail    string
-	AdminPassword string
-	Roles         []string
-	LogLevel      slog.Level
-	LogFormat     string
+	// ContinuousAggregates: VIBEMON_TIMESCALEDB_AGGREGATES=continuous (the
+	// default) rather than rollups.
+	ContinuousAggregates bool
+	RedisURL             string
+	RedisPrefix          string
+	Notify               notifySettings
+	BlobURL              string
+	Blob                 *s3.Config // parsed BlobURL, credentials filled in; nil without one
+	AdminEmail           string
+	AdminPassword        string
+	Roles                []string
+	LogLevel             slog.Level
+	LogFormat            string
 }
 
 var allRoles = []string{"api", "ws", "worker", "web"}
@@ -81,6 +84,9 @@ func bindServerFlags(fs *flag.FlagSet, getenv func(string) string) func() (*sett
 		}
 		var err error
 		if s.CompressAfter, err = compressAfter(getenv); err != nil {
+			return nil, err
+		}
+		if s.ContinuousAggregates, err = continuousAggregates(getenv); err != nil {
 			return nil, err
 		}
 		s.RedisURL = getenv("VIBEMON_REDIS_URL")
@@ -179,6 +185,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%s: unexpected argument %q (see: vibemon %s --help)", fs.Name(), fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// continuousAggregates reads VIBEMON_TIMESCALEDB_AGGREGATES: where a new
+// database on TimescaleDB keeps its minute, hourly and daily stats,
+// "continuous" (the default: continuous aggregates per org) or "rollups"
+// (the store's own rollup tables, as on plain PostgreSQL). A database keeps
+// what it was created with (docs/postgres.md).
+func continuousAggregates(getenv func(string) string) (bool, error) {
+	switch v := getenv("VIBEMON_TIMESCALEDB_AGGREGATES"); v {
+	case "", "continuous":
+		return true, nil
+	case "rollups":
+		return false, nil
+	default:
+		return false, &settingError{"", "VIBEMON_TIMESCALEDB_AGGREGATES", fmt.Sprintf("%q is not continuous or rollups (where a new database on TimescaleDB keeps its hourly and daily stats: continuous aggregates, or the store's own rollup tables)", v)}
+	}
 }
 
 // compressAfter reads VIBEMON_TIMESCALEDB_COMPRESS_DAYS: the age at which

@@ -231,6 +231,7 @@ func TestWrongSettingStopsWithOneLineNamingIt(t *testing.T) {
 		{"timescaledb neither auto nor off", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB": "yes"}, "VIBEMON_TIMESCALEDB"},
 		{"compress days zero", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB_COMPRESS_DAYS": "0"}, "VIBEMON_TIMESCALEDB_COMPRESS_DAYS"},
 		{"compress days with unit", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB_COMPRESS_DAYS": "7d"}, "VIBEMON_TIMESCALEDB_COMPRESS_DAYS"},
+		{"aggregates unknown", []string{"serve"}, map[string]string{"VIBEMON_TIMESCALEDB_AGGREGATES": "caggs"}, "VIBEMON_TIMESCALEDB_AGGREGATES"},
 		{"blob url not s3", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "minio://firmware"}, "VIBEMON_BLOB_URL"},
 		{"blob url bucket name", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "s3://Firmware_Images"}, "VIBEMON_BLOB_URL"},
 		{"blob storage down", []string{"serve"}, map[string]string{"VIBEMON_BLOB_URL": "s3://firmware?endpoint=127.0.0.1:1&tls=false"}, "VIBEMON_BLOB_URL"},

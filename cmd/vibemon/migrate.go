@@ -50,13 +50,17 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("--from: no vibemon.db in the directory: %w", err)
 		}
 	}
+	caggs, err := continuousAggregates(getenv)
+	if err != nil {
+		return err
+	}
 	src, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		return fmt.Errorf("open the source %s: %w", path, err)
 	}
 	defer src.Close()
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	dst, err := postgres.Open(pctx, *to, postgres.Options{})
+	dst, err := postgres.Open(pctx, *to, postgres.Options{ContinuousAggregates: caggs})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("open the target %s: %w", target, err)

@@ -621,8 +621,9 @@ func TestMigrateRefusesWhatIsNotASQLiteStore(t *testing.T) {
 
 // TestMigrateIntoTimescaleDB copies the same installation into a database
 // with TimescaleDB (the PGlite build): the target's readings are a
-// hypertable from the start, every count matches, and the rollups, pruned
-// history included, are the source's.
+// hypertable from the start with its stats in continuous aggregates, every
+// count matches, and every minute, hour and day bucket, pruned history
+// included, is the source's.
 func TestMigrateIntoTimescaleDB(t *testing.T) {
 	target := timescaletest.URL(t)
 	src := buildSource(t)
@@ -637,10 +638,10 @@ func TestMigrateIntoTimescaleDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hyper := s.Hypertable()
+	hyper, caggs := s.Hypertable(), s.ContinuousAggregates()
 	s.Close()
-	if !hyper {
-		t.Fatal("the target's readings are not a hypertable")
+	if !hyper || !caggs {
+		t.Fatalf("the target's readings: hypertable %v, stats in continuous aggregates %v; want both (the default)", hyper, caggs)
 	}
 	checkRollups(t, src, target)
 }

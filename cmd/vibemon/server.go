@@ -67,7 +67,7 @@ func openStore(ctx context.Context, s *settings, log *slog.Logger) (vibemon.Stor
 	if s.DatabaseURL != "" {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		opts := postgres.Options{Logger: log, CompressAfter: s.CompressAfter}
+		opts := postgres.Options{Logger: log, CompressAfter: s.CompressAfter, ContinuousAggregates: s.ContinuousAggregates}
 		if s.TimescaleOff {
 			opts.Timescale = postgres.TimescaleOff
 		}

@@ -125,7 +125,8 @@ func TestTimescaleCommandErrors(t *testing.T) {
 // TestServeOnTimescaleDB runs the end-to-end telemetry scenario of
 // TestServeOnPostgreSQL (a server on a fresh database, readings posted,
 // queried raw and hourly, kept across a restart) on TimescaleDB: the whole
-// server (River, the merge, retention jobs) with readings in a hypertable.
+// server (River, the merge, retention jobs) with readings in a hypertable
+// and the stats in continuous aggregates.
 func TestServeOnTimescaleDB(t *testing.T) {
 	dbURL := timescaletest.URL(t)
 	serveStoresTelemetry(t, map[string]string{"VIBEMON_DATA_DIR": t.TempDir(), "VIBEMON_DATABASE_URL": dbURL})
@@ -137,5 +138,8 @@ func TestServeOnTimescaleDB(t *testing.T) {
 	chunks, err := s.Chunks(context.Background())
 	if !s.Hypertable() || err != nil || len(chunks) == 0 {
 		t.Fatalf("the server's readings: hypertable %v, %d chunks, %v; want them in a hypertable", s.Hypertable(), len(chunks), err)
+	}
+	if !s.ContinuousAggregates() {
+		t.Fatal("the server's stats are in rollup tables; want continuous aggregates (the default on TimescaleDB)")
 	}
 }
