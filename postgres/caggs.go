@@ -97,13 +97,10 @@ func (s *Store) setupAggregates(ctx context.Context) error {
 	switch {
 	case exists && !s.hypertable.Load():
 		return errors.New("continuous aggregates: this schema keeps its stats in continuous aggregates, but readings is not a hypertable; was the timescaledb extension removed?")
-	case !exists && !s.opts.ContinuousAggregates:
-		return nil
-	case !exists && !s.hypertable.Load():
-		s.log.Warn("continuous aggregates need readings in a timescaledb hypertable; stats stay in the rollup tables")
-		return nil
+	case !exists && (!s.opts.ContinuousAggregates || !s.hypertable.Load()):
+		return nil // plain PostgreSQL, or not asked for: the rollup tables
 	case !exists && !empty:
-		s.log.Warn("continuous aggregates are chosen when a database is created; this one already holds readings and rollups, so its stats stay in the rollup tables (move with `vibemon migrate` into a new database)")
+		s.log.Info("this database was created with its stats in rollup tables and keeps them; continuous aggregates are chosen when a database is created (docs/postgres.md)")
 		return nil
 	}
 	err := s.tx(ctx, "continuous aggregates", func(tx pgx.Tx) error {
