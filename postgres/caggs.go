@@ -169,9 +169,40 @@ func (s *Store) ensureOrgAggregates(ctx context.Context, tx pgx.Tx, org int64, d
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO continuous_aggregates (org_id, retention_days) VALUES ($1, $2)
-		ON CONFLICT (org_id) DO UPDATE SET retention_days = excluded.retention_days`, org, days)
-	return err
+	var added bool
+	if err := tx.QueryRow(ctx, `INSERT INTO continuous_aggregates (org_id, retention_days) VALUES ($1, $2)
+		ON CONFLICT (org_id) DO UPDATE SET retention_days = excluded.retention_days RETURNING xmax = 0`, org, days).Scan(&added); err != nil || !added {
+		return err
+	}
+	return unionViews(ctx, tx)
+}
+
+// unionViews (re)creates the views stats_1m, hourly_stats and daily_stats:
+// every org's aggregate of that level with its org_id, for SQL written by
+// hand (Grafana, psql). Under the schema's advisory lock, so that two new
+// orgs do not replace them at once.
+func unionViews(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, "SELECT org_id FROM continuous_aggregates ORDER BY org_id")
+	if err != nil {
+		return err
+	}
+	orgs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for i, l := range caggLevels {
+		parts := make([]string, len(orgs))
+		for j, o := range orgs {
+			parts[j] = fmt.Sprintf("SELECT %d::bigint AS org_id, * FROM %s", o, pgx.Identifier{caggName(i, o)}.Sanitize())
+		}
+		if _, err := tx.Exec(ctx, "CREATE OR REPLACE VIEW "+l.prefix+" AS "+strings.Join(parts, " UNION ALL ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // orgAggregatesTx is ensureOrgAggregates for the org of a CreateOrg or

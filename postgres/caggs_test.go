@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/vibemon/vibemon"
 	"github.com/vibemon/vibemon/pgtest"
 	"github.com/vibemon/vibemon/timescaletest"
@@ -21,7 +23,8 @@ import (
 // moves the policies' windows with it before the next prune.
 func TestContinuousAggregatesKeepEachOrgsStats(t *testing.T) {
 	url := timescaletest.URL(t)
-	s := openCaggStore(t, url, pgtest.Schema(t, url))
+	schema := pgtest.Schema(t, url)
+	s := openCaggStore(t, url, schema)
 	ctx := context.Background()
 	// TimescaleDB's jobs run on the database's clock: the readings are
 	// around the real now.
@@ -105,6 +108,25 @@ func TestContinuousAggregatesKeepEachOrgsStats(t *testing.T) {
 		t.Fatalf("ran TimescaleDB jobs %v, want at least the 6 refresh policies", jobs)
 	}
 	check("after every TimescaleDB job ran", keptMinutes)
+
+	// The views over every org's aggregates, for SQL by hand.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, v := range []string{"hourly_stats", "daily_stats"} {
+		for _, p := range plants {
+			var got int64
+			if err := conn.QueryRow(ctx, "SELECT coalesce(sum(count), 0)::bigint FROM "+pgx.Identifier{schema, v}.Sanitize()+" WHERE org_id = $1 AND device_id = $2",
+				p.org.ID, p.dev.ID).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != int64(n) {
+				t.Errorf("SELECT sum(count) FROM %s of the org with %d days: %d, want %d", v, p.days, got, n)
+			}
+		}
+	}
 
 	// A gateway's backlog: a reading 30 hours old, inside the retention,
 	// below every aggregate's watermark now.
