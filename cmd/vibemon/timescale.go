@@ -54,10 +54,15 @@ func runTimescale(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	// A new database opened here first is set up as the servers would.
+	caggs, err := continuousAggregates(getenv)
+	if err != nil {
+		return err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	// No upkeep of its own: the command only reads or converts.
 	s, err := postgres.Open(pctx, *dbURL, postgres.Options{Logger: slog.New(slog.DiscardHandler),
-		MaintenanceInterval: -1, MergeInterval: -1, MaxBatch: -1, CompressAfter: after})
+		MaintenanceInterval: -1, MergeInterval: -1, MaxBatch: -1, CompressAfter: after, ContinuousAggregates: caggs})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("timescale %s: open %s: %w", cmd, name, err)
@@ -129,6 +134,11 @@ func timescaleStatus(ctx context.Context, s *postgres.Store, stdout io.Writer) e
 			}
 		}
 		fmt.Fprintln(stdout, ").")
+		if s.ContinuousAggregates() {
+			fmt.Fprintln(stdout, "Stats: TimescaleDB continuous aggregates, one set per organization (views stats_1m, hourly_stats, daily_stats).")
+		} else {
+			fmt.Fprintln(stdout, "Stats: the store's own rollup tables (this database was created with them, or converted).")
+		}
 		return nil
 	}
 	parts, err := s.Partitions(ctx)

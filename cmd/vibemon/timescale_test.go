@@ -61,7 +61,7 @@ func TestTimescaleConvertCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("convert: %v\n%s%s", err, out, progress)
 	}
-	if !strings.Contains(out, "Done: 48 readings in a hypertable") || !strings.Contains(out, "a TimescaleDB hypertable, ") {
+	if !strings.Contains(out, "Done: 48 readings in a hypertable") || !strings.Contains(out, "a TimescaleDB hypertable, ") || !strings.Contains(out, "Stats: the store's own rollup tables") {
 		t.Errorf("convert's report:\n%s", out)
 	}
 	if !strings.Contains(progress, "convert: 100% 48/48 rows") {
@@ -141,5 +141,8 @@ func TestServeOnTimescaleDB(t *testing.T) {
 	}
 	if !s.ContinuousAggregates() {
 		t.Fatal("the server's stats are in rollup tables; want continuous aggregates (the default on TimescaleDB)")
+	}
+	if out, _, err := timescaleCmd(t, "status", "--database-url", dbURL); err != nil || !strings.Contains(out, "Stats: TimescaleDB continuous aggregates, one set per organization") {
+		t.Fatalf("timescale status of the server's database: %v\n%s", err, out)
 	}
 }
