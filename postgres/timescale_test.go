@@ -107,15 +107,25 @@ func TestTimescaleOffKeepsPartitions(t *testing.T) {
 // nothing younger; compressed readings still answer raw and hourly
 // queries, stay idempotency keys, and go with their device; retention
 // drops whole chunks past the longest org retention and deletes the
-// shorter org's rows inside compressed chunks.
+// shorter org's rows inside compressed chunks. With the stats in rollup
+// tables and in continuous aggregates.
 func TestTimescaleCompressionAndRetention(t *testing.T) {
 	url := timescaletest.URL(t)
+	t.Run("rollups", func(t *testing.T) { testCompressionAndRetention(t, url, false) })
+	t.Run("continuous aggregates", func(t *testing.T) { testCompressionAndRetention(t, url, true) })
+}
+
+func testCompressionAndRetention(t *testing.T, url string, caggs bool) {
 	schema := pgtest.Schema(t, url)
 	now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	opts := testOptions(schema)
 	opts.Now = func() time.Time { return now }
 	opts.CompressAfter = 3 * 24 * time.Hour
+	opts.ContinuousAggregates = caggs
 	s := openHypertableStore(t, url, opts)
+	if s.ContinuousAggregates() != caggs {
+		t.Fatalf("stats in continuous aggregates: %v, want %v", s.ContinuousAggregates(), caggs)
+	}
 	ctx := context.Background()
 	start := now.Add(-20 * 24 * time.Hour).Truncate(24 * time.Hour)
 	const step = 6 * time.Hour
