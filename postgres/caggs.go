@@ -402,22 +402,18 @@ func (s *Store) pruneMinuteAggregate(ctx context.Context, org, device int64, bef
 	return s.pruneMinutes(ctx, table, device, before)
 }
 
-// refreshAfterIngest calls refreshLate for each org of live, the calls of a
-// committed ingest, whose new readings include some older than caggLate.
-func (s *Store) refreshAfterIngest(ctx context.Context, live []*ingestReq) {
+// refreshAfterIngest calls refreshLate when the new readings of a stored
+// InsertReadings call (isNew) include some older than caggLate.
+func (s *Store) refreshAfterIngest(ctx context.Context, org int64, rs []vibemon.Reading, isNew []bool) {
 	late := s.now().Add(-caggLate)
-	oldest := map[int64]time.Time{}
-	for _, r := range live {
-		for i, isNew := range r.isNew {
-			if ts := r.rs[i].TS; isNew && ts.Before(late) {
-				if o, ok := oldest[r.orgID]; !ok || ts.Before(o) {
-					oldest[r.orgID] = ts
-				}
-			}
+	var oldest time.Time
+	for i, fresh := range isNew {
+		if ts := rs[i].TS; fresh && ts.Before(late) && (oldest.IsZero() || ts.Before(oldest)) {
+			oldest = ts
 		}
 	}
-	for org, ts := range oldest {
-		s.refreshLate(ctx, org, ts.UTC())
+	if !oldest.IsZero() {
+		s.refreshLate(ctx, org, oldest.UTC())
 	}
 }
 

@@ -628,9 +628,6 @@ func (s *Store) ingest(ctx context.Context, reqs []*ingestReq) {
 			}
 		}
 	}
-	if s.caggs.Load() {
-		s.refreshAfterIngest(ctx, live)
-	}
 }
 
 // writePlan writes p in the open transaction of tx (or in one that prefix,
@@ -793,6 +790,16 @@ func (s *Store) ingestTx(ctx context.Context, fn func(c *pgx.Conn) error) error 
 // seq) repeated within the call, or across coalesced calls, the first is
 // the new one.
 func (s *Store) InsertReadings(ctx context.Context, orgID int64, readings []vibemon.Reading) ([]bool, error) {
+	isNew, err := s.insertReadings(ctx, orgID, readings)
+	if err == nil && s.caggs.Load() {
+		// On the caller's goroutine, not the ingest worker's: a backlog's
+		// refresh must not hold up other gateways' live readings.
+		s.refreshAfterIngest(ctx, orgID, readings, isNew)
+	}
+	return isNew, err
+}
+
+func (s *Store) insertReadings(ctx context.Context, orgID int64, readings []vibemon.Reading) ([]bool, error) {
 	if len(readings) == 0 {
 		return []bool{}, nil
 	}
