@@ -80,6 +80,12 @@ type Options struct {
 	// schema's readings become a hypertable and kept by the schema: the
 	// setting is ignored for a schema that holds readings already.
 	ContinuousAggregates bool
+	// BulkLoad is for a bulk import into a new database (vibemon
+	// migrate): with continuous aggregates, neither ingest nor the store's
+	// timer refreshes them, so that they are materialized once, by a
+	// MergeRollups at the end, rather than recomputed for every batch
+	// (until then, real-time aggregation answers from the readings).
+	BulkLoad bool
 }
 
 // Store is the PostgreSQL implementation of vibemon.Store.

@@ -791,7 +791,7 @@ func (s *Store) ingestTx(ctx context.Context, fn func(c *pgx.Conn) error) error 
 // the new one.
 func (s *Store) InsertReadings(ctx context.Context, orgID int64, readings []vibemon.Reading) ([]bool, error) {
 	isNew, err := s.insertReadings(ctx, orgID, readings)
-	if err == nil && s.caggs.Load() {
+	if err == nil && s.caggs.Load() && !s.opts.BulkLoad {
 		// On the caller's goroutine, not the ingest worker's: a backlog's
 		// refresh must not hold up other gateways' live readings.
 		s.refreshAfterIngest(ctx, orgID, readings, isNew)

@@ -341,6 +341,9 @@ func (s *Store) queueWatermark(b *pgx.Batch, guess int64, epoch *int64, from *ti
 func (s *Store) merger() {
 	defer s.workers.Done()
 	s.every(s.opts.MergeInterval, func() {
+		if s.opts.BulkLoad && s.caggs.Load() {
+			return // refreshed once, at the end of the load
+		}
 		ctx, cancel := s.untilClosed(5 * time.Minute)
 		defer cancel()
 		if _, err := s.TryMergeRollups(ctx); err != nil && !s.isClosed() {

@@ -60,7 +60,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer src.Close()
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	dst, err := postgres.Open(pctx, *to, postgres.Options{ContinuousAggregates: caggs})
+	dst, err := postgres.Open(pctx, *to, postgres.Options{ContinuousAggregates: caggs, BulkLoad: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("open the target %s: %w", target, err)
@@ -88,8 +88,18 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if !rep.OK() {
 		return errors.New("migrate: the target's counts differ from the source's (see the table); run again to continue, or investigate the lines marked DIFFERS")
 	}
-	fmt.Fprintf(stdout, "Copied %d rows in %s; every count matches. Start vibemon with VIBEMON_DATABASE_URL set to the target.\n",
-		rep.Copied, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "Copied %d rows in %s; every count matches.\n", rep.Copied, rep.Elapsed.Round(time.Millisecond))
+	if dst.ContinuousAggregates() {
+		// Materialized once, now, rather than for every batch of the copy
+		// (postgres.Options.BulkLoad).
+		fmt.Fprintln(stdout, "Materializing the minute, hourly and daily stats (TimescaleDB continuous aggregates)...")
+		start := time.Now()
+		if _, err := dst.MergeRollups(ctx); err != nil {
+			return fmt.Errorf("migrate: the copy is complete and verified, but materializing the stats failed (the servers' merge does it when they start): %w", err)
+		}
+		fmt.Fprintf(stdout, "Materialized in %s.\n", time.Since(start).Round(time.Millisecond))
+	}
+	fmt.Fprintln(stdout, "Start vibemon with VIBEMON_DATABASE_URL set to the target.")
 	return nil
 }
 
