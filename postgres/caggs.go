@@ -243,21 +243,17 @@ func (s *Store) caggSQL(i int, org int64) string {
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // refreshOrg refreshes org's three aggregates, in order (each reads the
-// one before), over the buckets from from (rounded down to each one's
-// width; the zero time: from the beginning) to those that ended before to.
-// TimescaleDB recomputes only what changed in that range and materializes
-// what is new, so a refresh where nothing changed costs a catalog look-up.
-// pruned is the org's retention cutoff: the minute aggregate's window
-// starts at its minute at the earliest (PruneReadings deletes the readings
-// of the minutes before it), the others' at its hour (the minute rows of
-// that hour are kept; see the package comment).
-//
-// Refreshes of one org take turns (a session advisory lock per schema and
-// org): TimescaleDB 2.25 and later fail a refresh whose window overlaps one
-// running on the same aggregate, and before that it waited for it. A
-// refresh that fails (a policy job's refresh of the same range running) is
-// tried twice more.
-func (s *Store) refreshOrg(ctx context.Context, org int64, from time.Time, pruned *time.Time, to time.Time) error {
+// one before), from the org's beginning to the buckets that ended before
+// to. TimescaleDB recomputes only what changed in that range and
+// materializes what is new, so the whole range costs no more than the
+// changed part of it; and a range that always starts at the beginning
+// keeps the materialized range whole (a refresh of later buckets alone
+// would raise the watermark over older readings not materialized yet,
+// hiding them from the queries). pruned is the org's retention cutoff:
+// the minute aggregate's window starts at its minute (PruneReadings
+// deletes the readings of the minutes before it), the others' at its hour
+// (the minute rows of that hour are kept; see the package comment).
+func (s *Store) refreshOrg(ctx context.Context, org int64, pruned *time.Time, to time.Time) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return mapErr("refresh continuous aggregates", err)
@@ -275,15 +271,11 @@ func (s *Store) refreshOrg(ctx context.Context, org int64, from time.Time, prune
 			c.Conn().Close(uctx)
 		}
 	}()
-	minutesFrom := from
+	var minutesFrom, from time.Time // zero: from the beginning
 	if pruned != nil {
 		cut := pruned.UTC()
-		if minutesFrom.Before(cut) {
-			minutesFrom = cut // rounded down below: PruneReadings keeps the cutoff's minute
-		}
-		if h := cut.Truncate(time.Hour); from.Before(h) {
-			from = h
-		}
+		minutesFrom = cut // rounded down below: PruneReadings keeps the cutoff's minute
+		from = cut.Truncate(time.Hour)
 	}
 	for i, l := range caggLevels {
 		f := from
@@ -336,26 +328,23 @@ func (s *Store) refreshAggregates(ctx context.Context, until time.Time) error {
 		return mapErr("refresh continuous aggregates", err)
 	}
 	for _, o := range orgs {
-		if err := s.refreshOrg(ctx, o.ID, time.Time{}, o.Pruned, until); err != nil {
+		if err := s.refreshOrg(ctx, o.ID, o.Pruned, until); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// refreshLate refreshes org's aggregates from oldest, the oldest reading
-// of an ingest older than caggLate, to a minute ago: readings below an
-// aggregate's watermark are not in it until a refresh covers them.
-// Refreshing up to the present, not only their own buckets, keeps the
-// materialized range whole (a refresh of buckets above the watermark
-// would raise it over readings not materialized yet). A failure is
-// logged and counted, not returned: the readings are stored, and the
-// next merge refreshes them.
-func (s *Store) refreshLate(ctx context.Context, org int64, oldest time.Time) {
+// refreshLate refreshes org's aggregates to a minute ago after an ingest
+// of readings older than caggLate: readings below an aggregate's watermark
+// are not in it until a refresh covers them. A failure is logged and
+// counted, not returned: the readings are stored, and the next merge
+// refreshes them.
+func (s *Store) refreshLate(ctx context.Context, org int64) {
 	var pruned *time.Time
 	err := s.pool.QueryRow(ctx, "SELECT pruned_before FROM orgs WHERE id = $1", org).Scan(&pruned)
 	if err == nil {
-		err = s.refreshOrg(ctx, org, oldest, pruned, s.now().Add(-rollupLag))
+		err = s.refreshOrg(ctx, org, pruned, s.now().Add(-rollupLag))
 	}
 	if err != nil && !s.isClosed() {
 		s.ing.lateRefreshFailed.Add(1)
@@ -406,14 +395,11 @@ func (s *Store) pruneMinuteAggregate(ctx context.Context, org, device int64, bef
 // InsertReadings call (isNew) include some older than caggLate.
 func (s *Store) refreshAfterIngest(ctx context.Context, org int64, rs []vibemon.Reading, isNew []bool) {
 	late := s.now().Add(-caggLate)
-	var oldest time.Time
 	for i, fresh := range isNew {
-		if ts := rs[i].TS; fresh && ts.Before(late) && (oldest.IsZero() || ts.Before(oldest)) {
-			oldest = ts
+		if fresh && rs[i].TS.Before(late) {
+			s.refreshLate(ctx, org)
+			return
 		}
-	}
-	if !oldest.IsZero() {
-		s.refreshLate(ctx, org, oldest.UTC())
 	}
 }
 

@@ -169,6 +169,36 @@ func TestContinuousAggregatesKeepEachOrgsStats(t *testing.T) {
 	}
 }
 
+// TestContinuousAggregatesLateReadingKeepsEarlierLiveOnes: a live reading
+// (no refresh: the aggregates read it from the readings), then, before any
+// merge, a late reading newer than it. The late reading's refresh must not
+// leave the live one below the watermark unmaterialized, hidden from the
+// minute, hourly and daily stats.
+func TestContinuousAggregatesLateReadingKeepsEarlierLiveOnes(t *testing.T) {
+	url := timescaletest.URL(t)
+	now := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Hour).Add(20 * time.Minute)
+	opts := testOptions(pgtest.Schema(t, url))
+	opts.Now = func() time.Time { return now }
+	opts.ContinuousAggregates = true
+	s := openHypertableStore(t, url, opts)
+	ctx := context.Background()
+	org, dev := newPlant(t, s, 0)
+	live := vibemon.NewReading(dev.ID, 1, now.Add(-5*time.Second))
+	if _, err := s.InsertReadings(ctx, org.ID, []vibemon.Reading{live}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Minute)
+	late := vibemon.NewReading(dev.ID, 2, now.Add(-8*time.Minute))
+	if _, err := s.InsertReadings(ctx, org.ID, []vibemon.Reading{late}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []vibemon.Bucket{vibemon.BucketMinute, vibemon.BucketHour, vibemon.BucketDay} {
+		if got := countReadings(t, s, org.ID, dev.ID, allTime, endOfTime, b); got != 2 {
+			t.Errorf("%s stats count %d readings after a live and a later late one, want 2", b, got)
+		}
+	}
+}
+
 // TestContinuousAggregatesAreTheSchemasChoice: the setting decides for a
 // new schema only. A schema with continuous aggregates keeps them when
 // opened without the setting; one that holds readings in rollup tables
