@@ -269,6 +269,19 @@ func (s *Store) DeleteDevice(ctx context.Context, orgID, id int64) error {
 				return err
 			}
 		}
+		if s.caggs.Load() {
+			// The device's materialized stats, which no refresh would
+			// reach where its org's retention deleted readings (caggs.go).
+			for i := range caggLevels {
+				table, err := materialization(ctx, tx, i, orgID)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE device_id = $1", id); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 }

@@ -383,12 +383,22 @@ UNION ALL
 // takes no DELETE; TimescaleDB's drop_chunks would go by whole chunks of
 // every device), and returns how many.
 func (s *Store) pruneMinuteAggregate(ctx context.Context, org, device int64, before time.Time) (int64, error) {
-	var table string
-	if err := s.pool.QueryRow(ctx, `SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
-		FROM timescaledb_information.continuous_aggregates WHERE view_schema = current_schema() AND view_name = $1`, caggName(0, org)).Scan(&table); err != nil {
+	table, err := materialization(ctx, s.pool, 0, org)
+	if err != nil {
 		return 0, mapErr("prune minute stats", err)
 	}
 	return s.pruneMinutes(ctx, table, device, before)
+}
+
+// materialization returns the materialization hypertable of the aggregate
+// of level i of org, quoted: the table its rows are in.
+func materialization(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, i int, org int64) (string, error) {
+	var table string
+	err := q.QueryRow(ctx, `SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
+		FROM timescaledb_information.continuous_aggregates WHERE view_schema = current_schema() AND view_name = $1`, caggName(i, org)).Scan(&table)
+	return table, err
 }
 
 // refreshAfterIngest calls refreshLate when the new readings of a stored

@@ -260,6 +260,17 @@ func testCompressionAndRetention(t *testing.T, url string, caggs bool) {
 	if left != 0 {
 		t.Fatalf("%d readings of the deleted device left in the hypertable", left)
 	}
+	if caggs {
+		// Nor stats: its materialized minutes, hours and days go too.
+		for _, v := range []string{"stats_1m", "hourly_stats", "daily_stats"} {
+			if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+v+" WHERE device_id = $1", p.dev.ID).Scan(&left); err != nil {
+				t.Fatal(err)
+			}
+			if left != 0 {
+				t.Errorf("%d rows of the deleted device left in %s", left, v)
+			}
+		}
+	}
 }
 
 // TestTimescaleOffKeepsAHypertable: TimescaleOff decides conversions only;
