@@ -185,11 +185,7 @@ func unionViews(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+lockKey+")"); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, "SELECT org_id FROM continuous_aggregates ORDER BY org_id")
-	if err != nil {
-		return err
-	}
-	orgs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	orgs, err := caggOrgs(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -392,9 +388,7 @@ func (s *Store) pruneMinuteAggregate(ctx context.Context, org, device int64, bef
 
 // materialization returns the materialization hypertable of the aggregate
 // of level i of org, quoted: the table its rows are in.
-func materialization(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, i int, org int64) (string, error) {
+func materialization(ctx context.Context, q querier, i int, org int64) (string, error) {
 	var table string
 	err := q.QueryRow(ctx, `SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
 		FROM timescaledb_information.continuous_aggregates WHERE view_schema = current_schema() AND view_name = $1`, caggName(i, org)).Scan(&table)
@@ -413,9 +407,15 @@ func (s *Store) refreshAfterIngest(ctx context.Context, org int64, rs []vibemon.
 	}
 }
 
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // caggOrgs returns the orgs that have continuous aggregates.
-func (s *Store) caggOrgs(ctx context.Context) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, "SELECT org_id FROM continuous_aggregates ORDER BY org_id")
+func caggOrgs(ctx context.Context, q querier) ([]int64, error) {
+	rows, err := q.Query(ctx, "SELECT org_id FROM continuous_aggregates ORDER BY org_id")
 	if err != nil {
 		return nil, err
 	}

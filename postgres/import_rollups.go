@@ -77,7 +77,7 @@ func (s *Store) CountRolledUpByDevice(ctx context.Context) (map[int64]int64, err
 		// With continuous aggregates: each org's daily aggregate, and the
 		// imported history and readings older than the retention cutoff
 		// in rollup_1d and the deltas (caggs.go).
-		orgs, err := s.caggOrgs(ctx)
+		orgs, err := caggOrgs(ctx, s.pool)
 		if err != nil {
 			return nil, mapErr("count rolled-up readings", err)
 		}
