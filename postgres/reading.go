@@ -275,7 +275,9 @@ const rawGroupMax = 8
 // holds the bitmaps read from reading_seen. The (device, minute)s of fewer
 // than rawGroupMax readings, none older than rawFrom (the watermark's
 // ingest_from), are left to the merge, which rolls them up from the
-// readings table (rollup.go); the others get rollup deltas.
+// readings table (rollup.go); the others get rollup deltas. With caggs
+// (continuous aggregates) no reading is marked, and only the readings
+// older than their org's retention cutoff in pruned get deltas (caggs.go).
 func plan(live []*ingestReq, stored map[seenKey][]byte, rawFrom time.Time, caggs bool, pruned map[int64]time.Time) *ingestPlan {
 	p := &ingestPlan{seen: map[seenKey]*[seenBytes]byte{}, seenMax: map[seenKey]time.Time{}, devs: map[int64]*deviceState{},
 		minutes: map[bucketKey]*delta{}}
