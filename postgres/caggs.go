@@ -39,13 +39,13 @@ import (
 //
 // Its refresh policies (TimescaleDB's background workers run them) start
 // their windows an hour inside the retention; the store's merge refreshes
-// the three from the cutoff to a minute ago (refreshOrg), and an ingest of
-// readings older than that refreshes their range before it answers
+// the three from the cutoff to a minute ago (refreshOrg), and so does an
+// ingest of readings older than 30 seconds before it answers
 // (refreshLate), so that a gateway's backlog shows in the hourly and daily
-// stats at once, not at the next policy run. Neither the ingest deltas nor
-// the marked readings of the rollup tables are written; the rollup tables
-// keep only what `vibemon migrate` imports of a source's pruned history,
-// which the queries add.
+// stats at once, not at the next policy run. Ingest marks no reading and
+// writes deltas only for readings older than their org's cutoff (which
+// no refresh reaches); the rollup tables keep those and what `vibemon
+// migrate` imports of a source's pruned history, and the queries add them.
 //
 // The choice is made when a schema's readings become a hypertable and is
 // kept by the schema: the continuous_aggregates table (one row per org,
