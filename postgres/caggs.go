@@ -250,6 +250,16 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // deletes the readings of the minutes before it), the others' at its hour
 // (the minute rows of that hour are kept; see the package comment).
 func (s *Store) refreshOrg(ctx context.Context, org int64, pruned *time.Time, to time.Time) error {
+	// Callers of this replica queue here, not on the database lock, so
+	// that a plant's gateways syncing at once hold one connection between
+	// them, not one each.
+	turn, _ := s.refreshTurns.LoadOrStore(org, make(chan struct{}, 1))
+	select {
+	case turn.(chan struct{}) <- struct{}{}:
+		defer func() { <-turn.(chan struct{}) }()
+	case <-ctx.Done():
+		return mapErr("refresh continuous aggregates", ctx.Err())
+	}
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return mapErr("refresh continuous aggregates", err)

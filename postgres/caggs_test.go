@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -196,6 +197,64 @@ func TestContinuousAggregatesLateReadingKeepsEarlierLiveOnes(t *testing.T) {
 		if got := countReadings(t, s, org.ID, dev.ID, allTime, endOfTime, b); got != 2 {
 			t.Errorf("%s stats count %d readings after a live and a later late one, want 2", b, got)
 		}
+	}
+}
+
+// TestContinuousAggregatesConcurrentBacklogs: six gateways of one org sync
+// day-old backlogs at once, through a pool of three connections: every
+// upload returns, and every reading is in the hourly stats when it has.
+func TestContinuousAggregatesConcurrentBacklogs(t *testing.T) {
+	url := timescaletest.URL(t)
+	s := openCaggStore(t, url, pgtest.Schema(t, url))
+	ctx := context.Background()
+	org, _ := newPlant(t, s, 0)
+	start := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Hour)
+	const gateways, batches, per = 6, 3, 20
+	devs := make([]*vibemon.Device, gateways)
+	for g := range devs {
+		devs[g] = &vibemon.Device{OrgID: org.ID, Serial: fmt.Sprintf("backlog-%d", g)}
+		if _, err := s.RegisterDevice(ctx, devs[g]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, gateways)
+	for g := range devs {
+		go func() {
+			for b := range batches {
+				rs := make([]vibemon.Reading, per)
+				for i := range rs {
+					seq := int64(b*per + i)
+					rs[i] = vibemon.NewReading(devs[g].ID, seq, start.Add(time.Duration(seq)*time.Minute))
+				}
+				if _, err := s.InsertReadings(ctx, org.ID, rs); err != nil {
+					errs <- err
+					return
+				}
+				// Right after each upload its readings are counted.
+				pts, err := s.QueryReadings(ctx, org.ID, vibemon.ReadingQuery{DeviceID: devs[g].ID, From: allTime, To: endOfTime, Bucket: vibemon.BucketHour})
+				if err != nil {
+					errs <- err
+					return
+				}
+				var got int64
+				for _, p := range pts {
+					got += p.Count
+				}
+				if want := int64((b + 1) * per); got != want {
+					errs <- fmt.Errorf("gateway %d after upload %d: hourly stats count %d, want %d", g, b+1, got, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range devs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if f := s.IngestStats().LateRefreshFailed; f != 0 {
+		t.Errorf("%d refreshes after late uploads failed, want none", f)
 	}
 }
 

@@ -99,10 +99,13 @@ type Store struct {
 	// tsFuncs qualifies the extension's functions ("public."), tsLicense
 	// is its licence.
 	hypertable atomic.Bool
-	// caggs: the stats are continuous aggregates (caggs.go).
-	caggs     atomic.Bool
-	tsFuncs   string
-	tsLicense string
+	// caggs: the stats are continuous aggregates (caggs.go);
+	// refreshTurns holds a chan struct{} of capacity 1 per org, the turn
+	// to refresh its aggregates (refreshOrg).
+	caggs        atomic.Bool
+	refreshTurns sync.Map
+	tsFuncs      string
+	tsLicense    string
 	// appName is the application_name of the store's connections ("" when
 	// the URL sets one).
 	appName string
